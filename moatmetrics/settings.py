@@ -1,0 +1,101 @@
+"""Where MoatMetrics keeps its state, and the knobs a user may turn.
+
+Everything lives under one folder, ``MOATMETRICS_HOME`` (default: ``.moatmetrics`` in the
+checkout, git-ignored), so a whole installation can be backed up or wiped as one folder.
+Settings are read from the environment each time they are asked for, so tests and the CLI
+can point one process at several homes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+from moatmetrics import TELEMETRY_OFF_ENV  # noqa: E402  (re-exported for callers)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved paths and limits of one MoatMetrics installation."""
+
+    home: Path
+    reporting_currency: str
+    max_rejected_share: Decimal
+    max_upload_bytes: int
+
+    @property
+    def landing_dir(self) -> Path:
+        """Drop exports here; `moatmetrics run` ingests whatever is new."""
+        return self.home / "landing"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Immutable archive of every accepted or rejected upload, named by SHA-256."""
+        return self.home / "uploads"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The pipeline's DuckDB warehouse: one writer (the pipeline), no outside readers."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Published, never-modified DuckDB files of the marts plus the `current` pointer."""
+        return self.home / "snapshots"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Rejected-rows reports as CSV, one per upload with problems."""
+        return self.home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def default_home() -> Path:
+    return REPO_ROOT / ".moatmetrics"
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (cheap; call it where needed)."""
+    home = Path(os.environ.get("MOATMETRICS_HOME") or default_home()).expanduser().resolve()
+    return Settings(
+        home=home,
+        reporting_currency=os.environ.get("MOATMETRICS_REPORTING_CURRENCY", "USD").upper(),
+        max_rejected_share=Decimal(os.environ.get("MOATMETRICS_MAX_REJECTED_SHARE", "0.01")),
+        max_upload_bytes=int(os.environ.get("MOATMETRICS_MAX_UPLOAD_BYTES", str(512 * 2**20))),
+    )
+
+
+def ensure_home(settings: Settings) -> None:
+    """Create the folders of a home and the Dagster instance config (telemetry off)."""
+    for folder in (
+        settings.home,
+        settings.landing_dir,
+        settings.uploads_dir,
+        settings.snapshots_dir,
+        settings.reports_dir,
+        settings.dagster_home,
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+    dagster_yaml = settings.dagster_home / "dagster.yaml"
+    shipped = REPO_ROOT / "dagster.yaml"
+    if not dagster_yaml.exists() or dagster_yaml.read_text() != shipped.read_text():
+        dagster_yaml.write_text(shipped.read_text())
+
+
+def apply_process_environment(settings: Settings | None = None) -> None:
+    """Set telemetry switches and the paths dbt and Dagster read from the environment."""
+    for key, value in TELEMETRY_OFF_ENV.items():
+        os.environ[key] = value
+    settings = settings or get_settings()
+    os.environ["MOATMETRICS_HOME"] = str(settings.home)
+    os.environ["MOATMETRICS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)

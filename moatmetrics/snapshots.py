@@ -1,0 +1,175 @@
+"""Published snapshots: immutable DuckDB files of the marts and an atomic `current` pointer.
+
+Layout under ``$MOATMETRICS_HOME/snapshots``:
+
+- ``<snapshot_id>.duckdb`` — schema ``marts`` (the published marts) and schema ``meta``
+  (``meta.snapshot``: one row; ``meta.snapshot_uploads``: the uploads it includes;
+  ``meta.snapshot_tables``: row count per mart). Written once, then made read-only.
+- ``<snapshot_id>.json`` — the same manifest as JSON, for tools that do not speak DuckDB.
+- ``CURRENT`` — the id of the snapshot being served, replaced with ``os.replace`` so a reader
+  sees either the old or the new id, never a half-written one.
+
+Readers (API, BI tools, SQL users) open snapshot files read-only and never touch the
+warehouse, so a pipeline run in progress never blocks or breaks them, and a failed run leaves
+the last good snapshot current.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from moatmetrics.settings import Settings
+
+MART_NAMES = ("client_profitability", "license_utilization", "staff_utilization")
+POINTER_NAME = "CURRENT"
+
+
+class SnapshotError(RuntimeError):
+    """Publishing could not complete; the previous snapshot stays current."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: str
+    path: Path
+    created_at: str
+    row_counts: dict[str, int]
+    upload_ids: list[str]
+
+    def as_dict(self) -> dict:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "path": str(self.path),
+            "created_at": self.created_at,
+            "row_counts": self.row_counts,
+            "upload_ids": self.upload_ids,
+        }
+
+
+def _manifest_path(settings: Settings, snapshot_id: str) -> Path:
+    return settings.snapshots_dir / f"{snapshot_id}.json"
+
+
+def load_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
+    manifest = json.loads(_manifest_path(settings, snapshot_id).read_text())
+    return Snapshot(
+        snapshot_id=manifest["snapshot_id"],
+        path=settings.snapshots_dir / manifest["file"],
+        created_at=manifest["created_at"],
+        row_counts=manifest["row_counts"],
+        upload_ids=manifest["upload_ids"],
+    )
+
+
+def current_snapshot_id(settings: Settings) -> str | None:
+    pointer = settings.snapshots_dir / POINTER_NAME
+    try:
+        return pointer.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def current_snapshot(settings: Settings) -> Snapshot | None:
+    snapshot_id = current_snapshot_id(settings)
+    return load_snapshot(settings, snapshot_id) if snapshot_id else None
+
+
+def list_snapshots(settings: Settings) -> list[Snapshot]:
+    """All published snapshots, oldest first."""
+    if not settings.snapshots_dir.exists():
+        return []
+    manifests = sorted(settings.snapshots_dir.glob("*.json"))
+    return [load_snapshot(settings, p.stem) for p in manifests]
+
+
+def _new_snapshot_id() -> str:
+    # Sortable by time, unique even for two publishes in the same second.
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def publish(settings: Settings, marts: tuple[str, ...] = MART_NAMES) -> Snapshot:
+    """Copy the warehouse's marts into a new immutable snapshot file and make it current.
+
+    Must run after a good build, in the pipeline process (the warehouse's only writer), with no
+    other connection to the warehouse open.
+    """
+    settings.snapshots_dir.mkdir(parents=True, exist_ok=True)
+    snapshot_id = _new_snapshot_id()
+    final_path = settings.snapshots_dir / f"{snapshot_id}.duckdb"
+    building_path = settings.snapshots_dir / f".{snapshot_id}.duckdb.building"
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    try:
+        con = duckdb.connect(str(building_path))
+        try:
+            con.execute(f"ATTACH '{settings.warehouse_path}' AS warehouse (READ_ONLY)")
+            con.execute("CREATE SCHEMA marts")
+            row_counts: dict[str, int] = {}
+            for mart in marts:
+                con.execute(
+                    f"CREATE TABLE marts.{mart} AS SELECT * FROM warehouse.marts.{mart}"
+                )
+                row_counts[mart] = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
+            upload_ids = [
+                row[0]
+                for row in con.execute(
+                    "SELECT upload_id FROM warehouse.ingest.uploads"
+                    " WHERE status = 'accepted' ORDER BY upload_seq"
+                ).fetchall()
+            ]
+            con.execute("CREATE SCHEMA meta")
+            con.execute(
+                "CREATE TABLE meta.snapshot AS SELECT ? AS snapshot_id,"
+                " CAST(? AS TIMESTAMPTZ) AS created_at",
+                [snapshot_id, created_at],
+            )
+            con.execute(
+                "CREATE TABLE meta.snapshot_uploads AS"
+                " SELECT upload_id, sha256, file_name, entity, row_count, uploaded_at"
+                " FROM warehouse.ingest.uploads WHERE status = 'accepted' ORDER BY upload_seq"
+            )
+            con.execute("CREATE TABLE meta.snapshot_tables (mart VARCHAR, row_count BIGINT)")
+            con.executemany(
+                "INSERT INTO meta.snapshot_tables VALUES (?, ?)", list(row_counts.items())
+            )
+            con.execute("DETACH warehouse")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.chmod(building_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(building_path, final_path)
+    except (duckdb.Error, OSError) as exc:
+        building_path.unlink(missing_ok=True)
+        raise SnapshotError(f"could not write snapshot {snapshot_id}: {exc}") from exc
+
+    manifest = {
+        "snapshot_id": snapshot_id,
+        "file": final_path.name,
+        "created_at": created_at,
+        "row_counts": row_counts,
+        "upload_ids": upload_ids,
+    }
+    _write_atomically(_manifest_path(settings, snapshot_id), json.dumps(manifest, indent=2))
+    _write_atomically(settings.snapshots_dir / POINTER_NAME, snapshot_id + "\n")
+    return load_snapshot(settings, snapshot_id)
