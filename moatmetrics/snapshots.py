@@ -127,9 +127,7 @@ def publish(settings: Settings, marts: tuple[str, ...] = MART_NAMES) -> Snapshot
             con.execute("CREATE SCHEMA marts")
             row_counts: dict[str, int] = {}
             for mart in marts:
-                con.execute(
-                    f"CREATE TABLE marts.{mart} AS SELECT * FROM warehouse.marts.{mart}"
-                )
+                con.execute(f"CREATE TABLE marts.{mart} AS SELECT * FROM warehouse.marts.{mart}")
                 row_counts[mart] = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
             upload_ids = [
                 row[0]

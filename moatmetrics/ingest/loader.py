@@ -1,0 +1,390 @@
+"""Ingest one export file: archive it, read it, type it, keep good rows, report bad ones.
+
+Loading semantics (data contract): uploads accumulate and are immutable; a byte-identical
+re-upload changes nothing; rows are keyed by the entity's natural key and a newer upload
+replaces older rows with the same key; nothing is silently dropped (every row is loaded or in
+``ingest.rejected_rows``); a file with a structural error or more than the configured share of
+rejected rows is rejected whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, Entity, entity_for_file_stem
+from moatmetrics.ingest.readers import SourceTable, StructuralError, file_format, read_source
+from moatmetrics.ingest.validation import (
+    ColumnSource,
+    ValidationContext,
+    duplicate_keys_select,
+    parsed_select,
+    problems_select,
+    typed_select,
+)
+from moatmetrics.settings import Settings
+
+PROBLEM_SAMPLE = 20
+
+
+@dataclass
+class UploadResult:
+    """What happened to one file, as shown to the user."""
+
+    file_name: str
+    entity: str | None
+    status: str  # accepted | rejected | unchanged
+    upload_id: str | None = None
+    row_count: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    warnings: int = 0
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+    report_path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("accepted", "unchanged")
+
+
+def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ingest bookkeeping tables and empty raw tables (idempotent)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS ingest")
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS ingest.uploads (
+            upload_id VARCHAR PRIMARY KEY, upload_seq BIGINT NOT NULL, sha256 VARCHAR NOT NULL,
+            file_name VARCHAR NOT NULL, entity VARCHAR, format VARCHAR, size_bytes BIGINT,
+            row_count BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, warnings BIGINT,
+            status VARCHAR NOT NULL, message VARCHAR, uploaded_by VARCHAR,
+            uploaded_at TIMESTAMPTZ NOT NULL, upload_date DATE NOT NULL, archived_path VARCHAR
+        )"""
+    )
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS ingest.rejected_rows (
+            upload_id VARCHAR NOT NULL, file_name VARCHAR NOT NULL, sheet VARCHAR,
+            row_number BIGINT, column_name VARCHAR, value VARCHAR, rule VARCHAR NOT NULL,
+            fix VARCHAR, severity VARCHAR NOT NULL
+        )"""
+    )
+    for entity in ENTITIES.values():
+        columns = ", ".join(f"{c.name} {SQL_TYPES[c.type]}" for c in entity.columns)
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS ingest.{entity.name}_rows ({columns},"
+            " _upload_id VARCHAR, _upload_seq BIGINT, _row_number BIGINT)"
+        )
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables"
+            " WHERE table_schema = 'raw' AND table_name = ?",
+            [entity.name],
+        ).fetchone()[0]
+        if not exists:
+            rebuild_raw_table(con, entity)
+
+
+def rebuild_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:
+    """raw.<entity>: for every natural key, the row of the newest upload."""
+    columns = ", ".join(entity.column_names)
+    con.execute(
+        f"CREATE OR REPLACE TABLE raw.{entity.name} AS"
+        f" SELECT {columns}, _upload_id, _row_number FROM ingest.{entity.name}_rows"
+        f" QUALIFY row_number() OVER (PARTITION BY {', '.join(entity.key)}"
+        " ORDER BY _upload_seq DESC, _row_number DESC) = 1"
+        f" ORDER BY {', '.join(entity.key)}"
+    )
+    return con.execute(f"SELECT count(*) FROM raw.{entity.name}").fetchone()[0]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _resolve_sources(
+    entity: Entity, source: SourceTable
+) -> tuple[list[ColumnSource], list[str], dict[str, str]]:
+    """Match file headers to contract columns; return sources, notes and derived columns."""
+    present = set(source.columns)
+    used: set[str] = set()
+    sources: list[ColumnSource] = []
+    for col in entity.columns:
+        match = next((n for n in (col.name, *col.aliases) if n in present and n not in used), None)
+        if match:
+            used.add(match)
+        sources.append(ColumnSource(col, source.columns[match] if match else None))
+    by_name = {s.column.name: s for s in sources}
+    derived: dict[str, str] = {}
+    if entity.name == "clients" and by_name["client_id"].source is None:
+        derived["client_id"] = "client_name"  # MoatMetrics 1.x: the name is the id
+    if entity.name == "time_entries" and by_name["entry_id"].source is None:
+        content = " || '|' || ".join(
+            f"coalesce({c}__raw, '')" for c in entity.column_names if c != "entry_id"
+        )
+        derived["entry_id"] = (
+            f"'te-' || left(md5({content}), 16) || '-' || "
+            f"row_number() OVER (PARTITION BY {content} ORDER BY _row_number)"
+        )
+    if entity.name == "invoices" and by_name["line_no"].source is None:
+        derived["line_no"] = "row_number() OVER (PARTITION BY invoice_id ORDER BY _row_number)"
+    missing = []
+    for col in entity.columns:
+        src = by_name[col.name]
+        if not col.required or src.source is not None or col.name in derived:
+            continue
+        if (
+            entity.name == "invoices"
+            and col.name == "amount"
+            and by_name["quantity"].source
+            and by_name["unit_price"].source
+        ):
+            continue
+        accepted = ", ".join(f"'{n}'" for n in (col.name, *col.aliases))
+        missing.append(f"'{col.name}' (accepted names: {accepted})")
+    if missing:
+        raise StructuralError(
+            f"missing required column{'s' if len(missing) > 1 else ''} for {entity.name}: "
+            + "; ".join(missing)
+            + _entity_hint(entity, present)
+        )
+    notes = []
+    unknown = [source.original_headers[n] for n in source.columns if n not in used]
+    if unknown:
+        notes.append("columns not in the data contract were not imported: " + ", ".join(unknown))
+    return sources, notes, derived
+
+
+def _entity_hint(entity: Entity, present: set[str]) -> str:
+    """When the headers fit another entity better, say so (wrong file, wrong name)."""
+
+    def fit(e: Entity) -> int:
+        return sum(1 for c in e.columns if {c.name, *c.aliases} & present)
+
+    best = max(ENTITIES.values(), key=fit)
+    if best.name != entity.name and fit(best) > fit(entity):
+        return f". The columns look like a {best.name} file: rename it or pass --entity"
+    return ". Add the column or rename the header"
+
+
+class Ingestor:
+    """Loads files into the warehouse through one open connection (the single writer)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+        self.con = con
+        self.settings = settings
+        ensure_ingest_schema(con)
+
+    def ingest_file(
+        self, path: Path, entity_name: str | None = None, uploaded_by: str = "cli"
+    ) -> UploadResult:
+        path = Path(path)
+        result = UploadResult(file_name=path.name, entity=entity_name, status="rejected")
+        size = path.stat().st_size
+        sha = sha256_of(path)
+        upload_id = "u" + sha[:16]
+        result.upload_id = upload_id
+        previous = self.con.execute(
+            "SELECT status, entity, rows_loaded FROM ingest.uploads WHERE upload_id = ?",
+            [upload_id],
+        ).fetchone()
+        if previous and previous[0] == "accepted":
+            result.status, result.entity, result.rows_loaded = "unchanged", previous[1], previous[2]
+            result.message = "already imported (byte-identical upload); nothing changed"
+            return result
+        if previous:  # a rejected upload is checked again: settings may have changed
+            self.con.execute("DELETE FROM ingest.uploads WHERE upload_id = ?", [upload_id])
+            self.con.execute("DELETE FROM ingest.rejected_rows WHERE upload_id = ?", [upload_id])
+
+        archived = self._archive(path, sha)
+        uploaded_at = datetime.now(UTC)
+        ctx = ValidationContext(
+            upload_date=uploaded_at.date(),
+            reporting_currency=self.settings.reporting_currency,
+            date_format=os.environ.get("MOATMETRICS_DATE_FORMAT") or None,
+        )
+        seq = self.con.execute(
+            "SELECT coalesce(max(upload_seq), 0) + 1 FROM ingest.uploads"
+        ).fetchone()[0]
+        fmt = None
+        sheet = None
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if size > self.settings.max_upload_bytes:
+                raise StructuralError(
+                    f"the file is {size // 2**20} MiB, over the"
+                    f" {self.settings.max_upload_bytes // 2**20} MiB limit: split it or raise"
+                    " MOATMETRICS_MAX_UPLOAD_BYTES"
+                )
+            fmt = file_format(path)
+            if entity_name is None:
+                entity_name = entity_for_file_stem(path.stem)
+            if entity_name not in ENTITIES:
+                raise StructuralError(
+                    f"cannot tell what '{path.name}' holds"
+                    + (f" ('{entity_name}' is not an entity)" if entity_name else "")
+                    + ": name the file after its entity (clients, staff, time_entries,"
+                    " invoices, licenses, expenses) or pass --entity"
+                )
+            result.entity = entity_name
+            entity = ENTITIES[entity_name]
+            source = read_source(self.con, path, entity_name, "src")
+            sheet = source.sheet
+            result.notes.extend(source.notes)
+            result.row_count = source.row_count
+            self._validate_and_load(entity, source, ctx, result, upload_id, seq, sheet)
+        except StructuralError as exc:
+            self.con.execute("ROLLBACK")
+            self.con.execute("BEGIN TRANSACTION")
+            result.status = "rejected"
+            result.rows_loaded = 0
+            result.message = str(exc)
+            self._record_problem(upload_id, path.name, sheet, None, None, None, str(exc))
+        self.con.execute(
+            "INSERT INTO ingest.uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                upload_id,
+                seq,
+                sha,
+                path.name,
+                result.entity,
+                fmt,
+                size,
+                result.row_count,
+                result.rows_loaded,
+                result.rows_rejected,
+                result.warnings,
+                result.status,
+                result.message,
+                uploaded_by,
+                uploaded_at,
+                ctx.upload_date,
+                str(archived),
+            ],
+        )
+        if result.status == "accepted":
+            rebuild_raw_table(self.con, ENTITIES[result.entity])
+        self.con.execute("COMMIT")
+        self._sample_problems(result)
+        return result
+
+    def _archive(self, path: Path, sha: str) -> Path:
+        target = self.settings.uploads_dir / f"{sha}{path.suffix.lower()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            tmp = target.with_name(target.name + ".part")
+            shutil.copyfile(path, tmp)
+            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
+            os.replace(tmp, target)
+        return target
+
+    def _record_problem(self, upload_id, file_name, sheet, row, column, value, rule) -> None:
+        self.con.execute(
+            "INSERT INTO ingest.rejected_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'error')",
+            [
+                upload_id,
+                file_name,
+                sheet,
+                row,
+                column,
+                value,
+                rule,
+                "fix the file and upload it again",
+            ],
+        )
+
+    def _validate_and_load(
+        self,
+        entity: Entity,
+        source: SourceTable,
+        ctx: ValidationContext,
+        result: UploadResult,
+        upload_id: str,
+        seq: int,
+        sheet: str | None,
+    ) -> None:
+        con = self.con
+        sources, notes, derived = _resolve_sources(entity, source)
+        result.notes.extend(notes)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE src_parsed AS {parsed_select(sources, ctx, 'src')}"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE src_typed AS "
+            + typed_select(entity, sources, ctx, "src_parsed", derived)
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE src_problems AS "
+            + problems_select(entity, sources, ctx, "src_parsed", "src_typed")
+        )
+        con.execute(
+            "INSERT INTO src_problems "
+            + duplicate_keys_select(
+                entity,
+                "src_typed",
+                "(SELECT _row_number FROM src_problems WHERE severity = 'error')",
+            )
+        )
+        rejected, warnings = con.execute(
+            "SELECT count(DISTINCT _row_number) FILTER (severity = 'error'),"
+            " count(*) FILTER (severity = 'warning') FROM src_problems"
+        ).fetchone()
+        result.rows_rejected, result.warnings = rejected, warnings
+        con.execute(
+            "INSERT INTO ingest.rejected_rows SELECT ?, ?, ?, _row_number, column_name, value,"
+            " rule, fix, severity FROM src_problems ORDER BY _row_number, column_name",
+            [upload_id, result.file_name, sheet],
+        )
+        limit = self.settings.max_rejected_share
+        if source.row_count and rejected / source.row_count > limit:
+            result.status = "rejected"
+            result.message = (
+                f"{rejected} of {source.row_count} rows break the data contract (more than"
+                f" {limit:.0%}); the whole file was rejected: fix the rows listed and upload it"
+                " again"
+            )
+            return
+        columns = ", ".join(entity.column_names)
+        con.execute(
+            f"INSERT INTO ingest.{entity.name}_rows SELECT {columns}, ?, ?, _row_number"
+            " FROM src_typed WHERE _row_number NOT IN"
+            " (SELECT _row_number FROM src_problems WHERE severity = 'error')",
+            [upload_id, seq],
+        )
+        result.rows_loaded = source.row_count - rejected
+        result.status = "accepted"
+        if source.row_count == 0:
+            result.notes.append("the file has a header but no data rows; nothing to import")
+        result.message = (
+            f"{result.rows_loaded} rows loaded"
+            + (f", {rejected} rejected" if rejected else "")
+            + (f", {warnings} warnings" if warnings else "")
+        )
+
+    def _sample_problems(self, result: UploadResult) -> None:
+        rows = self.con.execute(
+            "SELECT row_number, column_name, value, rule, fix, severity FROM ingest.rejected_rows"
+            " WHERE upload_id = ? ORDER BY severity, row_number NULLS FIRST LIMIT ?",
+            [result.upload_id, PROBLEM_SAMPLE],
+        ).fetchall()
+        keys = ("row", "column", "value", "rule", "fix", "severity")
+        result.problems = [dict(zip(keys, r, strict=True)) for r in rows]
+        if rows:
+            report = self.settings.reports_dir / f"{result.upload_id}-problems.csv"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            self.con.execute(
+                f"COPY (SELECT file_name, sheet, row_number, column_name, value, rule, fix,"
+                f" severity FROM ingest.rejected_rows WHERE upload_id = '{result.upload_id}'"
+                f" ORDER BY row_number NULLS FIRST, column_name) TO '{report}' (HEADER)"
+            )
+            result.report_path = str(report)

@@ -1,0 +1,337 @@
+"""Typed parsing and row rules of the data contract, as set-based SQL.
+
+From a text table (see readers) we build, in three statements, whatever the file holds:
+
+1. ``<t>_parsed``: per contract column the trimmed text (``<col>__raw``) and the strictly
+   typed value (NULL when the text does not parse; nothing is guessed or stripped);
+2. ``<t>_typed``: contract defaults applied, derived ids filled in;
+3. ``<t>_problems``: one row per broken rule with row number, column, value, rule, fix and
+   severity.
+
+Every rule is a SQL condition run over whole columns, so a million rows validate in about a
+second; there is no per-row Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from moatmetrics.ingest.contract import SQL_TYPES, Column, Entity
+
+TRUE_WORDS = ("true", "yes", "y", "1")
+FALSE_WORDS = ("false", "no", "n", "0")
+
+_INT_RE = r"[+-]?[0-9]+(\.0*)?"
+_DECIMAL_RE = r"[+-]?([0-9]{1,14}(\.[0-9]{0,4})?|\.[0-9]{1,4})"
+_ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]00:00(:00(\.0+)?)?)?"
+
+
+def sql_literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    upload_date: date
+    reporting_currency: str
+    date_format: str | None = None
+
+    def substitute(self, sql: str) -> str:
+        return sql.replace("$upload_date", sql_literal(self.upload_date)).replace(
+            "$reporting_currency", sql_literal(self.reporting_currency)
+        )
+
+
+@dataclass(frozen=True)
+class ColumnSource:
+    """Where a contract column's text comes from in the file (None = the file lacks it)."""
+
+    column: Column
+    source: str | None
+
+
+def _typed_expr(col: Column, text: str, ctx: ValidationContext) -> str:
+    if col.type == "string":
+        return text
+    if col.type == "enum":
+        return f"replace(replace(lower({text}), ' ', '_'), '-', '_')"
+    if col.type == "currency":
+        return f"upper({text})"
+    if col.type == "bool":
+        return (
+            f"CASE WHEN lower({text}) IN {TRUE_WORDS} THEN TRUE"
+            f" WHEN lower({text}) IN {FALSE_WORDS} THEN FALSE END"
+        )
+    if col.type == "int":
+        return (
+            f"CASE WHEN regexp_full_match({text}, '{_INT_RE}')"
+            f" THEN try_cast(try_cast({text} AS DECIMAL(38,4)) AS BIGINT) END"
+        )
+    if col.type == "decimal":
+        return (
+            f"CASE WHEN regexp_full_match({text}, '{_DECIMAL_RE}')"
+            f" THEN try_cast({text} AS DECIMAL(18,4)) END"
+        )
+    if col.type == "date":
+        iso = (
+            f"CASE WHEN regexp_full_match({text}, '{_ISO_DATE_RE}')"
+            f" THEN try_cast(left({text}, 10) AS DATE) END"
+        )
+        if ctx.date_format:
+            fmt = sql_literal(ctx.date_format)
+            return f"coalesce({iso}, CAST(try_strptime({text}, {fmt}) AS DATE))"
+        return iso
+    raise ValueError(f"unknown column type {col.type}")
+
+
+def parsed_select(sources: list[ColumnSource], ctx: ValidationContext, table: str) -> str:
+    """SELECT building ``<t>_parsed`` from the text table."""
+    parts = ["_row_number"]
+    for src in sources:
+        name = src.column.name
+        if src.source is None:
+            parts.append(f"CAST(NULL AS VARCHAR) AS {name}__raw")
+            parts.append(f"CAST(NULL AS {SQL_TYPES[src.column.type]}) AS {name}")
+        else:
+            text = f"nullif(trim(\"{src.source}\"), '')"
+            parts.append(f"{text} AS {name}__raw")
+            parts.append(f"{_typed_expr(src.column, text, ctx)} AS {name}")
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def typed_select(
+    entity: Entity,
+    sources: list[ColumnSource],
+    ctx: ValidationContext,
+    parsed: str,
+    derived: dict[str, str],
+) -> str:
+    """SELECT building ``<t>_typed``: defaults and derived values applied.
+
+    ``derived`` maps a column to a SQL expression over ``parsed`` that replaces it entirely
+    (ids of 1.x files, line numbers in file order).
+    """
+    parts = ["_row_number"]
+    for src in sources:
+        col = src.column
+        if col.name in derived:
+            expr = derived[col.name]
+        elif col.default_sql:
+            expr = f"coalesce({col.name}, {ctx.substitute(col.default_sql)})"
+        else:
+            expr = col.name
+        parts.append(f"CAST({expr} AS {SQL_TYPES[col.type]}) AS {col.name}")
+        parts.append(f"{col.name}__raw")
+    return f"SELECT {', '.join(parts)} FROM {parsed}"
+
+
+def _problem(
+    table: str,
+    column: str,
+    value_sql: str,
+    condition: str,
+    rule_sql: str,
+    fix_sql: str,
+    severity: str,
+) -> str:
+    return (
+        f"SELECT _row_number, {sql_literal(column)} AS column_name,"
+        f" CAST({value_sql} AS VARCHAR) AS value, {rule_sql} AS rule, {fix_sql} AS fix,"
+        f" {sql_literal(severity)} AS severity FROM {table} WHERE {condition}"
+    )
+
+
+def _type_problem(col: Column, parsed: str, ctx: ValidationContext) -> str | None:
+    raw = f"{col.name}__raw"
+    if col.type == "string":
+        return None
+    if col.type == "enum":
+        if not col.values:
+            return None
+        allowed = ", ".join(col.values)
+        return _problem(
+            parsed,
+            col.name,
+            raw,
+            f"{col.name} IS NOT NULL AND {col.name} NOT IN {tuple(col.values)!r}",
+            sql_literal(f"not one of: {allowed}"),
+            sql_literal(f"use one of: {allowed}"),
+            "error",
+        )
+    if col.type == "currency":
+        cur = ctx.reporting_currency
+        return _problem(
+            parsed,
+            col.name,
+            raw,
+            f"{col.name} IS NOT NULL AND {col.name} <> {sql_literal(cur)}",
+            f"CASE WHEN regexp_full_match({col.name}, '[A-Z]{{3}}') THEN 'currency ' ||"
+            f" {col.name} || ' is not the reporting currency {cur}'"
+            " ELSE 'not an ISO 4217 currency code' END",
+            sql_literal(
+                f"convert the line to {cur} before export (FX rates are not configured),"
+                " or set MOATMETRICS_REPORTING_CURRENCY"
+            ),
+            "error",
+        )
+    condition = f"{raw} IS NOT NULL AND {col.name} IS NULL"
+    if col.type == "bool":
+        rule = sql_literal("not a yes/no value")
+        fix = sql_literal("use true/false, yes/no, y/n or 1/0")
+    elif col.type == "date":
+        rule = (
+            f"CASE WHEN regexp_full_match({raw}, '{_ISO_DATE_RE}') THEN 'not a real calendar"
+            " date' ELSE 'not an ISO date (YYYY-MM-DD)' END"
+        )
+        fix = sql_literal(
+            "write dates as YYYY-MM-DD (e.g. 2025-03-12); other layouts need an explicit"
+            " MOATMETRICS_DATE_FORMAT, they are never guessed"
+        )
+    else:
+        whole = col.type == "int"
+        rule = (
+            f"CASE WHEN regexp_matches({raw}, '[$€£¥]|^[A-Z]{{3}} ') THEN 'currency sign in a"
+            " number'"
+            f" WHEN contains({raw}, ',') THEN 'thousands separator or decimal comma'"
+            + (
+                f" WHEN regexp_full_match({raw}, '[+-]?[0-9]*\\.[0-9]+') THEN 'not a whole number'"
+                if whole
+                else f" WHEN regexp_full_match({raw}, '[+-]?[0-9]*\\.[0-9]{{5,}}') THEN"
+                " 'more than 4 decimal places'"
+            )
+            + " ELSE 'not a number' END"
+        )
+        fix = (
+            f"CASE WHEN regexp_matches({raw}, '[$€£¥]|^[A-Z]{{3}} ') THEN 'remove the currency"
+            " sign; amounts are in the reporting currency'"
+            f" WHEN contains({raw}, ',') THEN 'write plain numbers like 1234.50, with no"
+            " thousands separator and a point for decimals'"
+            + (
+                " ELSE 'use a whole number, e.g. 10'"
+                if whole
+                else " ELSE 'use a plain number like 1234.50'"
+            )
+            + " END"
+        )
+    return _problem(parsed, col.name, raw, condition, rule, fix, "error")
+
+
+def _range_problem(col: Column, typed: str) -> str | None:
+    if col.min_value is None and col.max_value is None:
+        return None
+    conditions, words = [], []
+    if col.min_value is not None:
+        op = "<=" if col.min_exclusive else "<"
+        conditions.append(f"{col.name} {op} {col.min_value}")
+        words.append(f"{'>' if col.min_exclusive else '>='} {col.min_value}")
+    if col.max_value is not None:
+        conditions.append(f"{col.name} > {col.max_value}")
+        words.append(f"<= {col.max_value}")
+    allowed = " and ".join(words)
+    return _problem(
+        typed,
+        col.name,
+        col.name,
+        f"{col.name} IS NOT NULL AND ({' OR '.join(conditions)})",
+        sql_literal(f"must be {allowed}"),
+        sql_literal(f"enter a value {allowed}"),
+        "error",
+    )
+
+
+def problems_select(
+    entity: Entity,
+    sources: list[ColumnSource],
+    ctx: ValidationContext,
+    parsed: str,
+    typed: str,
+) -> str:
+    """UNION of every rule of the entity; empty when the file is clean."""
+    selects: list[str] = []
+    for src in sources:
+        col = src.column
+        if src.source is not None:
+            type_problem = _type_problem(col, parsed, ctx)
+            if type_problem:
+                selects.append(type_problem)
+        if col.required:
+            selects.append(
+                _problem(
+                    f"{typed} JOIN {parsed} USING (_row_number)",
+                    col.name,
+                    f"{parsed}.{col.name}__raw",
+                    f"{typed}.{col.name} IS NULL AND {parsed}.{col.name}__raw IS NULL",
+                    sql_literal("required value is missing"),
+                    sql_literal(f"fill in {col.name}"),
+                    "error",
+                )
+            )
+        range_problem = _range_problem(col, typed)
+        if range_problem:
+            selects.append(range_problem)
+        for check in col.checks:
+            selects.append(
+                _problem(
+                    typed,
+                    check.column or col.name,
+                    check.column or col.name,
+                    f"coalesce({ctx.substitute(check.condition)}, FALSE)",
+                    sql_literal(check.rule),
+                    sql_literal(check.fix),
+                    check.severity,
+                )
+            )
+    for check in entity.checks:
+        column = check.column or entity.columns[0].name
+        selects.append(
+            _problem(
+                typed,
+                column,
+                column,
+                f"coalesce({ctx.substitute(check.condition)}, FALSE)",
+                sql_literal(check.rule),
+                sql_literal(check.fix),
+                check.severity,
+            )
+        )
+    return " UNION ALL ".join(selects)
+
+
+def duplicate_keys_select(entity: Entity, typed: str, rejected: str) -> str:
+    """Rows sharing a natural key within one file.
+
+    Exact repeats of an earlier row are rejected with a pointer to the first; rows that share a
+    key but differ are all rejected, since we cannot know which one is right.
+    """
+    key = ", ".join(entity.key)
+    key_label = ", ".join(c.name for c in entity.columns if c.name in " ".join(entity.key))
+    content = "md5(CAST(ROW(" + ", ".join(entity.column_names) + ") AS VARCHAR))"
+    return f"""
+        WITH candidates AS (
+            SELECT _row_number, {content} AS content,
+                   min(_row_number) OVER keyed AS first_row,
+                   count(*) OVER keyed AS copies,
+                   min({content}) OVER keyed AS min_content,
+                   max({content}) OVER keyed AS max_content,
+                   {sql_literal(key_label)} AS key_label,
+                   concat_ws(', ', {key}) AS key_value
+            FROM {typed}
+            WHERE _row_number NOT IN (SELECT _row_number FROM {rejected})
+            WINDOW keyed AS (PARTITION BY {key})
+        )
+        SELECT _row_number, {sql_literal(entity.key[0])} AS column_name,
+               key_value AS value,
+               CASE WHEN min_content = max_content
+                    THEN 'exact duplicate of row ' || first_row
+                    ELSE 'rows share the key (' || key_label || ') but differ' END AS rule,
+               CASE WHEN min_content = max_content THEN 'remove the repeated row'
+                    ELSE 'keep one row per key; fix or remove the others' END AS fix,
+               'error' AS severity
+        FROM candidates
+        WHERE copies > 1 AND (min_content <> max_content OR _row_number <> first_row)
+    """
