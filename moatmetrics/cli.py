@@ -1,0 +1,233 @@
+"""The `moatmetrics` command: demo data, ingest, run, snapshots, serve, ui.
+
+Heavy libraries (Dagster, dbt, uvicorn) are imported inside the commands that need them, so
+`moatmetrics --help` and `snapshots current` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from moatmetrics.ingest.readers import FORMATS
+from moatmetrics.settings import (
+    REPO_ROOT,
+    Settings,
+    apply_process_environment,
+    ensure_home,
+    get_settings,
+)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    ensure_home(settings)
+    apply_process_environment(settings)
+    return settings
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in FORMATS and not p.name.startswith(".")
+                )
+            )
+        elif path.exists():
+            files.append(path)
+        else:
+            raise SystemExit(f"moatmetrics: no such file or folder: {raw}")
+    return files
+
+
+def print_upload(result) -> None:
+    mark = {"accepted": "OK ", "unchanged": "== ", "rejected": "REJ"}[result.status]
+    entity = f" [{result.entity}]" if result.entity else ""
+    print(f"{mark} {result.file_name}{entity}: {result.status} — {result.message}")
+    for note in result.notes:
+        print(f"      note: {note}")
+    for problem in result.problems[:10]:
+        where = f"row {problem['row']}" if problem["row"] is not None else "file"
+        column = f", column {problem['column']}" if problem["column"] else ""
+        value = f", value {problem['value']!r}" if problem["value"] is not None else ""
+        print(
+            f"      {problem['severity']}: {where}{column}{value}: {problem['rule']}"
+            f" — fix: {problem['fix']}"
+        )
+    if result.report_path:
+        print(f"      full report: {result.report_path}")
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from moatmetrics.demo_data import generate
+
+    counts = generate(Path(args.out), seed=args.seed, scale=args.scale)
+    for name, rows in counts.items():
+        print(f"{name}: {rows} rows")
+    print(f"demo data written to {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from moatmetrics.ingest.loader import Ingestor
+    from orchestration.resources import warehouse_connection
+
+    settings = _settings()
+    files = _expand(args.paths)
+    if not files:
+        print("moatmetrics: no .csv, .xlsx, .json or .jsonl files found", file=sys.stderr)
+        return 1
+    failed = False
+    with warehouse_connection(settings) as con:
+        ingestor = Ingestor(con, settings)
+        for path in files:
+            result = ingestor.ingest_file(path, entity_name=args.entity, uploaded_by=args.by)
+            print_upload(result)
+            failed |= result.status == "rejected"
+    print("run `moatmetrics run` to rebuild and publish the marts")
+    return 1 if failed else 0
+
+
+def ensure_dbt_manifest(force: bool = False) -> Path:
+    """dbt's manifest must exist before the Dagster definitions load (`dbt parse`)."""
+    from dbt.cli.main import dbtRunner
+
+    from moatmetrics.settings import DBT_PROJECT_DIR
+
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    if force or not manifest.exists():
+        os.environ.setdefault("MOATMETRICS_WAREHOUSE_PATH", str(get_settings().warehouse_path))
+        result = dbtRunner().invoke(
+            [
+                "parse",
+                "--project-dir", str(DBT_PROJECT_DIR),
+                "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--quiet",
+            ]
+        )
+        if not result.success:
+            raise SystemExit(f"moatmetrics: dbt parse failed: {result.exception}")
+    return manifest
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    _settings()
+    print(f"dbt manifest ready: {ensure_dbt_manifest(force=True)}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from moatmetrics.pipeline import run_pipeline
+
+    settings = _settings()
+    ensure_dbt_manifest()
+    outcome = run_pipeline(settings)
+    print(outcome.summary())
+    return 0 if outcome.published else 1
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from moatmetrics.snapshots import current_snapshot, list_snapshots
+
+    settings = get_settings()
+    if args.action == "current":
+        snapshot = current_snapshot(settings)
+        if snapshot is None:
+            print("no snapshot published yet: run `moatmetrics run`", file=sys.stderr)
+            return 1
+        print(snapshot.path)
+        return 0
+    current = current_snapshot(settings)
+    for snapshot in reversed(list_snapshots(settings)):
+        mark = "*" if current and snapshot.snapshot_id == current.snapshot_id else " "
+        counts = ", ".join(f"{k}={v}" for k, v in snapshot.row_counts.items())
+        print(f"{mark} {snapshot.snapshot_id}  {snapshot.created_at}  {counts}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _settings()
+    print(f"MoatMetrics API on http://{args.host}:{args.port}/ (docs: /docs)", flush=True)
+    uvicorn.run(
+        "api.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    settings = _settings()
+    ensure_dbt_manifest()
+    print(f"Dagster UI on http://{args.host}:{args.port}/", flush=True)
+    argv = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(REPO_ROOT / "workspace.yaml"),
+        "-h", args.host, "-p", str(args.port),
+    ]
+    os.chdir(settings.home)
+    os.execv(sys.executable, argv)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moatmetrics",
+        description="Privacy-first MSP analytics: exports in, trusted numbers out, offline.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo-data", help="write a realistic synthetic MSP's exports")
+    demo.add_argument("--out", required=True, help="folder to write the CSV files to")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--scale", choices=["small", "1m", "10m"], default="small")
+    demo.set_defaults(func=cmd_demo_data)
+
+    ingest = sub.add_parser("ingest", help="check and load export files (or folders)")
+    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("--entity", help="the entity of the files, when their names do not say")
+    ingest.add_argument("--by", default=os.environ.get("USER", "cli"), help="who uploads")
+    ingest.set_defaults(func=cmd_ingest)
+
+    run = sub.add_parser("run", help="ingest the landing area, build the marts, publish")
+    run.set_defaults(func=cmd_run)
+
+    prepare = sub.add_parser("prepare", help="prepare the dbt manifest (dbt parse)")
+    prepare.set_defaults(func=cmd_prepare)
+
+    snapshots = sub.add_parser("snapshots", help="published snapshots")
+    snapshots.add_argument("action", choices=["current", "list"])
+    snapshots.set_defaults(func=cmd_snapshots)
+
+    serve = sub.add_parser("serve", help="serve the read-only API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    ui = sub.add_parser("ui", help="the Dagster UI (lineage, runs, reruns)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

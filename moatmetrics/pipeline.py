@@ -1,0 +1,76 @@
+"""`moatmetrics run`: materialise the whole asset graph in-process, as the UI would.
+
+The same `Definitions` the Dagster UI loads are executed against the home's Dagster instance,
+so CLI runs appear in the UI's run history with their logs, checks and lineage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from moatmetrics.settings import Settings
+from moatmetrics.snapshots import Snapshot, current_snapshot
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    published: Snapshot | None
+    failed_checks: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+    raw_rows: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"run {self.run_id}: {'succeeded' if self.success else 'BLOCKED / FAILED'}"]
+        if self.raw_rows:
+            lines.append(
+                "raw rows: " + ", ".join(f"{k}={v}" for k, v in sorted(self.raw_rows.items()))
+            )
+        for check in self.failed_checks:
+            lines.append(f"  blocking check failed: {check}")
+        for step in self.failed_steps:
+            lines.append(f"  step failed: {step}")
+        if self.published:
+            counts = ", ".join(f"{k}={v}" for k, v in self.published.row_counts.items())
+            lines.append(f"published snapshot {self.published.snapshot_id} ({counts})")
+            lines.append(f"  {self.published.path}")
+        else:
+            lines.append("nothing published; the previous snapshot (if any) stays current")
+        return "\n".join(lines)
+
+
+def run_pipeline(settings: Settings) -> RunOutcome:
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    before = current_snapshot(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    failed_checks = [
+        f"{'/'.join(e.asset_key.path)}.{e.check_name}: {e.description or ''}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    failed_steps = [
+        f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
+    ]
+    raw_rows: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.asset_materialization
+        if materialization.asset_key.path[0] == "raw" and "rows" in materialization.metadata:
+            raw_rows[materialization.asset_key.path[1]] = materialization.metadata["rows"].value
+    after = current_snapshot(settings)
+    published = after if after and (not before or after.snapshot_id != before.snapshot_id) else None
+    return RunOutcome(
+        run_id=result.run_id,
+        success=result.success and published is not None,
+        published=published,
+        failed_checks=failed_checks,
+        failed_steps=failed_steps,
+        raw_rows=raw_rows,
+    )

@@ -1,0 +1,1 @@
+"""MoatMetrics' Dagster code location: one `Definitions`, in `orchestration.definitions`."""

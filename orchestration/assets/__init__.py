@@ -1,0 +1,1 @@
+"""Assets by stage: ingest (raw tables), dbt (staging -> marts), publish (snapshots)."""

@@ -1,0 +1,30 @@
+"""dbt models (staging -> intermediate -> marts) as Dagster assets, with dbt tests as checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.resources import dbt_project
+
+
+class MoatMetricsDbtTranslator(DagsterDbtTranslator):
+    """Models are keyed by their layer (`marts/client_profitability`); sources stay `raw/*`."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
+        return dg.AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "marts" if self.get_asset_key(dbt_resource_props).path[0] == "marts" else "dbt"
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=MoatMetricsDbtTranslator())
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build`: models, data tests and unit tests; any failure blocks publishing."""
+    yield from dbt.cli(["build"], context=context).stream()

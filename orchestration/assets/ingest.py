@@ -1,0 +1,122 @@
+"""Ingest: every new export in the landing area becomes rows of the raw tables.
+
+One op materialises the six raw tables (one asset per entity) because the landing area is
+scanned once: a file whose name names no entity must still be recorded and reported, not
+skipped. Each raw table has a blocking check: a file of that entity rejected in this run stops
+the marts from being rebuilt, so the last published snapshot stays current.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from moatmetrics.ingest.contract import ENTITY_ORDER, entity_for_file_stem
+from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
+from moatmetrics.ingest.readers import FORMATS
+from moatmetrics.settings import Settings, get_settings
+from orchestration.resources import warehouse_connection
+
+RAW_KEYS = {entity: dg.AssetKey(["raw", entity]) for entity in ENTITY_ORDER}
+ACCEPTED_CHECK = "uploads_accepted"
+
+
+def landing_files(settings: Settings) -> list[Path]:
+    """Export files in the landing area (hidden and partial files are ignored)."""
+    if not settings.landing_dir.exists():
+        return []
+    return sorted(
+        p
+        for p in settings.landing_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FORMATS
+    )
+
+
+def _entity_rank(path: Path) -> int:
+    entity = entity_for_file_stem(path.stem)
+    return ENTITY_ORDER.index(entity) if entity else len(ENTITY_ORDER)
+
+
+def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, int]]:
+    """Ingest landing files not seen before (by SHA-256), referenced entities first.
+
+    Returns the results and the row count of every raw table afterwards.
+    """
+    results: list[UploadResult] = []
+    with warehouse_connection(settings) as con:
+        ingestor = Ingestor(con, settings)
+        known = {row[0] for row in con.execute("SELECT sha256 FROM ingest.uploads").fetchall()}
+        for path in sorted(landing_files(settings), key=lambda p: (_entity_rank(p), p.name)):
+            if sha256_of(path) in known:
+                continue
+            results.append(ingestor.ingest_file(path, uploaded_by="landing"))
+        counts = {
+            entity: con.execute(f"SELECT count(*) FROM raw.{entity}").fetchone()[0]
+            for entity in ENTITY_ORDER
+        }
+    return results, counts
+
+
+def _describe(result: UploadResult) -> str:
+    return f"{result.file_name}: {result.status} — {result.message}"
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key,
+            group_name="ingest",
+            description=f"Raw {entity} rows: for every natural key, the newest upload's row.",
+            kinds={"duckdb"},
+        )
+        for entity, key in RAW_KEYS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            ACCEPTED_CHECK,
+            asset=key,
+            blocking=True,
+            description="Every upload of this entity in this run was accepted.",
+        )
+        for key in RAW_KEYS.values()
+    ],
+)
+def raw_tables(context: dg.AssetExecutionContext):
+    settings = get_settings()
+    results, counts = ingest_landing(settings)
+    unassigned = [r for r in results if r.entity not in RAW_KEYS]
+    for r in results:
+        (context.log.info if r.ok else context.log.error)(_describe(r))
+    for entity, key in RAW_KEYS.items():
+        mine = [r for r in results if r.entity == entity]
+        # A file whose entity is unknown fails every check: it may hold any entity's rows.
+        rejected = [r for r in mine + unassigned if r.status == "rejected"]
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "rows": dg.MetadataValue.int(counts[entity]),
+                "uploads_this_run": dg.MetadataValue.int(len(mine)),
+                "rows_loaded_this_run": dg.MetadataValue.int(sum(r.rows_loaded for r in mine)),
+            },
+        )
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=ACCEPTED_CHECK,
+            passed=not rejected,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(_describe(r) for r in rejected) or "all uploads accepted",
+            metadata={
+                "rejected_files": dg.MetadataValue.json(
+                    [
+                        {
+                            "file": r.file_name,
+                            "message": r.message,
+                            "report": r.report_path,
+                            "first_problems": r.problems[:5],
+                        }
+                        for r in rejected
+                    ]
+                ),
+            },
+        )

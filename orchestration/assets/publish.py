@@ -1,0 +1,34 @@
+"""Publish: after a good build, an immutable snapshot of the marts becomes current."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from moatmetrics.settings import get_settings
+from moatmetrics.snapshots import MART_NAMES, publish
+from orchestration.resources import warehouse_lock
+
+MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
+
+
+@dg.asset(
+    key=dg.AssetKey(["published", "snapshot"]),
+    deps=MART_KEYS,
+    group_name="publish",
+    kinds={"duckdb"},
+    description="A new read-only DuckDB file of the marts; the `current` pointer moves to it.",
+)
+def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    # Hold the writer lock so no ingest changes the warehouse while it is copied.
+    with warehouse_lock(settings):
+        snapshot = publish(settings)
+    context.log.info(f"published snapshot {snapshot.snapshot_id} at {snapshot.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot_id": snapshot.snapshot_id,
+            "path": dg.MetadataValue.path(str(snapshot.path)),
+            "uploads_included": dg.MetadataValue.int(len(snapshot.upload_ids)),
+            **{f"rows_{mart}": dg.MetadataValue.int(n) for mart, n in snapshot.row_counts.items()},
+        }
+    )

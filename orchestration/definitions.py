@@ -1,0 +1,19 @@
+"""The one Dagster code location of MoatMetrics (used by the UI, the CLI and tests)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from moatmetrics.settings import apply_process_environment, get_settings
+
+apply_process_environment(get_settings())
+
+from orchestration.assets.dbt import dbt_models  # noqa: E402
+from orchestration.assets.ingest import raw_tables  # noqa: E402
+from orchestration.assets.publish import published_snapshot  # noqa: E402
+from orchestration.resources import dbt_resource  # noqa: E402
+
+defs = dg.Definitions(
+    assets=[raw_tables, dbt_models, published_snapshot],
+    resources={"dbt": dbt_resource()},
+)
