@@ -236,7 +236,7 @@ def _range_problem(col: Column, typed: str) -> str | None:
     return _problem(
         typed,
         col.name,
-        col.name,
+        f"{col.name}__raw",
         f"{col.name} IS NOT NULL AND ({' OR '.join(conditions)})",
         sql_literal(f"must be {allowed}"),
         sql_literal(f"enter a value {allowed}"),
@@ -262,10 +262,10 @@ def problems_select(
         if col.required:
             selects.append(
                 _problem(
-                    f"{typed} JOIN {parsed} USING (_row_number)",
+                    typed,
                     col.name,
-                    f"{parsed}.{col.name}__raw",
-                    f"{typed}.{col.name} IS NULL AND {parsed}.{col.name}__raw IS NULL",
+                    f"{col.name}__raw",
+                    f"{col.name} IS NULL AND {col.name}__raw IS NULL",
                     sql_literal("required value is missing"),
                     sql_literal(f"fill in {col.name}"),
                     "error",
@@ -279,7 +279,7 @@ def problems_select(
                 _problem(
                     typed,
                     check.column or col.name,
-                    check.column or col.name,
+                    f"{check.column or col.name}__raw",
                     f"coalesce({ctx.substitute(check.condition)}, FALSE)",
                     sql_literal(check.rule),
                     sql_literal(check.fix),
@@ -292,7 +292,7 @@ def problems_select(
             _problem(
                 typed,
                 column,
-                column,
+                f"{column}__raw",
                 f"coalesce({ctx.substitute(check.condition)}, FALSE)",
                 sql_literal(check.rule),
                 sql_literal(check.fix),

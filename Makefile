@@ -1,0 +1,56 @@
+# MoatMetrics — `make run` to try it, `make test` to check it. Everything installs into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANIFEST := dbt_project/target/manifest.json
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export MOATMETRICS_HOME ?= $(CURDIR)/.moatmetrics
+API_PORT ?= 8000
+UI_PORT ?= 3000
+
+.PHONY: install prepare run test lint bench clean
+
+install: $(STAMP) $(MANIFEST)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# The dbt manifest must exist before the Dagster definitions load.
+$(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v target/)
+	$(BIN)/moatmetrics prepare
+
+prepare: $(STAMP)
+	$(BIN)/moatmetrics prepare
+
+run: install
+	@if [ -z "$$(ls -A $(MOATMETRICS_HOME)/landing 2>/dev/null)" ]; then \
+		$(BIN)/moatmetrics demo-data --out $(MOATMETRICS_HOME)/landing; fi
+	$(BIN)/moatmetrics run
+	@echo "Starting the Dagster UI on http://127.0.0.1:$(UI_PORT)/ and the API on http://127.0.0.1:$(API_PORT)/ (Ctrl-C stops both)"
+	@$(BIN)/moatmetrics ui --port $(UI_PORT) > $(MOATMETRICS_HOME)/ui.log 2>&1 & ui=$$!; \
+		trap "kill $$ui 2>/dev/null" EXIT INT TERM; \
+		echo "API:       http://127.0.0.1:$(API_PORT)/api/v1/marts  (docs: http://127.0.0.1:$(API_PORT)/docs)"; \
+		echo "Dagster UI: http://127.0.0.1:$(UI_PORT)/  (log: $(MOATMETRICS_HOME)/ui.log)"; \
+		$(BIN)/moatmetrics serve --port $(API_PORT)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python bench/run_bench.py --scale 1m
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache
