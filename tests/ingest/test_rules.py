@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +30,8 @@ def _only_problem(result) -> tuple:
         ("E900,S1,C1,2025-01-06,0,yes,", "hours", "0", "must be > 0 and <= 24"),
         ("E900,S1,C1,2025-01-06,25,yes,", "hours", "25", "must be > 0 and <= 24"),
         ("E900,S1,C1,2025-01-06,1,maybe,", "billable", "maybe", "not a yes/no value"),
-        ('E900,S1,C1,2025-01-06,"1,5",yes,', "hours", "1,5", "thousands separator or decimal comma"),
+        ('E900,S1,C1,2025-01-06,"1,5",yes,', "hours", "1,5",
+         "thousands separator or decimal comma"),
         ("E900,S1,C1,2025-01-06,$2,yes,", "hours", "$2", "currency sign in a number"),
         ("E900,,C1,2025-01-06,1,yes,", "staff_id", None, "required value is missing"),
     ],
@@ -58,7 +60,7 @@ def test_too_many_bad_rows_reject_the_file(upload, warehouse):
     assert result.status == "rejected"
     assert "2 of 100 rows" in result.message
     assert warehouse.execute("SELECT count(*) FROM raw.time_entries").fetchone()[0] == 0
-    report = open(result.report_path).read().splitlines()
+    report = Path(result.report_path).read_text().splitlines()
     assert report[0] == "file_name,sheet,row_number,column_name,value,rule,fix,severity"
     assert [line.split(",")[2:5] for line in report[1:]] == [
         ["100", "work_date", "2025-13-01"],
