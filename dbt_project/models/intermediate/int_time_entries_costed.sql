@@ -1,0 +1,53 @@
+{#
+    Time entries with their month and labor cost: hours x the staff member's hourly_cost.
+    Hours of a staff member missing from the staff file, or with no hourly_cost, have an
+    unknown cost: they add 0 to labor_cost and count in cost_unknown_hours.
+#}
+
+with
+
+time_entries as (
+
+    select * from {{ ref('stg_raw__time_entries') }}
+
+),
+
+staff as (
+
+    select * from {{ ref('stg_raw__staff') }}
+
+),
+
+time_entries_costed as (
+
+    select
+        time_entries.entry_id,
+        time_entries.staff_id,
+        time_entries.client_id,
+        time_entries.work_date,
+        {{ month_start('time_entries.work_date') }} as work_month,
+        time_entries.work_type,
+        time_entries.is_absence,
+        time_entries.is_billable,
+        time_entries.hours,
+        staff.hourly_cost,
+        staff.hourly_cost is not null as is_cost_known,
+        cast(
+            case
+                when staff.hourly_cost is not null then time_entries.hours * staff.hourly_cost
+                else 0
+            end
+            as numeric(38, 8)
+        ) as labor_cost,
+        cast(
+            case when staff.hourly_cost is null then time_entries.hours else 0 end
+            as numeric(18, 4)
+        ) as cost_unknown_hours
+
+    from time_entries
+    left join staff
+        on time_entries.staff_id = staff.staff_id
+
+)
+
+select * from time_entries_costed

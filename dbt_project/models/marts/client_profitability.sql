@@ -1,0 +1,185 @@
+with
+
+client_months as (
+
+    select * from {{ ref('int_client_months_spined') }}
+
+),
+
+clients as (
+
+    select * from {{ ref('stg_raw__clients') }}
+
+),
+
+recognized_invoice_lines as (
+
+    select * from {{ ref('int_invoice_lines_recognized') }}
+
+),
+
+costed_time_entries as (
+
+    select * from {{ ref('int_time_entries_costed') }}
+
+),
+
+license_snapshots as (
+
+    select * from {{ ref('stg_raw__licenses') }}
+
+),
+
+expenses as (
+
+    select * from {{ ref('stg_raw__expenses') }}
+
+),
+
+revenue_by_client_month as (
+
+    select
+        client_id,
+        invoice_month as month,
+        sum(amount) as revenue,
+        sum(case when is_recurring then amount else 0 end) as recurring_revenue
+    from recognized_invoice_lines
+    group by
+        client_id,
+        invoice_month
+
+),
+
+labor_by_client_month as (
+
+    select
+        client_id,
+        work_month as month,
+        sum(hours) as labor_hours,
+        sum(case when is_billable then hours else 0 end) as billable_hours,
+        sum(labor_cost) as labor_cost,
+        sum(cost_unknown_hours) as labor_cost_unknown_hours
+    from costed_time_entries
+    -- internal time (no client) is not client work; absence is not work
+    where client_id is not null
+        and not is_absence
+    group by
+        client_id,
+        work_month
+
+),
+
+license_cost_by_client_month as (
+
+    select
+        client_id,
+        {{ month_start('snapshot_date') }} as month,
+        sum(seats_purchased * unit_cost) as license_cost
+    from license_snapshots
+    group by
+        client_id,
+        {{ month_start('snapshot_date') }}
+
+),
+
+other_cost_by_client_month as (
+
+    select
+        client_id,
+        {{ month_start('expense_date') }} as month,
+        sum(amount) as other_cost
+    from expenses
+    -- expenses without a client are overhead
+    where client_id is not null
+    group by
+        client_id,
+        {{ month_start('expense_date') }}
+
+),
+
+{# Every component is rounded to cents first; totals and ratios derive from the rounded
+   components, so the published columns add up exactly. #}
+client_months_measured as (
+
+    select
+        client_months.client_id,
+        clients.client_name,
+        client_months.month,
+        round(coalesce(revenue_by_client_month.revenue, 0), 2) as revenue,
+        round(coalesce(revenue_by_client_month.recurring_revenue, 0), 2) as recurring_revenue,
+        round(coalesce(labor_by_client_month.labor_hours, 0), 2) as labor_hours,
+        round(coalesce(labor_by_client_month.billable_hours, 0), 2) as billable_hours,
+        round(coalesce(labor_by_client_month.labor_cost, 0), 2) as labor_cost,
+        round(coalesce(labor_by_client_month.labor_cost_unknown_hours, 0), 2)
+            as labor_cost_unknown_hours,
+        round(coalesce(license_cost_by_client_month.license_cost, 0), 2) as license_cost,
+        round(coalesce(other_cost_by_client_month.other_cost, 0), 2) as other_cost
+
+    from client_months
+    left join clients
+        on client_months.client_id = clients.client_id
+    left join revenue_by_client_month
+        on client_months.client_id = revenue_by_client_month.client_id
+        and client_months.month = revenue_by_client_month.month
+    left join labor_by_client_month
+        on client_months.client_id = labor_by_client_month.client_id
+        and client_months.month = labor_by_client_month.month
+    left join license_cost_by_client_month
+        on client_months.client_id = license_cost_by_client_month.client_id
+        and client_months.month = license_cost_by_client_month.month
+    left join other_cost_by_client_month
+        on client_months.client_id = other_cost_by_client_month.client_id
+        and client_months.month = other_cost_by_client_month.month
+
+),
+
+client_months_totaled as (
+
+    select
+        *,
+        labor_cost + license_cost + other_cost as total_cost
+    from client_months_measured
+
+),
+
+client_months_profit as (
+
+    select
+        *,
+        revenue - total_cost as gross_profit
+    from client_months_totaled
+
+),
+
+final as (
+
+    select
+        cast(client_id as varchar) as client_id,
+        cast(client_name as varchar) as client_name,
+        cast(month as date) as month,
+        cast(revenue as numeric(18, 2)) as revenue,
+        cast(recurring_revenue as numeric(18, 2)) as recurring_revenue,
+        cast(labor_hours as numeric(18, 2)) as labor_hours,
+        cast(billable_hours as numeric(18, 2)) as billable_hours,
+        cast(labor_cost as numeric(18, 2)) as labor_cost,
+        cast(labor_cost_unknown_hours as numeric(18, 2)) as labor_cost_unknown_hours,
+        cast(license_cost as numeric(18, 2)) as license_cost,
+        cast(other_cost as numeric(18, 2)) as other_cost,
+        cast(total_cost as numeric(18, 2)) as total_cost,
+        cast(gross_profit as numeric(18, 2)) as gross_profit,
+        cast(
+            case
+                when revenue > 0 then {{ divide_and_round('gross_profit', 'revenue', 4) }}
+            end
+            as numeric(18, 4)
+        ) as gross_margin,
+        cast(
+            {{ divide_and_round('revenue - license_cost - other_cost', 'labor_hours', 2) }}
+            as numeric(18, 2)
+        ) as effective_hourly_rate
+
+    from client_months_profit
+
+)
+
+select * from final
