@@ -1,0 +1,150 @@
+"""The marts the API serves, derived from the row models so columns are declared only once.
+
+Column names here are the whitelist for every SQL identifier the API writes: user input only
+ever selects among them, it is never interpolated into SQL.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from api import schemas
+
+_KINDS: dict[type, schemas.ColumnType] = {
+    bool: "boolean",  # before int: bool is an int subclass
+    int: "integer",
+    float: "number",
+    Decimal: "decimal",
+    date: "date",
+    str: "string",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: schemas.ColumnType
+    nullable: bool
+    description: str | None
+
+
+@dataclass(frozen=True)
+class MartSpec:
+    name: str
+    description: str
+    row_model: type[schemas.MartRow]
+    page_model: type[schemas.MartPage]
+    grain: tuple[str, ...]
+    filters: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+def _unwrap(annotation: object) -> tuple[type, bool]:
+    """Return the base Python type of a field annotation and whether it admits None."""
+    nullable = False
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        (annotation,) = args
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    assert isinstance(annotation, type), annotation
+    return annotation, nullable
+
+
+def _columns(model: type[BaseModel]) -> tuple[Column, ...]:
+    columns = []
+    for name, field in model.model_fields.items():
+        base, nullable = _unwrap(field.annotation)
+        kind = next(k for t, k in _KINDS.items() if issubclass(base, t))
+        columns.append(Column(name, kind, nullable, field.description))
+    return tuple(columns)
+
+
+def _spec(
+    name: str,
+    description: str,
+    row_model: type[schemas.MartRow],
+    page_model: type[schemas.MartPage],
+    grain: tuple[str, ...],
+    filters: tuple[str, ...],
+) -> MartSpec:
+    return MartSpec(name, description, row_model, page_model, grain, filters, _columns(row_model))
+
+
+CLIENT_PROFITABILITY = _spec(
+    "client_profitability",
+    "Revenue, cost and margin of each client per month.",
+    schemas.ClientProfitabilityRow,
+    schemas.ClientProfitabilityPage,
+    grain=("client_id", "month"),
+    filters=("client_id",),
+)
+LICENSE_UTILIZATION = _spec(
+    "license_utilization",
+    "Seats purchased, assigned, active and billed per client, vendor, product and month, "
+    "with waste, leakage and a recommendation.",
+    schemas.LicenseUtilizationRow,
+    schemas.LicenseUtilizationPage,
+    grain=("client_id", "vendor", "product", "month"),
+    filters=("client_id", "vendor", "product"),
+)
+STAFF_UTILIZATION = _spec(
+    "staff_utilization",
+    "Available, logged and billable hours of each staff member per month.",
+    schemas.StaffUtilizationRow,
+    schemas.StaffUtilizationPage,
+    grain=("staff_id", "month"),
+    filters=("staff_id",),
+)
+
+MARTS: dict[str, MartSpec] = {
+    spec.name: spec for spec in (CLIENT_PROFITABILITY, LICENSE_UTILIZATION, STAFF_UTILIZATION)
+}
+
+
+def describe_marts(
+    snapshot_id: str | None,
+    row_counts: Mapping[str, int],
+    tables: Mapping[str, Mapping[str, str]],
+) -> schemas.MartCatalog:
+    """The catalog as served by GET /api/v1/marts, with the current snapshot's facts."""
+    marts = []
+    for spec in MARTS.values():
+        present = tables.get(spec.name, {})
+        columns = [
+            schemas.ColumnInfo(
+                name=c.name,
+                type=c.kind,
+                nullable=c.nullable,
+                description=c.description,
+                sql_type=present.get(c.name),
+            )
+            for c in spec.columns
+        ]
+        marts.append(
+            schemas.MartInfo(
+                name=spec.name,
+                description=spec.description,
+                grain=list(spec.grain),
+                filters=list(spec.filters),
+                columns=columns,
+                row_count=row_counts.get(spec.name),
+                snapshot_id=snapshot_id,
+            )
+        )
+    return schemas.MartCatalog(snapshot_id=snapshot_id, marts=marts)

@@ -1,0 +1,53 @@
+"""FastAPI dependencies: settings, the snapshot store, and one snapshot lease per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.problems import invalid_parameter, no_snapshot, snapshot_unavailable
+from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError, SnapshotStore
+from moatmetrics.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> SnapshotStore:
+    return request.app.state.snapshot_store
+
+
+def snapshot_lease(store: Annotated[SnapshotStore, Depends(get_store)]) -> Iterator[SnapshotLease]:
+    """Pin the current snapshot for the handler; 503 (problem) when there is none.
+
+    Used with ``scope="function"`` so the cursor is closed as soon as the handler returns:
+    handlers fetch all rows first, and the response never touches the database.
+    """
+    with ExitStack() as stack:
+        try:
+            lease = stack.enter_context(store.lease())
+        except NoSnapshotError:
+            raise no_snapshot() from None
+        except SnapshotOpenError as exc:
+            raise snapshot_unavailable(exc.snapshot_id) from exc
+        yield lease
+
+
+CurrentSnapshot = Annotated[SnapshotLease, Depends(snapshot_lease, scope="function")]
+
+
+def only_query_params(*allowed: str) -> Callable[[Request], None]:
+    """Reject unknown query parameters (422), so a typo in a filter never returns everything."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:
+            raise invalid_parameter(
+                unknown[0], f"unknown query parameter; allowed: {', '.join(sorted(allowed))}"
+            )
+
+    return check

@@ -1,0 +1,193 @@
+"""Turn validated query parameters into parameterised SQL over one snapshot's marts.
+
+Identifiers come only from the mart catalog (`api.catalog`); every user value travels as a
+bound parameter. Each column is cast to the type of its response field, so rows render the same
+whatever numeric type the dbt model chose (money and hours as DECIMAL(38,2), rates as DOUBLE
+with non-finite values as null, because a ratio with a zero denominator is null by definition).
+Sorting always ends with the grain columns, so pages are stable and never overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from api.catalog import Column, MartSpec
+from api.problems import ProblemError, invalid_parameter
+from api.schemas import MartPage
+from api.snapshot_store import SnapshotLease
+
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "decimal": "DECIMAL(38, 2)",
+    "number": "DOUBLE",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+}
+_MONTH = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class MartQuery:
+    """What one request asks of a mart, already validated against the mart's columns."""
+
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    month_from: date | None = None
+    month_to: date | None = None
+    sort: tuple[SortKey, ...] = ()
+    limit: int = 100
+    offset: int = 0
+
+
+def parse_month(text: str) -> date:
+    """YYYY-MM or YYYY-MM-DD -> first day of that month (months are stored as first days)."""
+    match = _MONTH.fullmatch(text.strip())
+    if not match:
+        raise ValueError("expected YYYY-MM or YYYY-MM-DD")
+    year, month, day = (int(part) if part else 1 for part in match.groups())
+    date(year, month, day)  # raises ValueError for 2024-13 or 2024-02-30
+    return date(year, month, 1)
+
+
+def parse_sort(spec: MartSpec, text: str | None) -> tuple[SortKey, ...]:
+    """`-revenue,client_id` -> sort keys; unknown or repeated columns are a 422."""
+    if text is None or not text.strip():
+        return ()
+    keys: list[SortKey] = []
+    for raw in text.split(","):
+        item = raw.strip()
+        descending = item.startswith("-")
+        name = item[1:] if item.startswith(("+", "-")) else item
+        if spec.column(name) is None:
+            allowed = ", ".join(spec.column_names)
+            raise invalid_parameter("sort", f"unknown column {name!r}; sortable: {allowed}")
+        if any(key.column == name for key in keys):
+            raise invalid_parameter("sort", f"column {name!r} is listed twice")
+        keys.append(SortKey(name, descending))
+    return tuple(keys)
+
+
+def build_query(
+    spec: MartSpec,
+    filters: Mapping[str, Sequence[str] | None],
+    month_from: str | None,
+    month_to: str | None,
+    sort: str | None,
+    limit: int,
+    offset: int,
+) -> MartQuery:
+    """Validate the parts FastAPI cannot check alone (they depend on the mart)."""
+    months = {}
+    for name, text in (("month_from", month_from), ("month_to", month_to)):
+        try:
+            months[name] = parse_month(text) if text else None
+        except ValueError as exc:
+            raise invalid_parameter(name, f"{text!r}: {exc}") from None
+    if months["month_from"] and months["month_to"] and months["month_from"] > months["month_to"]:
+        raise invalid_parameter("month_to", "must not be before month_from")
+    return MartQuery(
+        filters={name: tuple(values) for name, values in filters.items() if values},
+        month_from=months["month_from"],
+        month_to=months["month_to"],
+        sort=parse_sort(spec, sort),
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _select_item(column: Column, present: Mapping[str, str]) -> str:
+    sql_type = _SQL_TYPES[column.kind]
+    source = f"CAST({_ident(column.name)} AS {sql_type})" if column.name in present else "NULL"
+    if column.kind == "number" and column.name in present:
+        source = f"CASE WHEN isfinite({source}) THEN {source} END"
+    return f"CAST({source} AS {sql_type}) AS {_ident(column.name)}"
+
+
+def _missing_columns(spec: MartSpec, query: MartQuery, present: Mapping[str, str]) -> list[str]:
+    needed = {c.name for c in spec.columns if not c.nullable} | set(query.filters)
+    return sorted(needed - set(present))
+
+
+def _where(query: MartQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for name, values in query.filters.items():
+        clauses.append(f"{_ident(name)} IN ({', '.join('?' for _ in values)})")
+        params.extend(values)
+    if query.month_from:
+        clauses.append('"month" >= ?')
+        params.append(query.month_from)
+    if query.month_to:
+        clauses.append('"month" <= ?')
+        params.append(query.month_to)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _order_by(spec: MartSpec, query: MartQuery) -> str:
+    keys = list(query.sort)
+    keys += [SortKey(name) for name in spec.grain if all(k.column != name for k in keys)]
+    return ", ".join(
+        f"{_ident(k.column)} {'DESC' if k.descending else 'ASC'} NULLS LAST" for k in keys
+    )
+
+
+def fetch_page(
+    cursor: duckdb.DuckDBPyConnection,
+    spec: MartSpec,
+    query: MartQuery,
+    tables: Mapping[str, Mapping[str, str]],
+) -> tuple[int, list[dict[str, Any]]]:
+    """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams)."""
+    present = tables.get(spec.name)
+    if present is None:
+        raise ProblemError(
+            404,
+            "mart-not-in-snapshot",
+            "Mart not in snapshot",
+            f"The current snapshot does not contain the mart {spec.name!r}.",
+        )
+    missing = _missing_columns(spec, query, present)
+    if missing:
+        raise ProblemError(
+            500,
+            "snapshot-contract",
+            "Snapshot does not match the mart contract",
+            f"The current snapshot's {spec.name} lacks required columns: {', '.join(missing)}.",
+        )
+    table = f"marts.{_ident(spec.name)}"
+    where, params = _where(query)
+    total = cursor.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()
+    select = ", ".join(_select_item(column, present) for column in spec.columns)
+    sql = f"SELECT {select} FROM {table}{where} ORDER BY {_order_by(spec, query)} LIMIT ? OFFSET ?"
+    rows = cursor.execute(sql, [*params, query.limit, query.offset]).fetchall()
+    names = spec.column_names
+    return (total[0] if total else 0), [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def read_page(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> MartPage:
+    """One validated page of a mart from the leased snapshot."""
+    total, rows = fetch_page(lease.cursor, spec, query, lease.tables)
+    return spec.page_model(
+        mart=spec.name,
+        snapshot_id=lease.snapshot.snapshot_id,
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+        rows=rows,
+    )

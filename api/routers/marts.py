@@ -1,0 +1,163 @@
+"""Read-only access to the published marts, for BI tools, spreadsheets and scripts.
+
+One route per mart (each with its own filters and row schema in the OpenAPI docs) and a
+catch-all that answers 404 for any other name. Handlers only wire parameters to
+`api.mart_queries` and `api.rendering`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from api.catalog import (
+    CLIENT_PROFITABILITY,
+    LICENSE_UTILIZATION,
+    MARTS,
+    STAFF_UTILIZATION,
+    MartSpec,
+    describe_marts,
+)
+from api.dependencies import CurrentSnapshot, get_store, only_query_params
+from api.mart_queries import build_query, read_page
+from api.problems import PROBLEM_RESPONSES, snapshot_unavailable, unknown_mart
+from api.rendering import page_csv, page_json
+from api.schemas import MartCatalog
+from api.snapshot_store import NoSnapshotError, SnapshotOpenError, SnapshotStore
+
+router = APIRouter(prefix="/api/v1/marts", tags=["marts"])
+
+MAX_LIMIT = 10_000
+_MONTH_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
+_COMMON_PARAMS = ("month_from", "month_to", "sort", "limit", "offset", "format")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    month_from: str | None
+    month_to: str | None
+    sort: str | None
+    limit: int
+    offset: int
+    format: Literal["json", "csv"]
+
+
+def page_params(
+    month_from: Annotated[
+        str | None,
+        Query(
+            pattern=_MONTH_PATTERN,
+            description="First month to include: YYYY-MM or YYYY-MM-DD (the whole month of "
+            "that day is included).",
+            examples=["2024-01"],
+        ),
+    ] = None,
+    month_to: Annotated[
+        str | None,
+        Query(
+            pattern=_MONTH_PATTERN,
+            description="Last month to include (inclusive).",
+            examples=["2024-06"],
+        ),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated columns, `-column` for descending. Default and "
+            "tie-breaker: the mart's grain columns.",
+            examples=["-gross_profit,client_id"],
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=0, le=MAX_LIMIT, description="Rows per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**12, description="Rows to skip.")] = 0,
+    format: Annotated[
+        Literal["json", "csv"], Query(description="`csv` returns text/csv with a header row.")
+    ] = "json",
+) -> PageParams:
+    return PageParams(month_from, month_to, sort, limit, offset, format)
+
+
+Page = Annotated[PageParams, Depends(page_params)]
+Values = list[str] | None
+
+
+def _values(description: str) -> Any:
+    return Query(description=description + " Repeat the parameter to match several values.")
+
+
+def _serve(
+    spec: MartSpec, snapshot: CurrentSnapshot, page: PageParams, filters: dict[str, Values]
+) -> Response:
+    query = build_query(
+        spec, filters, page.month_from, page.month_to, page.sort, page.limit, page.offset
+    )
+    result = read_page(spec, snapshot, query)
+    return page_csv(spec, result) if page.format == "csv" else page_json(spec, result)
+
+
+def _route(spec: MartSpec) -> dict[str, Any]:
+    return {
+        "path": f"/{spec.name}",
+        "response_model": spec.page_model,
+        "summary": f"Rows of marts.{spec.name}",
+        "description": spec.description
+        + f" Grain: {', '.join(spec.grain)}. Money and hours are exact decimals with 2 places;"
+        " rates are fractions.",
+        "responses": {
+            200: {"content": {"text/csv": {}}, "description": "A page of rows (JSON or CSV)."},
+            **PROBLEM_RESPONSES,
+        },
+        "dependencies": [Depends(only_query_params(*_COMMON_PARAMS, *spec.filters))],
+    }
+
+
+@router.get("", response_model=MartCatalog, summary="The marts, their columns and row counts")
+def list_marts(store: Annotated[SnapshotStore, Depends(get_store)]) -> MartCatalog:
+    """Works before the first publish too (row counts and SQL types are then null)."""
+    try:
+        with store.lease() as lease:
+            return describe_marts(
+                lease.snapshot.snapshot_id, lease.snapshot.row_counts, lease.tables
+            )
+    except NoSnapshotError:
+        return describe_marts(None, {}, {})
+    except SnapshotOpenError as exc:
+        raise snapshot_unavailable(exc.snapshot_id) from exc
+
+
+@router.get(**_route(CLIENT_PROFITABILITY))
+def client_profitability(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    client_id: Annotated[Values, _values("Only these clients.")] = None,
+) -> Response:
+    return _serve(CLIENT_PROFITABILITY, snapshot, page, {"client_id": client_id})
+
+
+@router.get(**_route(LICENSE_UTILIZATION))
+def license_utilization(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    client_id: Annotated[Values, _values("Only these clients.")] = None,
+    vendor: Annotated[Values, _values("Only these vendors.")] = None,
+    product: Annotated[Values, _values("Only these products.")] = None,
+) -> Response:
+    filters = {"client_id": client_id, "vendor": vendor, "product": product}
+    return _serve(LICENSE_UTILIZATION, snapshot, page, filters)
+
+
+@router.get(**_route(STAFF_UTILIZATION))
+def staff_utilization(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    staff_id: Annotated[Values, _values("Only these staff members.")] = None,
+) -> Response:
+    return _serve(STAFF_UTILIZATION, snapshot, page, {"staff_id": staff_id})
+
+
+@router.get("/{name}", include_in_schema=False)
+def unknown(name: str) -> Response:
+    """Any other name: 404 problem naming the known marts (registered last)."""
+    raise unknown_mart(name, sorted(MARTS))

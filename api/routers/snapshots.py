@@ -1,0 +1,50 @@
+"""Which snapshots exist and which one is served: lets a BI refresh tell what changed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.dependencies import get_settings
+from api.problems import PROBLEM_RESPONSES, no_snapshot, snapshot_unavailable
+from api.schemas import SnapshotInfo, SnapshotList
+from moatmetrics.settings import Settings
+from moatmetrics.snapshots import Snapshot, current_snapshot_id, list_snapshots, load_snapshot
+
+router = APIRouter(prefix="/api/v1/snapshots", tags=["snapshots"])
+
+
+def _info(snapshot: Snapshot, current_id: str | None) -> SnapshotInfo:
+    return SnapshotInfo(
+        snapshot_id=snapshot.snapshot_id,
+        created_at=snapshot.created_at,
+        current=snapshot.snapshot_id == current_id,
+        row_counts=snapshot.row_counts,
+        upload_ids=snapshot.upload_ids,
+    )
+
+
+@router.get("", response_model=SnapshotList, summary="Published snapshots, newest first")
+def snapshots(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotList:
+    current_id = current_snapshot_id(settings)
+    published = sorted(list_snapshots(settings), key=lambda s: s.snapshot_id, reverse=True)
+    return SnapshotList(
+        current_snapshot_id=current_id, snapshots=[_info(s, current_id) for s in published]
+    )
+
+
+@router.get(
+    "/current",
+    response_model=SnapshotInfo,
+    summary="The snapshot the API serves now",
+    responses={503: PROBLEM_RESPONSES[503]},
+)
+def current(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotInfo:
+    snapshot_id = current_snapshot_id(settings)
+    if snapshot_id is None:
+        raise no_snapshot()
+    try:
+        return _info(load_snapshot(settings, snapshot_id), snapshot_id)
+    except (OSError, ValueError, KeyError) as exc:
+        raise snapshot_unavailable(snapshot_id) from exc

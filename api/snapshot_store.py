@@ -1,0 +1,150 @@
+"""Read-only connections to published snapshots, shared across requests and threads.
+
+Why it looks like this:
+
+- The API never opens the warehouse: only the snapshot named by the CURRENT pointer, opened
+  with ``read_only=True``, so a pipeline run never blocks or breaks a reader.
+- The pointer is re-read on every request (one small file read), so a publish is picked up at
+  once without a restart and without any signal between pipeline and API.
+- Opening a DuckDB file costs milliseconds, so open connections are cached per snapshot id.
+  Each request gets its own ``cursor()`` (a DuckDB connection object must not be shared by two
+  threads at once).
+- A request that started on a snapshot keeps it: every lease holds a reference, and a
+  connection that fell out of the cache is closed only when its last lease ends. Snapshot
+  files are never modified or deleted, so the old one stays valid until then.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import duckdb
+
+from moatmetrics.settings import Settings
+from moatmetrics.snapshots import Snapshot, current_snapshot_id, load_snapshot
+
+
+class NoSnapshotError(LookupError):
+    """The CURRENT pointer does not exist yet: nothing was ever published."""
+
+
+class SnapshotOpenError(RuntimeError):
+    """The current snapshot's manifest or file cannot be read."""
+
+    def __init__(self, snapshot_id: str) -> None:
+        super().__init__(snapshot_id)
+        self.snapshot_id = snapshot_id
+
+
+@dataclass
+class _Entry:
+    snapshot: Snapshot
+    connection: duckdb.DuckDBPyConnection
+    tables: Mapping[str, Mapping[str, str]]
+    leases: int = 0
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class SnapshotLease:
+    """What a request reads: one snapshot, a private cursor and the snapshot's mart columns."""
+
+    snapshot: Snapshot
+    cursor: duckdb.DuckDBPyConnection
+    tables: Mapping[str, Mapping[str, str]] = field(repr=False)
+
+
+def _mart_tables(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """Column name -> SQL type of each table in schema ``marts`` (immutable per snapshot)."""
+    rows = connection.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        " WHERE table_catalog = current_database() AND table_schema = 'marts'"
+        " ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    tables: dict[str, dict[str, str]] = {}
+    for table, column, sql_type in rows:
+        tables.setdefault(table, {})[column] = sql_type
+    return tables
+
+
+class SnapshotStore:
+    """Cache of read-only snapshot connections, at most ``keep`` of them idle at a time."""
+
+    def __init__(self, settings: Settings, keep: int = 2) -> None:
+        self._settings = settings
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def current_id(self) -> str | None:
+        return current_snapshot_id(self._settings)
+
+    @contextmanager
+    def lease(self) -> Iterator[SnapshotLease]:
+        """Pin the current snapshot for one request; raises NoSnapshotError/SnapshotOpenError."""
+        snapshot_id = self.current_id()
+        if snapshot_id is None:
+            raise NoSnapshotError
+        entry, cursor = self._acquire(snapshot_id)
+        try:
+            yield SnapshotLease(entry.snapshot, cursor, entry.tables)
+        finally:
+            try:
+                cursor.close()
+            finally:
+                self._release(entry)
+
+    def close(self) -> None:
+        """Close every idle connection (at shutdown); leased ones close when released."""
+        with self._lock:
+            for entry in self._entries.values():
+                entry.retired = True
+                if entry.leases == 0:
+                    entry.connection.close()
+            self._entries.clear()
+
+    def _open(self, snapshot_id: str) -> _Entry:
+        try:
+            snapshot = load_snapshot(self._settings, snapshot_id)
+            connection = duckdb.connect(str(snapshot.path), read_only=True)
+        except (OSError, ValueError, KeyError, duckdb.Error) as exc:
+            raise SnapshotOpenError(snapshot_id) from exc
+        try:
+            tables = _mart_tables(connection)
+        except duckdb.Error as exc:
+            connection.close()
+            raise SnapshotOpenError(snapshot_id) from exc
+        return _Entry(snapshot, connection, tables)
+
+    def _acquire(self, snapshot_id: str) -> tuple[_Entry, duckdb.DuckDBPyConnection]:
+        with self._lock:
+            entry = self._entries.get(snapshot_id)
+            if entry is None:
+                entry = self._entries[snapshot_id] = self._open(snapshot_id)
+            self._entries.move_to_end(snapshot_id)
+            entry.leases += 1
+            try:
+                cursor = entry.connection.cursor()
+            except BaseException:
+                entry.leases -= 1
+                raise
+            self._evict()
+            return entry, cursor
+
+    def _release(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.leases -= 1
+            if entry.retired and entry.leases == 0:
+                entry.connection.close()
+
+    def _evict(self) -> None:
+        # Oldest first; the entry just used is last, so the current snapshot is never evicted.
+        while len(self._entries) > self._keep:
+            _, entry = self._entries.popitem(last=False)
+            entry.retired = True
+            if entry.leases == 0:
+                entry.connection.close()

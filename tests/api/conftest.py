@@ -1,0 +1,285 @@
+"""Fixtures for the API tests: fake warehouses, real publishes, and uvicorn over real HTTP.
+
+The fake warehouse has the shape the pipeline leaves behind (`marts.*` and `ingest.uploads`),
+and snapshots are made by `moatmetrics.snapshots.publish`, so the API is tested against the
+same files it will read in production. Each server runs in its own process, as in production:
+the test process is the only writer, the server only ever opens snapshots read-only.
+
+Everything lives in this conftest (no helper module) so the tests import nothing from the
+test folder and work under any pytest import mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from moatmetrics.settings import REPO_ROOT, Settings, get_settings
+from moatmetrics.snapshots import Snapshot, publish
+
+MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+CLIENTS = [("C1", "Acme"), ("C2", "Globex"), ("C3", "Initech")]
+
+_CLIENT_PROFITABILITY = """
+CREATE TABLE marts.client_profitability (
+    client_id VARCHAR, client_name VARCHAR, month DATE,
+    revenue DECIMAL(18, 2), recurring_revenue DECIMAL(18, 2),
+    labor_hours DECIMAL(18, 4), billable_hours DECIMAL(18, 4), labor_cost DECIMAL(18, 2),
+    labor_cost_unknown_hours DECIMAL(18, 4), license_cost DECIMAL(18, 2),
+    other_cost DECIMAL(18, 2), total_cost DECIMAL(18, 2), gross_profit DECIMAL(18, 2),
+    gross_margin DOUBLE, effective_hourly_rate DECIMAL(18, 2),
+    confidence DOUBLE, needs_review BOOLEAN, explanation VARCHAR,
+    internal_note VARCHAR
+)"""
+_LICENSE_UTILIZATION = """
+CREATE TABLE marts.license_utilization (
+    client_id VARCHAR, vendor VARCHAR, product VARCHAR, month DATE,
+    seats_purchased BIGINT, seats_assigned BIGINT, seats_active BIGINT, seats_billed BIGINT,
+    unit_cost DECIMAL(18, 2), unit_price DECIMAL(18, 2),
+    assignment_rate DOUBLE, utilization_rate DOUBLE, unused_seats BIGINT,
+    monthly_waste DECIMAL(18, 2), unbilled_seats BIGINT, monthly_leakage DECIMAL(18, 2),
+    utilization_band VARCHAR, recommendation VARCHAR,
+    confidence DOUBLE, needs_review BOOLEAN, explanation VARCHAR
+)"""
+# Without confidence/needs_review/explanation: the state before the Python assets exist.
+_STAFF_UTILIZATION = """
+CREATE TABLE marts.staff_utilization (
+    staff_id VARCHAR, staff_name VARCHAR, month DATE,
+    available_hours DECIMAL(18, 2), logged_hours DECIMAL(18, 2), billable_hours DECIMAL(18, 2),
+    utilization DOUBLE, logged_ratio DOUBLE, overtime_hours DECIMAL(18, 2),
+    capacity_gap_hours DECIMAL(18, 2), band VARCHAR
+)"""
+_UPLOADS = """
+CREATE TABLE ingest.uploads (
+    upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR, file_name VARCHAR, entity VARCHAR,
+    row_count BIGINT, uploaded_at TIMESTAMPTZ, status VARCHAR
+)"""
+
+
+def revenue(client_index: int, month_index: int, generation: int) -> Decimal:
+    """Revenue of a fake row; encodes the generation so torn reads would show."""
+    return Decimal(1000 * (client_index + 1) + 100 * month_index + generation) + Decimal("0.50")
+
+
+def _client_rows(generation: int) -> list[tuple]:
+    rows = []
+    for ci, (client_id, name) in enumerate(CLIENTS):
+        months = MONTHS if client_id != "C3" else MONTHS[1:2]
+        for mi, month in enumerate(months):
+            rev = revenue(ci, mi, generation)
+            if client_id == "C3":
+                rev = Decimal("0.00")  # gross_margin null by definition
+            labor_hours = Decimal("7.5") + mi
+            cost = Decimal("400.25") + ci
+            margin = None if rev <= 0 else float((rev - cost) / rev)
+            if client_id == "C2" and mi == 2:
+                margin = float("inf")  # a careless division: must be served as null
+            rows.append(
+                (client_id, name, month, rev, rev / 2, labor_hours, labor_hours - 1,
+                 Decimal("300.00"), Decimal("0"), Decimal("100.25") + ci, Decimal("0"),
+                 cost, rev - cost, margin, Decimal("95.40"), 0.5 + 0.1 * ci, ci == 0,
+                 f"generation {generation}", "not for the API")
+            )  # fmt: skip
+    return rows
+
+
+def _license_rows(generation: int) -> list[tuple]:
+    base = [
+        ("C1", "Microsoft", "M365 E3", MONTHS[0], 10, 9, 8, 9),
+        ("C1", "Microsoft", "M365 E3", MONTHS[1], 10, 10, 9, 10),
+        ("C1", "Microsoft", "Defender", MONTHS[1], 5, 6, 2, 5),
+        ("C2", "Google", "Workspace", MONTHS[0], 20, 15, 15, None),
+        ("C2", None, "Backup", MONTHS[1], 4, 4, 4, 4),
+    ]
+    rows = []
+    for client_id, vendor, product, month, bought, assigned, active, billed in base:
+        unused = max(bought - active, 0)
+        unbilled = None if billed is None else max(assigned - billed, 0)
+        rows.append(
+            (client_id, vendor, product, month, bought, assigned, active, billed,
+             Decimal("12.10"), Decimal("15.00"), assigned / bought, active / bought, unused,
+             Decimal("12.10") * unused, unbilled,
+             None if unbilled is None else Decimal("15.00") * unbilled,
+             "optimal" if active / bought >= 0.8 else "critical", "ok", 0.9, False,
+             f"generation {generation}")
+        )  # fmt: skip
+    return rows
+
+
+def _staff_rows(generation: int) -> list[tuple]:
+    return [
+        ("S1", "Alice", MONTHS[0], Decimal("184.00"), Decimal("150.00"), Decimal("120.00"),
+         120 / 184, 150 / 184, Decimal("0.00"), Decimal("18.00"), "near"),
+        ("S1", "Alice", MONTHS[1], Decimal("160.00"), Decimal("170.00"), Decimal("140.00"),
+         140 / 160, 170 / 160, Decimal("10.00"), Decimal("-20.00"), "on_target"),
+        ("S2", "Bob", MONTHS[0], Decimal("184.00"), Decimal("100.00"), Decimal("80.00"),
+         80 / 184, 100 / 184, Decimal("0.00"), Decimal("58.00"), "under"),
+        ("S9", None, MONTHS[1], None, Decimal(generation), Decimal("1.00"),
+         None, None, None, None, None),
+    ]  # fmt: skip
+
+
+def build_warehouse(path: Path, generation: int = 1) -> None:
+    """Write a warehouse with the marts and uploads a successful pipeline run leaves."""
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE SCHEMA ingest")
+        for ddl in (_CLIENT_PROFITABILITY, _LICENSE_UTILIZATION, _STAFF_UTILIZATION, _UPLOADS):
+            con.execute(ddl)
+        for table, rows in (
+            ("client_profitability", _client_rows(generation)),
+            ("license_utilization", _license_rows(generation)),
+            ("staff_utilization", _staff_rows(generation)),
+        ):
+            marks = ", ".join("?" for _ in rows[0])
+            con.executemany(f"INSERT INTO marts.{table} VALUES ({marks})", rows)
+        con.executemany(
+            "INSERT INTO ingest.uploads VALUES (?, ?, ?, ?, ?, ?, now(), ?)",
+            [
+                ("u0001", 1, "a" * 64, "clients.csv", "clients", 3, "accepted"),
+                ("u0002", 2, "b" * 64, "bad.csv", "invoices", 9, "rejected"),
+                (f"u1{generation:03d}", 3, "c" * 64, "invoices.csv", "invoices", 7, "accepted"),
+            ],
+        )
+    finally:
+        con.close()
+
+
+def settings_for(home: Path) -> Settings:
+    return dataclasses.replace(get_settings(), home=home)
+
+
+def _publish_generation(
+    home: Path, generation: int, before_publish: Callable[[Path], None] | None = None
+) -> Snapshot:
+    """Rebuild the fake warehouse for a generation and publish it with the real code."""
+    settings = settings_for(home)
+    home.mkdir(parents=True, exist_ok=True)
+    build_warehouse(settings.warehouse_path, generation)
+    if before_publish:
+        before_publish(settings.warehouse_path)
+    return publish(settings)
+
+
+@pytest.fixture(scope="session")
+def publish_generation() -> Callable[..., Snapshot]:
+    """`publish_generation(home, generation, before_publish=None)` -> the new Snapshot."""
+    return _publish_generation
+
+
+class ApiServer:
+    """`uvicorn api.main:app` in a child process, bound to 127.0.0.1 on a free port."""
+
+    def __init__(self, home: Path, log_path: Path) -> None:
+        self.home = home
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def start(self, attempts: int = 3) -> ApiServer:
+        for _ in range(attempts):  # a free port can be taken between probe and bind
+            port = _free_port()
+            env = {**os.environ, "MOATMETRICS_HOME": str(self.home), "DO_NOT_TRACK": "1"}
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                     "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                    cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            self.url = f"http://127.0.0.1:{port}"
+            if self._wait_ready():
+                return self
+            self.stop()
+        raise RuntimeError(f"uvicorn did not start:\n{self.log_path.read_text()}")
+
+    def _wait_ready(self, timeout: float = 30.0) -> bool:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], ApiServer]]:
+    """Factory: start a server for a home; all are stopped at the end of the session."""
+    servers: list[ApiServer] = []
+
+    def start(home: Path) -> ApiServer:
+        log = tmp_path_factory.mktemp("uvicorn-log") / "server.log"
+        server = ApiServer(home, log)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def published(
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[[Path], ApiServer]
+) -> tuple[ApiServer, Snapshot]:
+    """A server whose home has one published snapshot (generation 1). Tests must not publish."""
+    home = tmp_path_factory.mktemp("home-published")
+    snapshot = _publish_generation(home, 1)
+    return start_server(home), snapshot
+
+
+@pytest.fixture(scope="session")
+def empty_server(
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[[Path], ApiServer]
+) -> ApiServer:
+    """A server whose home has never seen a publish."""
+    return start_server(tmp_path_factory.mktemp("home-empty"))
+
+
+@pytest.fixture()
+def client(published: tuple[ApiServer, Snapshot]) -> Iterator[httpx.Client]:
+    with published[0].client() as http:
+        yield http
+
+
+@pytest.fixture()
+def snapshot_id(published: tuple[ApiServer, Snapshot]) -> str:
+    return published[1].snapshot_id
