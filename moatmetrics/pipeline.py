@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from moatmetrics.settings import Settings
+from moatmetrics.settings import Settings, apply_process_environment, ensure_home
 from moatmetrics.snapshots import Snapshot, current_snapshot
 
 
@@ -45,6 +45,10 @@ def run_pipeline(settings: Settings) -> RunOutcome:
 
     from orchestration.definitions import defs
 
+    # The warehouse path dbt reads and the Dagster instance follow this home, even when one
+    # process runs several homes (tests).
+    ensure_home(settings)
+    apply_process_environment(settings)
     before = current_snapshot(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:

@@ -123,7 +123,8 @@ def publish(settings: Settings, marts: tuple[str, ...] = MART_NAMES) -> Snapshot
     try:
         con = duckdb.connect(str(building_path))
         try:
-            con.execute(f"ATTACH '{settings.warehouse_path}' AS warehouse (READ_ONLY)")
+            warehouse = str(settings.warehouse_path).replace("'", "''")
+            con.execute(f"ATTACH '{warehouse}' AS warehouse (READ_ONLY)")
             con.execute("CREATE SCHEMA marts")
             row_counts: dict[str, int] = {}
             for mart in marts:
