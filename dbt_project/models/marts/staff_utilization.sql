@@ -36,10 +36,18 @@ staff_months_measured as (
         staff_months.staff_name,
         staff_months.month,
         staff_months.billable_target,
-        -- NULL when the contract is unknown (staff not in the staff file)
-        round(
-            staff_months.contracted_hours - coalesce(hours_by_staff_month.absence_hours, 0), 2
-        ) as available_hours,
+        -- NULL when the contract is unknown (staff not in the staff file); never below 0
+        case
+            when staff_months.contracted_hours is not null
+                then round(
+                    greatest(
+                        staff_months.contracted_hours
+                            - coalesce(hours_by_staff_month.absence_hours, 0),
+                        0
+                    ),
+                    2
+                )
+        end as available_hours,
         round(coalesce(hours_by_staff_month.logged_hours, 0), 2) as logged_hours,
         round(coalesce(hours_by_staff_month.billable_hours, 0), 2) as billable_hours
 
@@ -50,7 +58,7 @@ staff_months_measured as (
 
 ),
 
-{# A ratio needs capacity: NULL when available_hours is unknown, zero or negative. #}
+{# A ratio with an unknown or zero denominator is NULL. #}
 staff_months_rated as (
 
     select
