@@ -128,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     ensure_dbt_manifest()
-    outcome = run_pipeline(settings)
+    outcome = run_pipeline(settings, log_level="DEBUG" if args.verbose else "WARNING")
     print(outcome.summary())
     return 0 if outcome.published else 1
 
@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     run = sub.add_parser("run", help="ingest the landing area, build the marts, publish")
+    run.add_argument("--verbose", action="store_true", help="show every Dagster and dbt event")
     run.set_defaults(func=cmd_run)
 
     prepare = sub.add_parser("prepare", help="prepare the dbt manifest (dbt parse)")

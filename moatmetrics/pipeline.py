@@ -40,8 +40,8 @@ class RunOutcome:
         return "\n".join(lines)
 
 
-def run_pipeline(settings: Settings) -> RunOutcome:
-    from dagster import DagsterInstance
+def run_pipeline(settings: Settings, log_level: str = "WARNING") -> RunOutcome:
+    from dagster import AssetCheckSeverity, DagsterInstance
 
     from orchestration.definitions import defs
 
@@ -52,11 +52,15 @@ def run_pipeline(settings: Settings) -> RunOutcome:
     before = current_snapshot(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
     failed_checks = [
         f"{'/'.join(e.asset_key.path)}.{e.check_name}: {e.description or ''}"
         for e in result.get_asset_check_evaluations()
-        if not e.passed
+        if not e.passed and e.severity == AssetCheckSeverity.ERROR
     ]
     failed_steps = [
         f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
@@ -65,7 +69,7 @@ def run_pipeline(settings: Settings) -> RunOutcome:
     ]
     raw_rows: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.event_specific_data.materialization
         if materialization.asset_key.path[0] == "raw" and "rows" in materialization.metadata:
             raw_rows[materialization.asset_key.path[1]] = materialization.metadata["rows"].value
     after = current_snapshot(settings)

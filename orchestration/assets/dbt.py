@@ -1,6 +1,5 @@
 """dbt models (staging -> intermediate -> marts) as Dagster assets, with dbt tests as checks."""
 
-from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any

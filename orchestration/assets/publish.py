@@ -1,6 +1,5 @@
 """Publish: after a good build, an immutable snapshot of the marts becomes current."""
 
-from __future__ import annotations
 
 import dagster as dg
 
