@@ -7,6 +7,7 @@ Heavy libraries (Dagster, dbt, uvicorn) are imported inside the commands that ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -128,7 +129,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     ensure_dbt_manifest()
-    outcome = run_pipeline(settings, log_level="DEBUG" if args.verbose else "WARNING")
+    if args.verbose:
+        outcome = run_pipeline(settings, log_level="DEBUG")
+    else:
+        # dbt's progress lines go to a log file; the summary below says what matters.
+        log_path = settings.home / "logs" / "last-run.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            open(log_path, "w") as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
+            outcome = run_pipeline(settings)
+        print(f"full log: {log_path}")
     print(outcome.summary())
     return 0 if outcome.published else 1
 

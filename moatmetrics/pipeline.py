@@ -20,9 +20,12 @@ class RunOutcome:
     failed_checks: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
     raw_rows: dict[str, int] = field(default_factory=dict)
+    uploads: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'BLOCKED / FAILED'}"]
+        for upload in self.uploads:
+            lines.append(f"  {upload['file']}: {upload['status']} — {upload['message']}")
         if self.raw_rows:
             lines.append(
                 "raw rows: " + ", ".join(f"{k}={v}" for k, v in sorted(self.raw_rows.items()))
@@ -68,10 +71,12 @@ def run_pipeline(settings: Settings, log_level: str = "WARNING") -> RunOutcome:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
     ]
     raw_rows: dict[str, int] = {}
+    uploads: list[dict] = []
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         if materialization.asset_key.path[0] == "raw" and "rows" in materialization.metadata:
             raw_rows[materialization.asset_key.path[1]] = materialization.metadata["rows"].value
+            uploads.extend(materialization.metadata["uploads"].value)
     after = current_snapshot(settings)
     published = after if after and (not before or after.snapshot_id != before.snapshot_id) else None
     return RunOutcome(
@@ -81,4 +86,5 @@ def run_pipeline(settings: Settings, log_level: str = "WARNING") -> RunOutcome:
         failed_checks=failed_checks,
         failed_steps=failed_steps,
         raw_rows=raw_rows,
+        uploads=uploads,
     )

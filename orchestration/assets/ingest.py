@@ -97,6 +97,12 @@ def raw_tables(context: dg.AssetExecutionContext):
                 "rows": dg.MetadataValue.int(counts[entity]),
                 "uploads_this_run": dg.MetadataValue.int(len(mine)),
                 "rows_loaded_this_run": dg.MetadataValue.int(sum(r.rows_loaded for r in mine)),
+                "uploads": dg.MetadataValue.json(
+                    [
+                        {"file": r.file_name, "status": r.status, "message": r.message}
+                        for r in mine
+                    ]
+                ),
             },
         )
         yield dg.AssetCheckResult(
