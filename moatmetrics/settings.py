@@ -28,6 +28,11 @@ class Settings:
     reporting_currency: str
     max_rejected_share: Decimal
     max_upload_bytes: int
+    # Governed API (app database, keys, limits); see docs/api.md.
+    database_url: str | None = None
+    rate_limit_per_minute: int = 600
+    metrics_token: str | None = None
+    run_on_upload: bool = True
 
     @property
     def landing_dir(self) -> Path:
@@ -58,6 +63,11 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
+    @property
+    def app_database_url(self) -> str:
+        """API keys, uploads, reviews and the audit log: SQLite in the home unless a URL is set."""
+        return self.database_url or f"sqlite:///{self.home / 'app.db'}"
+
 
 def default_home() -> Path:
     return REPO_ROOT / ".moatmetrics"
@@ -71,6 +81,11 @@ def get_settings() -> Settings:
         reporting_currency=os.environ.get("MOATMETRICS_REPORTING_CURRENCY", "USD").upper(),
         max_rejected_share=Decimal(os.environ.get("MOATMETRICS_MAX_REJECTED_SHARE", "0.01")),
         max_upload_bytes=int(os.environ.get("MOATMETRICS_MAX_UPLOAD_BYTES", str(512 * 2**20))),
+        database_url=os.environ.get("MOATMETRICS_DATABASE_URL") or None,
+        rate_limit_per_minute=int(os.environ.get("MOATMETRICS_RATE_LIMIT_PER_MINUTE", "600")),
+        metrics_token=os.environ.get("MOATMETRICS_METRICS_TOKEN") or None,
+        run_on_upload=os.environ.get("MOATMETRICS_RUN_ON_UPLOAD", "1").strip().lower()
+        not in ("0", "false", "no", "off"),
     )
 
 
