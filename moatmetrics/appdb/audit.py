@@ -1,0 +1,259 @@
+"""The audit log: append-only, hash-chained, safe with several writing processes.
+
+Each entry stores ``prev_hash`` (the previous entry's hash) and ``entry_hash`` = SHA-256 of
+the canonical JSON of its own fields plus ``prev_hash``. Editing an entry breaks its hash;
+deleting one leaves a gap in ``seq`` and breaks the next link; deleting the newest ones is seen
+by comparing with ``audit_head``, the single row that always names the last link.
+
+Appends serialise on that head row: ``SELECT ... FOR UPDATE`` on PostgreSQL, and on SQLite
+the write session's ``BEGIN IMMEDIATE`` (only one writer at a time). ``seq`` is assigned as
+head + 1 under that lock rather than by a sequence, so a rolled-back append leaves no gap that
+would look like a deletion. An append joins the caller's transaction: a decision and its audit
+entry commit together or not at all.
+
+Someone who can write the database can still rebuild the whole chain; export the head hash
+(``audit verify`` prints it) to somewhere they cannot reach to detect that too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.models import AuditEntry, AuditHead
+from moatmetrics.settings import Settings
+
+GENESIS_HASH = "0" * 64
+PIPELINE_ACTOR = "pipeline"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+HASHED_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor",
+    "role",
+    "action",
+    "target",
+    "outcome",
+    "status",
+    "request_id",
+    "client_addr",
+    "details",
+)
+EXPORT_FIELDS = (*HASHED_FIELDS, "prev_hash", "entry_hash")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    """One byte sequence per value: sorted keys, no spaces, exact decimals as strings."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def format_time(moment: datetime) -> str:
+    """Fixed-width UTC text: sorts like time and hashes identically on every engine."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where: copied into every entry they cause."""
+
+    name: str
+    role: str | None = None
+    request_id: str | None = None
+    client_addr: str | None = None
+
+
+PIPELINE = Actor(PIPELINE_ACTOR, role=None)
+
+
+def compute_hash(fields: Mapping[str, Any], prev_hash: str) -> str:
+    payload = canonical_json({**{name: fields[name] for name in HASHED_FIELDS}, "prev": prev_hash})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def append(
+    session: Session,
+    actor: Actor,
+    action: str,
+    outcome: str,
+    target: str | None = None,
+    status: int | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add one entry to the chain inside the caller's (write) transaction."""
+    if not session.info.get("write"):
+        raise RuntimeError("audit entries are appended in a write session (session_scope(write=True))")
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    fields: dict[str, Any] = {
+        "seq": head.seq + 1,
+        "occurred_at": format_time(datetime.now(UTC)),
+        "actor": actor.name,
+        "role": actor.role,
+        "action": action,
+        "target": target,
+        "outcome": outcome,
+        "status": status,
+        "request_id": actor.request_id,
+        "client_addr": actor.client_addr,
+        "details": canonical_json(dict(details or {})),
+    }
+    entry = AuditEntry(**fields, prev_hash=head.entry_hash, entry_hash="")
+    entry.entry_hash = compute_hash(fields, head.entry_hash)
+    session.add(entry)
+    head.seq = entry.seq
+    head.entry_hash = entry.entry_hash
+    session.flush()
+    return entry
+
+
+def record(
+    settings: Settings | None,
+    actor: Actor,
+    action: str,
+    outcome: str,
+    target: str | None = None,
+    status: int | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in its own transaction (pipeline events, data reads)."""
+    with session_scope(settings, write=True) as session:
+        return append(session, actor, action, outcome, target, status, details)
+
+
+def record_pipeline_event(
+    action: str,
+    outcome: str,
+    target: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> AuditEntry:
+    """Pipeline events (ingest, checks, publish) under the actor ``pipeline``."""
+    return record(settings, PIPELINE, action, outcome, target, None, details)
+
+
+def entry_dict(entry: AuditEntry) -> dict[str, Any]:
+    """The entry as exported: details parsed back into an object."""
+    data = {name: getattr(entry, name) for name in EXPORT_FIELDS}
+    data["details"] = json.loads(entry.details)
+    return data
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """`actor` matches exactly; `action` and `target` match as prefixes; times are inclusive."""
+
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def filtered(query: Select, flt: AuditFilter) -> Select:
+    if flt.actor is not None:
+        query = query.where(AuditEntry.actor == flt.actor)
+    if flt.action is not None:
+        query = query.where(AuditEntry.action.like(_like_prefix(flt.action), escape="\\"))
+    if flt.target is not None:
+        query = query.where(AuditEntry.target.like(_like_prefix(flt.target), escape="\\"))
+    if flt.since is not None:
+        query = query.where(AuditEntry.occurred_at >= format_time(flt.since))
+    if flt.until is not None:
+        query = query.where(AuditEntry.occurred_at <= format_time(flt.until))
+    return query
+
+
+def iter_entries(session: Session, flt: AuditFilter, batch: int = 1000) -> Iterator[AuditEntry]:
+    """Matching entries in chain order, fetched in batches (exports of any size)."""
+    last = 0
+    while True:
+        rows = session.scalars(
+            filtered(select(AuditEntry), flt)
+            .where(AuditEntry.seq > last)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
+        ).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq
+
+
+@dataclass
+class VerifyReport:
+    valid: bool
+    entries_checked: int
+    head_seq: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(settings: Settings | None = None, batch: int = 5000) -> VerifyReport:
+    """Walk the chain in order; report the first entry whose content, link or position is wrong.
+
+    Entries appended while the walk runs (after the head was read) are checked like the
+    others; the head only has to match the entry it names.
+    """
+    with session_scope(settings) as session:
+        head = session.get(AuditHead, 1)
+        if head is None:
+            return VerifyReport(False, 0, -1, "", 0, "the audit head row is missing")
+        head_seq, head_hash = head.seq, head.entry_hash
+        expected, prev, checked = 1, GENESIS_HASH, 0
+        hash_at_head = GENESIS_HASH if head_seq == 0 else None
+        for entry in iter_entries(session, AuditFilter(), batch):
+            checked += 1
+            problem = _check(entry, expected, prev)
+            if problem:
+                seq, reason = problem
+                return VerifyReport(False, checked, head_seq, head_hash, seq, reason)
+            expected, prev = entry.seq + 1, entry.entry_hash
+            if entry.seq == head_seq:
+                hash_at_head = entry.entry_hash
+    last_seq = expected - 1
+    if last_seq < head_seq:
+        reason = f"entries {last_seq + 1}..{head_seq} are missing (the log was truncated)"
+        return VerifyReport(False, checked, head_seq, head_hash, last_seq + 1, reason)
+    if hash_at_head != head_hash:
+        reason = f"the audit head does not match entry {head_seq} (head or entry rewritten)"
+        return VerifyReport(False, checked, head_seq, head_hash, max(head_seq, 1), reason)
+    return VerifyReport(True, checked, head_seq, head_hash)
+
+
+def _check(entry: AuditEntry, expected: int, prev: str) -> tuple[int, str] | None:
+    if entry.seq != expected:
+        return expected, f"entry {expected} is missing (deleted); the next entry is {entry.seq}"
+    if entry.prev_hash != prev:
+        return entry.seq, f"entry {entry.seq} does not link to entry {entry.seq - 1}"
+    fields = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    if compute_hash(fields, entry.prev_hash) != entry.entry_hash:
+        return entry.seq, f"entry {entry.seq} was modified: its content does not match its hash"
+    return None

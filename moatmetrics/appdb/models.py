@@ -1,0 +1,199 @@
+"""Tables of the app database: API keys, uploads, review items and decisions, the audit log.
+
+The same models run on SQLite (default, one file in the home) and PostgreSQL, so they stick to
+portable types: JSON documents that take part in a hash are stored as canonical JSON *text*
+(byte-identical on both engines), times as timezone-aware UTC (`UtcDateTime`), and the audit
+log's time as fixed-width ISO text so its hash never depends on a driver's datetime handling.
+The schema itself is owned by the Alembic migrations in `migrations/`; keep both in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Always-aware UTC datetimes, also on SQLite (which stores them without a zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    """A bearer key: only its SHA-256 is stored; the prefix identifies it in lists and logs."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Upload(Base):
+    """One file handed to MoatMetrics (HTTP, landing folder or CLI) and what ingest made of it."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # http | landing | cli
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str | None] = mapped_column(String(255))
+    entity: Mapped[str | None] = mapped_column(String(32))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    warehouse_upload_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    row_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    warnings: Mapped[int] = mapped_column(BigInteger, default=0)
+    notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    recommendations: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class UploadProblem(Base):
+    """One rejected value or warning of an upload, as the rejected-rows report lists it."""
+
+    __tablename__ = "upload_problems"
+    __table_args__ = (Index("ix_upload_problems_upload_position", "upload_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    sheet: Mapped[str | None] = mapped_column(String(255))
+    row_number: Mapped[int | None] = mapped_column(BigInteger)
+    column_name: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(Text)
+    fix: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+
+
+class ReviewItem(Base):
+    """A mart row flagged for review; a decision holds only for the content it was made on."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("mart", "row_key", name="uq_review_items_mart_row_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mart: Mapped[str] = mapped_column(String(64), index=True)
+    row_key: Mapped[str] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | approved | rejected
+    snapshot_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    row_json: Mapped[str] = mapped_column(Text)
+    factors_json: Mapped[str] = mapped_column(Text, default="{}")
+    explanation: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ReviewDecision(Base):
+    """History: every decision on an item, with the content hash it was made on."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    decision: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One link of the hash chain. `seq` is assigned under the append lock: no gaps, no reuse."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_actor", "actor"),
+        Index("ix_audit_log_action", "action"),
+        Index("ix_audit_log_occurred_at", "occurred_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[str] = mapped_column(String(32))  # 2024-01-31T12:00:00.000000Z
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(32))
+    status: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """Single row: the last link. Appenders lock it; verify compares it with the last entry."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class RateWindow(Base):
+    """Requests of one key in one fixed one-minute window (shared by all API workers)."""
+
+    __tablename__ = "rate_windows"
+
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)

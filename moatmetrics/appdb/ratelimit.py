@@ -1,0 +1,66 @@
+"""Per-key rate limit: a fixed one-minute window counted in the app database.
+
+The counter lives in the database, not in the API process, so the limit holds for a key
+however many API workers or instances serve it (one upsert per request; see docs/api.md for
+the measured cost). A fixed window lets a client burst up to twice the limit across a window
+boundary; that is acceptable for protecting an offline analytics server from a runaway script.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from moatmetrics.appdb.models import RateWindow
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # seconds until the window ends
+    count: int
+
+    @property
+    def first_in_window(self) -> bool:
+        return self.count == 1
+
+
+def _upsert(session: Session, key_id: int, window_start: int):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(RateWindow).values(key_id=key_id, window_start=window_start, count=1)
+    return statement.on_conflict_do_update(
+        index_elements=[RateWindow.key_id, RateWindow.window_start],
+        set_={"count": RateWindow.count + 1},
+    ).returning(RateWindow.count)
+
+
+def hit(session: Session, key_id: int, limit: int, now: float | None = None) -> RateDecision:
+    """Count one request of `key_id`; `allowed` is False once the window's limit is passed.
+
+    `limit` <= 0 switches limiting off (the request is still counted).
+    """
+    now = time.time() if now is None else now
+    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    count = session.execute(_upsert(session, key_id, window_start)).scalar_one()
+    if count == 1:  # a new window: forget this key's old ones
+        session.execute(
+            delete(RateWindow).where(
+                RateWindow.key_id == key_id, RateWindow.window_start < window_start
+            )
+        )
+    reset_after = max(1, math.ceil(window_start + WINDOW_SECONDS - now))
+    if limit <= 0:
+        return RateDecision(True, 0, 0, reset_after, count)
+    return RateDecision(count <= limit, limit, max(limit - count, 0), reset_after, count)

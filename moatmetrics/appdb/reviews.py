@@ -1,0 +1,189 @@
+"""The review queue: flagged mart rows, reviewers' decisions, and re-review on change.
+
+An item is one mart row (``mart`` + ``row_key``). Its ``content_hash`` is the SHA-256 of the
+row's canonical JSON, and every decision stores the hash it was made on: when a later run
+produces different numbers for the same row, `sync_review_items` reopens the item, so an
+approval never silently carries over to numbers nobody has seen. Decisions are never deleted;
+the history of an item is the list of its decisions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from moatmetrics.appdb import audit
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.models import ReviewDecision, ReviewItem, utcnow
+from moatmetrics.settings import Settings
+
+STATUSES = ("open", "approved", "rejected")
+DECISIONS = ("approved", "rejected")
+_CHUNK = 500
+
+
+class ReviewConflict(RuntimeError):
+    """The item's content changed since the reviewer looked at it."""
+
+
+def content_hash(row: Mapping[str, Any]) -> str:
+    return hashlib.sha256(audit.canonical_json(dict(row)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    created: int = 0
+    reopened: int = 0
+    unchanged: int = 0
+
+
+def _load_existing(session: Session, mart: str, keys: list[str]) -> dict[str, ReviewItem]:
+    found: dict[str, ReviewItem] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        query = select(ReviewItem).where(ReviewItem.mart == mart, ReviewItem.row_key.in_(chunk))
+        found.update({item.row_key: item for item in session.scalars(query)})
+    return found
+
+
+def _fill(item: ReviewItem, entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> None:
+    row = dict(entry["row"])
+    item.content_hash = digest
+    item.row_json = audit.canonical_json(row)
+    item.factors_json = audit.canonical_json(dict(entry.get("factors") or {}))
+    item.explanation = entry.get("explanation")
+    confidence = entry.get("confidence", row.get("confidence"))
+    item.confidence = None if confidence is None else float(confidence)
+    client = entry.get("client_id", row.get("client_id"))
+    item.client_id = None if client is None else str(client)
+    item.snapshot_id = entry.get("snapshot_id", snapshot_id)
+    item.updated_at = utcnow()
+
+
+def sync_review_items(
+    mart: str,
+    rows: Iterable[Mapping[str, Any]],
+    settings: Settings | None = None,
+    *,
+    snapshot_id: str | None = None,
+) -> SyncSummary:
+    """Upsert flagged rows of one mart by (mart, row_key); reopen items whose content changed.
+
+    Each row is a mapping with ``row_key`` (str) and ``row`` (the mart row's values, which
+    the content hash covers) and optionally ``confidence``, ``factors`` (mapping),
+    ``explanation``, ``client_id`` and ``snapshot_id``. Items not in `rows` are left as they
+    are. The sync is audited as one ``pipeline.review_sync`` entry.
+    """
+    entries = list(rows)
+    created = reopened = unchanged = 0
+    with session_scope(settings, write=True) as session:
+        existing = _load_existing(session, mart, [str(e["row_key"]) for e in entries])
+        for entry in entries:
+            key = str(entry["row_key"])
+            digest = content_hash(entry["row"])
+            item = existing.get(key)
+            if item is None:
+                item = ReviewItem(mart=mart, row_key=key, status="open")
+                _fill(item, entry, digest, snapshot_id)
+                session.add(item)
+                existing[key] = item
+                created += 1
+            elif item.content_hash != digest:
+                _fill(item, entry, digest, snapshot_id)
+                item.status = "open"
+                reopened += 1
+            else:
+                _fill(item, entry, digest, snapshot_id)
+                unchanged += 1
+        summary = SyncSummary(created, reopened, unchanged)
+        audit.append(
+            session, audit.PIPELINE, "pipeline.review_sync", "ok", target=f"reviews/{mart}",
+            details={"snapshot_id": snapshot_id, **summary.__dict__},
+        )  # fmt: skip
+    return summary
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    status: str | None = None
+    mart: str | None = None
+    client_id: str | None = None
+    snapshot_id: str | None = None
+
+
+def list_items(
+    session: Session, flt: ReviewFilter, limit: int, offset: int
+) -> tuple[int, list[ReviewItem]]:
+    query = select(ReviewItem)
+    for column, value in (
+        (ReviewItem.status, flt.status),
+        (ReviewItem.mart, flt.mart),
+        (ReviewItem.client_id, flt.client_id),
+        (ReviewItem.snapshot_id, flt.snapshot_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(query.order_by(ReviewItem.id).limit(limit).offset(offset)).all()
+    return total, list(items)
+
+
+def history(session: Session, item_id: int) -> list[ReviewDecision]:
+    query = select(ReviewDecision).where(ReviewDecision.item_id == item_id)
+    return list(session.scalars(query.order_by(ReviewDecision.id)))
+
+
+def decide(
+    session: Session,
+    actor: audit.Actor,
+    item_id: int,
+    decision: str,
+    comment: str | None,
+    expected_hash: str | None = None,
+) -> tuple[ReviewItem, ReviewDecision]:
+    """Record a decision on the item's current content (audited in the same transaction).
+
+    Raises LookupError (no such item), ValueError (bad decision, rejection without comment)
+    or ReviewConflict (`expected_hash` given and the content changed since).
+    """
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
+    comment = (comment or "").strip() or None
+    if decision == "rejected" and comment is None:
+        raise ValueError("a rejection needs a comment saying what is wrong")
+    item = session.get(ReviewItem, item_id, with_for_update=True)
+    if item is None:
+        raise LookupError(item_id)
+    if expected_hash is not None and expected_hash != item.content_hash:
+        raise ReviewConflict(
+            f"review item {item_id} changed since you read it (content hash now"
+            f" {item.content_hash}); read it again and decide on the new numbers"
+        )
+    record = ReviewDecision(
+        item_id=item.id,
+        decision=decision,
+        comment=comment,
+        content_hash=item.content_hash,
+        decided_by=actor.name,
+    )
+    session.add(record)
+    item.status = decision
+    item.updated_at = utcnow()
+    session.flush()
+    audit.append(
+        session, actor, "reviews.decide", decision, target=f"reviews/{item.id}",
+        details={"mart": item.mart, "row_key": item.row_key, "content_hash": item.content_hash,
+                 "comment": comment},
+    )  # fmt: skip
+    return item, record
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text or "{}")
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,231 @@
+"""Upload records: every file handed to MoatMetrics and what the ingest made of it.
+
+An HTTP upload is recorded as ``received`` when its file lands; the pipeline run that ingests
+the landing folder then reports each file's `UploadResult` through `record_ingest_result`,
+which finds the record by the file's content (``u`` + first 16 hex of its SHA-256, the
+warehouse's upload id) and stores the outcome and every problem row. Files that arrive another
+way (dropped into the landing folder, `moatmetrics ingest`) get a record at that point.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from moatmetrics.appdb import audit
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.models import Upload, UploadProblem, utcnow
+from moatmetrics.settings import Settings
+
+RECEIVED = "received"
+TERMINAL_STATUSES = ("accepted", "rejected", "unchanged")
+PROBLEM_KEYS = ("row", "column", "value", "rule", "fix", "severity", "sheet")
+
+
+def warehouse_upload_id(sha256: str) -> str:
+    """The id the ingest gives a file (see `moatmetrics.ingest.loader`)."""
+    return "u" + sha256[:16]
+
+
+def create_received(
+    session: Session,
+    actor: audit.Actor,
+    *,
+    original_name: str,
+    stored_name: str,
+    entity: str | None,
+    sha256: str,
+    size_bytes: int,
+) -> Upload:
+    """Record a file that has just landed for the next pipeline run, and audit it."""
+    upload = Upload(
+        source="http",
+        original_name=original_name,
+        stored_name=stored_name,
+        entity=entity,
+        sha256=sha256,
+        warehouse_upload_id=warehouse_upload_id(sha256),
+        size_bytes=size_bytes,
+        status=RECEIVED,
+        message="received; waiting for the pipeline run that ingests it",
+        uploaded_by=actor.name,
+    )
+    session.add(upload)
+    session.flush()
+    audit.append(
+        session, actor, "uploads.create", "ok", target=f"uploads/{upload.id}", status=202,
+        details={"file": original_name, "stored_as": stored_name, "entity": entity,
+                 "sha256": sha256, "size_bytes": size_bytes},
+    )  # fmt: skip
+    return upload
+
+
+def create_duplicate(
+    session: Session, actor: audit.Actor, *, original_name: str, sha256: str, size_bytes: int,
+    entity: str | None, previous: Upload,
+) -> Upload:  # fmt: skip
+    """A byte-identical file was processed before: record it as unchanged, land nothing."""
+    upload = Upload(
+        source="http",
+        original_name=original_name,
+        entity=entity or previous.entity,
+        sha256=sha256,
+        warehouse_upload_id=warehouse_upload_id(sha256),
+        size_bytes=size_bytes,
+        status="unchanged",
+        message=f"byte-identical to upload {previous.id} ({previous.status}); nothing to do",
+        uploaded_by=actor.name,
+        processed_at=utcnow(),
+    )
+    session.add(upload)
+    session.flush()
+    audit.append(
+        session, actor, "uploads.create", "unchanged", target=f"uploads/{upload.id}",
+        status=202, details={"file": original_name, "sha256": sha256, "same_as": previous.id},
+    )  # fmt: skip
+    return upload
+
+
+def find_processed(session: Session, sha256: str) -> Upload | None:
+    """The newest processed upload of exactly these bytes, if any."""
+    return session.scalar(
+        select(Upload)
+        .where(
+            Upload.warehouse_upload_id == warehouse_upload_id(sha256),
+            Upload.status.in_(TERMINAL_STATUSES),
+        )
+        .order_by(Upload.id.desc())
+        .limit(1)
+    )
+
+
+def processed_upload_ids(session: Session) -> set[str]:
+    """Warehouse upload ids that a pipeline run has already reported (for the sensor)."""
+    return set(
+        session.scalars(
+            select(Upload.warehouse_upload_id).where(Upload.status.in_(TERMINAL_STATUSES))
+        )
+    )
+
+
+def warehouse_problems(con: Any, upload_id: str) -> list[dict[str, Any]]:
+    """Every rejected value and warning of one upload, from the warehouse's report table."""
+    rows = con.execute(
+        "SELECT row_number, column_name, value, rule, fix, severity, sheet"
+        " FROM ingest.rejected_rows WHERE upload_id = ?"
+        " ORDER BY row_number NULLS FIRST, column_name, rule",
+        [upload_id],
+    ).fetchall()
+    return [dict(zip(PROBLEM_KEYS, row, strict=True)) for row in rows]
+
+
+def _apply_result(session: Session, upload: Upload, result: Any, problems: Sequence[dict]) -> None:
+    upload.status = result.status
+    upload.entity = result.entity or upload.entity
+    upload.stored_name = upload.stored_name or result.file_name
+    upload.message = result.message or ""
+    upload.row_count = result.row_count
+    upload.rows_loaded = result.rows_loaded
+    upload.rows_rejected = result.rows_rejected
+    upload.warnings = result.warnings
+    upload.notes = audit.canonical_json(list(result.notes))
+    score = getattr(result, "quality_score", None)
+    upload.quality_score = None if score is None else float(score)
+    upload.recommendations = audit.canonical_json(list(getattr(result, "recommendations", []) or []))
+    upload.processed_at = utcnow()
+    session.execute(delete(UploadProblem).where(UploadProblem.upload_id == upload.id))
+    if problems:
+        session.execute(
+            insert(UploadProblem),
+            [
+                {
+                    "upload_id": upload.id,
+                    "position": position,
+                    "row_number": p.get("row"),
+                    "column_name": p.get("column"),
+                    "value": None if p.get("value") is None else str(p["value"]),
+                    "rule": p.get("rule") or "",
+                    "fix": p.get("fix"),
+                    "severity": p.get("severity") or "error",
+                    "sheet": p.get("sheet"),
+                }
+                for position, p in enumerate(problems, start=1)
+            ],
+        )
+
+
+def record_ingest_result(
+    result: Any,
+    problems: list[dict],
+    settings: Settings | None = None,
+    *,
+    source: str = "landing",
+    actor: audit.Actor = audit.PIPELINE,
+) -> list[int]:
+    """Store one file's `UploadResult` and problem rows; audit it. Returns the record ids.
+
+    HTTP uploads waiting for this file (same content) are completed; otherwise a record is
+    created with `source`.
+    """
+    with session_scope(settings, write=True) as session:
+        uploads = list(
+            session.scalars(
+                select(Upload).where(
+                    Upload.warehouse_upload_id == result.upload_id, Upload.status == RECEIVED
+                )
+            )
+        )
+        if not uploads:
+            upload = Upload(
+                source=source,
+                original_name=result.file_name,
+                stored_name=result.file_name,
+                warehouse_upload_id=result.upload_id,
+                status=RECEIVED,
+                uploaded_by=actor.name,
+            )
+            session.add(upload)
+            session.flush()
+            uploads = [upload]
+        for upload in uploads:
+            _apply_result(session, upload, result, problems)
+        audit.append(
+            session, actor, "pipeline.ingest", result.status,
+            target=",".join(f"uploads/{u.id}" for u in uploads),
+            details={"file": result.file_name, "upload_id": result.upload_id,
+                     "entity": result.entity, "rows_loaded": result.rows_loaded,
+                     "rows_rejected": result.rows_rejected, "warnings": result.warnings,
+                     "problems": len(problems)},
+        )  # fmt: skip
+        return [u.id for u in uploads]
+
+
+def list_uploads(
+    session: Session, status: str | None, entity: str | None, limit: int, offset: int
+) -> tuple[int, list[Upload]]:
+    query = select(Upload)
+    if status is not None:
+        query = query.where(Upload.status == status)
+    if entity is not None:
+        query = query.where(Upload.entity == entity)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Upload.id.desc()).limit(limit).offset(offset)).all()
+    return total, list(rows)
+
+
+def problems_page(
+    session: Session, upload_id: int, limit: int, offset: int
+) -> tuple[int, list[UploadProblem]]:
+    base = select(UploadProblem).where(UploadProblem.upload_id == upload_id)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.scalars(base.order_by(UploadProblem.position).limit(limit).offset(offset))
+    return total, list(rows)
+
+
+def parse_json_list(text: str) -> list[Any]:
+    value = json.loads(text or "[]")
+    return value if isinstance(value, list) else []
