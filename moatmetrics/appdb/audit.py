@@ -102,7 +102,9 @@ def append(
 ) -> AuditEntry:
     """Add one entry to the chain inside the caller's (write) transaction."""
     if not session.info.get("write"):
-        raise RuntimeError("audit entries are appended in a write session (session_scope(write=True))")
+        raise RuntimeError(
+            "audit entries are appended in a write session (session_scope(write=True))"
+        )
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one()

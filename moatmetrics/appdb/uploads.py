@@ -135,7 +135,9 @@ def _apply_result(session: Session, upload: Upload, result: Any, problems: Seque
     upload.notes = audit.canonical_json(list(result.notes))
     score = getattr(result, "quality_score", None)
     upload.quality_score = None if score is None else float(score)
-    upload.recommendations = audit.canonical_json(list(getattr(result, "recommendations", []) or []))
+    upload.recommendations = audit.canonical_json(
+        list(getattr(result, "recommendations", []) or [])
+    )
     upload.processed_at = utcnow()
     session.execute(delete(UploadProblem).where(UploadProblem.upload_id == upload.id))
     if problems:
