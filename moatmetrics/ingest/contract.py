@@ -1,12 +1,20 @@
-"""The input data contract (v1) as data: entities, columns, types, aliases, defaults, rules.
+"""The input data contract (v1) as data: entities, columns, types, aliases, defaults, keys.
 
-This is the single source of truth that the readers, the SQL validation, the docs and the
-quality suites are built from. It mirrors ``docs/data-contract.md`` (the user-facing text).
+Two layers enforce the contract, each with one source of truth:
+
+- this module: what a file must look like to be *read* — the columns, their types (parsed
+  strictly in SQL, see ``validation.py``), the MoatMetrics 1.x aliases, defaults and natural
+  keys;
+- ``expectations/<entity>.json``: the Great Expectations suites with every *rule* on the typed
+  values (required values, ranges, allowed values, date order, key uniqueness, warnings), which
+  users can read and extend.
+
+The user-facing description is ``docs/data-contract.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 ColumnType = Literal["string", "date", "bool", "int", "decimal", "enum", "currency"]
@@ -26,10 +34,10 @@ SQL_TYPES: dict[str, str] = {
 class Column:
     """One contract column.
 
+    ``required`` means the file must have the column (or an alias, or a documented way to
+    derive it); whether each value is present is a rule of the entity's suite.
     ``default_sql`` is a SQL expression over the other typed columns (or ``$upload_date`` /
-    ``$reporting_currency``) used when the value is empty. ``checks`` are extra row rules: a SQL
-    condition over typed columns that is TRUE when the row breaks the rule, the rule text and
-    the fix hint.
+    ``$reporting_currency``) used when the value is empty.
     """
 
     name: str
@@ -37,25 +45,6 @@ class Column:
     required: bool = False
     aliases: tuple[str, ...] = ()
     default_sql: str | None = None
-    values: tuple[str, ...] = ()
-    min_value: str | None = None
-    min_exclusive: bool = False
-    max_value: str | None = None
-    checks: tuple[Check, ...] = ()
-
-
-@dataclass(frozen=True)
-class Check:
-    """A row rule: ``condition`` is SQL over typed columns, TRUE when the row breaks it.
-
-    ``column`` is the column reported (defaults to the column the check is attached to).
-    """
-
-    condition: str
-    rule: str
-    fix: str
-    severity: Literal["error", "warning"] = "error"
-    column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,19 +53,13 @@ class Entity:
     columns: tuple[Column, ...]
     key: tuple[str, ...]  # SQL expressions over typed columns
     file_aliases: tuple[str, ...] = ()
-    # Extra row rules across columns (evaluated on typed values).
-    checks: tuple[Check, ...] = field(default_factory=tuple)
-
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
+    # Extra columns the entity's suite can refer to: (name, SQL over typed columns, the
+    # file column a problem with it is reported on).
+    validation_columns: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-
-def _later_or_equal(end: str, start: str, fix: str) -> Check:
-    return Check(condition=f"{end} < {start}", rule=f"{end} is before {start}", fix=fix, column=end)
 
 
 CLIENTS = Entity(
@@ -86,23 +69,14 @@ CLIENTS = Entity(
         Column("client_id", "string", required=True),
         Column("client_name", "string", required=True, aliases=("name",)),
         Column("industry", "string"),
-        Column(
-            "status",
-            "enum",
-            values=("active", "inactive", "churned"),
-            default_sql="'active'",
-        ),
-        Column("contract_type", "enum", values=("managed", "project", "break_fix", "other")),
+        # 1.x `is_active` (bool) maps to active / inactive: see the loader.
+        Column("status", "enum", default_sql="'active'"),
+        Column("contract_type", "enum"),
         Column("contract_start", "date"),
         Column("contract_end", "date"),
-        Column("monthly_contract_value", "decimal", min_value="0"),
-        Column("managed_users", "int", min_value="0"),
-        Column("managed_endpoints", "int", min_value="0"),
-    ),
-    checks=(
-        _later_or_equal(
-            "contract_end", "contract_start", "correct the contract dates or leave one empty"
-        ),
+        Column("monthly_contract_value", "decimal"),
+        Column("managed_users", "int"),
+        Column("managed_endpoints", "int"),
     ),
 )
 
@@ -113,20 +87,12 @@ STAFF = Entity(
         Column("staff_id", "string", required=True),
         Column("staff_name", "string"),
         Column("role", "string"),
-        Column("hourly_cost", "decimal", required=True, min_value="0"),
-        Column(
-            "weekly_hours",
-            "decimal",
-            default_sql="40",
-            min_value="0",
-            min_exclusive=True,
-            max_value="80",
-        ),
-        Column("billable_target", "decimal", default_sql="0.75", min_value="0", max_value="1"),
+        Column("hourly_cost", "decimal", required=True),
+        Column("weekly_hours", "decimal", default_sql="40"),
+        Column("billable_target", "decimal", default_sql="0.75"),
         Column("start_date", "date"),
         Column("end_date", "date"),
     ),
-    checks=(_later_or_equal("end_date", "start_date", "correct the dates or leave one empty"),),
 )
 
 ABSENCE_WORK_TYPES = ("pto", "holiday")
@@ -141,45 +107,14 @@ TIME_ENTRIES = Entity(
         Column("entry_id", "string", required=True),
         Column("staff_id", "string", required=True, aliases=("staff_name",)),
         Column("client_id", "string", aliases=("client_name",)),
-        Column(
-            "work_date",
-            "date",
-            required=True,
-            aliases=("date",),
-            checks=(
-                Check(
-                    condition="work_date > $upload_date",
-                    rule="work date is after the upload date",
-                    fix="check the date; future time is usually a typo",
-                    severity="warning",
-                ),
-            ),
-        ),
-        Column(
-            "hours",
-            "decimal",
-            required=True,
-            min_value="0",
-            min_exclusive=True,
-            max_value="24",
-            checks=(
-                Check(
-                    condition="hours > 12",
-                    rule="more than 12 hours on one entry",
-                    fix="minutes exported as hours? check the export settings",
-                    severity="warning",
-                ),
-            ),
-        ),
+        Column("work_date", "date", required=True, aliases=("date",)),
+        Column("hours", "decimal", required=True),
         Column("billable", "bool", default_sql="TRUE"),
         Column("work_type", "enum"),
         Column("ticket_id", "string"),
-        Column("bill_rate", "decimal", aliases=("rate",), min_value="0"),
+        Column("bill_rate", "decimal", aliases=("rate",)),
     ),
 )
-
-INVOICE_STATUSES = ("draft", "sent", "pending", "paid", "overdue", "void")
-INVOICE_CATEGORIES = ("recurring", "project", "labor", "license", "hardware", "other")
 
 INVOICES = Entity(
     name="invoices",
@@ -188,16 +123,16 @@ INVOICES = Entity(
     columns=(
         Column("invoice_id", "string", required=True, aliases=("invoice_number",)),
         # Without a line_no column, lines are numbered in file order within each invoice.
-        Column("line_no", "int", default_sql="1", min_value="1"),
+        Column("line_no", "int", default_sql="1"),
         Column("client_id", "string", required=True, aliases=("client_name",)),
         Column("invoice_date", "date", required=True, aliases=("date",)),
         Column("due_date", "date"),
-        Column("status", "enum", values=INVOICE_STATUSES, default_sql="'sent'"),
-        Column("category", "enum", values=INVOICE_CATEGORIES, default_sql="'other'"),
+        Column("status", "enum", default_sql="'sent'"),
+        Column("category", "enum", default_sql="'other'"),
         Column("sku", "string"),
         Column("quantity", "decimal"),
         Column("unit_price", "decimal"),
-        # Required unless quantity and unit_price give it (see loader).
+        # Required unless quantity and unit_price give it (see the loader).
         Column(
             "amount",
             "decimal",
@@ -207,17 +142,11 @@ INVOICES = Entity(
         ),
         Column("currency", "currency", default_sql="$reporting_currency"),
     ),
-    checks=(
-        _later_or_equal(
-            "due_date", "invoice_date", "the due date must not be before the invoice date"
-        ),
-        Check(
-            condition="quantity IS NOT NULL AND unit_price IS NOT NULL"
-            " AND abs(amount - round(quantity * unit_price, 2)) >= 0.01",
-            rule="amount differs from quantity x unit_price",
-            column="amount",
-            fix="check the line: discounts belong on a separate line",
-            severity="warning",
+    validation_columns=(
+        (
+            "amount_difference",
+            "CAST(amount - round(quantity * unit_price, 2) AS DOUBLE)",
+            "amount",
         ),
     ),
 )
@@ -231,22 +160,17 @@ LICENSES = Entity(
         Column("product", "string", required=True),
         Column("sku", "string"),
         Column("snapshot_date", "date", default_sql="$upload_date"),
-        Column("seats_purchased", "int", required=True, min_value="0"),
-        Column("seats_assigned", "int", default_sql="seats_active", min_value="0"),
-        Column("seats_active", "int", required=True, aliases=("seats_used",), min_value="0"),
-        Column("seats_billed", "int", min_value="0"),
-        Column("unit_cost", "decimal", required=True, aliases=("cost_per_seat",), min_value="0"),
-        Column("unit_price", "decimal", min_value="0"),
+        Column("seats_purchased", "int", required=True),
+        Column("seats_assigned", "int", default_sql="seats_active"),
+        Column("seats_active", "int", required=True, aliases=("seats_used",)),
+        Column("seats_billed", "int"),
+        Column("unit_cost", "decimal", required=True, aliases=("cost_per_seat",)),
+        Column("unit_price", "decimal"),
         Column("term_end_date", "date", aliases=("end_date",)),
     ),
-    checks=(
-        Check(
-            condition="seats_active > seats_assigned",
-            rule="more active seats than assigned seats",
-            column="seats_active",
-            fix="check the seat counts of this snapshot",
-            severity="warning",
-        ),
+    validation_columns=(
+        ("vendor_key", "coalesce(vendor, '')", "vendor"),
+        ("snapshot_month", "CAST(date_trunc('month', snapshot_date) AS DATE)", "snapshot_date"),
     ),
 )
 
@@ -266,7 +190,7 @@ ENTITIES: dict[str, Entity] = {
     e.name: e for e in (CLIENTS, STAFF, TIME_ENTRIES, INVOICES, LICENSES, EXPENSES)
 }
 
-# Load order: referenced entities first (so reference warnings see the newest clients/staff).
+# Load order: referenced entities first (so reference checks see the newest clients/staff).
 ENTITY_ORDER = ("clients", "staff", "time_entries", "invoices", "licenses", "expenses")
 
 

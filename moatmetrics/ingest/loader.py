@@ -13,22 +13,23 @@ import hashlib
 import os
 import shutil
 import stat
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, Entity, entity_for_file_stem
+from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, Column, Entity, entity_for_file_stem
 from moatmetrics.ingest.readers import SourceTable, StructuralError, file_format, read_source
 from moatmetrics.ingest.validation import (
     ColumnSource,
     ValidationContext,
-    duplicate_keys_select,
     parsed_select,
-    problems_select,
     typed_select,
 )
+from moatmetrics.quality.gate import collect_problems, quality_summary
+from moatmetrics.quality.suites import SuiteError
 from moatmetrics.settings import Settings
 
 PROBLEM_SAMPLE = 20
@@ -50,6 +51,10 @@ class UploadResult:
     notes: list[str] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
     report_path: str | None = None
+    quality_score: float | None = None
+    recommendations: list[str] = field(default_factory=list)
+    expectations: list[dict] = field(default_factory=list)
+    validation_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -128,6 +133,14 @@ def _resolve_sources(
     derived: dict[str, str] = {}
     if entity.name == "clients" and by_name["client_id"].source is None:
         derived["client_id"] = "client_name"  # MoatMetrics 1.x: the name is the id
+    if entity.name == "clients" and by_name["status"].source is None and "is_active" in present:
+        # MoatMetrics 1.x: is_active (bool) maps to active / inactive.
+        used.add("is_active")
+        sources.append(ColumnSource(Column("is_active", "bool"), source.columns["is_active"]))
+        derived["status"] = (
+            "coalesce(CASE is_active WHEN TRUE THEN 'active' WHEN FALSE THEN 'inactive' END,"
+            " 'active')"
+        )
     if entity.name == "time_entries" and by_name["entry_id"].source is None:
         content = " || '|' || ".join(
             f"coalesce({c}__raw, '')" for c in entity.column_names if c != "entry_id"
@@ -248,6 +261,7 @@ class Ingestor:
             self.con.execute("BEGIN TRANSACTION")
             result.status = "rejected"
             result.rows_loaded = 0
+            result.quality_score = 0.0
             result.message = str(exc)
             self._record_problem(upload_id, path.name, sheet, None, None, None, str(exc))
         self.con.execute(
@@ -323,18 +337,14 @@ class Ingestor:
             "CREATE OR REPLACE TEMP TABLE src_typed AS "
             + typed_select(entity, sources, ctx, "src_parsed", derived)
         )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE src_problems AS "
-            + problems_select(entity, sources, ctx, "src_parsed", "src_typed")
-        )
-        con.execute(
-            "INSERT INTO src_problems "
-            + duplicate_keys_select(
-                entity,
-                "src_typed",
-                "(SELECT _row_number FROM src_problems WHERE severity = 'error')",
-            )
-        )
+        started = time.perf_counter()
+        try:
+            outcomes = collect_problems(con, entity, sources, ctx, "src_parsed", "src_typed")
+        except SuiteError as exc:
+            raise StructuralError(f"{exc}: fix the suite file") from exc
+        result.validation_seconds = round(time.perf_counter() - started, 3)
+        result.expectations = [o.as_metadata() for o in outcomes]
+        result.quality_score, result.recommendations = quality_summary(con, source.row_count)
         rejected, warnings = con.execute(
             "SELECT count(DISTINCT _row_number) FILTER (severity = 'error'),"
             " count(*) FILTER (severity = 'warning') FROM src_problems"

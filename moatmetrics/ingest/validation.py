@@ -1,15 +1,14 @@
 """Typed parsing and row rules of the data contract, as set-based SQL.
 
-From a text table (see readers) we build, in three statements, whatever the file holds:
+From a text table (see readers) we build whatever the file holds:
 
 1. ``<t>_parsed``: per contract column the trimmed text (``<col>__raw``) and the strictly
    typed value (NULL when the text does not parse; nothing is guessed or stripped);
 2. ``<t>_typed``: contract defaults applied, derived ids filled in;
-3. ``<t>_problems``: one row per broken rule with row number, column, value, rule, fix and
-   severity.
+3. the parsing problems (values that are not of their type) and exact repeated rows.
 
-Every rule is a SQL condition run over whole columns, so a million rows validate in about a
-second; there is no per-row Python.
+The rules on typed values live in the expectation suites (``moatmetrics/quality``). Every
+statement here runs over whole columns; there is no per-row Python.
 """
 
 from __future__ import annotations
@@ -40,6 +39,14 @@ class ValidationContext:
     upload_date: date
     reporting_currency: str
     date_format: str | None = None
+
+    def suite_parameters(self) -> dict[str, object]:
+        """Parameters the expectation suites may refer to (``{"$PARAMETER": name}``)."""
+        return {
+            "upload_date": self.upload_date,
+            "reporting_currency": self.reporting_currency,
+            "reporting_currencies": [self.reporting_currency],
+        }
 
     def substitute(self, sql: str) -> str:
         return sql.replace("$upload_date", sql_literal(self.upload_date)).replace(
@@ -151,32 +158,15 @@ def _type_problem(col: Column, parsed: str, ctx: ValidationContext) -> str | Non
     if col.type == "string":
         return None
     if col.type == "enum":
-        if not col.values:
-            return None
-        allowed = ", ".join(col.values)
-        return _problem(
-            parsed,
-            col.name,
-            raw,
-            f"{col.name} IS NOT NULL AND {col.name} NOT IN {tuple(col.values)!r}",
-            sql_literal(f"not one of: {allowed}"),
-            sql_literal(f"use one of: {allowed}"),
-            "error",
-        )
+        return None  # allowed values are a rule of the entity's suite
     if col.type == "currency":
-        cur = ctx.reporting_currency
         return _problem(
             parsed,
             col.name,
             raw,
-            f"{col.name} IS NOT NULL AND {col.name} <> {sql_literal(cur)}",
-            f"CASE WHEN regexp_full_match({col.name}, '[A-Z]{{3}}') THEN 'currency ' ||"
-            f" {col.name} || ' is not the reporting currency {cur}'"
-            " ELSE 'not an ISO 4217 currency code' END",
-            sql_literal(
-                f"convert the line to {cur} before export (FX rates are not configured),"
-                " or set MOATMETRICS_REPORTING_CURRENCY"
-            ),
+            f"{col.name} IS NOT NULL AND NOT regexp_full_match({col.name}, '[A-Z]{{3}}')",
+            sql_literal("not an ISO 4217 currency code"),
+            sql_literal("use a three-letter code such as USD"),
             "error",
         )
     condition = f"{raw} IS NOT NULL AND {col.name} IS NULL"
@@ -221,117 +211,46 @@ def _type_problem(col: Column, parsed: str, ctx: ValidationContext) -> str | Non
     return _problem(parsed, col.name, raw, condition, rule, fix, "error")
 
 
-def _range_problem(col: Column, typed: str) -> str | None:
-    if col.min_value is None and col.max_value is None:
-        return None
-    conditions, words = [], []
-    if col.min_value is not None:
-        op = "<=" if col.min_exclusive else "<"
-        conditions.append(f"{col.name} {op} {col.min_value}")
-        words.append(f"{'>' if col.min_exclusive else '>='} {col.min_value}")
-    if col.max_value is not None:
-        conditions.append(f"{col.name} > {col.max_value}")
-        words.append(f"<= {col.max_value}")
-    allowed = " and ".join(words)
-    return _problem(
-        typed,
-        col.name,
-        f"{col.name}__raw",
-        f"{col.name} IS NOT NULL AND ({' OR '.join(conditions)})",
-        sql_literal(f"must be {allowed}"),
-        sql_literal(f"enter a value {allowed}"),
-        "error",
-    )
-
-
-def problems_select(
-    entity: Entity,
-    sources: list[ColumnSource],
-    ctx: ValidationContext,
-    parsed: str,
-    typed: str,
-) -> str:
-    """UNION of every rule of the entity; empty when the file is clean."""
-    selects: list[str] = []
-    for src in sources:
-        col = src.column
-        if src.source is not None:
-            type_problem = _type_problem(col, parsed, ctx)
-            if type_problem:
-                selects.append(type_problem)
-        if col.required:
-            selects.append(
-                _problem(
-                    typed,
-                    col.name,
-                    f"{col.name}__raw",
-                    f"{col.name} IS NULL AND {col.name}__raw IS NULL",
-                    sql_literal("required value is missing"),
-                    sql_literal(f"fill in {col.name}"),
-                    "error",
-                )
-            )
-        range_problem = _range_problem(col, typed)
-        if range_problem:
-            selects.append(range_problem)
-        for check in col.checks:
-            selects.append(
-                _problem(
-                    typed,
-                    check.column or col.name,
-                    f"{check.column or col.name}__raw",
-                    f"coalesce({ctx.substitute(check.condition)}, FALSE)",
-                    sql_literal(check.rule),
-                    sql_literal(check.fix),
-                    check.severity,
-                )
-            )
-    for check in entity.checks:
-        column = check.column or entity.columns[0].name
-        selects.append(
-            _problem(
-                typed,
-                column,
-                f"{column}__raw",
-                f"coalesce({ctx.substitute(check.condition)}, FALSE)",
-                sql_literal(check.rule),
-                sql_literal(check.fix),
-                check.severity,
-            )
+def parse_problems_select(sources: list[ColumnSource], ctx: ValidationContext, parsed: str) -> str:
+    """Values that cannot be read as their contract type (empty when the file is clean)."""
+    selects = [
+        problem
+        for src in sources
+        if src.source is not None and (problem := _type_problem(src.column, parsed, ctx))
+    ]
+    if not selects:
+        return (
+            "SELECT CAST(NULL AS BIGINT) AS _row_number, '' AS column_name, '' AS value,"
+            " '' AS rule, '' AS fix, '' AS severity WHERE FALSE"
         )
     return " UNION ALL ".join(selects)
 
 
-def duplicate_keys_select(entity: Entity, typed: str, rejected: str) -> str:
-    """Rows sharing a natural key within one file.
+def exact_duplicates_select(entity: Entity, typed: str, excluded: str) -> str:
+    """Rows that repeat an earlier row of the same file exactly (re-export duplicates).
 
-    Exact repeats of an earlier row are rejected with a pointer to the first; rows that share a
-    key but differ are all rejected, since we cannot know which one is right.
+    Only the repeats are rejected, pointing at the first; rows that share a key but differ are
+    caught by the suite's uniqueness rule, which rejects all of them.
     """
     key = ", ".join(entity.key)
-    key_label = ", ".join(c.name for c in entity.columns if c.name in " ".join(entity.key))
     content = "md5(CAST(ROW(" + ", ".join(entity.column_names) + ") AS VARCHAR))"
+    # Hash row contents only where a key occurs more than once: cheap on clean files.
     return f"""
-        WITH candidates AS (
-            SELECT _row_number, {content} AS content,
-                   min(_row_number) OVER keyed AS first_row,
-                   count(*) OVER keyed AS copies,
-                   min({content}) OVER keyed AS min_content,
-                   max({content}) OVER keyed AS max_content,
-                   {sql_literal(key_label)} AS key_label,
-                   concat_ws(', ', {key}) AS key_value
+        WITH keyed AS (
+            SELECT _row_number, ROW({key}) AS key_struct, concat_ws(', ', {key}) AS key_value
             FROM {typed}
-            WHERE _row_number NOT IN (SELECT _row_number FROM {rejected})
-            WINDOW keyed AS (PARTITION BY {key})
+            WHERE _row_number NOT IN (SELECT _row_number FROM {excluded})
+        ), repeated_keys AS (
+            SELECT key_struct FROM keyed GROUP BY key_struct HAVING count(*) > 1
+        ), candidates AS (
+            SELECT t._row_number, k.key_value,
+                   min(t._row_number) OVER (PARTITION BY k.key_struct, {content}) AS first_row
+            FROM keyed k SEMI JOIN repeated_keys r ON k.key_struct = r.key_struct
+            JOIN {typed} t ON t._row_number = k._row_number
         )
-        SELECT _row_number, {sql_literal(entity.key[0])} AS column_name,
-               key_value AS value,
-               CASE WHEN min_content = max_content
-                    THEN 'exact duplicate of row ' || first_row
-                    ELSE 'rows share the key (' || key_label || ') but differ' END AS rule,
-               CASE WHEN min_content = max_content THEN 'remove the repeated row'
-                    ELSE 'keep one row per key; fix or remove the others' END AS fix,
-               'error' AS severity
+        SELECT _row_number, {sql_literal(entity.column_names[0])} AS column_name,
+               key_value AS value, 'exact duplicate of row ' || first_row AS rule,
+               'remove the repeated row' AS fix, 'error' AS severity
         FROM candidates
-        WHERE copies > 1 AND (min_content <> max_content OR _row_number <> first_row)
+        WHERE _row_number <> first_row
     """

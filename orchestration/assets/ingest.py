@@ -14,6 +14,7 @@ import dagster as dg
 from moatmetrics.ingest.contract import ENTITY_ORDER, entity_for_file_stem
 from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
 from moatmetrics.ingest.readers import FORMATS
+from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.settings import Settings, get_settings
 from orchestration.resources import warehouse_connection
 
@@ -43,6 +44,7 @@ def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, in
     Returns the results and the row count of every raw table afterwards.
     """
     results: list[UploadResult] = []
+    preload_in_background()
     with warehouse_connection(settings) as con:
         ingestor = Ingestor(con, settings)
         known = {row[0] for row in con.execute("SELECT sha256 FROM ingest.uploads").fetchall()}
