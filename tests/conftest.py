@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -35,3 +35,26 @@ def dbt_manifest() -> Path:
     from moatmetrics.cli import ensure_dbt_manifest
 
     return ensure_dbt_manifest(force=True)
+
+
+@pytest.fixture
+def ingestor(home: Settings, warehouse: duckdb.DuckDBPyConnection):
+    from moatmetrics.ingest.loader import Ingestor
+
+    return Ingestor(warehouse, home)
+
+
+@pytest.fixture
+def upload(tmp_path: Path, ingestor) -> Callable:
+    """Write `content` (str or bytes) to `files/<name>` and ingest it."""
+
+    def _upload(name: str, content: str | bytes, entity: str | None = None):
+        path = tmp_path / "files" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        return ingestor.ingest_file(path, entity_name=entity)
+
+    return _upload

@@ -75,7 +75,7 @@ def test_definitions_load():
         assert f"marts/{mart}" in keys
     assert "published/snapshot" in keys
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
-    assert "uploads_accepted" in checks
+    assert "contract_suite" in checks
     assert defs.resolve_implicit_global_asset_job_def() is not None
 
 

@@ -141,6 +141,7 @@ class Authentication:
 
     principal: Principal | None
     reason: str | None  # missing | malformed | unknown | revoked
+    key_name: str | None = None  # a revoked key's name, for the audit entry
 
 
 def authenticate(session: Session, secret: str | None) -> Authentication:
@@ -152,7 +153,7 @@ def authenticate(session: Session, secret: str | None) -> Authentication:
     if key is None:
         return Authentication(None, "unknown")
     if key.revoked_at is not None:
-        return Authentication(None, "revoked")
+        return Authentication(None, "revoked", key.name)
     return Authentication(Principal(key.id, key.name, key.role, key.prefix), None)
 
 

@@ -235,8 +235,8 @@ class Ingestor:
         try:
             if size > self.settings.max_upload_bytes:
                 raise StructuralError(
-                    f"the file is {size // 2**20} MiB, over the"
-                    f" {self.settings.max_upload_bytes // 2**20} MiB limit: split it or raise"
+                    f"the file is {size:,} bytes, over the"
+                    f" {self.settings.max_upload_bytes:,}-byte limit: split it or raise"
                     " MOATMETRICS_MAX_UPLOAD_BYTES"
                 )
             fmt = file_format(path)

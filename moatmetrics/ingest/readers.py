@@ -81,10 +81,20 @@ def _check_headers(headers: list[str]) -> dict[str, str]:
 
 
 def _detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the bytes decode as UTF-8, else Windows-1252."""
+    """UTF-8 (with or without BOM) when the bytes decode as UTF-8, else Windows-1252.
+
+    Text exports never contain NUL bytes; UTF-16 files (Excel's "Unicode text") and binary
+    files do, and are refused rather than decoded into garbage.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
+            if b"\x00" in chunk:
+                kind = "UTF-16 text" if chunk[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary"
+                raise StructuralError(
+                    f"the file is {kind}, not a CSV export: save it as 'CSV UTF-8'"
+                    " (comma delimited)"
+                )
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:

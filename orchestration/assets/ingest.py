@@ -16,10 +16,10 @@ from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.settings import Settings, get_settings
+from orchestration.checks.contract_suite import check_result, check_spec
 from orchestration.resources import warehouse_connection
 
 RAW_KEYS = {entity: dg.AssetKey(["raw", entity]) for entity in ENTITY_ORDER}
-ACCEPTED_CHECK = "uploads_accepted"
 
 
 def landing_files(settings: Settings) -> list[Path]:
@@ -73,15 +73,7 @@ def _describe(result: UploadResult) -> str:
         )
         for entity, key in RAW_KEYS.items()
     ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            ACCEPTED_CHECK,
-            asset=key,
-            blocking=True,
-            description="Every upload of this entity in this run was accepted.",
-        )
-        for key in RAW_KEYS.values()
-    ],
+    check_specs=[check_spec(key, entity) for entity, key in RAW_KEYS.items()],
 )
 def raw_tables(context: dg.AssetExecutionContext):
     settings = get_settings()
@@ -91,8 +83,6 @@ def raw_tables(context: dg.AssetExecutionContext):
         (context.log.info if r.ok else context.log.error)(_describe(r))
     for entity, key in RAW_KEYS.items():
         mine = [r for r in results if r.entity == entity]
-        # A file whose entity is unknown fails every check: it may hold any entity's rows.
-        rejected = [r for r in mine + unassigned if r.status == "rejected"]
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
@@ -101,29 +91,15 @@ def raw_tables(context: dg.AssetExecutionContext):
                 "rows_loaded_this_run": dg.MetadataValue.int(sum(r.rows_loaded for r in mine)),
                 "uploads": dg.MetadataValue.json(
                     [
-                        {"file": r.file_name, "status": r.status, "message": r.message}
+                        {
+                            "file": r.file_name,
+                            "status": r.status,
+                            "message": r.message,
+                            "quality_score": r.quality_score,
+                        }
                         for r in mine
                     ]
                 ),
             },
         )
-        yield dg.AssetCheckResult(
-            asset_key=key,
-            check_name=ACCEPTED_CHECK,
-            passed=not rejected,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(_describe(r) for r in rejected) or "all uploads accepted",
-            metadata={
-                "rejected_files": dg.MetadataValue.json(
-                    [
-                        {
-                            "file": r.file_name,
-                            "message": r.message,
-                            "report": r.report_path,
-                            "first_problems": r.problems[:5],
-                        }
-                        for r in rejected
-                    ]
-                ),
-            },
-        )
+        yield check_result(key, mine, unassigned)

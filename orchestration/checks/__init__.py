@@ -1,0 +1,1 @@
+"""Asset checks by role: the blocking quality gate of each raw table."""
