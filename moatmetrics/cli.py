@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from moatmetrics.ingest.contract import load_order
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.settings import (
     REPO_ROOT,
@@ -51,7 +52,10 @@ def _expand(paths: list[str]) -> list[Path]:
 def print_upload(result) -> None:
     mark = {"accepted": "OK ", "unchanged": "== ", "rejected": "REJ"}[result.status]
     entity = f" [{result.entity}]" if result.entity else ""
-    print(f"{mark} {result.file_name}{entity}: {result.status} — {result.message}")
+    score = f" (quality {result.quality_score:.1%})" if result.quality_score is not None else ""
+    print(f"{mark} {result.file_name}{entity}: {result.status} — {result.message}{score}")
+    for recommendation in result.recommendations[:5]:
+        print(f"      - {recommendation}")
     for note in result.notes:
         print(f"      note: {note}")
     for problem in result.problems[:10]:
@@ -81,7 +85,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from orchestration.resources import warehouse_connection
 
     settings = _settings()
-    files = _expand(args.paths)
+    files = sorted(_expand(args.paths), key=lambda p: (load_order(p.stem), str(p)))
     if not files:
         print("moatmetrics: no .csv, .xlsx, .json or .jsonl files found", file=sys.stderr)
         return 1

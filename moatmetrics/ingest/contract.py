@@ -213,6 +213,12 @@ def entity_for_file_stem(stem: str) -> str | None:
     return None
 
 
+def load_order(file_name_stem: str) -> int:
+    """Rank of a file in a batch: referenced entities first, unknown names last."""
+    entity = entity_for_file_stem(file_name_stem)
+    return ENTITY_ORDER.index(entity) if entity else len(ENTITY_ORDER)
+
+
 def normalize_header(name: str) -> str:
     """Headers match case-insensitively after trimming and turning spaces/hyphens into `_`."""
     cleaned = name.replace("\ufeff", "").strip().lower()

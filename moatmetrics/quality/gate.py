@@ -57,11 +57,11 @@ def collect_problems(
         " value VARCHAR, rule VARCHAR, fix VARCHAR, severity VARCHAR, recommendation VARCHAR)"
     )
     con.execute(
-        f"INSERT INTO {PROBLEMS} SELECT *, '{{count}} rows: ' || rule || ' in column '"
+        f"INSERT INTO {PROBLEMS} SELECT *, '{{count}} row(s): ' || rule || ' in column '"
         f" || column_name || ' — ' || fix FROM ({parse_problems_select(sources, ctx, parsed)})"
     )
     con.execute(
-        f"INSERT INTO {PROBLEMS} SELECT *, '{{count}} rows repeat an earlier row exactly'"
+        f"INSERT INTO {PROBLEMS} SELECT *, '{{count}} row(s) repeat an earlier row exactly'"
         f" FROM ({exact_duplicates_select(entity, typed, _ERROR_ROWS)})"
     )
     outcomes = _run_suite(con, entity, ctx, typed)
@@ -129,7 +129,7 @@ def _reference_warnings(con: duckdb.DuckDBPyConnection, entity: Entity, typed: s
             f"INSERT INTO {PROBLEMS} SELECT _row_number, {sql_literal(column)}, {column},"
             f" '{label} ' || {column} || ' is not in the {table} file',"
             f" 'add the {label} to the {table} file or correct the id', 'warning',"
-            f" '{{count}} rows refer to a {label} the {table} file does not have'"
+            f" '{{count}} row(s) refer to a {label} the {table} file does not have'"
             f" FROM {typed} WHERE {column} IS NOT NULL"
             f" AND _row_number NOT IN {_ERROR_ROWS}"
             f" AND {column} NOT IN (SELECT {key} FROM raw.{table})"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from moatmetrics.ingest.contract import ENTITY_ORDER, entity_for_file_stem
+from moatmetrics.ingest.contract import ENTITY_ORDER, load_order
 from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
@@ -33,11 +33,6 @@ def landing_files(settings: Settings) -> list[Path]:
     )
 
 
-def _entity_rank(path: Path) -> int:
-    entity = entity_for_file_stem(path.stem)
-    return ENTITY_ORDER.index(entity) if entity else len(ENTITY_ORDER)
-
-
 def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, int]]:
     """Ingest landing files not seen before (by SHA-256), referenced entities first.
 
@@ -48,7 +43,7 @@ def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, in
     with warehouse_connection(settings) as con:
         ingestor = Ingestor(con, settings)
         known = {row[0] for row in con.execute("SELECT sha256 FROM ingest.uploads").fetchall()}
-        for path in sorted(landing_files(settings), key=lambda p: (_entity_rank(p), p.name)):
+        for path in sorted(landing_files(settings), key=lambda p: (load_order(p.stem), p.name)):
             if sha256_of(path) in known:
                 continue
             results.append(ingestor.ingest_file(path, uploaded_by="landing"))
