@@ -82,8 +82,10 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from moatmetrics.ingest.loader import Ingestor
+    from moatmetrics.quality.suites import preload_in_background
     from orchestration.resources import warehouse_connection
 
+    preload_in_background()
     settings = _settings()
     files = sorted(_expand(args.paths), key=lambda p: (load_order(p.stem), str(p)))
     if not files:

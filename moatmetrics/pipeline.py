@@ -44,6 +44,9 @@ class RunOutcome:
 
 
 def run_pipeline(settings: Settings, log_level: str = "WARNING") -> RunOutcome:
+    from moatmetrics.quality.suites import preload_in_background
+
+    preload_in_background()  # overlaps GX's slow import with Dagster's start-up
     from dagster import AssetCheckSeverity, DagsterInstance
 
     from orchestration.definitions import defs

@@ -83,9 +83,14 @@ def load_suite_document(entity: str, folder: Path = EXPECTATIONS_DIR) -> dict:
 _CONTEXT_LOCK = threading.Lock()
 
 
+_preload_started = threading.Event()
+
+
 def preload_in_background() -> None:
-    """Start importing GX (about 3 s) while the first files are read by DuckDB."""
-    threading.Thread(target=_context, name="gx-preload", daemon=True).start()
+    """Start importing GX (about 3 s) while other start-up work and DuckDB reads go on."""
+    if not _preload_started.is_set():
+        _preload_started.set()
+        threading.Thread(target=_context, name="gx-preload", daemon=True).start()
 
 
 def _context():
