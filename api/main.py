@@ -5,17 +5,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
+from api.gate import Gate
+from api.metrics import RequestMetrics
 from api.problems import install_problem_handlers
-from api.routers import health, marts, snapshots
+from api.routers import audit, health, keys, marts, metrics, reviews, snapshots, uploads
 from api.snapshot_store import SnapshotStore
 from moatmetrics import __version__
+from moatmetrics.appdb.db import engine_for
 from moatmetrics.settings import Settings, get_settings
 
 DESCRIPTION = """
-Read-only access to the marts of the current **published snapshot**: client profitability,
-license utilization and staff utilization, as JSON pages or CSV.
+The marts of the current **published snapshot** (client profitability, license utilization,
+staff utilization) as JSON pages or CSV, plus uploads, the review queue and the audit log.
+
+* **Every endpoint except `/health` (and these docs) needs an API key** sent as
+  `Authorization: Bearer mmk_...`. Keys have a role: `viewer` reads marts, snapshots and
+  uploads; `analyst` also uploads files and reviews rows; `admin` also reads, exports and
+  verifies the audit log and manages keys. Create the first key with
+  `moatmetrics keys create --name NAME --role admin`; there is no default key.
+* Every request is recorded in a hash-chained audit log (mart reads with their filters).
+  Each response carries an `X-Request-ID` that is also in the log.
+* Each key has a rate limit per minute (`RateLimit-*` headers; 429 with `Retry-After`).
 
 * Every response names the `snapshot_id` it was read from; a new publish is served from the
   next request on, and requests already running finish on the snapshot they started with.
@@ -27,7 +40,12 @@ license utilization and staff utilization, as JSON pages or CSV.
 TAGS = [
     {"name": "marts", "description": "The published marts: catalog, filtered pages, CSV."},
     {"name": "snapshots", "description": "Published snapshots and the one being served."},
-    {"name": "health", "description": "Liveness."},
+    {"name": "uploads", "description": "Export files in; ingest outcome and problem rows out."},
+    {"name": "reviews", "description": "Flagged mart rows and reviewers' decisions."},
+    {"name": "audit", "description": "The hash-chained audit log (admin)."},
+    {"name": "keys", "description": "API keys (admin) and the calling key."},
+    {"name": "metrics", "description": "Prometheus metrics (admin key or scrape token)."},
+    {"name": "health", "description": "Liveness (no key needed)."},
 ]
 
 
@@ -38,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Open (and migrate) the app database before serving: a wrong URL fails at startup.
+        await anyio.to_thread.run_sync(engine_for, settings)
         yield
         store.close()
 
@@ -51,10 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.snapshot_store = store
+    app.state.request_metrics = RequestMetrics()
     install_problem_handlers(app)
-    app.include_router(health.router)
-    app.include_router(marts.router)
-    app.include_router(snapshots.router)
+    for module in (health, marts, snapshots, uploads, reviews, audit, keys, metrics):
+        app.include_router(module.router)
+    app.add_middleware(Gate, api=app, metrics=app.state.request_metrics)
     return app
 
 

@@ -77,6 +77,80 @@ def invalid_parameter(parameter: str, message: str) -> ProblemError:
     )
 
 
+def unauthorized(reason: str) -> ProblemError:
+    details = {
+        "missing": "Send an API key as `Authorization: Bearer <key>`. An admin creates keys with "
+        "`moatmetrics keys create --name NAME --role viewer|analyst|admin`.",
+        "malformed": "The bearer token is not a MoatMetrics API key (mmk_...).",
+        "unknown": "The API key is not known. Ask an admin for a valid key.",
+        "revoked": "The API key was revoked. Ask an admin for a new key.",
+    }
+    return ProblemError(
+        401,
+        "unauthorized",
+        "Authentication required",
+        details.get(reason, details["unknown"]),
+        headers={"WWW-Authenticate": 'Bearer realm="moatmetrics"'},
+    )
+
+
+def forbidden(role: str, required: str) -> ProblemError:
+    return ProblemError(
+        403,
+        "forbidden",
+        "Not allowed for this role",
+        f"This endpoint needs the {required} role or higher; the key has the {role} role.",
+    )
+
+
+def rate_limited(limit: int, retry_after: int) -> ProblemError:
+    return ProblemError(
+        429,
+        "rate-limited",
+        "Too many requests",
+        f"This key made more than {limit} requests in the current minute. Retry after "
+        f"{retry_after} s, or ask an admin to raise MOATMETRICS_RATE_LIMIT_PER_MINUTE.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def too_large(limit_bytes: int) -> ProblemError:
+    return ProblemError(
+        413,
+        "too-large",
+        "Request body too large",
+        f"The request body is larger than the {limit_bytes // 2**20} MiB this endpoint accepts"
+        " (uploads: MOATMETRICS_MAX_UPLOAD_BYTES). Split the file or export it as CSV.",
+    )
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "not-found", "Not found", f"{what} does not exist.")
+
+
+def bad_request(kind: str, title: str, detail: str) -> ProblemError:
+    return ProblemError(400, kind, title, detail)
+
+
+def unprocessable(kind: str, title: str, detail: str) -> ProblemError:
+    return ProblemError(422, kind, title, detail)
+
+
+def conflict(kind: str, title: str, detail: str) -> ProblemError:
+    return ProblemError(409, kind, title, detail)
+
+
+def audit_unavailable() -> ProblemError:
+    return ProblemError(
+        503,
+        "audit-unavailable",
+        "Audit log unavailable",
+        "The request could not be recorded in the audit log, so it was not served. Check the"
+        " app database (MOATMETRICS_DATABASE_URL or $MOATMETRICS_HOME/app.db).",
+        headers={"Retry-After": "30"},
+    )
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         problem.model_dump(exclude_none=True),
@@ -93,7 +167,12 @@ async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    title = {
+        400: "Bad request",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Request body too large",
+    }.get(exc.status_code, "HTTP error")
     detail = exc.detail if isinstance(exc.detail, str) else title
     problem = Problem(type="about:blank", title=title, status=exc.status_code, detail=detail)
     return problem_response(problem, exc.headers)
@@ -140,8 +219,23 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": text,
     }
     for status, text in (
-        (404, "Unknown mart or path."),
-        (422, "Invalid query parameter."),
-        (503, "No snapshot has been published yet, or it cannot be opened."),
+        (400, "Malformed request (e.g. a file name with a path)."),
+        (401, "No API key, or an unknown or revoked one."),
+        (403, "The key's role is below what this endpoint needs."),
+        (404, "Unknown mart, path or resource."),
+        (409, "Conflict with the current state of the resource."),
+        (413, "Request body too large."),
+        (422, "Invalid query parameter or body."),
+        (429, "Rate limit of the key exceeded; see Retry-After."),
+        (
+            503,
+            "No snapshot has been published yet, it cannot be opened, or the audit log is"
+            " unavailable.",
+        ),
     )
 }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented problem responses of an endpoint: 401, 403 and 429 always, plus these."""
+    return {s: PROBLEM_RESPONSES[s] for s in sorted({401, 403, 429, *statuses})}

@@ -22,12 +22,16 @@ from api.catalog import (
 )
 from api.dependencies import CurrentSnapshot, get_store, only_query_params
 from api.mart_queries import build_query, read_page
-from api.problems import PROBLEM_RESPONSES, snapshot_unavailable, unknown_mart
+from api.problems import problem_responses, snapshot_unavailable, unknown_mart
 from api.rendering import page_csv, page_json
 from api.schemas import MartCatalog
+from api.security import Authorize
 from api.snapshot_store import NoSnapshotError, SnapshotOpenError, SnapshotStore
 
 router = APIRouter(prefix="/api/v1/marts", tags=["marts"])
+# Every read of mart rows is audited with its filters (the query string) and snapshot id.
+READ = Depends(Authorize("viewer", "marts.read"))
+CATALOG = Depends(Authorize("viewer", "marts.catalog"))
 
 MAX_LIMIT = 10_000
 _MONTH_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
@@ -107,13 +111,19 @@ def _route(spec: MartSpec) -> dict[str, Any]:
         " rates are fractions.",
         "responses": {
             200: {"content": {"text/csv": {}}, "description": "A page of rows (JSON or CSV)."},
-            **PROBLEM_RESPONSES,
+            **problem_responses(404, 422, 503),
         },
-        "dependencies": [Depends(only_query_params(*_COMMON_PARAMS, *spec.filters))],
+        "dependencies": [READ, Depends(only_query_params(*_COMMON_PARAMS, *spec.filters))],
     }
 
 
-@router.get("", response_model=MartCatalog, summary="The marts, their columns and row counts")
+@router.get(
+    "",
+    response_model=MartCatalog,
+    summary="The marts, their columns and row counts",
+    dependencies=[CATALOG],
+    responses=problem_responses(503),
+)
 def list_marts(store: Annotated[SnapshotStore, Depends(get_store)]) -> MartCatalog:
     """Works before the first publish too (row counts and SQL types are then null)."""
     try:
@@ -157,7 +167,7 @@ def staff_utilization(
     return _serve(STAFF_UTILIZATION, snapshot, page, {"staff_id": staff_id})
 
 
-@router.get("/{name}", include_in_schema=False)
+@router.get("/{name}", include_in_schema=False, dependencies=[READ])
 def unknown(name: str) -> Response:
     """Any other name: 404 problem naming the known marts (registered last)."""
     raise unknown_mart(name, sorted(MARTS))

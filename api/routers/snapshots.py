@@ -7,12 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.dependencies import get_settings
-from api.problems import PROBLEM_RESPONSES, no_snapshot, snapshot_unavailable
+from api.problems import no_snapshot, problem_responses, snapshot_unavailable
 from api.schemas import SnapshotInfo, SnapshotList
+from api.security import Authorize
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import Snapshot, current_snapshot_id, list_snapshots, load_snapshot
 
-router = APIRouter(prefix="/api/v1/snapshots", tags=["snapshots"])
+router = APIRouter(
+    prefix="/api/v1/snapshots",
+    tags=["snapshots"],
+    dependencies=[Depends(Authorize("viewer", "snapshots.read"))],
+)
 
 
 def _info(snapshot: Snapshot, current_id: str | None) -> SnapshotInfo:
@@ -25,7 +30,12 @@ def _info(snapshot: Snapshot, current_id: str | None) -> SnapshotInfo:
     )
 
 
-@router.get("", response_model=SnapshotList, summary="Published snapshots, newest first")
+@router.get(
+    "",
+    response_model=SnapshotList,
+    summary="Published snapshots, newest first",
+    responses=problem_responses(),
+)
 def snapshots(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotList:
     current_id = current_snapshot_id(settings)
     published = sorted(list_snapshots(settings), key=lambda s: s.snapshot_id, reverse=True)
@@ -38,7 +48,7 @@ def snapshots(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotL
     "/current",
     response_model=SnapshotInfo,
     summary="The snapshot the API serves now",
-    responses={503: PROBLEM_RESPONSES[503]},
+    responses=problem_responses(503),
 )
 def current(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotInfo:
     snapshot_id = current_snapshot_id(settings)

@@ -1,0 +1,319 @@
+"""The gate every request passes: key, rate limit, role, body size, audit entry, request id.
+
+A pure ASGI middleware rather than FastAPI dependencies alone, for three reasons:
+
+- it answers 401/403/413/429 before FastAPI reads a body, so nobody without the right key
+  can make the server parse (or spool to disk) a large upload;
+- it writes the audit entry of a read *before* the response leaves (at ``http.response.start``)
+  and answers 503 instead if the entry cannot be written: no data is served unrecorded;
+- every response, errors included, carries an ``X-Request-ID`` that is also in the audit log.
+
+Handlers that change state write their audit entry themselves, in the same transaction as the
+change, and mark the request as audited (`api.security.mark_audited`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.metrics import RequestMetrics
+from api.problems import (
+    ProblemError,
+    audit_unavailable,
+    forbidden,
+    problem_response,
+    rate_limited,
+    too_large,
+    unauthorized,
+)
+from api.security import SCRAPER, Authorize, RouteEntry, match_route, route_table
+from moatmetrics.appdb import audit, keys, ratelimit
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.keys import Principal
+from moatmetrics.settings import Settings
+
+log = logging.getLogger("moatmetrics.api")
+
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+DEFAULT_BODY_LIMIT = 2**20
+MULTIPART_OVERHEAD = 64 * 2**10
+# Paths that match no route still need a valid key (no probing for what exists).
+UNMATCHED = Authorize("viewer", "api.unknown_path")
+
+
+class _BodyTooLarge(Exception):
+    """Raised from `receive` when a body passes the endpoint's limit."""
+
+
+@dataclass
+class Admission:
+    principal: Principal | None
+    reason: str | None = None
+    key_name: str | None = None
+    rate: ratelimit.RateDecision | None = None
+
+
+def admit(settings: Settings, token: str | None, rule: Authorize) -> Admission:
+    """Authenticate the token and count the request against the key's rate limit."""
+    scrape = settings.metrics_token
+    if rule.scrape_token and scrape and token and hmac.compare_digest(token, scrape):
+        return Admission(SCRAPER)
+    if not token:
+        return Admission(None, "missing")
+    if not keys.KEY_PATTERN.match(token):
+        return Admission(None, "malformed")
+    with session_scope(settings, write=True) as session:
+        auth = keys.authenticate(session, token)
+        if auth.principal is None:
+            return Admission(None, auth.reason, auth.key_name)
+        rate = ratelimit.hit(session, auth.principal.key_id, settings.rate_limit_per_minute)
+        if rate.first_in_window:
+            keys.touch(session, auth.principal.key_id)
+        return Admission(auth.principal, rate=rate)
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status in (401, 403):
+        return "denied"
+    if status == 429:
+        return "rate_limited"
+    return "failed" if status >= 500 else "rejected"
+
+
+def _bearer(headers: Headers) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+@dataclass
+class _Exchange:
+    """What the gate knows about one request while it is served."""
+
+    scope: Scope
+    settings: Settings
+    rule: Authorize
+    request_id: str
+    client_addr: str | None
+    principal: Principal | None = None
+    key_name: str | None = None
+    rate: ratelimit.RateDecision | None = None
+    status: int | None = None
+    body_exceeded: bool = False
+    swallow: bool = False
+    extra_details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.scope.setdefault("state", {})
+
+    def actor(self) -> audit.Actor:
+        principal = self.principal
+        return audit.Actor(
+            name=principal.name if principal else (self.key_name or "anonymous"),
+            role=principal.role if principal else None,
+            request_id=self.request_id,
+            client_addr=self.client_addr,
+        )
+
+    def target(self) -> str:
+        path = self.scope["path"]
+        return self.state.get("audit_target") or path.removeprefix("/api/v1/").lstrip("/")
+
+    def details(self) -> dict[str, Any]:
+        query = QueryParams(self.scope.get("query_string", b"").decode("latin-1"))
+        details: dict[str, Any] = {"method": self.scope["method"]}
+        if query:
+            details["query"] = {k: query.getlist(k) for k in sorted(set(query.keys()))}
+        return {**details, **self.extra_details, **self.state.get("audit_details", {})}
+
+    def response_headers(self) -> dict[str, str]:
+        headers = {"X-Request-ID": self.request_id}
+        if self.rate is not None and self.rate.limit:
+            headers["RateLimit-Limit"] = str(self.rate.limit)
+            headers["RateLimit-Remaining"] = str(self.rate.remaining)
+            headers["RateLimit-Reset"] = str(self.rate.reset_after)
+        return headers
+
+
+class Gate:
+    """ASGI middleware; `api` is the FastAPI app whose route table declares the rules."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.api = api
+        self.metrics = metrics
+        self._table: list[RouteEntry] | None = None
+
+    def _routes(self) -> list[RouteEntry]:
+        # Built at the first request, when every router has been included.
+        if self._table is None:
+            self._table = route_table(self.api)
+        return self._table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        incoming_id = headers.get(REQUEST_ID_HEADER, "")
+        route = match_route(self._routes(), scope)
+        rule = route.rule if route is not None else None
+        exchange = _Exchange(
+            scope=scope,
+            settings=self.api.state.settings,
+            rule=rule or UNMATCHED,
+            request_id=incoming_id if _REQUEST_ID.match(incoming_id) else uuid.uuid4().hex,
+            client_addr=scope["client"][0] if scope.get("client") else None,
+        )
+        exchange.state["request_id"] = exchange.request_id
+        try:
+            if route is not None and route.public:
+                await self.app(scope, receive, self._sender(exchange, send, audit_it=False))
+            else:
+                await self._governed(exchange, headers, receive, send)
+        finally:
+            template = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
+            self.metrics.observe(scope["method"], template, exchange.status or 500, seconds)
+
+    async def _governed(
+        self, exchange: _Exchange, headers: Headers, receive: Receive, send: Send
+    ) -> None:
+        rule, settings = exchange.rule, exchange.settings
+        try:
+            admission = await anyio.to_thread.run_sync(admit, settings, _bearer(headers), rule)
+        except Exception:
+            log.exception("app database unavailable while authenticating")
+            await self._reply(exchange, send, audit_unavailable(), audit_it=False)
+            return
+        exchange.principal, exchange.key_name = admission.principal, admission.key_name
+        exchange.rate = admission.rate
+        principal = admission.principal
+        if principal is None:
+            exchange.extra_details["reason"] = admission.reason
+            await self._reply(exchange, send, unauthorized(admission.reason or "unknown"))
+            return
+        if admission.rate is not None and not admission.rate.allowed:
+            # One entry per key and window, not one per refused request.
+            first = admission.rate.count == admission.rate.limit + 1
+            problem = rate_limited(admission.rate.limit, admission.rate.reset_after)
+            await self._reply(exchange, send, problem, audit_it=first)
+            return
+        if not rule.allows(principal):
+            await self._reply(exchange, send, forbidden(principal.role, rule.role))
+            return
+        exchange.state["principal"] = principal
+        limit = (
+            settings.max_upload_bytes + MULTIPART_OVERHEAD if rule.upload else DEFAULT_BODY_LIMIT
+        )
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._reply(exchange, send, too_large(limit))
+            return
+        try:
+            await self.app(
+                exchange.scope,
+                self._counting(exchange, receive, limit),
+                self._sender(exchange, send, audit_it=rule.audit, limit=limit),
+            )
+        except _BodyTooLarge:
+            if exchange.status is None:
+                await self._reply(exchange, send, too_large(limit))
+        except Exception:
+            if exchange.status is None and rule.audit:
+                exchange.status = 500
+                await self._audit(exchange, 500)
+            raise
+
+    @staticmethod
+    def _counting(exchange: _Exchange, receive: Receive, limit: int) -> Receive:
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exchange.body_exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        return counting_receive
+
+    def _sender(self, exchange: _Exchange, send: Send, *, audit_it: bool, limit: int = 0) -> Send:
+        async def gated_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if exchange.body_exceeded:  # FastAPI turned the aborted body into a 400
+                    await self._reply(exchange, send, too_large(limit))
+                    exchange.swallow = True
+                    return
+                status = message["status"]
+                if audit_it and not exchange.state.get("audited"):
+                    snapshot = Headers(raw=message.get("headers", [])).get("x-snapshot-id")
+                    if snapshot:
+                        exchange.extra_details["snapshot_id"] = snapshot
+                    if not await self._audit(exchange, status):
+                        await self._reply(exchange, send, audit_unavailable(), audit_it=False)
+                        exchange.swallow = True
+                        return
+                exchange.status = status
+                response_headers = MutableHeaders(scope=message)
+                for name, value in exchange.response_headers().items():
+                    response_headers[name] = value
+            elif exchange.swallow:
+                return
+            await send(message)
+
+        return gated_send
+
+    async def _audit(self, exchange: _Exchange, status: int) -> bool:
+        try:
+            await anyio.to_thread.run_sync(
+                audit.record,
+                exchange.settings,
+                exchange.actor(),
+                exchange.rule.action,
+                _outcome(status),
+                exchange.target(),
+                status,
+                exchange.details(),
+            )
+            return True
+        except Exception:
+            log.exception("could not write the audit entry of request %s", exchange.request_id)
+            return False
+
+    async def _reply(
+        self, exchange: _Exchange, send: Send, problem: ProblemError, *, audit_it: bool = True
+    ) -> None:
+        """Answer with a problem from the gate itself (the app never sees the request)."""
+        status = problem.problem.status
+        if audit_it:
+            await self._audit(exchange, status)
+        exchange.status = status
+        response = problem_response(
+            problem.problem, {**(problem.headers or {}), **exchange.response_headers()}
+        )
+        await send(
+            {"type": "http.response.start", "status": status, "headers": response.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,124 @@
+"""The audit log for admins: filtered pages, full exports (CSV, JSON Lines), verification."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, select
+
+from api.app_schemas import AuditEntryOut, AuditPage, AuditVerification
+from api.dependencies import get_settings
+from api.problems import problem_responses
+from api.security import Authorize
+from moatmetrics.appdb import audit
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.keys import Principal
+from moatmetrics.appdb.models import AuditEntry
+from moatmetrics.settings import Settings
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+Reader = Annotated[Principal, Depends(Authorize("admin", "audit.read"))]
+Exporter = Annotated[Principal, Depends(Authorize("admin", "audit.export"))]
+Verifier = Annotated[Principal, Depends(Authorize("admin", "audit.verify"))]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def audit_filter(
+    actor: Annotated[str | None, Query(max_length=100, description="Exact actor.")] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=64, description="Action prefix, e.g. `marts.` or `keys.create`."),
+    ] = None,
+    target: Annotated[
+        str | None, Query(max_length=500, description="Target prefix, e.g. `marts/`.")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[datetime | None, Query(description="Up to this time (inclusive).")] = None,
+) -> audit.AuditFilter:
+    return audit.AuditFilter(actor=actor, action=action, target=target, since=since, until=until)
+
+
+Filter = Annotated[audit.AuditFilter, Depends(audit_filter)]
+
+
+@router.get(
+    "", response_model=AuditPage, summary="Audit entries, newest first",
+    responses=problem_responses(422),
+)  # fmt: skip
+def list_entries(
+    principal: Reader,
+    settings: AppSettings,
+    flt: Filter,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
+) -> AuditPage:
+    with session_scope(settings) as session:
+        query = audit.filtered(select(AuditEntry), flt)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)
+        ).all()
+        entries = [AuditEntryOut(**audit.entry_dict(e)) for e in rows]
+    return AuditPage(total=total, limit=limit, offset=offset, entries=entries)
+
+
+def _export_lines(settings: Settings, flt: audit.AuditFilter, fmt: str) -> Iterator[str]:
+    """Rows in chain order, generated batch by batch (the session lives in the generator)."""
+    with session_scope(settings) as session:
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(audit.EXPORT_FIELDS)
+            for entry in audit.iter_entries(session, flt):
+                writer.writerow(getattr(entry, name) for name in audit.EXPORT_FIELDS)
+                if buffer.tell() > 65536:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+        else:
+            for entry in audit.iter_entries(session, flt):
+                yield json.dumps(audit.entry_dict(entry), ensure_ascii=False) + "\n"
+
+
+@router.get(
+    "/export",
+    summary="Every matching entry in chain order, as CSV or JSON Lines",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
+        **problem_responses(422),
+    },
+)
+def export(
+    principal: Exporter,
+    settings: AppSettings,
+    flt: Filter,
+    format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",
+) -> StreamingResponse:
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    filename = f"moatmetrics-audit.{format}"
+    return StreamingResponse(
+        _export_lines(settings, flt, format),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/verify",
+    response_model=AuditVerification,
+    summary="Check the whole hash chain; names the first broken entry",
+    responses=problem_responses(),
+)
+def verify(principal: Verifier, settings: AppSettings) -> AuditVerification:
+    report = audit.verify(settings)
+    return AuditVerification(**report.__dict__)

@@ -1,0 +1,176 @@
+"""Uploads over HTTP: files go to the landing folder and a pipeline run ingests them.
+
+`POST` answers 202 as soon as the file is checked and landed; the ingest outcome (accepted,
+rejected with every problem row, or unchanged) appears on `GET /api/v1/uploads/{id}` when the
+run has processed it. Refusals that need no ingest (path in the name, size, workbook bomb,
+unknown entity) are immediate 400/413/422 problems.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+
+from api.app_schemas import UploadAccepted, UploadDetail, UploadList, UploadOut, UploadProblemOut
+from api.dependencies import get_settings
+from api.problems import not_found, problem_responses
+from api.security import Authorize, actor_of, mark_audited, set_audit_target
+from api.upload_intake import check_content, check_entity, clean_file_name, discard, land, receive
+from moatmetrics.appdb import uploads
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.keys import Principal
+from moatmetrics.appdb.models import Upload, UploadProblem
+from moatmetrics.runs import request_run
+from moatmetrics.settings import Settings
+
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+
+Reader = Annotated[Principal, Depends(Authorize("viewer", "uploads.read"))]
+Uploader = Annotated[Principal, Depends(Authorize("analyst", "uploads.create", upload=True))]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+UploadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The upload's id.")]
+
+
+def _out(upload: Upload) -> dict:
+    return {
+        "id": upload.id,
+        "source": upload.source,
+        "file_name": upload.original_name,
+        "stored_name": upload.stored_name,
+        "entity": upload.entity,
+        "sha256": upload.sha256,
+        "size_bytes": upload.size_bytes,
+        "status": upload.status,
+        "message": upload.message,
+        "row_count": upload.row_count,
+        "rows_loaded": upload.rows_loaded,
+        "rows_rejected": upload.rows_rejected,
+        "warnings": upload.warnings,
+        "notes": uploads.parse_json_list(upload.notes),
+        "quality_score": upload.quality_score,
+        "recommendations": uploads.parse_json_list(upload.recommendations),
+        "uploaded_by": upload.uploaded_by,
+        "created_at": upload.created_at,
+        "processed_at": upload.processed_at,
+    }
+
+
+def _problem(problem: UploadProblem) -> UploadProblemOut:
+    return UploadProblemOut(
+        row=problem.row_number,
+        column=problem.column_name,
+        value=problem.value,
+        rule=problem.rule,
+        fix=problem.fix,
+        severity=problem.severity,
+        sheet=problem.sheet,
+    )
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadAccepted,
+    summary="Upload an export file (multipart); ingested by a pipeline run",
+    responses=problem_responses(400, 413, 422),
+)
+def create_upload(
+    request: Request,
+    response: Response,
+    principal: Uploader,
+    settings: AppSettings,
+    file: Annotated[UploadFile, File(description="A .csv, .xlsx, .json or .jsonl export.")],
+    entity: Annotated[
+        str | None,
+        Form(description="clients, staff, time_entries, invoices, licenses or expenses; "
+             "optional when the file name names the entity."),
+    ] = None,
+) -> UploadAccepted:  # fmt: skip
+    name = clean_file_name(file.filename)
+    entity = check_entity(entity, name)
+    received = receive(file.file, settings)
+    landed: str | None = None
+    try:
+        check_content(received, name)
+        actor = actor_of(request, principal)
+        with session_scope(settings, write=True) as session:
+            previous = uploads.find_processed(session, received.sha256)
+            if previous is not None:
+                upload = uploads.create_duplicate(
+                    session, actor, original_name=file.filename or name, entity=entity,
+                    sha256=received.sha256, size_bytes=received.size_bytes, previous=previous,
+                )  # fmt: skip
+            else:
+                landed = land(received, name, entity, settings)
+                upload = uploads.create_received(
+                    session, actor, original_name=file.filename or name, stored_name=landed,
+                    entity=entity, sha256=received.sha256, size_bytes=received.size_bytes,
+                )  # fmt: skip
+    except BaseException:
+        if landed:
+            (settings.landing_dir / landed).unlink(missing_ok=True)
+        discard(received)
+        raise
+    discard(received)
+    mark_audited(request)
+    run_requested = landed is not None and request_run(settings)
+    location = f"/api/v1/uploads/{upload.id}"
+    response.headers["Location"] = location
+    return UploadAccepted(
+        id=upload.id,
+        status=upload.status,
+        message=upload.message,
+        location=location,
+        run_requested=run_requested,
+    )
+
+
+@router.get(
+    "", response_model=UploadList, summary="Uploads, newest first",
+    responses=problem_responses(422),
+)  # fmt: skip
+def list_uploads(
+    principal: Reader,
+    settings: AppSettings,
+    status: Annotated[
+        str | None, Query(description="received, accepted, rejected or unchanged.")
+    ] = None,
+    entity: Annotated[str | None, Query(description="Only uploads of this entity.")] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> UploadList:
+    with session_scope(settings) as session:
+        total, rows = uploads.list_uploads(session, status, entity, limit, offset)
+        return UploadList(
+            total=total, limit=limit, offset=offset, uploads=[UploadOut(**_out(u)) for u in rows]
+        )
+
+
+@router.get(
+    "/{upload_id}",
+    response_model=UploadDetail,
+    summary="One upload: status, counts, quality score and its problem rows (paged)",
+    responses=problem_responses(404, 422),
+)
+def get_upload(
+    upload_id: UploadId,
+    request: Request,
+    principal: Reader,
+    settings: AppSettings,
+    problems_limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
+    problems_offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> UploadDetail:
+    set_audit_target(request, f"uploads/{upload_id}")
+    with session_scope(settings) as session:
+        upload = session.get(Upload, upload_id)
+        if upload is None:
+            raise not_found(f"Upload {upload_id}")
+        total, problems = uploads.problems_page(session, upload_id, problems_limit, problems_offset)
+        return UploadDetail(
+            **_out(upload),
+            problems_total=total,
+            problems_limit=problems_limit,
+            problems_offset=problems_offset,
+            problems=[_problem(p) for p in problems],
+        )

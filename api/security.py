@@ -1,0 +1,154 @@
+"""Who may call what: roles declared per route, checked before the request body is read.
+
+Every route except the public ones (`PUBLIC_PATHS`) declares its minimum role and its audit
+action with `Depends(Authorize("viewer", "marts.read"))`. The gate middleware (`api.gate`)
+reads that declaration from the route table to authenticate, rate-limit and authorise *before*
+FastAPI parses a body (an anonymous 500 MB multipart is refused at its first bytes); the
+dependency itself checks again at handler time (defence in depth) and hands the principal to
+the handler. The role-matrix test reads the same declarations, so a new endpoint without one
+fails the tests instead of shipping open.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import get_route_path
+from starlette.types import Scope
+
+from api.problems import forbidden, unauthorized
+from moatmetrics.appdb.audit import Actor
+from moatmetrics.appdb.keys import ROLE_RANK, Principal
+
+# Open without a key: liveness and the API description (they reveal no data).
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key (`mmk_...`) from `moatmetrics keys create`, as a bearer token.",
+)
+
+# The Prometheus scraper authenticated with MOATMETRICS_METRICS_TOKEN (no key, no role).
+SCRAPER = Principal(key_id=0, name="metrics-scraper", role="scraper", prefix="token")
+
+
+class Authorize:
+    """Route dependency: the minimum role, the audit action, and what the gate allows.
+
+    ``audit=False`` only for endpoints that reveal no client data (metrics scrapes);
+    ``scrape_token`` lets MOATMETRICS_METRICS_TOKEN in; ``upload`` raises the body limit to
+    the configured upload size.
+    """
+
+    def __init__(
+        self,
+        role: str,
+        action: str,
+        *,
+        audit: bool = True,
+        scrape_token: bool = False,
+        upload: bool = False,
+    ) -> None:
+        if role not in ROLE_RANK:
+            raise ValueError(f"unknown role {role!r}")
+        self.role = role
+        self.action = action
+        self.audit = audit
+        self.scrape_token = scrape_token
+        self.upload = upload
+
+    def __repr__(self) -> str:
+        return f"Authorize({self.role!r}, {self.action!r})"
+
+    def allows(self, principal: Principal) -> bool:
+        if principal is SCRAPER or principal.role == SCRAPER.role:
+            return self.scrape_token
+        return principal.has_role(self.role)
+
+    def __call__(
+        self,
+        request: Request,
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> Principal:
+        principal: Principal | None = request.scope.get("state", {}).get("principal")
+        if principal is None:
+            raise unauthorized("missing")
+        if not self.allows(principal):
+            raise forbidden(principal.role, self.role)
+        return principal
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """One endpoint of the app as the gate and the role-matrix test see it."""
+
+    path: str
+    methods: frozenset[str]
+    regex: re.Pattern[str]
+    rule: Authorize | None
+    public: bool
+
+
+def _rule(dependant: Dependant | None) -> Authorize | None:
+    for dependency in dependant.dependencies if dependant else ():
+        if isinstance(dependency.call, Authorize):
+            return dependency.call
+    return None
+
+
+def route_table(app: FastAPI) -> list[RouteEntry]:
+    """Every endpoint with its access rule, in matching order (included routers flattened)."""
+    entries = []
+    for context in iter_route_contexts(app.routes):
+        regex = getattr(context, "path_regex", None)
+        path = context.path_format
+        if regex is None or path is None:
+            continue
+        rule = _rule(getattr(context, "dependant", None))
+        methods = frozenset(context.methods or ())
+        entries.append(
+            RouteEntry(path, methods, regex, rule, rule is None and path in PUBLIC_PATHS)
+        )
+    return entries
+
+
+def match_route(table: list[RouteEntry], scope: Scope) -> RouteEntry | None:
+    """The endpoint a request will reach (a full match, else a path-only match for 405s)."""
+    route_path = get_route_path(scope)
+    partial = None
+    for entry in table:
+        if entry.regex.match(route_path):
+            if scope["method"] in entry.methods:
+                return entry
+            partial = partial or entry
+    return partial
+
+
+def actor_of(request: Request, principal: Principal) -> Actor:
+    """The audit actor of a request: the key's name and role, request id and client address."""
+    state = request.scope.get("state", {})
+    return Actor(
+        name=principal.name,
+        role=principal.role,
+        request_id=state.get("request_id"),
+        client_addr=request.client.host if request.client else None,
+    )
+
+
+def mark_audited(request: Request) -> None:
+    """The handler wrote its own audit entry (atomically with its change): the gate skips it."""
+    request.state.audited = True
+
+
+def set_audit_target(request: Request, target: str, **details: object) -> None:
+    """Name what a read touched, and extra details, for the gate's audit entry."""
+    request.state.audit_target = target
+    if details:
+        request.state.audit_details = {**getattr(request.state, "audit_details", {}), **details}

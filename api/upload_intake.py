@@ -1,0 +1,128 @@
+"""Take an uploaded file into the landing folder safely: name, size, workbook bombs, entity.
+
+The file is copied under a hidden temporary name (the landing scan skips dot-files), checked,
+and only then renamed into place, so a pipeline run never sees half a file. Its landed name
+keeps what the ingest needs to know the entity: ``<entity>__<name>.<hash8><ext>`` when the
+entity was given, else ``<name>.<hash8><ext>`` where the name itself must name the entity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from api.problems import ProblemError, bad_request, too_large, unprocessable
+from moatmetrics.ingest.contract import ENTITIES, entity_for_file_stem
+from moatmetrics.ingest.readers import StructuralError, file_format
+from moatmetrics.ingest.xlsx_guard import check_xlsx_archive
+from moatmetrics.settings import Settings
+
+MAX_NAME_LENGTH = 120
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CHUNK = 2**20
+_ENTITY_NAMES = ", ".join(ENTITIES)
+
+
+@dataclass(frozen=True)
+class Received:
+    path: Path
+    sha256: str
+    size_bytes: int
+
+
+def clean_file_name(raw: str | None) -> str:
+    """A safe landing name, or a 400/422 problem saying what is wrong with the given one."""
+    if not raw or not raw.strip():
+        raise bad_request("invalid-file-name", "Invalid file name", "The upload has no file name.")
+    name = unicodedata.normalize("NFKC", raw).strip()
+    if "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise bad_request(
+            "invalid-file-name",
+            "Invalid file name",
+            f"The file name {raw!r} contains a path; send only the file's own name, e.g."
+            " clients.csv.",
+        )
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise bad_request(
+            "invalid-file-name", "Invalid file name", "The file name contains control characters."
+        )
+    path = Path(name)
+    try:
+        file_format(path)
+    except StructuralError as exc:
+        raise unprocessable("unsupported-file-type", "Unsupported file type", str(exc)) from None
+    stem = _UNSAFE.sub("_", path.stem).strip("._-")[:MAX_NAME_LENGTH] or "upload"
+    return stem + path.suffix.lower()
+
+
+def check_entity(entity: str | None, name: str) -> str | None:
+    """The explicit entity, checked; or make sure the name tells the ingest what the file is."""
+    if entity is not None:
+        entity = entity.strip().lower()
+        if entity not in ENTITIES:
+            raise unprocessable(
+                "unknown-entity", "Unknown entity", f"entity must be one of: {_ENTITY_NAMES}."
+            )
+        return entity
+    if entity_for_file_stem(Path(name).stem) is None:
+        raise unprocessable(
+            "unknown-entity",
+            "Cannot tell what the file holds",
+            f"The name {name!r} does not name an entity: name the file after one ({_ENTITY_NAMES})"
+            " or send the form field `entity`.",
+        )
+    return None
+
+
+def receive(source: BinaryIO, settings: Settings) -> Received:
+    """Copy the upload into a hidden file in the landing folder, hashing and counting it."""
+    settings.landing_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.landing_dir / f".incoming-{secrets.token_hex(8)}.part"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(target, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                size += len(chunk)
+                if size > settings.max_upload_bytes:
+                    raise too_large(settings.max_upload_bytes)
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise unprocessable(
+                "empty-file", "Empty file", "The file is empty: export it again with data."
+            )
+    except (ProblemError, OSError):
+        target.unlink(missing_ok=True)
+        raise
+    return Received(target, digest.hexdigest(), size)
+
+
+def check_content(received: Received, name: str) -> None:
+    """Refuse workbooks that would inflate far beyond their size (zip bombs)."""
+    if file_format(Path(name)) != "xlsx":
+        return
+    try:
+        check_xlsx_archive(received.path)
+    except StructuralError as exc:
+        received.path.unlink(missing_ok=True)
+        raise unprocessable("unsafe-workbook", "Workbook refused", str(exc)) from None
+
+
+def land(received: Received, name: str, entity: str | None, settings: Settings) -> str:
+    """Move the checked file to its final landing name (atomic rename); returns that name."""
+    path = Path(name)
+    stem = f"{entity}__{path.stem}" if entity else path.stem
+    final = f"{stem}.{received.sha256[:8]}{path.suffix}"
+    os.replace(received.path, settings.landing_dir / final)
+    return final
+
+
+def discard(received: Received) -> None:
+    received.path.unlink(missing_ok=True)
