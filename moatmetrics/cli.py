@@ -11,7 +11,9 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+from moatmetrics.cli_keys import add_parsers as add_keys_and_audit_parsers
 from moatmetrics.ingest.contract import load_order
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.settings import (
@@ -97,9 +99,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for path in files:
             result = ingestor.ingest_file(path, entity_name=args.entity, uploaded_by=args.by)
             print_upload(result)
+            _record_upload(con, result)
             failed |= result.status == "rejected"
     print("run `moatmetrics run` to rebuild and publish the marts")
     return 1 if failed else 0
+
+
+def _record_upload(con: Any, result: Any) -> None:
+    """The app database keeps every upload's outcome and problem rows (governed API)."""
+    from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
+    from moatmetrics.cli_keys import cli_actor
+
+    problems = warehouse_problems(con, result.upload_id)
+    record_ingest_result(result, problems, source="cli", actor=cli_actor())
 
 
 def ensure_dbt_manifest(force: bool = False) -> Path:
@@ -241,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+
+    add_keys_and_audit_parsers(sub)
     return parser
 
 
