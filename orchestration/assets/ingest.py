@@ -16,6 +16,7 @@ from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.settings import Settings, get_settings
+from orchestration.app_events import audited, report_upload
 from orchestration.checks.contract_suite import check_result, check_spec
 from orchestration.resources import warehouse_connection
 
@@ -46,7 +47,7 @@ def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, in
         for path in sorted(landing_files(settings), key=lambda p: (load_order(p.stem), p.name)):
             if sha256_of(path) in known:
                 continue
-            results.append(ingestor.ingest_file(path, uploaded_by="landing"))
+            results.append(report_upload(con, ingestor.ingest_file(path, uploaded_by="landing")))
         counts = {
             entity: con.execute(f"SELECT count(*) FROM raw.{entity}").fetchone()[0]
             for entity in ENTITY_ORDER
@@ -97,4 +98,4 @@ def raw_tables(context: dg.AssetExecutionContext):
                 ),
             },
         )
-        yield check_result(key, mine, unassigned)
+        yield audited(check_result(key, mine, unassigned))

@@ -5,6 +5,7 @@ import dagster as dg
 
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES, publish
+from orchestration.app_events import report_publish
 from orchestration.resources import warehouse_lock
 
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
@@ -20,8 +21,17 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
 def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     # Hold the writer lock so no ingest changes the warehouse while it is copied.
-    with warehouse_lock(settings):
-        snapshot = publish(settings)
+    try:
+        with warehouse_lock(settings):
+            snapshot = publish(settings)
+    except Exception as exc:
+        report_publish(None, "failed", {"error": str(exc)[:2000]})
+        raise
+    report_publish(
+        snapshot.snapshot_id,
+        "ok",
+        {"row_counts": snapshot.row_counts, "uploads_included": len(snapshot.upload_ids)},
+    )
     context.log.info(f"published snapshot {snapshot.snapshot_id} at {snapshot.path}")
     return dg.MaterializeResult(
         metadata={

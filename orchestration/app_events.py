@@ -1,0 +1,44 @@
+"""What the pipeline tells the app database: upload outcomes and audit events.
+
+Kept out of the assets so each asset needs one call: the ingest reports every file's result
+(with all its problem rows) and every blocking check, the publish asset reports each publish.
+Everything is recorded under the audit actor ``pipeline``. A failure to record fails the step:
+an ingest the audit log does not show must not lead to a published snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from moatmetrics.appdb.audit import record_pipeline_event
+from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
+from moatmetrics.ingest.loader import UploadResult
+
+
+def report_upload(con: Any, result: UploadResult) -> UploadResult:
+    """Record one ingested file (status, counts, score, every problem row); returns it."""
+    record_ingest_result(result, warehouse_problems(con, result.upload_id))
+    return result
+
+
+def audited(check: dg.AssetCheckResult) -> dg.AssetCheckResult:
+    """Record a check result in the audit log; returns it unchanged (for `yield`)."""
+    asset = "/".join(check.asset_key.path) if check.asset_key else "?"
+    record_pipeline_event(
+        "pipeline.check",
+        "passed" if check.passed else "failed",
+        target=f"{asset}.{check.check_name}",
+        details={
+            "severity": check.severity.value if check.severity else None,
+            "description": (check.description or "")[:2000],
+        },
+    )
+    return check
+
+
+def report_publish(snapshot_id: str | None, outcome: str, details: dict[str, Any]) -> None:
+    record_pipeline_event(
+        "pipeline.publish", outcome, target=f"snapshots/{snapshot_id or '-'}", details=details
+    )
