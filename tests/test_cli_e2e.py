@@ -69,9 +69,11 @@ def test_demo_data_run_snapshots_and_serve(tmp_path):
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "API did not start"
                 time.sleep(0.2)
-        body = httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/marts/client_profitability", params={"limit": 5}
-        ).json()
+        url = f"http://127.0.0.1:{port}/api/v1/marts/client_profitability"
+        assert httpx.get(url).status_code == 401  # no default credentials
+        key = _cli(env, "keys", "create", "--name", "e2e", "--role", "viewer").stdout.strip()
+        auth = {"Authorization": f"Bearer {key}"}
+        body = httpx.get(url, params={"limit": 5}, headers=auth).json()
         assert body["total"] == rows and len(body["rows"]) == 5
         assert body["snapshot_id"] == current.stem
     finally:

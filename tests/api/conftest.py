@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -26,10 +27,18 @@ import duckdb
 import httpx
 import pytest
 
+from moatmetrics.appdb.audit import Actor
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.keys import ROLES, create_key
 from moatmetrics.settings import REPO_ROOT, Settings, get_settings
 from moatmetrics.snapshots import Snapshot, publish
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+# Test servers: no background pipeline runs, and a rate limit no functional test reaches.
+DEFAULT_SERVER_ENV = {
+    "MOATMETRICS_RUN_ON_UPLOAD": "0",
+    "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "1000000",
+}
 CLIENTS = [("C1", "Acme"), ("C2", "Globex"), ("C3", "Initech")]
 
 _CLIENT_PROFITABILITY = """
@@ -182,18 +191,39 @@ def publish_generation() -> Callable[..., Snapshot]:
 
 
 class ApiServer:
-    """`uvicorn api.main:app` in a child process, bound to 127.0.0.1 on a free port."""
+    """`uvicorn api.main:app` in a child process, bound to 127.0.0.1 on a free port.
 
-    def __init__(self, home: Path, log_path: Path) -> None:
+    Before it starts, one API key per role is created in its home (`keys[role]`), the way an
+    admin would with `moatmetrics keys create`; `client(role)` sends that role's key.
+    """
+
+    def __init__(self, home: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.log_path = log_path
+        self.env = {**DEFAULT_SERVER_ENV, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.keys: dict[str, str] = {}
+
+    def create_keys(self) -> None:
+        settings = settings_for(self.home)
+        with session_scope(settings, write=True) as session:
+            for role in ROLES:
+                name = f"test-{role}-{secrets.token_hex(3)}"
+                self.keys[role] = create_key(session, Actor("tests"), name, role)[1]
 
     def start(self, attempts: int = 3) -> ApiServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        if not self.keys:
+            self.create_keys()
         for _ in range(attempts):  # a free port can be taken between probe and bind
             port = _free_port()
-            env = {**os.environ, "MOATMETRICS_HOME": str(self.home), "DO_NOT_TRACK": "1"}
+            env = {
+                **os.environ,
+                "MOATMETRICS_HOME": str(self.home),
+                "DO_NOT_TRACK": "1",
+                **self.env,
+            }
             with open(self.log_path, "ab") as log:
                 self.process = subprocess.Popen(
                     [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
@@ -230,8 +260,11 @@ class ApiServer:
             self.process.kill()
             self.process.wait(timeout=10)
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0)
+    def headers(self, role: str | None = "viewer") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+
+    def client(self, role: str | None = "viewer") -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0, headers=self.headers(role))
 
 
 def _free_port() -> int:
@@ -241,13 +274,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], ApiServer]]:
-    """Factory: start a server for a home; all are stopped at the end of the session."""
+def start_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., ApiServer]]:
+    """Factory: `start(home, **env)` starts a server for a home; all stop with the session."""
     servers: list[ApiServer] = []
 
-    def start(home: Path) -> ApiServer:
+    def start(home: Path, **env: str) -> ApiServer:
         log = tmp_path_factory.mktemp("uvicorn-log") / "server.log"
-        server = ApiServer(home, log)
+        server = ApiServer(home, log, env)
         servers.append(server)
         return server.start()
 
@@ -258,7 +293,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
 
 @pytest.fixture(scope="session")
 def published(
-    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[[Path], ApiServer]
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., ApiServer]
 ) -> tuple[ApiServer, Snapshot]:
     """A server whose home has one published snapshot (generation 1). Tests must not publish."""
     home = tmp_path_factory.mktemp("home-published")
@@ -268,7 +303,7 @@ def published(
 
 @pytest.fixture(scope="session")
 def empty_server(
-    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[[Path], ApiServer]
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., ApiServer]
 ) -> ApiServer:
     """A server whose home has never seen a publish."""
     return start_server(tmp_path_factory.mktemp("home-empty"))

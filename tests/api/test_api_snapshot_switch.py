@@ -60,7 +60,7 @@ def test_publish_during_a_burst_of_requests(
     def fetch(index: int) -> None:
         path = PATHS[index % len(PATHS)]
         try:
-            with httpx.Client(base_url=server.url, timeout=30.0) as http:
+            with server.client() as http:
                 response = http.get(path)
             status = response.status_code
             outcome = (
@@ -93,7 +93,7 @@ def test_publish_during_a_burst_of_requests(
             assert generation == generations[snapshot], (path, snapshot, generation)
 
     last = max(generations, key=generations.get)
-    with httpx.Client(base_url=server.url) as http:
+    with server.client() as http:
         assert http.get("/health").json()["snapshot_id"] == last
         body = http.get(PATHS[0]).json()
         assert body["snapshot_id"] == last and body["rows"][0]["explanation"] == "generation 4"
@@ -114,7 +114,7 @@ def test_broken_snapshot_is_a_problem_not_a_traceback(
     # A later publish whose client_profitability lacks a required column.
     publish_generation(home, 2, before_publish=_drop_revenue)
 
-    with httpx.Client(base_url=server.url) as http:
+    with server.client() as http:
         response = http.get("/api/v1/marts/client_profitability")
         assert response.status_code == 500
         assert response.headers["content-type"] == "application/problem+json"
