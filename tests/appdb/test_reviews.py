@@ -1,0 +1,109 @@
+"""The review queue: upsert by (mart, row_key), reopen on changed numbers, decision history."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from moatmetrics.appdb import audit, reviews
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.models import AuditEntry, ReviewItem
+from moatmetrics.settings import Settings
+
+REVIEWER = audit.Actor("carol", "analyst")
+
+
+def flagged(revenue: str, confidence: float = 0.42) -> list[dict]:
+    return [
+        {
+            "row_key": "C1|2024-01-01",
+            "row": {"client_id": "C1", "month": "2024-01-01", "revenue": Decimal(revenue)},
+            "confidence": confidence,
+            "factors": {"cost_completeness": 0.3, "evidence_volume": 0.9},
+            "explanation": "Low cost completeness: 70 % of hours have no known cost.",
+        },
+        {
+            "row_key": "C2|2024-01-01",
+            "row": {"client_id": "C2", "month": "2024-01-01", "revenue": Decimal("10.00")},
+            "confidence": 0.5,
+        },
+    ]
+
+
+def _item(session, key: str) -> ReviewItem:  # type: ignore[no-untyped-def]
+    return session.scalars(select(ReviewItem).where(ReviewItem.row_key == key)).one()
+
+
+def test_sync_decide_and_reopen(app_settings: Settings) -> None:
+    first = reviews.sync_review_items(
+        "client_profitability", flagged("100.00"), app_settings, snapshot_id="s1"
+    )
+    assert first == reviews.SyncSummary(created=2)
+    with session_scope(app_settings) as session:
+        item = _item(session, "C1|2024-01-01")
+        assert item.status == "open" and item.client_id == "C1" and item.snapshot_id == "s1"
+        assert reviews.parse_json_object(item.row_json)["revenue"] == "100.00"  # exact text
+        assert reviews.parse_json_object(item.factors_json)["cost_completeness"] == 0.3
+        item_id, hash_100 = item.id, item.content_hash
+
+    with session_scope(app_settings, write=True) as session:
+        reviews.decide(session, REVIEWER, item_id, "approved", "checked with finance", hash_100)
+
+    # Same numbers in the next snapshot: the approval stands.
+    again = reviews.sync_review_items(
+        "client_profitability", flagged("100.00", 0.45), app_settings, snapshot_id="s2"
+    )
+    assert again == reviews.SyncSummary(unchanged=2)
+    with session_scope(app_settings) as session:
+        item = _item(session, "C1|2024-01-01")
+        assert item.status == "approved" and item.snapshot_id == "s2" and item.confidence == 0.45
+
+    # Different numbers: the item needs review again; the history keeps the old decision.
+    changed = reviews.sync_review_items(
+        "client_profitability", flagged("130.00"), app_settings, snapshot_id="s3"
+    )
+    assert changed == reviews.SyncSummary(reopened=1, unchanged=1)
+    with session_scope(app_settings) as session:
+        item = _item(session, "C1|2024-01-01")
+        assert item.status == "open" and item.content_hash != hash_100
+        history = reviews.history(session, item.id)
+        assert [(d.decision, d.content_hash) for d in history] == [("approved", hash_100)]
+
+    with (
+        pytest.raises(reviews.ReviewConflict),
+        session_scope(app_settings, write=True) as session,
+    ):
+        reviews.decide(session, REVIEWER, item_id, "approved", None, hash_100)
+    with session_scope(app_settings, write=True) as session:
+        reviews.decide(session, REVIEWER, item_id, "rejected", "revenue double counted")
+    with session_scope(app_settings) as session:
+        item = _item(session, "C1|2024-01-01")
+        assert item.status == "rejected"
+        assert [d.decision for d in reviews.history(session, item.id)] == ["approved", "rejected"]
+        total, listed = reviews.list_items(
+            session, reviews.ReviewFilter(status="open", client_id="C2"), 10, 0
+        )
+        assert total == 1 and listed[0].row_key == "C2|2024-01-01"
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert actions.count("pipeline.review_sync") == 3
+    assert actions.count("reviews.decide") == 2
+    assert audit.verify(app_settings).valid
+
+
+def test_decision_rules(sqlite_settings: Settings) -> None:
+    reviews.sync_review_items("staff_utilization", flagged("1.00"), sqlite_settings)
+    with session_scope(sqlite_settings) as session:
+        item_id = _item(session, "C1|2024-01-01").id
+    for decision, comment in (("rejected", None), ("rejected", "  "), ("maybe", "x")):
+        with pytest.raises(ValueError), session_scope(sqlite_settings, write=True) as session:
+            reviews.decide(session, REVIEWER, item_id, decision, comment)
+    with pytest.raises(LookupError), session_scope(sqlite_settings, write=True) as session:
+        reviews.decide(session, REVIEWER, 12345, "approved", None)
+
+
+def test_content_hash_is_canonical() -> None:
+    a = reviews.content_hash({"b": Decimal("1.50"), "a": "x"})
+    assert a == reviews.content_hash({"a": "x", "b": Decimal("1.50")})
+    assert a != reviews.content_hash({"a": "x", "b": Decimal("1.5")})
