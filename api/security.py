@@ -94,6 +94,7 @@ class RouteEntry:
     regex: re.Pattern[str]
     rule: Authorize | None
     public: bool
+    has_body: bool
 
 
 def _rule(dependant: Dependant | None) -> Authorize | None:
@@ -101,6 +102,12 @@ def _rule(dependant: Dependant | None) -> Authorize | None:
         if isinstance(dependency.call, Authorize):
             return dependency.call
     return None
+
+
+def _has_body(dependant: Dependant | None) -> bool:
+    if dependant is None:
+        return False
+    return bool(dependant.body_params) or any(_has_body(d) for d in dependant.dependencies)
 
 
 def route_table(app: FastAPI) -> list[RouteEntry]:
@@ -111,11 +118,12 @@ def route_table(app: FastAPI) -> list[RouteEntry]:
         path = context.path_format
         if regex is None or path is None:
             continue
-        rule = _rule(getattr(context, "dependant", None))
+        dependant = getattr(context, "dependant", None)
+        rule = _rule(dependant)
         methods = frozenset(context.methods or ())
-        entries.append(
-            RouteEntry(path, methods, regex, rule, rule is None and path in PUBLIC_PATHS)
-        )
+        public = rule is None and path in PUBLIC_PATHS
+        has_body = _has_body(dependant)
+        entries.append(RouteEntry(path, methods, regex, rule, public, has_body))
     return entries
 
 

@@ -1,0 +1,168 @@
+"""The role matrix: every endpoint x {no key, revoked key, viewer, analyst, admin}.
+
+The endpoints come from the app's own route table, so a new endpoint is in the matrix the
+moment it exists: it must declare a role (or be one of the few public paths), its role must be
+the one docs/api.md documents, and it is called with every kind of caller over real HTTP.
+Endpoints that need a path value or a body get them from `RECIPES`; one without a recipe that
+needs them fails here with a message saying so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.main import create_app
+from api.security import PUBLIC_PATHS, RouteEntry, route_table
+from moatmetrics.appdb import audit, keys, reviews
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.settings import REPO_ROOT, Settings, get_settings
+
+CALLERS = ("none", "revoked", "viewer", "analyst", "admin")
+RANK = {"viewer": 0, "analyst": 1, "admin": 2}
+_names = itertools.count()
+
+
+@dataclass
+class Recipe:
+    """How to make a valid request to one endpoint, and the status it then documents."""
+
+    success: int = 200
+    path: dict[str, Any] = field(default_factory=dict)
+    json: Callable[[], Any] | None = None
+    files: Callable[[], Any] | None = None
+
+
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("GET", "/api/v1/marts/{name}"): Recipe(404, path={"name": "no_such_mart"}),
+    ("POST", "/api/v1/uploads"): Recipe(
+        202, files=lambda: {"file": ("clients.csv", b"client_id,client_name\nC9,Nine\n")}
+    ),
+    ("GET", "/api/v1/uploads/{upload_id}"): Recipe(path={"upload_id": "$upload"}),
+    ("GET", "/api/v1/reviews/{item_id}"): Recipe(path={"item_id": "$item"}),
+    ("POST", "/api/v1/reviews/{item_id}/decision"): Recipe(
+        path={"item_id": "$item"}, json=lambda: {"decision": "approved"}
+    ),
+    ("POST", "/api/v1/keys"): Recipe(
+        201, json=lambda: {"name": f"matrix-{next(_names)}", "role": "viewer"}
+    ),
+    ("POST", "/api/v1/keys/{key_id}/revoke"): Recipe(path={"key_id": "$victim"}),
+}
+
+
+def documented_roles() -> dict[tuple[str, str], str]:
+    """The roles table of docs/api.md: | `METHOD path` | role | ... |."""
+    text = (REPO_ROOT / "docs" / "api.md").read_text()
+    rows = re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE) ([^`]+)` \| (\w+) \|", text, re.M)
+    return {(method, path): role for method, path, role in rows}
+
+
+@pytest.fixture(scope="module")
+def matrix_server(tmp_path_factory: pytest.TempPathFactory, start_server, publish_generation):
+    home = tmp_path_factory.mktemp("home-matrix")
+    publish_generation(home, 1)
+    server = start_server(home)
+    settings = _settings(home)
+    with session_scope(settings, write=True) as session:
+        actor = audit.Actor("tests")
+        revoked = keys.create_key(session, actor, "matrix-revoked", "admin")
+        keys.revoke_key(session, actor, revoked[0].id)
+        victim = keys.create_key(session, actor, "matrix-victim", "viewer")[0]
+    server.keys["revoked"] = revoked[1]
+    reviews.sync_review_items(
+        "client_profitability",
+        [{"row_key": "C1|2024-01-01", "row": {"client_id": "C1", "revenue": "1.00"}}],
+        settings,
+    )
+    with server.client("admin") as http:
+        upload = http.post("/api/v1/uploads", files=RECIPES[("POST", "/api/v1/uploads")].files())
+        assert upload.status_code == 202, upload.text
+    with session_scope(settings) as session:
+        item_id = reviews.list_items(session, reviews.ReviewFilter(), 1, 0)[1][0].id
+    values = {"$upload": upload.json()["id"], "$item": item_id, "$victim": victim.id}
+    return server, values
+
+
+def _settings(home: Path) -> Settings:
+    return dataclasses.replace(get_settings(), home=home)
+
+
+def _request(server, values: dict, entry: RouteEntry, method: str, caller: str) -> httpx.Response:
+    path = entry.path
+    recipe = RECIPES.get((method, path), Recipe())
+    params = re.findall(r"{(\w+)}", path)
+    missing = [p for p in params if p not in recipe.path]
+    assert not missing, f"add a recipe for {method} {path}: values for {missing}"
+    if entry.has_body:
+        assert recipe.json or recipe.files, f"add a recipe (body) for {method} {path}"
+    url = path.format(**{k: values.get(v, v) for k, v in recipe.path.items()})
+    headers = {} if caller == "none" else {"Authorization": f"Bearer {server.keys[caller]}"}
+    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        return http.request(
+            method,
+            url,
+            headers=headers,
+            json=recipe.json() if recipe.json else None,
+            files=recipe.files() if recipe.files else None,
+        )
+
+
+def expected_status(method: str, path: str, required: str, caller: str) -> int:
+    if caller in ("none", "revoked"):
+        return 401
+    if RANK[caller] < RANK[required]:
+        return 403
+    return RECIPES.get((method, path), Recipe()).success
+
+
+def test_every_endpoint_declares_its_role_and_docs_agree(tmp_path: Path) -> None:
+    table = route_table(create_app(_settings(tmp_path)))
+    documented = documented_roles()
+    seen = {}
+    for entry in table:
+        if entry.public:
+            continue
+        assert entry.rule is not None, f"{entry.path} declares no Authorize(role, action)"
+        for method in entry.methods - {"HEAD"}:
+            seen[(method, entry.path)] = entry.rule.role
+    assert {e.path for e in table if e.public} == set(PUBLIC_PATHS)
+    assert seen == documented, "docs/api.md's roles table and the routes disagree"
+
+
+def test_role_matrix(matrix_server) -> None:
+    server, values = matrix_server
+    table = route_table(create_app(_settings(server.home)))
+    failures = []
+    calls = 0
+    for entry in table:
+        if entry.public:
+            continue
+        for method in sorted(entry.methods - {"HEAD"}):
+            for caller in CALLERS:
+                response = _request(server, values, entry, method, caller)
+                calls += 1
+                expected = expected_status(method, entry.path, entry.rule.role, caller)
+                if response.status_code != expected:
+                    failures.append((method, entry.path, caller, expected, response.status_code))
+                elif expected >= 400:
+                    assert response.headers["content-type"] == "application/problem+json"
+                if expected == 401:
+                    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert not failures, "\n".join(map(str, failures))
+    assert calls >= 5 * 20
+
+
+def test_public_paths_need_no_key(matrix_server) -> None:
+    server, _ = matrix_server
+    with httpx.Client(base_url=server.url) as http:
+        for path in PUBLIC_PATHS - {"/docs/oauth2-redirect"}:
+            assert http.get(path).status_code == 200, path
+        assert http.get("/api/v1/does-not-exist").status_code == 401  # no probing
