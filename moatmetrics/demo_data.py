@@ -6,8 +6,13 @@ not have. :func:`generate` writes the six input files of the data contract
 mart of ``metrics.md`` has something to say:
 
 * clients across industries and contract types; mostly active, some inactive (dormant, no
-  contract end), a few churned (``contract_end`` inside the period, no data afterwards) and
-  some won mid-period; a minority of managed clients are under-priced *and* labour-heavy, so
+  contract end), some churned (``contract_end`` inside the period, no data afterwards) and
+  some won mid-period. Churn has a visible cause (see :data:`CHURN_DECLINE_MONTHS`): over the
+  last 4-6 months before its contract ends, a churning client needs ever more reactive
+  technician time (remote support and onsite work replace maintenance and projects), shrinks
+  its licence seats and managed users (so recurring revenue and the effective hourly rate
+  fall) and stops paying (its invoices stay ``overdue``), so a churn model has something true
+  to find; a minority of managed clients are under-priced *and* labour-heavy, so
   client profitability shows real losers next to healthy accounts;
 * staff in technician tiers, engineers, vCIOs and helpdesk with loaded hourly costs,
   part-timers, joiners (``start_date`` mid-period) and leavers (``end_date``), a few people
@@ -129,6 +134,19 @@ CURRENCY = "USD"
 
 #: Days between an invoice and its due date.
 PAYMENT_TERMS_DAYS = 30
+
+#: Churned clients: at least this many (so even ``small`` can train a churn model), else
+#: this share of the book.
+CHURNED_MIN = 12
+CHURNED_SHARE = 0.08
+#: Months of visible decline before a churned client's last month (inclusive), drawn per client.
+CHURN_DECLINE_MONTHS = (4, 6)
+#: At full decline: extra technician demand, share of proactive work turned reactive, share of
+#: seats and managed users given up, and probability that an invoice stays unpaid.
+DECLINE_EXTRA_DEMAND = 1.5
+DECLINE_REACTIVE_SHIFT = 0.6
+DECLINE_SEAT_LOSS = 0.35
+DECLINE_UNPAID_P = 0.9
 
 
 @dataclass(frozen=True)
@@ -576,6 +594,7 @@ class _Clients:
     labour_weight: np.ndarray  # int64, relative demand for technician time
     pod: np.ndarray
     slow_payer: np.ndarray
+    decline: np.ndarray  # (client, month) in [0, 1]: how far into its pre-churn decline
 
     @property
     def n(self) -> int:
@@ -619,7 +638,7 @@ def _clients(
 
     # Statuses with fixed counts so even the small scale has churn and dormant accounts.
     order = rng.permutation(n)
-    n_churned = max(3, round(0.07 * n))
+    n_churned = max(CHURNED_MIN, round(CHURNED_SHARE * n))
     n_inactive = max(2, round(0.06 * n))
     churnable = order[np.isin(contract[order], (_MANAGED, _OTHER))]
     churned = np.sort(churnable[:n_churned])
@@ -632,7 +651,9 @@ def _clients(
 
     first_m = np.zeros(n, dtype=np.int64)
     last_m = np.full(n, months - 1, dtype=np.int64)
-    last_m[churned] = rng.integers(6, months - 2, size=len(churned))
+    # Churn months spread evenly over the period (after enough history to see a decline), so
+    # a time-based validation split finds churners on both sides.
+    last_m[churned] = rng.permutation(np.round(np.linspace(8, months - 3, len(churned))))
     last_m[inactive] = rng.integers(4, months - 3, size=len(inactive))
     # New logos: ~15% of the clients still active were won during the period.
     active_idx = np.flatnonzero(status == 0)
@@ -679,6 +700,7 @@ def _clients(
     slow_payer = rng.random(n) < 0.05
 
     names = _client_names(rng, industry)
+    decline = _decline(rng, months, churned, last_m)
     ids = _ids("C", np.arange(1, n + 1), 5)
     not_managed_counts = np.isin(contract, (_BREAK_FIX, _PROJECT))
     columns = {
@@ -697,9 +719,27 @@ def _clients(
         ids=ids, contract=contract, first_m=first_m, last_m=last_m, users=users,
         endpoints=endpoints, per_user_cents=per_user_cents, rate_cents=_cents(rate),
         project_rate_cents=_cents(project_rate), labour_weight=weight, pod=pod,
-        slow_payer=slow_payer,
+        slow_payer=slow_payer, decline=decline,
     )
     return clients, columns
+
+
+def _decline(
+    rng: np.random.Generator, months: int, churned: np.ndarray, last_m: np.ndarray,
+) -> np.ndarray:
+    """Per client and month, 0 (healthy) rising linearly to 1 in a churned client's last month.
+
+    The ramp starts 4-6 months before the contract ends; every generator that shapes a
+    client's month (labour demand, work mix, seats, managed users, payment) reads it.
+    """
+    decline = np.zeros((len(last_m), months))
+    lo, hi = CHURN_DECLINE_MONTHS
+    length = rng.integers(lo, hi + 1, size=len(churned))
+    m = np.arange(months)
+    first = last_m[churned] - length + 1
+    ramp = (m[None, :] - first[:, None] + 1) / length[:, None]
+    decline[churned] = np.where(m[None, :] <= last_m[churned][:, None], np.clip(ramp, 0, 1), 0)
+    return decline
 
 
 # --------------------------------------------------------------------------------------------
@@ -817,6 +857,7 @@ class _Labour:
 
 def _pick_clients(
     rng: np.random.Generator, clients: _Clients, active_now: np.ndarray, pods: np.ndarray,
+    demand: np.ndarray,
 ) -> np.ndarray:
     """Weighted client choice inside each staff member's pod; -1 when the pod has no client.
 
@@ -824,7 +865,7 @@ def _pick_clients(
     active this month) can never be chosen, whatever the floating-point rounding.
     """
     n_pods = int(clients.pod.max()) + 1
-    w = np.where(active_now, clients.labour_weight, 0)
+    w = np.where(active_now, np.round(clients.labour_weight * demand).astype(np.int64), 0)
     order = np.argsort(clients.pod, kind="stable")
     cum = np.cumsum(w[order])
     total = np.bincount(clients.pod, weights=w, minlength=n_pods).astype(np.int64)
@@ -881,7 +922,8 @@ def _time_month(
     # Internal or client work, and for whom.
     s_e = si[grp]
     internal_p = staff.internal_share[s_e] * (1.3 if cal_month == 11 else 1.0)
-    client = _pick_clients(rng, clients, active[:, k], staff.pod[s_e])
+    demand = 1 + DECLINE_EXTRA_DEMAND * clients.decline[:, k]
+    client = _pick_clients(rng, clients, active[:, k], staff.pod[s_e], demand)
     client = np.where(rng.random(n_work) < internal_p, -1, client)
     is_client = client >= 0
     contract = clients.contract[np.maximum(client, 0)]
@@ -891,6 +933,9 @@ def _time_month(
     wt = np.where(contract == _PROJECT, _PROJ, wt)
     wt = np.where((contract == _BREAK_FIX) & np.isin(wt, (_MAINT, _CONSULT)), _REMOTE, wt)
     wt = np.where((contract == _OTHER) & (wt == _CONSULT), _REMOTE, wt)
+    # A declining client's time turns reactive: firefighting replaces planned work.
+    shift = rng.random(n_work) < DECLINE_REACTIVE_SHIFT * clients.decline[np.maximum(client, 0), k]
+    wt = np.where(shift & np.isin(wt, (_MAINT, _PROJ, _CONSULT)), _REMOTE, wt)
     internal_wt = np.where(rng.random(n_work) < 0.7, _INTERNAL, _TRAINING)
     wt = np.where(is_client, wt, internal_wt)
     client_wt = np.minimum(wt, _CONSULT)
@@ -1000,7 +1045,7 @@ def _licenses(
 
     # Headcount drifts ~2% a month; today's count is clients.managed_users.
     steps = rng.normal(0.003, 0.02, size=(n, months)).cumsum(axis=1)
-    growth = np.exp(steps - steps[:, -1:])
+    growth = np.exp(steps - steps[:, -1:]) * (1 - DECLINE_SEAT_LOSS * clients.decline)
     basis_of = {
         "users": np.maximum(1, np.round(clients.users[:, None] * growth)),
         "endpoints": np.maximum(1, np.round(clients.endpoints[:, None] * growth)),
@@ -1102,7 +1147,9 @@ def _invoices(
     # Recurring: per-user managed fee or a flat care plan, billed for the month.
     c, m = np.nonzero(active & np.isin(clients.contract, (_MANAGED, _OTHER))[:, None])
     is_managed = clients.contract[c] == _MANAGED
-    qty = np.where(is_managed, clients.users[c], 1)
+    users_now = np.maximum(1, np.round(clients.users[c] * (1 - DECLINE_SEAT_LOSS
+                                                            * clients.decline[c, m])))
+    qty = np.where(is_managed, users_now, 1).astype(np.int64)
     price = clients.per_user_cents[c]
     add(c, m, 0, _CAT_RECURRING, np.where(is_managed, sku_of["MSP-MANAGED-USER"],
                                           sku_of["MSP-CARE-PLAN"]),
@@ -1160,6 +1207,9 @@ def _invoices(
     status[(age == 1) & (u < 0.4)] = "sent"
     status[(age >= 2) & (age <= 4) & clients.slow_payer[inv_c]] = "overdue"
     status[(age >= 2) & (u < 0.01)] = "overdue"
+    # A client on its way out stops paying: its invoices stay overdue.
+    unpaid = rng.random(n_inv) < DECLINE_UNPAID_P * clients.decline[inv_c, inv_m]
+    status[unpaid & np.isin(status, ("paid", "sent"))] = "overdue"
     last = age == 0
     status[last] = np.where(u[last] < 0.10, "draft", np.where(u[last] < 0.15, "pending",
                                                                  "sent"))

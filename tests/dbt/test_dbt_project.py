@@ -79,7 +79,7 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
     ],
 }
 
-EXPECTED_UNIT_TESTS = 16
+EXPECTED_UNIT_TESTS = 17
 PG_CONNINFO = {
     "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
     "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),

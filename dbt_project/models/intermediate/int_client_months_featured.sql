@@ -1,0 +1,294 @@
+{#
+    Churn features and label per client and month (the churn-risk model's training table).
+
+    Every feature of month M is computed from months up to M only (no look-ahead): the
+    "recent" window is M and the two months before it, the "previous" window the three
+    months before that. Trends compare the two windows and are NULL until a client has six
+    months of history. Reactive work is time whose work_type is one of the project variable
+    `reactive_work_types` (default remote_support, onsite: break-fix tickets, not planned
+    maintenance or projects). Invoice status is as of the latest export.
+
+    Label: the client has status churned and its churn month (month of contract_end, else
+    its last month with any activity) is M or one of the two months after M, i.e. the
+    client leaves within the next three months. The label of month M is known only when
+    M + 2 months is not after the last month of data (is_label_known); later months are
+    censored, not negative.
+
+    Materialized as a table: the Python churn asset reads it in full.
+#}
+
+{{ config(materialized='table') }}
+
+{%- set reactive_work_types = var('reactive_work_types', ['remote_support', 'onsite']) %}
+
+with
+
+client_months as (
+
+    select * from {{ ref('int_client_months_spined') }}
+
+),
+
+clients as (
+
+    select * from {{ ref('stg_raw__clients') }}
+
+),
+
+recognized_invoice_lines as (
+
+    select * from {{ ref('int_invoice_lines_recognized') }}
+
+),
+
+costed_time_entries as (
+
+    select * from {{ ref('int_time_entries_costed') }}
+
+),
+
+license_snapshots as (
+
+    select * from {{ ref('stg_raw__licenses') }}
+
+),
+
+expenses as (
+
+    select * from {{ ref('stg_raw__expenses') }}
+
+),
+
+invoices_by_client_month as (
+
+    select
+        client_id,
+        invoice_month as month,
+        sum(amount) as revenue,
+        count(distinct invoice_id) as invoices,
+        count(distinct case when invoice_status = 'overdue' then invoice_id end)
+            as overdue_invoices
+    from recognized_invoice_lines
+    group by
+        client_id,
+        invoice_month
+
+),
+
+labor_by_client_month as (
+
+    select
+        client_id,
+        work_month as month,
+        sum(hours) as labor_hours,
+        sum(
+            case
+                when work_type in (
+                    {%- for work_type in reactive_work_types %}
+                    '{{ work_type }}'{{ "," if not loop.last }}
+                    {%- endfor %}
+                ) then hours
+                else 0
+            end
+        ) as reactive_hours,
+        sum(labor_cost) as labor_cost
+    from costed_time_entries
+    where client_id is not null
+        and not is_absence
+    group by
+        client_id,
+        work_month
+
+),
+
+licenses_by_client_month as (
+
+    select
+        client_id,
+        {{ month_start('snapshot_date') }} as month,
+        sum(seats_purchased) as license_seats,
+        sum(seats_purchased * unit_cost) as license_cost
+    from license_snapshots
+    group by
+        client_id,
+        {{ month_start('snapshot_date') }}
+
+),
+
+other_cost_by_client_month as (
+
+    select
+        client_id,
+        {{ month_start('expense_date') }} as month,
+        sum(amount) as other_cost
+    from expenses
+    where client_id is not null
+    group by
+        client_id,
+        {{ month_start('expense_date') }}
+
+),
+
+client_months_measured as (
+
+    select
+        client_months.client_id,
+        client_months.month,
+        clients.client_name,
+        clients.client_status,
+        clients.contract_type,
+        clients.contract_end_date,
+        clients.managed_users,
+        cast(coalesce(invoices_by_client_month.revenue, 0) as double precision) as revenue,
+        coalesce(invoices_by_client_month.invoices, 0) as invoices,
+        coalesce(invoices_by_client_month.overdue_invoices, 0) as overdue_invoices,
+        cast(coalesce(labor_by_client_month.labor_hours, 0) as double precision) as labor_hours,
+        cast(coalesce(labor_by_client_month.reactive_hours, 0) as double precision)
+            as reactive_hours,
+        cast(coalesce(labor_by_client_month.labor_cost, 0) as double precision) as labor_cost,
+        cast(coalesce(licenses_by_client_month.license_seats, 0) as double precision)
+            as license_seats,
+        cast(coalesce(licenses_by_client_month.license_cost, 0) as double precision)
+            as license_cost,
+        cast(coalesce(other_cost_by_client_month.other_cost, 0) as double precision)
+            as other_cost
+
+    from client_months
+    left join clients
+        on client_months.client_id = clients.client_id
+    left join invoices_by_client_month
+        on client_months.client_id = invoices_by_client_month.client_id
+        and client_months.month = invoices_by_client_month.month
+    left join labor_by_client_month
+        on client_months.client_id = labor_by_client_month.client_id
+        and client_months.month = labor_by_client_month.month
+    left join licenses_by_client_month
+        on client_months.client_id = licenses_by_client_month.client_id
+        and client_months.month = licenses_by_client_month.month
+    left join other_cost_by_client_month
+        on client_months.client_id = other_cost_by_client_month.client_id
+        and client_months.month = other_cost_by_client_month.month
+
+),
+
+{# The spine has no gaps, so a frame of N rows is a window of N months. #}
+client_months_windowed as (
+
+    select
+        *,
+        count(*) over recent_months as recent_months,
+        count(*) over previous_months as previous_months,
+        sum(revenue) over recent_months as revenue_recent,
+        sum(revenue) over previous_months as revenue_previous,
+        sum(labor_hours) over recent_months as labor_hours_recent,
+        sum(labor_hours) over previous_months as labor_hours_previous,
+        sum(reactive_hours) over recent_months as reactive_hours_recent,
+        sum(reactive_hours) over previous_months as reactive_hours_previous,
+        sum(labor_cost + license_cost + other_cost) over recent_months as total_cost_recent,
+        sum(labor_cost + license_cost + other_cost) over previous_months as total_cost_previous,
+        sum(license_cost + other_cost) over recent_months as pass_through_cost_recent,
+        sum(license_cost + other_cost) over previous_months as pass_through_cost_previous,
+        sum(license_seats) over recent_months as license_seats_recent,
+        sum(license_seats) over previous_months as license_seats_previous,
+        sum(invoices) over recent_months as invoices_recent,
+        sum(overdue_invoices) over recent_months as overdue_invoices_recent,
+        row_number() over (partition by client_id order by month) - 1 as tenure_months,
+        max(month) over (partition by client_id) as last_active_month,
+        max(month) over () as data_last_month
+
+    from client_months_measured
+    window
+        recent_months as (
+            partition by client_id order by month rows between 2 preceding and current row
+        ),
+        previous_months as (
+            partition by client_id order by month rows between 5 preceding and 3 preceding
+        )
+
+),
+
+client_months_ratios as (
+
+    select
+        *,
+        case
+            when revenue_recent > 0 then (revenue_recent - total_cost_recent) / revenue_recent
+        end as gross_margin_recent,
+        case
+            when previous_months = 3 and revenue_previous > 0
+                then (revenue_previous - total_cost_previous) / revenue_previous
+        end as gross_margin_previous,
+        (revenue_recent - pass_through_cost_recent) / nullif(labor_hours_recent, 0)
+            as effective_hourly_rate_recent,
+        case
+            when previous_months = 3
+                then (revenue_previous - pass_through_cost_previous)
+                    / nullif(labor_hours_previous, 0)
+        end as effective_hourly_rate_previous
+
+    from client_months_windowed
+
+),
+
+{# A trend is the relative change of the recent window against the previous one. #}
+client_months_featured as (
+
+    select
+        client_id,
+        month,
+        client_name,
+        client_status,
+        contract_type,
+        cast(tenure_months as {{ dbt.type_bigint() }}) as tenure_months,
+        gross_margin_recent as gross_margin_3m,
+        gross_margin_recent - gross_margin_previous as gross_margin_trend,
+        effective_hourly_rate_recent as effective_hourly_rate_3m,
+        (effective_hourly_rate_recent - effective_hourly_rate_previous)
+            / nullif(abs(effective_hourly_rate_previous), 0) as effective_hourly_rate_trend,
+        labor_hours_recent / recent_months / nullif(managed_users, 0)
+            as hours_per_managed_user_3m,
+        reactive_hours_recent / nullif(labor_hours_recent, 0) as reactive_hours_share_3m,
+        case
+            when previous_months = 3
+                then (reactive_hours_recent - reactive_hours_previous)
+                    / nullif(reactive_hours_previous, 0)
+        end as reactive_hours_trend,
+        case
+            when previous_months = 3
+                then (license_seats_recent - license_seats_previous)
+                    / nullif(license_seats_previous, 0)
+        end as license_seats_trend,
+        cast(overdue_invoices_recent as double precision) / nullif(invoices_recent, 0)
+            as overdue_invoice_share_3m,
+        case
+            when previous_months = 3 and revenue_previous > 0
+                then (revenue_recent - revenue_previous) / revenue_previous
+        end as revenue_trend,
+        last_active_month,
+        data_last_month,
+        case
+            when client_status = 'churned'
+                then coalesce({{ month_start('contract_end_date') }}, last_active_month)
+        end as churn_month
+
+    from client_months_ratios
+
+),
+
+final as (
+
+    select
+        *,
+        coalesce(
+            churn_month >= month
+            and churn_month <= cast({{ dbt.dateadd('month', 2, 'month') }} as date),
+            false
+        ) as churned_within_3m,
+        cast({{ dbt.dateadd('month', 2, 'month') }} as date) <= data_last_month
+            as is_label_known
+
+    from client_months_featured
+
+)
+
+select * from final
