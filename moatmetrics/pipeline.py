@@ -69,7 +69,7 @@ def run_pipeline(settings: Settings, log_level: str = "WARNING") -> RunOutcome:
         if not e.passed and e.severity == AssetCheckSeverity.ERROR
     ]
     failed_steps = [
-        f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
+        f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
         for event in result.all_events
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
     ]
@@ -91,3 +91,10 @@ def run_pipeline(settings: Settings, log_level: str = "WARNING") -> RunOutcome:
         raw_rows=raw_rows,
         uploads=uploads,
     )
+
+
+def _root_cause(error) -> str:
+    """The innermost error's first line: what went wrong, not Dagster's wrapper."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0]

@@ -134,6 +134,11 @@ def test_rejected_file_blocks_the_run_and_keeps_the_snapshot(home):
     assert not outcome.success
     assert any("invoices_fix.csv: rejected" in c for c in outcome.failed_checks)
     assert "nothing published" in outcome.summary()
+    assert len(outcome.raw_rows) == 6  # every raw table is recorded, then the check blocks
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    with DagsterInstance.get() as instance:  # the UI shows the run as failed
+        assert instance.get_run_by_id(outcome.run_id).status == DagsterRunStatus.FAILURE
     assert current_snapshot(home).snapshot_id == served.snapshot_id
     assert published_marts(home) == before
 

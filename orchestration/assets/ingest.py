@@ -77,6 +77,8 @@ def raw_tables(context: dg.AssetExecutionContext):
     unassigned = [r for r in results if r.entity not in RAW_KEYS]
     for r in results:
         (context.log.info if r.ok else context.log.error)(_describe(r))
+    # Every table's materialization first, then the verdicts: a failing blocking check stops
+    # the step, and the tables that did load must still be recorded.
     for entity, key in RAW_KEYS.items():
         mine = [r for r in results if r.entity == entity]
         yield dg.MaterializeResult(
@@ -98,4 +100,5 @@ def raw_tables(context: dg.AssetExecutionContext):
                 ),
             },
         )
-        yield audited(check_result(key, mine, unassigned))
+    for entity, key in RAW_KEYS.items():
+        yield audited(check_result(key, [r for r in results if r.entity == entity], unassigned))

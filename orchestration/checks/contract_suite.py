@@ -56,11 +56,11 @@ def check_result(
         description="; ".join(f"{r.file_name}: rejected — {r.message}" for r in rejected)
         or (f"{len(judged)} upload(s) accepted" if judged else "no new uploads"),
         metadata={
-            "quality_score": dg.MetadataValue.float(min(scores) if scores else 1.0),
+            "quality_score": dg.MetadataValue.float(float(min(scores)) if scores else 1.0),
             "rows_rejected": dg.MetadataValue.int(sum(r.rows_rejected for r in judged)),
             "warnings": dg.MetadataValue.int(sum(r.warnings for r in judged)),
             "validation_seconds": dg.MetadataValue.float(
-                round(sum(r.validation_seconds for r in judged), 3)
+                round(float(sum(r.validation_seconds for r in judged)), 3)
             ),
             "expectations": dg.MetadataValue.json(_expectation_totals(judged)),
             "recommendations": dg.MetadataValue.json(
