@@ -91,7 +91,7 @@ def _outcome(status: int) -> str:
         return "denied"
     if status == 429:
         return "rate_limited"
-    return "failed" if status >= 500 else "rejected"
+    return "failed" if status >= 500 else "refused"
 
 
 def _bearer(headers: Headers) -> str | None:

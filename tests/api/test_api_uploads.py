@@ -101,7 +101,7 @@ def test_refused_uploads_leave_nothing_behind(upload_server) -> None:
     with server.client("admin") as admin:
         refused = admin.get("/api/v1/audit", params={"action": "uploads.create"}).json()
         assert refused["total"] == 12
-        assert {e["outcome"] for e in refused["entries"]} == {"rejected"}
+        assert {e["outcome"] for e in refused["entries"]} == {"refused"}
         assert {e["status"] for e in refused["entries"]} == {400, 413, 422}
 
 
