@@ -33,6 +33,8 @@ class Settings:
     rate_limit_per_minute: int = 600
     metrics_token: str | None = None
     run_on_upload: bool = True
+    # Trust layer: rows with confidence below this enter the review queue (docs/trust.md).
+    review_threshold: float = 0.7
 
     @property
     def landing_dir(self) -> Path:
@@ -86,7 +88,22 @@ def get_settings() -> Settings:
         metrics_token=os.environ.get("MOATMETRICS_METRICS_TOKEN") or None,
         run_on_upload=os.environ.get("MOATMETRICS_RUN_ON_UPLOAD", "1").strip().lower()
         not in ("0", "false", "no", "off"),
+        review_threshold=_fraction("MOATMETRICS_REVIEW_THRESHOLD", 0.7),
     )
+
+
+def _fraction(name: str, default: float) -> float:
+    """A setting in [0, 1]; a typo must fail loudly, not silently flag every row (or none)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a number; use a fraction such as 0.7") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}={text!r} must be between 0 and 1")
+    return value
 
 
 def ensure_home(settings: Settings) -> None:
