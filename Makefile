@@ -49,8 +49,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# `make bench`: 1m pipeline + floor + API load (docs/benchmarks.md); add 10m with
+# `make bench BENCH_ARGS=--with-10m`. wrk (Debian) drives the API load; without it (and
+# without root to install it) a Python client does.
 bench: install
-	$(BIN)/python bench/run_bench.py --scale 1m
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& echo "installing wrk (Debian package) for the API load test" \
+		&& apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "wrk is not available: the API load test uses the Python client"
+	$(BIN)/python bench/run_bench.py --scale 1m $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache
