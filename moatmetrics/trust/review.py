@@ -1,0 +1,105 @@
+"""The review queue side of the trust layer: flagged rows in, review status out.
+
+Rows whose confidence is below the threshold become review items through the app database's
+`moatmetrics.appdb.reviews.sync_review_items`, keyed by mart and row key. The hashed content
+is the row's mart values plus its confidence and factors: all of them depend only on the
+row's own entity, so a reviewer's decision sticks while those numbers are unchanged, and a
+later run that changes them re-opens the item; explanations and drivers (which compare with
+the portfolio) are stored on the item but not hashed. The status read back is written into the
+trust tables, so publishing needs only the warehouse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from moatmetrics.appdb import audit
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.models import ReviewItem
+from moatmetrics.appdb.reviews import SyncSummary, sync_review_items
+from moatmetrics.settings import Settings
+from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS, NOT_REQUIRED
+
+_CHUNK = 500
+
+
+def row_keys(mart: str, rows: pd.DataFrame) -> list[str]:
+    """A row's key: its grain values as a canonical JSON list (unambiguous, any characters)."""
+    columns = [rows[c].tolist() for c in GRAINS[mart]]
+    return [
+        audit.canonical_json([_plain(v) for v in values]) for values in zip(*columns, strict=True)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready and stable: dates as ISO text, floats rounded, NaN/NA as null."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return round(float(value), 4)
+    return value
+
+
+def review_entries(
+    mart: str, flagged: pd.DataFrame, mart_columns: Iterable[str]
+) -> list[dict[str, Any]]:
+    """One sync entry per flagged row (a loop over flagged rows only; they are few)."""
+    hashed = [*mart_columns, "confidence", *FACTOR_COLUMNS]
+    keys = row_keys(mart, flagged)
+    records = flagged[hashed].to_dict("records")
+    explanations = flagged["explanation"].tolist()
+    entries = []
+    for key, record, explanation in zip(keys, records, explanations, strict=True):
+        row = {name: _plain(value) for name, value in record.items()}
+        entries.append(
+            {
+                "row_key": key,
+                "row": row,
+                "confidence": row["confidence"],
+                "factors": {name: row[name] for name in FACTOR_COLUMNS},
+                "explanation": explanation,
+                "client_id": row.get("client_id"),
+            }
+        )
+    return entries
+
+
+def statuses(settings: Settings | None, mart: str, keys: list[str]) -> dict[str, str]:
+    """Current status of the given items (open, approved, rejected)."""
+    found: dict[str, str] = {}
+    with session_scope(settings) as session:
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            query = select(ReviewItem.row_key, ReviewItem.status).where(
+                ReviewItem.mart == mart, ReviewItem.row_key.in_(chunk)
+            )
+            found.update({key: status for key, status in session.execute(query)})
+    return found
+
+
+def sync(
+    settings: Settings | None, mart: str, scored: pd.DataFrame, mart_columns: Iterable[str]
+) -> tuple[pd.Series, SyncSummary]:
+    """Sync the flagged rows into the queue; return every row's review_status."""
+    flagged = scored[scored["needs_review"].astype(bool)]
+    summary = sync_review_items(mart, review_entries(mart, flagged, list(mart_columns)), settings)
+    keys = row_keys(mart, flagged)
+    current = statuses(settings, mart, keys)
+    status = pd.Series(NOT_REQUIRED, index=scored.index, dtype=object)
+    status[flagged.index] = [current.get(key, "open") for key in keys]
+    return status, summary
