@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from moatmetrics.settings import DBT_PROJECT_DIR, Settings, ensure_home
 
@@ -59,8 +62,21 @@ def warehouse_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnecti
             con.close()
 
 
+class OfflineDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, minus its `dbt --version` call.
+
+    dagster-dbt learns the dbt version by running `dbt --version`, and that command always asks
+    PyPI for the latest release — an outbound connection on every run, caught by the privacy
+    test. The installed dbt-core's version is the same answer, read locally.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return OfflineDbtCliResource(
         project_dir=dbt_project,
         target="duckdb",
         dbt_executable=str(Path(sys.executable).with_name("dbt")),
