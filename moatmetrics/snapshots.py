@@ -2,9 +2,11 @@
 
 Layout under ``$MOATMETRICS_HOME/snapshots``:
 
-- ``<snapshot_id>.duckdb`` — schema ``marts`` (the published marts) and schema ``meta``
-  (``meta.snapshot``: one row; ``meta.snapshot_uploads``: the uploads it includes;
-  ``meta.snapshot_tables``: row count per mart). Written once, then made read-only.
+- ``<snapshot_id>.duckdb`` — schema ``marts`` (the published marts, each dbt mart with the
+  trust layer's columns, plus ``client_risk``) and schema ``meta`` (``meta.snapshot``: one
+  row; ``meta.snapshot_uploads``: the uploads it includes; ``meta.snapshot_tables``: row
+  count per mart; ``meta.churn_model``: how the churn risk was trained, or why it was not).
+  Written once, then made read-only.
 - ``<snapshot_id>.json`` — the same manifest as JSON, for tools that do not speak DuckDB.
 - ``CURRENT`` — the id of the snapshot being served, replaced with ``os.replace`` so a reader
   sees either the old or the new id, never a half-written one.
@@ -27,8 +29,11 @@ from pathlib import Path
 import duckdb
 
 from moatmetrics.settings import Settings
+from moatmetrics.trust import tables as trust_tables
 
 MART_NAMES = ("client_profitability", "license_utilization", "staff_utilization")
+#: Published marts: the dbt marts (with their trust columns) and the churn-risk scores.
+PUBLISHED_MARTS = (*MART_NAMES, trust_tables.RISK_TABLE)
 POINTER_NAME = "CURRENT"
 
 
@@ -109,7 +114,40 @@ def _write_atomically(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def publish(settings: Settings, marts: tuple[str, ...] = MART_NAMES) -> Snapshot:
+def _warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+        " WHERE table_catalog = 'warehouse'"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def published_mart_select(mart: str, tables: set[str]) -> str | None:
+    """The SELECT (over the attached ``warehouse``) that builds ``marts.<mart>`` of a snapshot.
+
+    A dbt mart gets the trust layer's columns (confidence, one column per factor,
+    explanation, drivers, needs_review, review_status) joined on its grain; without a trust
+    table (a warehouse built before the trust assets ran) it is copied as it is. The churn-risk
+    mart comes from ``trust.client_risk``; None (not published) when that table is missing.
+    """
+    schema = trust_tables.SCHEMA
+    if mart == trust_tables.RISK_TABLE:
+        source = f"{schema}.{mart}"
+        return f"SELECT * FROM warehouse.{source} ORDER BY risk_rank" if source in tables else None
+    scores = f"{schema}.{trust_tables.scores_table(mart)}"
+    grain = trust_tables.GRAINS[mart]
+    if scores not in tables:
+        return f"SELECT * FROM warehouse.marts.{mart}"
+    joined = " AND ".join(f"m.{c} IS NOT DISTINCT FROM t.{c}" for c in grain)
+    added = ", ".join(f"t.{c}" for c in trust_tables.TRUST_COLUMNS)
+    order = ", ".join(f"m.{c}" for c in grain)
+    return (
+        f"SELECT m.*, {added} FROM warehouse.marts.{mart} AS m"
+        f" LEFT JOIN warehouse.{scores} AS t ON {joined} ORDER BY {order}"
+    )
+
+
+def publish(settings: Settings, marts: tuple[str, ...] = PUBLISHED_MARTS) -> Snapshot:
     """Copy the warehouse's marts into a new immutable snapshot file and make it current.
 
     Must run after a good build, in the pipeline process (the warehouse's only writer), with no
@@ -126,9 +164,13 @@ def publish(settings: Settings, marts: tuple[str, ...] = MART_NAMES) -> Snapshot
             warehouse = str(settings.warehouse_path).replace("'", "''")
             con.execute(f"ATTACH '{warehouse}' AS warehouse (READ_ONLY)")
             con.execute("CREATE SCHEMA marts")
+            tables = _warehouse_tables(con)
             row_counts: dict[str, int] = {}
             for mart in marts:
-                con.execute(f"CREATE TABLE marts.{mart} AS SELECT * FROM warehouse.marts.{mart}")
+                select = published_mart_select(mart, tables)
+                if select is None:
+                    continue
+                con.execute(f"CREATE TABLE marts.{mart} AS {select}")
                 row_counts[mart] = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
             upload_ids = [
                 row[0]
@@ -149,6 +191,10 @@ def publish(settings: Settings, marts: tuple[str, ...] = MART_NAMES) -> Snapshot
                 " FROM warehouse.ingest.uploads WHERE status = 'accepted' ORDER BY upload_seq"
             )
             con.execute("CREATE TABLE meta.snapshot_tables (mart VARCHAR, row_count BIGINT)")
+            model = f"{trust_tables.SCHEMA}.{trust_tables.MODEL_TABLE}"
+            if model in tables:  # how the churn risk was trained, or why it was not
+                con.execute(f"CREATE TABLE meta.{trust_tables.MODEL_TABLE} AS"
+                            f" SELECT * FROM warehouse.{model}")  # fmt: skip
             con.executemany(
                 "INSERT INTO meta.snapshot_tables VALUES (?, ?)", list(row_counts.items())
             )
