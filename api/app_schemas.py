@@ -7,9 +7,10 @@ database, not the published data.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from fastapi import Body
+from pydantic import BaseModel, Field
 
 Role = Literal["viewer", "analyst", "admin"]
 
@@ -139,26 +140,28 @@ class ReviewList(BaseModel):
     items: list[ReviewItemOut]
 
 
-class DecisionIn(BaseModel):
-    decision: Literal["approved", "rejected"]
-    comment: str | None = Field(
-        default=None, max_length=4000, description="Required when rejecting."
+_CONTENT_HASH = Field(
+    default=None,
+    pattern=r"^[0-9a-f]{64}$",
+    description="The content_hash you reviewed; 409 if the row changed since.",
+)
+
+
+class Approval(BaseModel):
+    decision: Literal["approved"]
+    comment: str | None = Field(default=None, max_length=4000)
+    content_hash: str | None = _CONTENT_HASH
+
+
+class Rejection(BaseModel):
+    decision: Literal["rejected"]
+    comment: str = Field(
+        min_length=1, max_length=4000, pattern=r"\S", description="What is wrong (required)."
     )
-    content_hash: str | None = Field(
-        default=None,
-        pattern=r"^[0-9a-f]{64}$",
-        description="The content_hash you reviewed; 409 if the row changed since.",
-    )
-
-    @model_validator(mode="after")
-    def _comment_for_rejection(self) -> DecisionIn:
-        if self.decision == "rejected" and not (self.comment or "").strip():
-            raise ValueError("a rejection needs a comment saying what is wrong")
-        return self
+    content_hash: str | None = _CONTENT_HASH
 
 
-class DecisionResult(BaseModel):
-    item: ReviewItemDetail
+DecisionIn = Annotated[Approval | Rejection, Body(discriminator="decision")]
 
 
 class AuditEntryOut(BaseModel):

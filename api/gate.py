@@ -32,12 +32,13 @@ from api.problems import (
     ProblemError,
     audit_unavailable,
     forbidden,
+    method_not_allowed,
     problem_response,
     rate_limited,
     too_large,
     unauthorized,
 )
-from api.security import SCRAPER, Authorize, RouteEntry, match_route, route_table
+from api.security import PUBLIC_PATHS, SCRAPER, Authorize, RouteEntry, match_route, route_table
 from moatmetrics.appdb import audit, keys, ratelimit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
@@ -116,6 +117,7 @@ class _Exchange:
     rate: ratelimit.RateDecision | None = None
     status: int | None = None
     body_exceeded: bool = False
+    allowed: list[str] = field(default_factory=list)  # the path exists, not with this method
     swallow: bool = False
     extra_details: dict[str, Any] = field(default_factory=dict)
 
@@ -174,7 +176,7 @@ class Gate:
         started = time.perf_counter()
         headers = Headers(scope=scope)
         incoming_id = headers.get(REQUEST_ID_HEADER, "")
-        route = match_route(self._routes(), scope)
+        route, allowed = match_route(self._routes(), scope)
         rule = route.rule if route is not None else None
         exchange = _Exchange(
             scope=scope,
@@ -184,8 +186,10 @@ class Gate:
             client_addr=scope["client"][0] if scope.get("client") else None,
         )
         exchange.state["request_id"] = exchange.request_id
+        exchange.allowed = allowed
         try:
-            if route is not None and route.public:
+            public = route.public if route is not None else scope["path"] in PUBLIC_PATHS
+            if public:
                 await self.app(scope, receive, self._sender(exchange, send, audit_it=False))
             else:
                 await self._governed(exchange, headers, receive, send)
@@ -221,6 +225,10 @@ class Gate:
             await self._reply(exchange, send, forbidden(principal.role, rule.role))
             return
         exchange.state["principal"] = principal
+        if exchange.allowed:
+            method = exchange.scope["method"]
+            await self._reply(exchange, send, method_not_allowed(method, exchange.allowed))
+            return
         limit = (
             settings.max_upload_bytes + MULTIPART_OVERHEAD if rule.upload else DEFAULT_BODY_LIMIT
         )

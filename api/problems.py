@@ -124,6 +124,16 @@ def too_large(limit_bytes: int) -> ProblemError:
     )
 
 
+def method_not_allowed(method: str, allowed: list[str]) -> ProblemError:
+    return ProblemError(
+        405,
+        "method-not-allowed",
+        "Method not allowed",
+        f"{method} is not supported here; use {', '.join(allowed)}.",
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
 def not_found(what: str) -> ProblemError:
     return ProblemError(404, "not-found", "Not found", f"{what} does not exist.")
 

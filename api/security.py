@@ -127,16 +127,16 @@ def route_table(app: FastAPI) -> list[RouteEntry]:
     return entries
 
 
-def match_route(table: list[RouteEntry], scope: Scope) -> RouteEntry | None:
-    """The endpoint a request will reach (a full match, else a path-only match for 405s)."""
+def match_route(table: list[RouteEntry], scope: Scope) -> tuple[RouteEntry | None, list[str]]:
+    """The endpoint a request will reach, or None and the methods its path allows (405)."""
     route_path = get_route_path(scope)
-    partial = None
+    allowed: set[str] = set()
     for entry in table:
         if entry.regex.match(route_path):
             if scope["method"] in entry.methods:
-                return entry
-            partial = partial or entry
-    return partial
+                return entry, []
+            allowed |= entry.methods
+    return None, sorted(allowed)
 
 
 def actor_of(request: Request, principal: Principal) -> Actor:

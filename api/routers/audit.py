@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator
 from sqlalchemy import func, select
 
 from api.app_schemas import AuditEntryOut, AuditPage, AuditVerification
@@ -31,6 +33,21 @@ Verifier = Annotated[Principal, Depends(Authorize("admin", "audit.verify"))]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _iso_only(value: object) -> object:
+    """Pydantic would read `0.5` as a Unix time; an audit query names a real date and time."""
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("use an ISO 8601 date and time, e.g. 2024-05-01T09:00:00Z")
+    return value
+
+
+Moment = Annotated[datetime | None, BeforeValidator(_iso_only)]
+
+
 def audit_filter(
     actor: Annotated[str | None, Query(max_length=100, description="Exact actor.")] = None,
     action: Annotated[
@@ -40,8 +57,8 @@ def audit_filter(
     target: Annotated[
         str | None, Query(max_length=500, description="Target prefix, e.g. `marts/`.")
     ] = None,
-    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
-    until: Annotated[datetime | None, Query(description="Up to this time (inclusive).")] = None,
+    since: Annotated[Moment, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[Moment, Query(description="Up to this time (inclusive).")] = None,
 ) -> audit.AuditFilter:
     return audit.AuditFilter(actor=actor, action=action, target=target, since=since, until=until)
 

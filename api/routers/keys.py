@@ -12,7 +12,7 @@ from api.problems import conflict, not_found, problem_responses, unprocessable
 from api.security import Authorize, actor_of, mark_audited
 from moatmetrics.appdb import keys
 from moatmetrics.appdb.db import session_scope
-from moatmetrics.appdb.keys import KeyInfo, KeyManagementError, Principal
+from moatmetrics.appdb.keys import KeyInfo, KeyManagementError, KeyNameTaken, Principal
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
@@ -28,7 +28,10 @@ def _out(info: KeyInfo) -> KeyInfoOut:
     return KeyInfoOut(**{**info.__dict__, "active": info.active})
 
 
-@router.get("/me", response_model=Me, summary="The key making this request")
+@router.get(
+    "/me", response_model=Me, summary="The key making this request",
+    responses=problem_responses(),
+)  # fmt: skip
 def me(principal: Viewer) -> Me:
     return Me(name=principal.name, role=principal.role, prefix=principal.prefix)
 
@@ -47,7 +50,7 @@ def list_keys(principal: ListKeys, settings: Annotated[Settings, Depends(get_set
     response_model=KeyCreated,
     status_code=201,
     summary="Create a key; the secret is in this response only",
-    responses=problem_responses(422),
+    responses=problem_responses(400, 409, 422),
 )
 def create_key(
     body: KeyCreate,
@@ -60,6 +63,8 @@ def create_key(
             info, secret = keys.create_key(
                 session, actor_of(request, principal), body.name, body.role
             )
+    except KeyNameTaken as exc:
+        raise conflict("key-name-taken", "Key name taken", str(exc)) from None
     except KeyManagementError as exc:
         raise unprocessable("invalid-key", "Key not created", str(exc)) from None
     mark_audited(request)

@@ -107,7 +107,7 @@ def get_review(
     "/{item_id}/decision",
     response_model=ReviewItemDetail,
     summary="Approve or reject the item's current content (a rejection needs a comment)",
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(400, 404, 409, 422),
 )
 def decide(
     item_id: ItemId,

@@ -29,7 +29,15 @@ router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 Reader = Annotated[Principal, Depends(Authorize("viewer", "uploads.read"))]
 Uploader = Annotated[Principal, Depends(Authorize("analyst", "uploads.create", upload=True))]
 AppSettings = Annotated[Settings, Depends(get_settings)]
-UploadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The upload's id.")]
+UploadRef = Annotated[
+    str,
+    Path(
+        pattern=r"^([1-9][0-9]{0,9}|u[0-9a-f]{1,16})$",
+        description="The upload's id, or the warehouse upload id (`u` + 16 hex) that snapshots"
+        " list in `upload_ids` (then the newest upload of that content).",
+        examples=["12", "u3f2a9c0d11e4b7a2"],
+    ),
+]
 
 
 def _out(upload: Upload) -> dict:
@@ -154,7 +162,7 @@ def list_uploads(
     responses=problem_responses(404, 422),
 )
 def get_upload(
-    upload_id: UploadId,
+    upload_id: UploadRef,
     request: Request,
     principal: Reader,
     settings: AppSettings,
@@ -163,10 +171,10 @@ def get_upload(
 ) -> UploadDetail:
     set_audit_target(request, f"uploads/{upload_id}")
     with session_scope(settings) as session:
-        upload = session.get(Upload, upload_id)
+        upload = uploads.find_upload(session, upload_id)
         if upload is None:
             raise not_found(f"Upload {upload_id}")
-        total, problems = uploads.problems_page(session, upload_id, problems_limit, problems_offset)
+        total, problems = uploads.problems_page(session, upload.id, problems_limit, problems_offset)
         return UploadDetail(
             **_out(upload),
             problems_total=total,

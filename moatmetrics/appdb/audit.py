@@ -69,7 +69,12 @@ def canonical_json(value: Any) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    """Fixed-width UTC text: sorts like time and hashes identically on every engine."""
+    """Fixed-width UTC text: sorts like time and hashes identically on every engine.
+
+    A time without a zone is taken as UTC (the zone of every stored entry).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 

@@ -32,6 +32,10 @@ class KeyManagementError(ValueError):
     """A key operation that cannot be done (unknown key, name taken, bad role)."""
 
 
+class KeyNameTaken(KeyManagementError):
+    """Key names are unique and never reused, so the audit log's actor names one key."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller behind a valid key."""
@@ -90,7 +94,7 @@ def create_key(session: Session, actor: audit.Actor, name: str, role: str) -> tu
             "a key name is 1-100 letters, digits, spaces or ._@- and starts with a letter or digit"
         )
     if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
-        raise KeyManagementError(f"a key named {name!r} already exists (names are never reused)")
+        raise KeyNameTaken(f"a key named {name!r} already exists (names are never reused)")
     prefix = f"mmk_{secrets.token_hex(4)}"
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(

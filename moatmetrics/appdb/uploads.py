@@ -103,6 +103,15 @@ def find_processed(session: Session, sha256: str) -> Upload | None:
     )
 
 
+def find_upload(session: Session, ref: str) -> Upload | None:
+    """By record id (`12`) or by warehouse upload id (`u` + 16 hex: the newest such record)."""
+    if ref.isdigit():
+        return session.get(Upload, int(ref)) if int(ref) < 2**31 else None
+    return session.scalar(
+        select(Upload).where(Upload.warehouse_upload_id == ref).order_by(Upload.id.desc()).limit(1)
+    )
+
+
 def processed_upload_ids(session: Session) -> set[str]:
     """Warehouse upload ids that a pipeline run has already reported (for the sensor)."""
     return set(

@@ -101,7 +101,7 @@ def test_keys_over_http(gov_server) -> None:
         listed = admin.get("/api/v1/keys").json()["keys"]
         assert secret not in str(listed) and any(k["id"] == key_id for k in listed)
         duplicate = admin.post("/api/v1/keys", json={"name": "powerbi-finance", "role": "admin"})
-        assert duplicate.status_code == 422
+        assert duplicate.status_code == 409 and duplicate.json()["type"].endswith("name-taken")
         own_id = admin.get("/api/v1/me").json()
         mine = next(k for k in listed if k["prefix"] == own_id["prefix"])
         assert admin.post(f"/api/v1/keys/{mine['id']}/revoke").status_code == 409
@@ -187,3 +187,26 @@ def test_request_ids(gov_server) -> None:
         given = http.get("/api/v1/me", headers={"X-Request-ID": "not-an-id;" * 20})
         assert len(given.headers["x-request-id"]) == 32
         assert http.get("/health").headers["x-request-id"]
+
+
+def test_method_not_allowed_lists_every_method(gov_server) -> None:
+    server, _, _ = gov_server
+    with server.client("viewer") as http:
+        response = http.request("DELETE", "/api/v1/uploads")
+        assert response.status_code == 405 and response.headers["content-type"] == PROBLEM
+        assert response.headers["allow"] == "GET, POST"
+    with httpx.Client(base_url=server.url) as anonymous:
+        assert anonymous.request("DELETE", "/api/v1/uploads").status_code == 401
+
+
+def test_upload_found_by_its_warehouse_id(gov_server) -> None:
+    server, _, _ = gov_server
+    with server.client("analyst") as http:
+        created = http.post(
+            "/api/v1/uploads", files={"file": ("staff.csv", b"staff_id,staff_name\nS1,Ann\n")}
+        ).json()
+        by_id = http.get(created["location"]).json()
+        warehouse_id = "u" + by_id["sha256"][:16]
+        assert http.get(f"/api/v1/uploads/{warehouse_id}").json()["id"] == created["id"]
+        assert http.get("/api/v1/uploads/u0123456789abcdef").status_code == 404
+        assert http.get("/api/v1/uploads/0").status_code == 422
