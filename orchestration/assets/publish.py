@@ -1,11 +1,11 @@
 """Publish: after a good build, an immutable snapshot of the marts becomes current."""
 
-
 import dagster as dg
 
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES, publish
 from orchestration.app_events import report_publish
+from orchestration.assets.trust import TRUST_KEYS
 from orchestration.resources import warehouse_lock
 
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
@@ -13,10 +13,11 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
 
 @dg.asset(
     key=dg.AssetKey(["published", "snapshot"]),
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, *TRUST_KEYS],
     group_name="publish",
     kinds={"duckdb"},
-    description="A new read-only DuckDB file of the marts; the `current` pointer moves to it.",
+    description="A new read-only DuckDB file of the marts with their trust columns and the "
+    "churn risk; the `current` pointer moves to it.",
 )
 def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
