@@ -112,8 +112,20 @@ STAFF_UTILIZATION = _spec(
     filters=("staff_id",),
 )
 
+CLIENT_RISK = _spec(
+    "client_risk",
+    "Churn risk of each current client (gradient boosting on the client's history, "
+    "time-based validation), with the drivers that raise or lower it (SHAP values). Empty "
+    "when the history is too short; meta.churn_model in the snapshot says why.",
+    schemas.ClientRiskRow,
+    schemas.ClientRiskPage,
+    grain=("client_id",),
+    filters=("client_id",),
+)
+
 MARTS: dict[str, MartSpec] = {
-    spec.name: spec for spec in (CLIENT_PROFITABILITY, LICENSE_UTILIZATION, STAFF_UTILIZATION)
+    spec.name: spec
+    for spec in (CLIENT_PROFITABILITY, LICENSE_UTILIZATION, STAFF_UTILIZATION, CLIENT_RISK)
 }
 
 

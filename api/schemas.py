@@ -28,6 +28,12 @@ Rate = Annotated[float, Field(description="A fraction (0.42 means 42 %).")]
 _CONFIDENCE = "Trust in this row's numbers, 0..1 (null until the confidence assets ran)."
 _NEEDS_REVIEW = "confidence is below the configured review threshold."
 _EXPLANATION = "Short human sentence naming the main drivers of the row's numbers."
+_FACTOR = "Confidence factor in [0, 1] (docs/trust.md): "
+_DRIVERS = (
+    "JSON text: the row against its trailing 3-month average and the portfolio median "
+    "(changes and exact contributions of each part)."
+)
+_REVIEW_STATUS = "open, approved or rejected (review queue); not_required above the threshold."
 
 
 class MartRow(BaseModel):
@@ -36,8 +42,37 @@ class MartRow(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class ClientProfitabilityRow(MartRow):
-    """One client in one month."""
+class TrustColumns(MartRow):
+    """The trust layer's columns (null until the trust assets ran).
+
+    Listed first among a row model's bases so that, pydantic ordering fields from the most
+    basic class on, they follow the mart's own columns.
+    """
+
+    confidence: Rate | None = Field(default=None, description=_CONFIDENCE)
+    confidence_cost_completeness: Rate | None = Field(
+        default=None, description=_FACTOR + "inputs the number needs are known."
+    )
+    confidence_evidence_volume: Rate | None = Field(
+        default=None, description=_FACTOR + "input rows behind the number, n / (n + k)."
+    )
+    confidence_data_quality: Rate | None = Field(
+        default=None, description=_FACTOR + "share of input rows without a quality warning."
+    )
+    confidence_consistency: Rate | None = Field(
+        default=None, description=_FACTOR + "closeness to the entity's previous six months."
+    )
+    confidence_coverage: Rate | None = Field(
+        default=None, description=_FACTOR + "snapshots or timesheets the number needs present."
+    )
+    explanation: str | None = Field(default=None, description=_EXPLANATION)
+    drivers: str | None = Field(default=None, description=_DRIVERS)
+    needs_review: bool | None = Field(default=None, description=_NEEDS_REVIEW)
+    review_status: str | None = Field(default=None, description=_REVIEW_STATUS)
+
+
+class _ClientProfitabilityColumns(MartRow):
+    """The columns of marts.client_profitability as dbt builds them."""
 
     client_id: str
     client_name: str | None = Field(description="Null when the client is not in clients.")
@@ -58,13 +93,14 @@ class ClientProfitabilityRow(MartRow):
     effective_hourly_rate: Money | None = Field(
         description="(revenue - license_cost - other_cost) / labor_hours; null if no hours."
     )
-    confidence: Rate | None = Field(default=None, description=_CONFIDENCE)
-    needs_review: bool | None = Field(default=None, description=_NEEDS_REVIEW)
-    explanation: str | None = Field(default=None, description=_EXPLANATION)
 
 
-class LicenseUtilizationRow(MartRow):
-    """One product of one vendor for one client in one month."""
+class ClientProfitabilityRow(TrustColumns, _ClientProfitabilityColumns):
+    """One client in one month."""
+
+
+class _LicenseUtilizationColumns(MartRow):
+    """The columns of marts.license_utilization as dbt builds them."""
 
     client_id: str
     vendor: str | None = Field(description="Null when the license export names no vendor.")
@@ -88,13 +124,14 @@ class LicenseUtilizationRow(MartRow):
     )
     utilization_band: str | None = Field(description="optimal, moderate, under or critical.")
     recommendation: str = Field(description="true_up, bill_client, reclaim or ok.")
-    confidence: Rate | None = Field(default=None, description=_CONFIDENCE)
-    needs_review: bool | None = Field(default=None, description=_NEEDS_REVIEW)
-    explanation: str | None = Field(default=None, description=_EXPLANATION)
 
 
-class StaffUtilizationRow(MartRow):
-    """One staff member in one month."""
+class LicenseUtilizationRow(TrustColumns, _LicenseUtilizationColumns):
+    """One product of one vendor for one client in one month."""
+
+
+class _StaffUtilizationColumns(MartRow):
+    """The columns of marts.staff_utilization as dbt builds them."""
 
     staff_id: str
     staff_name: str | None
@@ -111,9 +148,25 @@ class StaffUtilizationRow(MartRow):
         description="available_hours x billable_target - billable_hours (positive = spare)."
     )
     band: str | None = Field(description="overloaded, under, near or on_target.")
-    confidence: Rate | None = Field(default=None, description=_CONFIDENCE)
-    needs_review: bool | None = Field(default=None, description=_NEEDS_REVIEW)
-    explanation: str | None = Field(default=None, description=_EXPLANATION)
+
+
+class StaffUtilizationRow(TrustColumns, _StaffUtilizationColumns):
+    """One staff member in one month."""
+
+
+class ClientRiskRow(MartRow):
+    """One current client: the churn risk of its latest month and what drives it."""
+
+    client_id: str
+    client_name: str | None = Field(description="Null when the client is not in clients.")
+    month: date = Field(description="The month the risk was scored on (latest of the data).")
+    churn_risk: Rate = Field(description="Probability of leaving within the next three months.")
+    risk_rank: int = Field(description="1 = highest risk among the scored clients.")
+    risk_band: str = Field(description="high (>= 0.5), elevated (>= 0.2) or low.")
+    explanation: str = Field(description="The risk and the features that raise or lower it.")
+    drivers: str = Field(
+        description="JSON text: every feature's value and SHAP value (log-odds), largest first."
+    )
 
 
 RowT = TypeVar("RowT", bound=MartRow)
@@ -140,6 +193,10 @@ class LicenseUtilizationPage(MartPage[LicenseUtilizationRow]):
 
 class StaffUtilizationPage(MartPage[StaffUtilizationRow]):
     """A page of marts.staff_utilization."""
+
+
+class ClientRiskPage(MartPage[ClientRiskRow]):
+    """A page of marts.client_risk."""
 
 
 ColumnType = Literal["string", "integer", "decimal", "number", "date", "boolean"]

@@ -86,7 +86,10 @@ def test_handmade_fixture_equals_hand_computed_marts(home):
     expected = json.loads((HANDMADE / "expected.json").read_text())
     got = published_marts(home)
     for mart in MART_NAMES:
-        assert got[mart] == _sorted_expected(expected[mart], mart), mart
+        columns = list(expected[mart][0])  # the dbt mart's columns; trust columns follow
+        assert [list(row)[: len(columns)] for row in got[mart]] == [columns] * len(got[mart])
+        mart_only = [{c: row[c] for c in columns} for row in got[mart]]
+        assert mart_only == _sorted_expected(expected[mart], mart), mart
 
 
 def test_importing_the_same_files_twice_changes_nothing(home, warehouse_closed):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.catalog import (
     CLIENT_PROFITABILITY,
+    CLIENT_RISK,
     LICENSE_UTILIZATION,
     MARTS,
     STAFF_UTILIZATION,
@@ -165,6 +166,15 @@ def staff_utilization(
     staff_id: Annotated[Values, _values("Only these staff members.")] = None,
 ) -> Response:
     return _serve(STAFF_UTILIZATION, snapshot, page, {"staff_id": staff_id})
+
+
+@router.get(**_route(CLIENT_RISK))
+def client_risk(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    client_id: Annotated[Values, _values("Only these clients.")] = None,
+) -> Response:
+    return _serve(CLIENT_RISK, snapshot, page, {"client_id": client_id})
 
 
 @router.get("/{name}", include_in_schema=False, dependencies=[READ])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import httpx
 
 from api.catalog import MARTS
-from moatmetrics.snapshots import MART_NAMES
+from moatmetrics.snapshots import PUBLISHED_MARTS
 
 PROBLEM = "application/problem+json"
 
 
 def test_catalog_covers_the_published_marts() -> None:
-    assert tuple(MARTS) == MART_NAMES
+    assert tuple(MARTS) == PUBLISHED_MARTS
 
 
 def test_health_names_the_current_snapshot(client: httpx.Client, snapshot_id: str) -> None:
@@ -24,7 +24,7 @@ def test_list_marts(client: httpx.Client, snapshot_id: str) -> None:
     body = client.get("/api/v1/marts").json()
     assert body["snapshot_id"] == snapshot_id
     marts = {m["name"]: m for m in body["marts"]}
-    assert list(marts) == list(MART_NAMES)
+    assert list(marts) == list(PUBLISHED_MARTS)
     cp = marts["client_profitability"]
     assert cp["row_count"] == 7 and cp["snapshot_id"] == snapshot_id
     assert cp["grain"] == ["client_id", "month"] and cp["filters"] == ["client_id"]
