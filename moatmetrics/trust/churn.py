@@ -261,8 +261,8 @@ def explain(
         + " (rank "
         + fmt.integer(pd.Series(rank, index=index).astype(float))
         + " of "
-        + str(len(index))
-        + " clients): "
+        + fmt.count(pd.Series(float(len(index)), index=index), "client")
+        + "): "
     )
     body = pd.Series(
         np.where(listed != "", listed + " raise it", "no feature raises it noticeably"), index=index

@@ -64,6 +64,14 @@ def _change_phrase(
     )
 
 
+def _hours_detail(change: pd.Series) -> pd.Series:
+    """'+22.0 h', or 'same hours' when the cost moved without the hours (rates, unknown cost)."""
+    same = change.round(1) == 0
+    return pd.Series(
+        np.where(same, "same hours", fmt.signed_decimal1(change) + " h"), index=change.index
+    )
+
+
 def _top(contributions: np.ndarray, phrases: np.ndarray, limit: int) -> list[pd.Series]:
     """Per row, the phrases of the `limit` largest |contributions| of at least one point."""
     strength = np.nan_to_num(np.abs(contributions), nan=0.0)
@@ -214,7 +222,7 @@ def client_profitability(ev: pd.DataFrame) -> pd.DataFrame:
             "labour cost",
             d["change"]["labor_cost"],
             d["change_pct"]["labor_cost"],
-            fmt.signed_decimal1(d["change"]["labor_hours"]) + " h",
+            _hours_detail(d["change"]["labor_hours"]),
             fmt.money(d["change"]["labor_cost"].abs()),
         ),
         **{
@@ -328,8 +336,7 @@ def _portfolio_sentence(ev: pd.DataFrame, d: dict[str, pd.DataFrame]) -> pd.Seri
         " Portfolio median margin "
         + fmt.percent(ev["median_gross_margin"])
         + " across "
-        + fmt.integer(ev["portfolio_clients"])
-        + " clients"
+        + fmt.count(ev["portfolio_clients"], "client")
         + gap_text
         + "."
     )

@@ -81,6 +81,12 @@ def signed_points(fraction_difference: pd.Series) -> pd.Series:
     )
 
 
+def count(value: pd.Series, noun: str) -> pd.Series:
+    """'1 client', '33 clients'."""
+    plural = pd.Series(np.where(value == 1, " " + noun, " " + noun + "s"), index=value.index)
+    return _blank_missing(value, integer(value) + plural)
+
+
 # -------------------------------------------------------------------------- machine-readable
 
 
