@@ -67,7 +67,7 @@ class Admission:
 
 
 def admit(settings: Settings, token: str | None, rule: Authorize) -> Admission:
-    """Authenticate the token and count the request against the key's rate limit."""
+    """Authenticate the token and read the key's rate window (a read: nothing is written)."""
     scrape = settings.metrics_token
     if rule.scrape_token and scrape and token and hmac.compare_digest(token, scrape):
         return Admission(SCRAPER)
@@ -75,14 +75,49 @@ def admit(settings: Settings, token: str | None, rule: Authorize) -> Admission:
         return Admission(None, "missing")
     if not keys.KEY_PATTERN.match(token):
         return Admission(None, "malformed")
-    with session_scope(settings, write=True) as session:
+    with session_scope(settings) as session:
         auth = keys.authenticate(session, token)
         if auth.principal is None:
             return Admission(None, auth.reason, auth.key_name)
-        rate = ratelimit.hit(session, auth.principal.key_id, settings.rate_limit_per_minute)
-        if rate.first_in_window:
-            keys.touch(session, auth.principal.key_id)
+        rate = ratelimit.peek(session, auth.principal.key_id, settings.rate_limit_per_minute)
         return Admission(auth.principal, rate=rate)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An audit entry to append when the request is settled."""
+
+    actor: audit.Actor
+    action: str
+    outcome: str
+    target: str
+    status: int
+    details: dict[str, Any]
+
+
+def _sampled_refusal(rate: ratelimit.RateDecision | None) -> bool:
+    """429s are recorded at the 1st, 2nd, 4th, 8th... refusal of a key in a window."""
+    if rate is None or not rate.limit:
+        return True
+    over = rate.count - rate.limit
+    return over > 0 and over & (over - 1) == 0
+
+
+def settle(
+    settings: Settings, key_id: int | None, draft: Draft | None, *, sample: bool = False
+) -> None:
+    """The one write of a request: count it in the key's window and append its audit entry."""
+    with session_scope(settings, write=True) as session:
+        rate = None
+        if key_id:
+            rate = ratelimit.hit(session, key_id, settings.rate_limit_per_minute)
+            if rate.first_in_window:
+                keys.touch(session, key_id)
+        if draft is not None and (not sample or _sampled_refusal(rate)):
+            audit.append(
+                session, draft.actor, draft.action, draft.outcome, draft.target, draft.status,
+                draft.details,
+            )  # fmt: skip
 
 
 def _outcome(status: int) -> str:
@@ -216,10 +251,8 @@ class Gate:
             await self._reply(exchange, send, unauthorized(admission.reason or "unknown"))
             return
         if admission.rate is not None and not admission.rate.allowed:
-            # One entry per key and window, not one per refused request.
-            first = admission.rate.count == admission.rate.limit + 1
             problem = rate_limited(admission.rate.limit, admission.rate.reset_after)
-            await self._reply(exchange, send, problem, audit_it=first)
+            await self._reply(exchange, send, problem, sample=True)
             return
         if not rule.allows(principal):
             await self._reply(exchange, send, forbidden(principal.role, rule.role))
@@ -246,9 +279,9 @@ class Gate:
             if exchange.status is None:
                 await self._reply(exchange, send, too_large(limit))
         except Exception:
-            if exchange.status is None and rule.audit:
+            if exchange.status is None:
                 exchange.status = 500
-                await self._audit(exchange, 500)
+                await self._settle(exchange, 500, audit_it=rule.audit)
             raise
 
     @staticmethod
@@ -275,14 +308,14 @@ class Gate:
                     exchange.swallow = True
                     return
                 status = message["status"]
-                if audit_it and not exchange.state.get("audited"):
-                    snapshot = Headers(raw=message.get("headers", [])).get("x-snapshot-id")
-                    if snapshot:
-                        exchange.extra_details["snapshot_id"] = snapshot
-                    if not await self._audit(exchange, status):
-                        await self._reply(exchange, send, audit_unavailable(), audit_it=False)
-                        exchange.swallow = True
-                        return
+                write_entry = audit_it and not exchange.state.get("audited")
+                snapshot = Headers(raw=message.get("headers", [])).get("x-snapshot-id")
+                if snapshot:
+                    exchange.extra_details["snapshot_id"] = snapshot
+                if not await self._settle(exchange, status, audit_it=write_entry) and write_entry:
+                    await self._reply(exchange, send, audit_unavailable(), audit_it=False)
+                    exchange.swallow = True
+                    return
                 exchange.status = status
                 response_headers = MutableHeaders(scope=message)
                 for name, value in exchange.response_headers().items():
@@ -293,30 +326,42 @@ class Gate:
 
         return gated_send
 
-    async def _audit(self, exchange: _Exchange, status: int) -> bool:
+    async def _settle(
+        self, exchange: _Exchange, status: int, *, audit_it: bool, sample: bool = False
+    ) -> bool:
+        """Count the request and append its audit entry (one transaction); False on failure."""
+        principal = exchange.principal
+        key_id = principal.key_id if principal is not None and principal.key_id else None
+        draft = None
+        if audit_it:
+            draft = Draft(
+                exchange.actor(), exchange.rule.action, _outcome(status), exchange.target(),
+                status, exchange.details(),
+            )  # fmt: skip
+        if key_id is None and draft is None:
+            return True
         try:
             await anyio.to_thread.run_sync(
-                audit.record,
-                exchange.settings,
-                exchange.actor(),
-                exchange.rule.action,
-                _outcome(status),
-                exchange.target(),
-                status,
-                exchange.details(),
+                lambda: settle(exchange.settings, key_id, draft, sample=sample)
             )
             return True
         except Exception:
-            log.exception("could not write the audit entry of request %s", exchange.request_id)
+            log.exception("could not record request %s", exchange.request_id)
             return False
 
     async def _reply(
-        self, exchange: _Exchange, send: Send, problem: ProblemError, *, audit_it: bool = True
+        self,
+        exchange: _Exchange,
+        send: Send,
+        problem: ProblemError,
+        *,
+        audit_it: bool = True,
+        sample: bool = False,
     ) -> None:
         """Answer with a problem from the gate itself (the app never sees the request)."""
         status = problem.problem.status
         if audit_it:
-            await self._audit(exchange, status)
+            await self._settle(exchange, status, audit_it=True, sample=sample)
         exchange.status = status
         response = problem_response(
             problem.problem, {**(problem.headers or {}), **exchange.response_headers()}

@@ -1,9 +1,12 @@
 """Per-key rate limit: a fixed one-minute window counted in the app database.
 
 The counter lives in the database, not in the API process, so the limit holds for a key
-however many API workers or instances serve it (one upsert per request; see docs/api.md for
-the measured cost). A fixed window lets a client burst up to twice the limit across a window
-boundary; that is acceptable for protecting an offline analytics server from a runaway script.
+however many API workers or instances serve it. The API reads the counter when a request
+arrives (`peek`, no write) and counts the request in the same write transaction that appends
+its audit entry (`hit`), so limiting adds no commit of its own; the price is that requests
+already in flight when the limit is reached still finish. A fixed window also lets a client
+burst up to twice the limit across a window boundary. Both are acceptable for protecting an
+offline analytics server from a runaway script.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from moatmetrics.appdb.models import RateWindow
@@ -46,13 +49,36 @@ def _upsert(session: Session, key_id: int, window_start: int):  # type: ignore[n
     ).returning(RateWindow.count)
 
 
+def _window(now: float) -> int:
+    return int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+
+
+def _decision(count: int, limit: int, window_start: int, now: float) -> RateDecision:
+    reset_after = max(1, math.ceil(window_start + WINDOW_SECONDS - now))
+    if limit <= 0:
+        return RateDecision(True, 0, 0, reset_after, count)
+    return RateDecision(count <= limit, limit, max(limit - count, 0), reset_after, count)
+
+
+def peek(session: Session, key_id: int, limit: int, now: float | None = None) -> RateDecision:
+    """The decision for one more request of `key_id`, without counting it."""
+    now = time.time() if now is None else now
+    window_start = _window(now)
+    current = session.scalar(
+        select(RateWindow.count).where(
+            RateWindow.key_id == key_id, RateWindow.window_start == window_start
+        )
+    )
+    return _decision((current or 0) + 1, limit, window_start, now)
+
+
 def hit(session: Session, key_id: int, limit: int, now: float | None = None) -> RateDecision:
     """Count one request of `key_id`; `allowed` is False once the window's limit is passed.
 
     `limit` <= 0 switches limiting off (the request is still counted).
     """
     now = time.time() if now is None else now
-    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    window_start = _window(now)
     count = session.execute(_upsert(session, key_id, window_start)).scalar_one()
     if count == 1:  # a new window: forget this key's old ones
         session.execute(
@@ -60,7 +86,4 @@ def hit(session: Session, key_id: int, limit: int, now: float | None = None) -> 
                 RateWindow.key_id == key_id, RateWindow.window_start < window_start
             )
         )
-    reset_after = max(1, math.ceil(window_start + WINDOW_SECONDS - now))
-    if limit <= 0:
-        return RateDecision(True, 0, 0, reset_after, count)
-    return RateDecision(count <= limit, limit, max(limit - count, 0), reset_after, count)
+    return _decision(count, limit, window_start, now)
