@@ -31,3 +31,16 @@ def test_window_counts_and_resets(app_settings: Settings) -> None:
 
 def test_zero_limit_means_unlimited(sqlite_settings: Settings) -> None:
     assert all(_hit(sqlite_settings, 1, 60.0 + i, limit=0).allowed for i in range(5))
+
+
+def test_peek_decides_without_counting(sqlite_settings: Settings) -> None:
+    start = 1_800_000_000.0
+    with session_scope(sqlite_settings) as session:
+        first = ratelimit.peek(session, 7, 2, start)
+    assert first.allowed and first.count == 1 and first.remaining == 1
+    _hit(sqlite_settings, 7, start, limit=2)
+    _hit(sqlite_settings, 7, start + 1, limit=2)
+    with session_scope(sqlite_settings) as session:
+        third = ratelimit.peek(session, 7, 2, start + 2)
+        assert not third.allowed and third.reset_after == 58
+        assert ratelimit.peek(session, 7, 2, start + 60).allowed  # next window
