@@ -38,6 +38,7 @@ run: install
 	@$(BIN)/moatmetrics ui --port $(UI_PORT) > $(MOATMETRICS_HOME)/ui.log 2>&1 & ui=$$!; \
 		trap "kill $$ui 2>/dev/null" EXIT INT TERM; \
 		echo "API:       http://127.0.0.1:$(API_PORT)/api/v1/marts  (docs: http://127.0.0.1:$(API_PORT)/docs)"; \
+		echo "API keys:  $(BIN)/moatmetrics keys create --name you --role admin  (no key, no data: there are no default credentials)"; \
 		echo "Dagster UI: http://127.0.0.1:$(UI_PORT)/  (log: $(MOATMETRICS_HOME)/ui.log)"; \
 		$(BIN)/moatmetrics serve --port $(API_PORT)
 
