@@ -6,7 +6,9 @@ tables onto the marts (``moatmetrics.snapshots``). Modules:
 - `tables`: names, grains and column types shared by the assets and the publisher;
 - `evidence`: SQL that gathers, per mart row, the inputs the factors need;
 - `confidence`: the named factors and the rule that combines them;
-- `formatting` and `explanations`: sentences and machine-readable drivers;
+- `formatting`, `templates`, `explanations` and `utilization_explanations`: sentences and
+  machine-readable drivers;
+- `scoring`: one run per mart and the churn run, warehouse in, trust tables out;
 - `churn`: the churn-risk model (gradient boosting, time-based validation, SHAP drivers);
 - `review`: the review queue in the app database.
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from moatmetrics.trust import formatting as fmt
+from moatmetrics.trust.tables import RISK_COLUMNS
 
 #: Feature -> (label in sentences, formatter name in `moatmetrics.trust.formatting`).
 FEATURES: dict[str, tuple[str, str]] = {
@@ -82,8 +83,6 @@ def _model_row(status: str, reason: str | None, **values: Any) -> dict[str, Any]
 
 
 def _insufficient(reason: str, **values: Any) -> ChurnResult:
-    from moatmetrics.trust.tables import RISK_COLUMNS
-
     return ChurnResult(
         "insufficient_history",
         reason,
@@ -191,8 +190,6 @@ def _current(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def _score_current(features: pd.DataFrame, model: Any, medians: pd.Series) -> pd.DataFrame:
-    from moatmetrics.trust.tables import RISK_COLUMNS
-
     current = _current(features)
     if current.empty:
         return pd.DataFrame(columns=list(RISK_COLUMNS))

@@ -18,81 +18,19 @@ import numpy as np
 import pandas as pd
 
 from moatmetrics.trust import formatting as fmt
+from moatmetrics.trust.templates import (
+    STEADY,
+    baseline,
+    change_phrase,
+    hours_detail,
+    join_and,
+    pick,
+    ratio_contributions,
+    top_phrases,
+)
 
-#: A driver is named when it moved the ratio by at least this much (one percentage point).
-MIN_CONTRIBUTION = 0.01
-#: A relative change below this (rounded) is "held steady".
-STEADY = 0.05
 #: A portfolio gap in a cost share is named from this size on (five percentage points).
 MIN_PORTFOLIO_GAP = 0.05
-
-
-def _blank(index: pd.Index) -> pd.Series:
-    return pd.Series("", index=index, dtype=object)
-
-
-def _pick(condition: pd.Series | np.ndarray, text: pd.Series | str, index: pd.Index) -> pd.Series:
-    """`text` where `condition` holds (unknown counts as false), else an empty string."""
-    mask = pd.Series(condition, index=index).astype("boolean").fillna(False).to_numpy(bool)
-    return pd.Series(np.where(mask, text, ""), index=index, dtype=object)
-
-
-def _baseline(months: pd.Series, fraction_text: pd.Series) -> pd.Series:
-    """'a 3-month average of 41%' or "the previous month's 41%"."""
-    k = fmt.integer(months)
-    return pd.Series(
-        np.where(
-            months == 1,
-            "the previous month's " + fraction_text,
-            "a " + k + "-month average of " + fraction_text,
-        ),
-        index=months.index,
-    )
-
-
-def _change_phrase(
-    noun: str, delta: pd.Series, change_pct: pd.Series, detail: pd.Series, by: pd.Series
-) -> pd.Series:
-    """'labour cost rose 95% (+22.0 h)', 'revenue held steady (+2%)', 'other costs rose by $80'."""
-    verb = pd.Series(np.where(delta > 0, " rose ", " fell "), index=delta.index)
-    steady = np.rint(change_pct.abs() * 100) < STEADY * 100
-    moved = noun + verb + fmt.abs_percent(change_pct) + " (" + detail + ")"
-    held = noun + " held steady (" + fmt.signed_percent(change_pct) + ")"
-    without_pct = noun + verb + "by " + by
-    return pd.Series(
-        np.where(change_pct.isna(), without_pct, np.where(steady, held, moved)), index=delta.index
-    )
-
-
-def _hours_detail(change: pd.Series) -> pd.Series:
-    """'+22.0 h', or 'same hours' when the cost moved without the hours (rates, unknown cost)."""
-    same = change.round(1) == 0
-    return pd.Series(
-        np.where(same, "same hours", fmt.signed_decimal1(change) + " h"), index=change.index
-    )
-
-
-def _top(contributions: np.ndarray, phrases: np.ndarray, limit: int) -> list[pd.Series]:
-    """Per row, the phrases of the `limit` largest |contributions| of at least one point."""
-    strength = np.nan_to_num(np.abs(contributions), nan=0.0)
-    order = np.argsort(-strength, axis=1, kind="stable")[:, :limit]
-    chosen = np.take_along_axis(phrases, order, axis=1)
-    size = np.take_along_axis(strength, order, axis=1)
-    return [
-        pd.Series(np.where(size[:, i] >= MIN_CONTRIBUTION, chosen[:, i], "")) for i in range(limit)
-    ]
-
-
-def _ratio_contributions(
-    a: pd.Series, a0: pd.Series, b: pd.Series, b0: pd.Series
-) -> tuple[pd.Series, pd.Series]:
-    """Exact symmetric split of a/b - a0/b0 into the parts of a and of b."""
-    inverse, inverse0 = 1.0 / b.where(b != 0), 1.0 / b0.where(b0 != 0)
-    return (a - a0) * (inverse + inverse0) / 2.0, (a + a0) / 2.0 * (inverse - inverse0)
-
-
-def _and(first: pd.Series, second: pd.Series) -> pd.Series:
-    return first + pd.Series(np.where(second != "", " and " + second, ""), index=first.index)
 
 
 # ------------------------------------------------------------------------ client profitability
@@ -130,9 +68,9 @@ def _profitability_drivers(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
     delta = pd.DataFrame({c: ev[c] - ev[f"avg_{c}"] for c in measures})
     base = pd.DataFrame({c: ev[f"avg_{c}"].abs() for c in measures})
     # Each cost lowers the margin by its own change; revenue by the change of 1 / revenue.
-    by_revenue = -_ratio_contributions(ev["total_cost"], avg_cost, revenue, avg_revenue)[1]
+    by_revenue = -ratio_contributions(ev["total_cost"], avg_cost, revenue, avg_revenue)[1]
     by_cost = {
-        c: -_ratio_contributions(ev[c], ev[f"avg_{c}"], revenue, avg_revenue)[0] for c in _COSTS
+        c: -ratio_contributions(ev[c], ev[f"avg_{c}"], revenue, avg_revenue)[0] for c in _COSTS
     }
     contributions = pd.DataFrame({"revenue": by_revenue, **by_cost}).where(with_margins)
     shares = pd.DataFrame({c: ev[c] / revenue for c in _COSTS})
@@ -197,36 +135,36 @@ def client_profitability(ev: pd.DataFrame) -> pd.DataFrame:
     index = ev.index
     margin = fmt.percent(ev["gross_margin"])
     months = ev["history_months"]
-    baseline = _baseline(months, fmt.percent(d["trailing"]["gross_margin"]))
+    compared = baseline(months, fmt.percent(d["trailing"]["gross_margin"]))
     points = np.rint(ev["gross_margin"] * 100) - np.rint(d["trailing"]["gross_margin"] * 100)
     trend_head = pd.Series(
         np.where(
             points == 0,
-            "Margin held at " + margin + " against " + baseline,
+            "Margin held at " + margin + " against " + compared,
             np.where(points > 0, "Margin rose to ", "Margin fell to ")
             + margin
             + " from "
-            + baseline,
+            + compared,
         ),
         index=index,
     )
     phrases = {
-        "revenue": _change_phrase(
+        "revenue": change_phrase(
             "revenue",
             d["change"]["revenue"],
             d["change_pct"]["revenue"],
             fmt.signed_money(d["change"]["revenue"]),
             fmt.money(d["change"]["revenue"].abs()),
         ),
-        "labor_cost": _change_phrase(
+        "labor_cost": change_phrase(
             "labour cost",
             d["change"]["labor_cost"],
             d["change_pct"]["labor_cost"],
-            _hours_detail(d["change"]["labor_hours"]),
+            hours_detail(d["change"]["labor_hours"]),
             fmt.money(d["change"]["labor_cost"].abs()),
         ),
         **{
-            c: _change_phrase(
+            c: change_phrase(
                 _NOUNS[c],
                 d["change"][c],
                 d["change_pct"][c],
@@ -237,17 +175,17 @@ def client_profitability(ev: pd.DataFrame) -> pd.DataFrame:
         },
     }
     matrix = np.column_stack([phrases[c].to_numpy(dtype=object) for c in _COMPONENTS])
-    first, second = _top(d["contributions"][list(_COMPONENTS)].to_numpy(float), matrix, 2)
+    first, second = top_phrases(d["contributions"][list(_COMPONENTS)].to_numpy(float), matrix, 2)
     first.index = second.index = index
     revenue_named = (first == phrases["revenue"]) | (second == phrases["revenue"])
     revenue_steady = np.rint(d["change_pct"]["revenue"].abs() * 100) < STEADY * 100
-    flat = _pick(
+    flat = pick(
         (first != "") & ~revenue_named & revenue_steady,
         " while revenue held steady (" + fmt.signed_percent(d["change_pct"]["revenue"]) + ")",
         index,
     )
-    named = _and(first, second) + flat
-    trend = trend_head + _pick(named != "", ": " + named, index)
+    named = join_and(first, second) + flat
+    trend = trend_head + pick(named != "", ": " + named, index)
 
     revenue, cost = ev["revenue"], ev["total_cost"]
     no_revenue = pd.Series(
@@ -290,7 +228,7 @@ def client_profitability(ev: pd.DataFrame) -> pd.DataFrame:
         index=index,
     )
     unknown = ev["labor_cost_unknown_hours"]
-    head = head + _pick(
+    head = head + pick(
         unknown > 0,
         "; "
         + fmt.decimal1(unknown)
@@ -340,4 +278,4 @@ def _portfolio_sentence(ev: pd.DataFrame, d: dict[str, pd.DataFrame]) -> pd.Seri
         + gap_text
         + "."
     )
-    return _pick(show, text, index)
+    return pick(show, text, index)

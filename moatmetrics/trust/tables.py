@@ -5,8 +5,11 @@ Kept free of heavy imports: the publisher and the API import it.
 
 from __future__ import annotations
 
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the API imports this module; it never needs pandas at run time
+    import duckdb
+    import pandas as pd
 
 SCHEMA = "trust"
 

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from moatmetrics.trust import formatting as fmt
-from moatmetrics.trust.explanations import (
-    _baseline,
-    _change_phrase,
-    _pick,
-    _ratio_contributions,
-    _top,
+from moatmetrics.trust.templates import (
+    baseline,
+    change_phrase,
+    pick,
+    ratio_contributions,
+    top_phrases,
 )
 
 
@@ -27,8 +27,8 @@ def _ratio_head(ratio: pd.Series, baseline_ratio: pd.Series, months: pd.Series) 
     word = np.where(
         points == 0, ", level with ", np.where(points > 0, ", up from ", ", down from ")
     )
-    text = word + _baseline(months, fmt.percent(baseline_ratio))
-    return _pick(baseline_ratio.notna() & ratio.notna(), text, ratio.index)
+    text = word + baseline(months, fmt.percent(baseline_ratio))
+    return pick(baseline_ratio.notna() & ratio.notna(), text, ratio.index)
 
 
 def _trend_json(
@@ -60,7 +60,7 @@ def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     avg_active, avg_purchased = ev["avg_seats_active"], ev["avg_seats_purchased"]
     has_history = (ev["history_months"] > 0) & (avg_purchased > 0) & (purchased > 0)
     baseline_ratio = (avg_active / avg_purchased.where(avg_purchased > 0)).where(has_history)
-    by_active, by_purchased = _ratio_contributions(active, avg_active, purchased, avg_purchased)
+    by_active, by_purchased = ratio_contributions(active, avg_active, purchased, avg_purchased)
     contributions = (
         pd.DataFrame({"seats_active": by_active, "seats_purchased": by_purchased})
         .where(has_history)
@@ -93,7 +93,7 @@ def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
             )
         ]
     )
-    (driver,) = _top(contributions.to_numpy(float), phrases, 1)
+    (driver,) = top_phrases(contributions.to_numpy(float), phrases, 1)
     driver.index = index
 
     seats = fmt.integer(active) + " of " + fmt.integer(purchased) + " seats active"
@@ -108,9 +108,9 @@ def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     head = head + _ratio_head(
         ev["utilization_rate"], summary["utilization_rate"], ev["history_months"]
     )
-    head = head + _pick(has_history & (driver != ""), ": " + driver, index)
+    head = head + pick(has_history & (driver != ""), ": " + driver, index)
     unused, unbilled = ev["unused_seats"], ev["unbilled_seats"]
-    head = head + _pick(
+    head = head + pick(
         unused > 0,
         "; "
         + fmt.money(ev["monthly_waste"])
@@ -119,16 +119,16 @@ def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
         + " unused seats",
         index,
     )
-    leakage = _pick(
+    leakage = pick(
         ev["monthly_leakage"].notna(), " (" + fmt.money(ev["monthly_leakage"]) + " a month)", index
     )
-    head = head + _pick(
+    head = head + pick(
         unbilled > 0, "; " + fmt.integer(unbilled) + " assigned seats not billed" + leakage, index
     )
-    head = head + _pick(
+    head = head + pick(
         ev["seats_billed"].isna(), "; billed seats unknown, so leakage cannot be checked", index
     )
-    portfolio = _pick(
+    portfolio = pick(
         ev["portfolio_clients"] >= 2,
         " Median utilization of this product across "
         + fmt.integer(ev["portfolio_clients"])
@@ -174,7 +174,7 @@ def staff_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     avg_billable, avg_available = ev["avg_billable_hours"], ev["avg_available_hours"]
     has_history = (ev["history_months"] > 0) & (avg_available > 0) & (available > 0)
     baseline_ratio = (avg_billable / avg_available.where(avg_available > 0)).where(has_history)
-    by_billable, by_available = _ratio_contributions(
+    by_billable, by_available = ratio_contributions(
         billable, avg_billable, available, avg_available
     )
     contributions = (
@@ -205,7 +205,7 @@ def staff_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     )
     phrases = np.column_stack(
         [
-            _change_phrase(
+            change_phrase(
                 noun,
                 change[column],
                 change_pct[column],
@@ -218,7 +218,7 @@ def staff_utilization(ev: pd.DataFrame) -> pd.DataFrame:
             )
         ]
     )
-    (driver,) = _top(contributions.to_numpy(float), phrases, 1)
+    (driver,) = top_phrases(contributions.to_numpy(float), phrases, 1)
     driver.index = index
 
     logged = ev["logged_hours"]
@@ -246,16 +246,16 @@ def staff_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     utilization = utilization + _ratio_head(
         ev["utilization"], summary["utilization"], ev["history_months"]
     )
-    utilization = utilization + _pick(has_history & (driver != ""), ": " + driver, index)
+    utilization = utilization + pick(has_history & (driver != ""), ": " + driver, index)
     overtime = ev["overtime_hours"]
-    utilization = utilization + _pick(
+    utilization = utilization + pick(
         overtime > 0, "; " + fmt.decimal1(overtime) + " hours of overtime", index
     )
     head = pd.Series(
         np.where(available.isna(), unknown, np.where(available == 0, none_available, utilization)),
         index=index,
     )
-    portfolio = _pick(
+    portfolio = pick(
         ev["portfolio_staff"].notna() & available.notna(),
         " Team median utilization "
         + fmt.percent(ev["median_utilization"])
