@@ -8,6 +8,9 @@ A pure ASGI middleware rather than FastAPI dependencies alone, for three reasons
   and answers 503 instead if the entry cannot be written: no data is served unrecorded;
 - every response, errors included, carries an ``X-Request-ID`` that is also in the audit log.
 
+Cost: one read when the request arrives (key and rate window) and one commit when the response
+starts (the rate counter and the audit entry together); see docs/api.md, "Measured".
+
 Handlers that change state write their audit entry themselves, in the same transaction as the
 change, and mark the request as audited (`api.security.mark_audited`).
 """

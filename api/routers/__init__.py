@@ -1,1 +1,1 @@
-"""One router per resource: health, marts, snapshots."""
+"""One router per resource: health, marts, snapshots, uploads, reviews, audit, keys, metrics."""
