@@ -194,3 +194,23 @@ class AuditVerification(BaseModel):
     head_hash: str = Field(description="Hash of the last entry: keep it elsewhere to anchor.")
     first_broken_seq: int | None = Field(description="The first entry that fails; null if valid.")
     reason: str | None
+
+
+class EntityQuality(BaseModel):
+    entity: str
+    upload_id: int = Field(description="The entity's newest judged upload.")
+    file_name: str
+    status: str = Field(description="accepted or rejected.")
+    quality_score: float | None = Field(
+        description="Share of rows passing, weighted by severity (clean 1, warnings 0.5,"
+        " rejected 0)."
+    )
+    row_count: int
+    rows_rejected: int
+    warnings: int
+    recommendations: list[Any]
+    processed_at: datetime | None
+
+
+class QualityOverview(BaseModel):
+    entities: list[EntityQuality]

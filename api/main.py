@@ -11,7 +11,17 @@ from fastapi import FastAPI
 from api.gate import Gate
 from api.metrics import RequestMetrics
 from api.problems import install_problem_handlers
-from api.routers import audit, health, keys, marts, metrics, reviews, snapshots, uploads
+from api.routers import (
+    audit,
+    health,
+    keys,
+    marts,
+    metrics,
+    quality,
+    reviews,
+    snapshots,
+    uploads,
+)
 from api.snapshot_store import SnapshotStore
 from moatmetrics import __version__
 from moatmetrics.appdb.db import engine_for
@@ -73,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.snapshot_store = store
     app.state.request_metrics = RequestMetrics()
     install_problem_handlers(app)
-    for module in (health, marts, snapshots, uploads, reviews, audit, keys, metrics):
+    for module in (health, marts, snapshots, uploads, quality, reviews, audit, keys, metrics):
         app.include_router(module.router)
     app.add_middleware(Gate, api=app, metrics=app.state.request_metrics)
     return app

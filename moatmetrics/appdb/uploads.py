@@ -240,3 +240,18 @@ def problems_page(
 def parse_json_list(text: str) -> list[Any]:
     value = json.loads(text or "[]")
     return value if isinstance(value, list) else []
+
+
+def latest_per_entity(session: Session) -> list[Upload]:
+    """The newest judged upload (accepted or rejected) of each entity, by entity name."""
+    judged = ("accepted", "rejected")
+    newest = (
+        select(Upload.entity, func.max(Upload.id).label("id"))
+        .where(Upload.status.in_(judged), Upload.entity.is_not(None))
+        .group_by(Upload.entity)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(Upload).join(newest, Upload.id == newest.c.id).order_by(Upload.entity)
+    )
+    return list(rows)
