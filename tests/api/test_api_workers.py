@@ -1,0 +1,263 @@
+"""`moatmetrics serve --workers 2`: two API processes behind one port share no state that a
+snapshot switch, the rate limit or the audit chain depends on.
+
+The server is the real command (uvicorn's process manager and two worker processes) on
+127.0.0.1; snapshots are published with the real publish code while requests are in flight;
+the app database is the default SQLite file. Which worker answered is read from /metrics,
+whose per-process series carry the worker's pid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from moatmetrics.appdb.audit import Actor
+from moatmetrics.appdb.db import dispose_engines, session_scope
+from moatmetrics.appdb.keys import create_key
+from moatmetrics.settings import REPO_ROOT, Settings, get_settings
+from moatmetrics.snapshots import Snapshot
+
+METRICS_TOKEN = "scrape-" + secrets.token_hex(8)
+PATHS = [
+    "/api/v1/marts/client_profitability?client_id=C1&month_to=2024-01",
+    "/api/v1/marts/client_profitability?format=csv&client_id=C1&month_to=2024-01",
+    "/api/v1/marts/staff_utilization?staff_id=S9",
+    "/api/v1/snapshots",
+    "/api/v1/me",
+]
+
+
+@dataclass
+class Workers:
+    """`moatmetrics serve --workers N` in a child process group."""
+
+    home: Path
+    process: subprocess.Popen[bytes]
+    url: str
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def client(self, role: str) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"}
+        return httpx.Client(base_url=self.url, timeout=30.0, headers=headers)
+
+    def worker_pids(self) -> set[int]:
+        """The worker processes: children of uvicorn's manager that answer requests."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = {int(p) for p in children.read_text().split()}
+        return {p for p in pids if "resource_tracker" not in _cmdline(p)}
+
+    def pids_that_served(self, route_prefix: str, scrapes: int = 40) -> set[int]:
+        """Scrape /metrics on fresh connections; each scrape shows one worker's counters."""
+        served: set[int] = set()
+        headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        for _ in range(scrapes):
+            text = httpx.get(self.url + "/metrics", headers=headers, timeout=30.0).text
+            for pid, route, count in re.findall(
+                r'moatmetrics_http_requests_total\{pid="(\d+)",method="GET",route="([^"]+)",'
+                r'status="\d+"\} (\d+)',
+                text,
+            ):
+                if route.startswith(route_prefix) and int(count) > 0:
+                    served.add(int(pid))
+        return served
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _settings(home: Path) -> Settings:
+    previous = os.environ.get("MOATMETRICS_HOME")
+    os.environ["MOATMETRICS_HOME"] = str(home)
+    try:
+        return get_settings()
+    finally:
+        if previous is None:
+            os.environ.pop("MOATMETRICS_HOME", None)
+        else:
+            os.environ["MOATMETRICS_HOME"] = previous
+
+
+@pytest.fixture
+def serve_workers(tmp_path: Path) -> Iterator[Callable[..., Workers]]:
+    started: list[Workers] = []
+
+    def start(home: Path, workers: int = 2, **env: str) -> Workers:
+        keys = {}
+        with session_scope(_settings(home), write=True) as session:
+            for role in ("viewer", "analyst", "admin"):
+                name = f"workers-{role}-{secrets.token_hex(3)}"
+                keys[role] = create_key(session, Actor("tests"), name, role)[1]
+        dispose_engines()  # the servers are the app database's users from here on
+        port = _free_port()
+        log = open(tmp_path / f"serve-{port}.log", "ab")  # noqa: SIM115 (closed by the OS)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moatmetrics.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(workers)],
+            cwd=REPO_ROOT,
+            env={**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1",
+                 "MOATMETRICS_RUN_ON_UPLOAD": "0", "MOATMETRICS_METRICS_TOKEN": METRICS_TOKEN,
+                 **env},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        server = Workers(home, process, f"http://127.0.0.1:{port}", keys)
+        started.append(server)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
+            try:
+                ready = httpx.get(server.url + "/health", timeout=1.0).status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready and len(server.worker_pids()) >= workers:
+                return server
+            time.sleep(0.2)
+        raise AssertionError((tmp_path / f"serve-{port}.log").read_text())
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def _served(path: str, response: httpx.Response) -> tuple[str | None, int | None]:
+    """(snapshot id, data generation) a response shows; see conftest for the encoding."""
+    if "format=csv" in path:
+        header, row = response.text.splitlines()[:2]
+        revenue = Decimal(dict(zip(header.split(","), row.split(","), strict=True))["revenue"])
+        return response.headers["x-snapshot-id"], int(revenue - Decimal("1000.50"))
+    body = response.json()
+    if "client_profitability" in path:
+        return body["snapshot_id"], int(Decimal(str(body["rows"][0]["revenue"])) - 1000)
+    if "staff_utilization" in path:
+        return body["snapshot_id"], int(body["rows"][0]["logged_hours"])
+    return None, None
+
+
+@pytest.mark.timeout(300)
+def test_two_workers_serve_a_snapshot_switch(
+    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot]
+) -> None:
+    home = tmp_path / "home"
+    generations = {publish_generation(home, 1).snapshot_id: 1}
+    server = serve_workers(home, workers=2, MOATMETRICS_RATE_LIMIT_PER_MINUTE="1000000")
+    assert len(server.worker_pids()) == 2
+
+    total, per_publish = 480, 100
+    done = threading.Semaphore(0)
+    results: list[tuple[str, int, str | None, int | None]] = []
+    lock = threading.Lock()
+    local = threading.local()
+    kept: list[httpx.Client] = []
+
+    def fetch(index: int) -> None:
+        path = PATHS[index % len(PATHS)]
+        if index % 2:  # half on kept-alive connections, half on fresh ones
+            if not hasattr(local, "http"):
+                local.http = server.client("viewer")
+                with lock:
+                    kept.append(local.http)
+            http, fresh = local.http, None
+        else:
+            http = fresh = server.client("viewer")
+        try:
+            response = http.get(path)
+            outcome = (
+                (path, 200, *_served(path, response))
+                if response.status_code == 200
+                else (path, response.status_code, response.text, None)
+            )
+        except Exception as exc:  # a transport error is a failed request too
+            outcome = (path, -1, repr(exc), None)
+        finally:
+            if fresh is not None:
+                fresh.close()
+        with lock:
+            results.append(outcome)
+        done.release()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        futures = [pool.submit(fetch, i) for i in range(total)]
+        for generation in (2, 3, 4):
+            for _ in range(per_publish):  # publish after each further 100 responses
+                done.acquire()
+            generations[publish_generation(home, generation).snapshot_id] = generation
+        wait(futures)
+    for http in kept:
+        http.close()
+    elapsed = time.monotonic() - started
+
+    failures = [r for r in results if r[1] != 200]
+    assert not failures, failures[:5]
+    assert len(results) == total
+    served = {snapshot for _, _, snapshot, _ in results if snapshot}
+    assert len(served) >= 2 and served <= set(generations), served
+    for path, _, snapshot, generation in results:
+        if generation is not None:  # rows come from the snapshot the response names
+            assert generation == generations[snapshot], (path, snapshot, generation)
+    assert len(server.pids_that_served("/api/v1/marts")) == 2  # both workers answered mart reads
+
+    newest = max(generations, key=generations.get)
+    for _ in range(10):  # whichever worker answers, it serves the newest snapshot
+        with server.client("viewer") as http:
+            body = http.get(PATHS[0]).json()
+        assert body["snapshot_id"] == newest and body["rows"][0]["explanation"] == "generation 4"
+    with server.client("admin") as admin:
+        report = admin.get("/api/v1/audit/verify").json()
+    assert report["valid"] is True and report["first_broken_seq"] is None, report
+    assert report["entries_checked"] >= total
+    print(f"\n{total} requests, 3 publishes, 2 workers: {elapsed:.1f} s, 0 failed;"
+          f" audit chain of {report['entries_checked']} entries valid")  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+def test_rate_limit_is_shared_by_two_workers(
+    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot]
+) -> None:
+    home = tmp_path / "home"
+    publish_generation(home, 1)
+    limit = 30
+    server = serve_workers(home, workers=2, MOATMETRICS_RATE_LIMIT_PER_MINUTE=str(limit))
+    if time.time() % 60 > 40:  # the window is a calendar minute: stay inside one
+        time.sleep(61 - time.time() % 60)
+
+    statuses = []
+    for _ in range(limit + 10):  # one at a time, each on a new connection (either worker)
+        with server.client("analyst") as http:
+            statuses.append(http.get("/api/v1/me").status_code)
+    assert statuses == [200] * limit + [429] * 10
+    assert len(server.pids_that_served("/api/v1/me")) == 2
