@@ -1,0 +1,1 @@
+"""Warehouse engines beside the embedded DuckDB file (PostgreSQL: `postgres.py`)."""
