@@ -3,12 +3,13 @@ snapshot switch, the rate limit or the audit chain depends on.
 
 The server is the real command (uvicorn's process manager and two worker processes) on
 127.0.0.1; snapshots are published with the real publish code while requests are in flight;
-the app database is the default SQLite file. Which worker answered is read from /metrics,
-whose per-process series carry the worker's pid.
+each test runs with the app database in SQLite (the default) and in PostgreSQL. Which worker
+answered is read from /metrics, whose per-process series carry the worker's pid.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -33,6 +34,11 @@ from moatmetrics.appdb.keys import create_key
 from moatmetrics.settings import REPO_ROOT, Settings, get_settings
 from moatmetrics.snapshots import Snapshot
 
+PG = {
+    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
+    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
+}
 METRICS_TOKEN = "scrape-" + secrets.token_hex(8)
 PATHS = [
     "/api/v1/marts/client_profitability?client_id=C1&month_to=2024-01",
@@ -100,40 +106,70 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _settings(home: Path) -> Settings:
-    previous = os.environ.get("MOATMETRICS_HOME")
-    os.environ["MOATMETRICS_HOME"] = str(home)
+def _settings(home: Path, database_url: str | None) -> Settings:
+    return dataclasses.replace(get_settings(), home=home, database_url=database_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The app database the workers share: SQLite in the home (None), or a fresh PostgreSQL
+    database (127.0.0.1:5432 as in CI), dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    psycopg = pytest.importorskip("psycopg")
     try:
-        return get_settings()
+        admin = psycopg.connect(
+            dbname="postgres", autocommit=True, connect_timeout=5,
+            host=PG["host"], port=PG["port"], user=PG["user"],
+        )  # fmt: skip
+    except psycopg.OperationalError as error:
+        if os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
+    name = f"moatmetrics_test_workers_{secrets.token_hex(4)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
     finally:
-        if previous is None:
-            os.environ.pop("MOATMETRICS_HOME", None)
-        else:
-            os.environ["MOATMETRICS_HOME"] = previous
+        dispose_engines()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture
-def serve_workers(tmp_path: Path) -> Iterator[Callable[..., Workers]]:
+def serve_workers(tmp_path: Path, app_database: str | None) -> Iterator[Callable[..., Workers]]:
+    """`start(home, workers=2, **env)`: the real `moatmetrics serve --workers N`, sharing the
+    parametrised app database."""
     started: list[Workers] = []
+    database_env = {"MOATMETRICS_DATABASE_URL": app_database} if app_database else {}
 
     def start(home: Path, workers: int = 2, **env: str) -> Workers:
         keys = {}
-        with session_scope(_settings(home), write=True) as session:
+        with session_scope(_settings(home, app_database), write=True) as session:
             for role in ("viewer", "analyst", "admin"):
                 name = f"workers-{role}-{secrets.token_hex(3)}"
                 keys[role] = create_key(session, Actor("tests"), name, role)[1]
         dispose_engines()  # the servers are the app database's users from here on
         port = _free_port()
-        log = open(tmp_path / f"serve-{port}.log", "ab")  # noqa: SIM115 (closed by the OS)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moatmetrics.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers)],
-            cwd=REPO_ROOT,
-            env={**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1",
-                 "MOATMETRICS_RUN_ON_UPLOAD": "0", "MOATMETRICS_METRICS_TOKEN": METRICS_TOKEN,
-                 **env},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        server_env = {
+            **os.environ,
+            "MOATMETRICS_HOME": str(home),
+            "DO_NOT_TRACK": "1",
+            "MOATMETRICS_RUN_ON_UPLOAD": "0",
+            "MOATMETRICS_METRICS_TOKEN": METRICS_TOKEN,
+            **database_env,
+            **env,
+        }
+        if not app_database:
+            server_env.pop("MOATMETRICS_DATABASE_URL", None)
+        with open(tmp_path / f"serve-{port}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "moatmetrics.cli", "serve", "--host", "127.0.0.1",
+                 "--port", str(port), "--workers", str(workers)],
+                cwd=REPO_ROOT, env=server_env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
         server = Workers(home, process, f"http://127.0.0.1:{port}", keys)
         started.append(server)
         deadline = time.monotonic() + 90
@@ -169,7 +205,10 @@ def _served(path: str, response: httpx.Response) -> tuple[str | None, int | None
 
 @pytest.mark.timeout(300)
 def test_two_workers_serve_a_snapshot_switch(
-    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot]
+    tmp_path: Path,
+    app_database: str | None,
+    serve_workers,
+    publish_generation: Callable[..., Snapshot],
 ) -> None:
     home = tmp_path / "home"
     generations = {publish_generation(home, 1).snapshot_id: 1}
@@ -231,6 +270,7 @@ def test_two_workers_serve_a_snapshot_switch(
             assert generation == generations[snapshot], (path, snapshot, generation)
     assert len(server.pids_that_served("/api/v1/marts")) == 2  # both workers answered mart reads
 
+    engine = "postgresql" if app_database else "sqlite"
     newest = max(generations, key=generations.get)
     for _ in range(10):  # whichever worker answers, it serves the newest snapshot
         with server.client("viewer") as http:
@@ -240,7 +280,7 @@ def test_two_workers_serve_a_snapshot_switch(
         report = admin.get("/api/v1/audit/verify").json()
     assert report["valid"] is True and report["first_broken_seq"] is None, report
     assert report["entries_checked"] >= total
-    print(f"\n{total} requests, 3 publishes, 2 workers: {elapsed:.1f} s, 0 failed;"
+    print(f"\n{total} requests, 3 publishes, 2 workers, app db {engine}: {elapsed:.1f} s, 0 failed;"
           f" audit chain of {report['entries_checked']} entries valid")  # fmt: skip
 
 
