@@ -175,11 +175,34 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
             return 1
         print(snapshot.path)
         return 0
+    if args.action == "to-postgres":
+        return _snapshot_to_postgres(settings, args)
     current = current_snapshot(settings)
     for snapshot in reversed(list_snapshots(settings)):
         mark = "*" if current and snapshot.snapshot_id == current.snapshot_id else " "
         counts = ", ".join(f"{k}={v}" for k, v in snapshot.row_counts.items())
         print(f"{mark} {snapshot.snapshot_id}  {snapshot.created_at}  {counts}")
+    return 0
+
+
+def _snapshot_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
+    """Copy a published snapshot into PostgreSQL (schema per snapshot, `marts` views)."""
+    from moatmetrics.snapshots import current_snapshot_id, load_snapshot
+    from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
+
+    url = args.url or os.environ.get("MOATMETRICS_PUBLISH_POSTGRES_URL")
+    if not url:
+        print("give --url postgresql://... (or MOATMETRICS_PUBLISH_POSTGRES_URL)", file=sys.stderr)
+        return 2
+    snapshot_id = args.snapshot or current_snapshot_id(settings)
+    if snapshot_id is None:
+        print("no snapshot published yet: run `moatmetrics run`", file=sys.stderr)
+        return 1
+    snapshot = load_snapshot(settings, snapshot_id)
+    done = publish_snapshot_to_postgres(snapshot.path, snapshot.snapshot_id, url)
+    counts = ", ".join(f"{k}={v}" for k, v in done.row_counts.items())
+    print(f"snapshot {done.snapshot_id} in PostgreSQL schema {done.schema} ({counts});")
+    print("views in schema marts now show it; role moatmetrics_reader may read them")
     return 0
 
 
@@ -240,7 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(func=cmd_prepare)
 
     snapshots = sub.add_parser("snapshots", help="published snapshots")
-    snapshots.add_argument("action", choices=["current", "list"])
+    snapshots.add_argument(
+        "action",
+        choices=["current", "list", "to-postgres"],
+        help="to-postgres: copy a snapshot (default: the current one) into PostgreSQL for BI",
+    )
+    snapshots.add_argument("--url", help="to-postgres: PostgreSQL URL of the BI database")
+    snapshots.add_argument("--snapshot", help="to-postgres: snapshot id (default: current)")
     snapshots.set_defaults(func=cmd_snapshots)
 
     serve = sub.add_parser("serve", help="serve the read-only API")

@@ -9,11 +9,16 @@ per row) into a temporary file that is streamed in 1 MiB blocks into PostgreSQL'
 `COPY ... FROM STDIN`. NULL and the empty string stay distinct (DuckDB quotes empty strings,
 PostgreSQL's CSV format reads an unquoted empty field as NULL). All tables are replaced in one
 transaction, so dbt (or a reader) sees either the previous raw layer or the new one.
+
+Published snapshots can be copied the same way (`publish_snapshot_to_postgres`): one schema
+per snapshot plus a stable schema `marts` of views on the current one, readable by the role
+`moatmetrics_reader`, for BI tools that speak PostgreSQL.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +90,36 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, list[tupl
     return tables
 
 
+def _copy_table(
+    duckdb_con: duckdb.DuckDBPyConnection,
+    pg,  # psycopg.Connection, in a transaction
+    source: str,
+    target: str,
+    columns: list[tuple[str, str]],
+    work: Path,
+) -> int:
+    """Create `target` in PostgreSQL with the columns of DuckDB's `source` and COPY the rows."""
+    ddl = ", ".join(f"{_quote(c)} {postgres_type(t)}" for c, t in columns)
+    pg.execute(f"CREATE TABLE {target} ({ddl})")
+    csv_path = work / f"{secrets.token_hex(8)}.csv"
+    path_literal = str(csv_path).replace("'", "''")
+    duckdb_con.execute(
+        f"COPY (SELECT * FROM {source}) TO '{path_literal}' (FORMAT csv, HEADER false)"
+    )
+    names = ", ".join(_quote(c) for c, _ in columns)
+    try:
+        with (
+            pg.cursor() as cursor,
+            cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT csv)") as copy,
+            open(csv_path, "rb") as handle,
+        ):
+            while block := handle.read(BLOCK_BYTES):
+                copy.write(block)
+    finally:
+        csv_path.unlink(missing_ok=True)
+    return pg.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+
+
 def copy_raw_to_postgres(
     duckdb_con: duckdb.DuckDBPyConnection, pg_url: str, schema: str = "raw"
 ) -> list[CopiedTable]:
@@ -104,26 +139,99 @@ def copy_raw_to_postgres(
     ):
         pg.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
         for table, columns in tables.items():
-            target = f"{_quote(schema)}.{_quote(table)}"
-            ddl = ", ".join(f"{_quote(c)} {postgres_type(t)}" for c, t in columns)
-            pg.execute(f"DROP TABLE IF EXISTS {target} CASCADE")
-            pg.execute(f"CREATE TABLE {target} ({ddl})")
-            csv_path = Path(work) / f"{table}.csv"
-            source = f"{_quote(schema)}.{_quote(table)}"
-            path_literal = str(csv_path).replace("'", "''")
-            duckdb_con.execute(
-                f"COPY (SELECT * FROM {source}) TO '{path_literal}' (FORMAT csv, HEADER false)"
-            )
-            names = ", ".join(_quote(c) for c, _ in columns)
-            with (
-                pg.cursor() as cursor,
-                cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT csv)") as copy,
-                open(csv_path, "rb") as handle,
-            ):
-                while block := handle.read(BLOCK_BYTES):
-                    copy.write(block)
-            csv_path.unlink()
-            rows = pg.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+            name = f"{_quote(schema)}.{_quote(table)}"
+            pg.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+            rows = _copy_table(duckdb_con, pg, name, name, columns, Path(work))
             copied.append(CopiedTable(table, rows))
         pg.commit()
     return copied
+
+
+# ------------------------------------------------------------------ published snapshots
+
+#: The stable schema BI tools query: one view per published mart, on the current snapshot.
+STABLE_SCHEMA = "marts"
+#: Role granted read access to published marts (grant it to BI logins); created if missing.
+READER_ROLE = "moatmetrics_reader"
+
+
+@dataclass(frozen=True)
+class PostgresPublication:
+    snapshot_id: str
+    schema: str
+    row_counts: dict[str, int]
+
+
+def snapshot_schema(snapshot_id: str) -> str:
+    """PostgreSQL schema of a snapshot: `snapshot_<id>` in lower case, `_` for other characters."""
+    return "snapshot_" + re.sub(r"[^a-z0-9]+", "_", snapshot_id.lower()).strip("_")
+
+
+def publish_snapshot_to_postgres(
+    snapshot_path: Path, snapshot_id: str, pg_url: str, reader_role: str = READER_ROLE
+) -> PostgresPublication:
+    """Copy a published snapshot file into PostgreSQL and make it the current one there.
+
+    The snapshot's marts become tables of a new schema `snapshot_<id>` (its `meta` tables too,
+    prefixed `meta_`), never changed afterwards; then, in the same transaction, the views of
+    schema `marts` are replaced by views of the new tables, and `marts.current_snapshot` names
+    it. A BI tool querying `marts.*` sees the previous snapshot or the new one, never a mix;
+    older snapshot schemas stay queryable until an operator drops them. `reader_role` (created
+    NOLOGIN if missing) may read `marts` and every snapshot schema, and nothing else.
+    """
+    import psycopg
+    from psycopg import sql
+
+    schema = snapshot_schema(snapshot_id)
+    quoted_schema, stable, role = _quote(schema), _quote(STABLE_SCHEMA), _quote(reader_role)
+    con = duckdb.connect(str(snapshot_path), read_only=True)
+    try:
+        marts = _columns(con, "marts")
+        meta = _columns(con, "meta")
+        row_counts: dict[str, int] = {}
+        with (
+            tempfile.TemporaryDirectory(prefix="moatmetrics-pgpublish-") as work,
+            psycopg.connect(libpq_url(pg_url)) as pg,
+        ):
+            # A leftover of an interrupted attempt at the same snapshot is replaced.
+            pg.execute(f"DROP SCHEMA IF EXISTS {quoted_schema} CASCADE")
+            pg.execute(f"CREATE SCHEMA {quoted_schema}")
+            for table, columns in marts.items():
+                target = f"{quoted_schema}.{_quote(table)}"
+                source = f"marts.{_quote(table)}"
+                row_counts[table] = _copy_table(con, pg, source, target, columns, Path(work))
+            for table, columns in meta.items():
+                target = f"{quoted_schema}.{_quote('meta_' + table)}"
+                _copy_table(con, pg, f"meta.{_quote(table)}", target, columns, Path(work))
+
+            pg.execute(f"CREATE SCHEMA IF NOT EXISTS {stable}")
+            existing = pg.execute(
+                "SELECT table_name FROM information_schema.views WHERE table_schema = %s",
+                [STABLE_SCHEMA],
+            ).fetchall()
+            for (view,) in existing:
+                pg.execute(f"DROP VIEW {stable}.{_quote(view)}")
+            for table in marts:
+                pg.execute(
+                    f"CREATE VIEW {stable}.{_quote(table)} AS"
+                    f" SELECT * FROM {quoted_schema}.{_quote(table)}"
+                )
+            pg.execute(
+                sql.SQL(
+                    "CREATE VIEW {}.current_snapshot AS"
+                    " SELECT {}::text AS snapshot_id, {}::text AS snapshot_schema"
+                ).format(
+                    sql.Identifier(STABLE_SCHEMA), sql.Literal(snapshot_id), sql.Literal(schema)
+                )
+            )
+
+            exists = pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [reader_role])
+            if exists.fetchone() is None:
+                pg.execute(f"CREATE ROLE {role} NOLOGIN")
+            for granted in (stable, quoted_schema):
+                pg.execute(f"GRANT USAGE ON SCHEMA {granted} TO {role}")
+                pg.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {granted} TO {role}")
+            pg.commit()
+    finally:
+        con.close()
+    return PostgresPublication(snapshot_id, schema, row_counts)

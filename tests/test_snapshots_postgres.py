@@ -1,0 +1,188 @@
+"""Published snapshots copied into PostgreSQL for BI tools: a schema per snapshot, a stable
+`marts` schema of views on the current one, and a read-only role.
+
+Real components: snapshots written by `moatmetrics.snapshots.publish` from a small warehouse,
+the PostgreSQL server of the machine (127.0.0.1:5432, as in CI), a BI login that is granted the
+reader role, and the `moatmetrics snapshots to-postgres` command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.snapshots import publish
+from moatmetrics.warehouse.postgres import (
+    READER_ROLE,
+    publish_snapshot_to_postgres,
+    snapshot_schema,
+)
+
+PG = {
+    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
+    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
+}
+MARTS = ("client_profitability", "staff_utilization")
+
+
+def _admin():
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        return psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
+    except psycopg.OperationalError as error:
+        if os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
+
+
+@pytest.fixture
+def bi_database():
+    """A fresh database, a test reader role and a BI login granted it; all dropped after."""
+    import psycopg
+
+    admin = _admin()
+    token = secrets.token_hex(4)
+    name, role, login = f"moatmetrics_test_bi_{token}", f"mm_reader_{token}", f"mm_bi_{token}"
+    reader_existed = admin.execute(
+        "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
+    ).fetchone()
+    admin.execute(f'CREATE DATABASE "{name}"')
+    admin.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    admin.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE "{role}"')
+    try:
+        yield {"dbname": name, "role": role, "login": login,
+               "url": f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"}  # fmt: skip
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{login}"')
+        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        if not reader_existed:  # created by the CLI test for this database only
+            with contextlib.suppress(psycopg.Error):  # granted elsewhere since: leave it
+                admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
+        admin.close()
+
+
+def _warehouse(settings: Settings, generation: int) -> None:
+    """The marts and uploads a good run leaves, values encoding the generation."""
+    settings.warehouse_path.unlink(missing_ok=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE SCHEMA ingest")
+        con.execute(
+            "CREATE TABLE marts.client_profitability (client_id VARCHAR, month DATE,"
+            " revenue DECIMAL(18, 2), gross_margin DOUBLE, explanation VARCHAR)"
+        )
+        con.executemany(
+            "INSERT INTO marts.client_profitability VALUES (?, ?, ?, ?, ?)",
+            [
+                ("C1", date(2024, 1, 1), Decimal("1000.50") + generation, 1 / 3, ""),
+                ("C2", date(2024, 1, 1), Decimal("0.00"), None, f'gen "{generation}",\nx'),
+                ("C3", None, None, float("inf"), None),
+            ],
+        )
+        con.execute(
+            "CREATE TABLE marts.staff_utilization (staff_id VARCHAR, month DATE,"
+            " logged_hours DECIMAL(18, 2), band VARCHAR)"
+        )
+        con.execute(f"INSERT INTO marts.staff_utilization VALUES ('S1', '2024-01-01', {generation},"
+                    " 'near')")  # fmt: skip
+        con.execute(
+            "CREATE TABLE ingest.uploads (upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR,"
+            " file_name VARCHAR, entity VARCHAR, row_count BIGINT, uploaded_at TIMESTAMPTZ,"
+            " status VARCHAR)"
+        )
+        con.execute("INSERT INTO ingest.uploads VALUES ('u1', 1, 'ab', 'clients.csv',"
+                    " 'clients', 3, now(), 'accepted')")  # fmt: skip
+
+
+def _snapshot_rows(path, mart: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f"SELECT * FROM marts.{mart} ORDER BY client_id NULLS LAST"
+                           if mart == "client_profitability"
+                           else f"SELECT * FROM marts.{mart}").fetchall()  # fmt: skip
+
+
+def _as_bi(db: dict):
+    import psycopg
+
+    return psycopg.connect(dbname=db["dbname"], autocommit=True, **{**PG, "user": db["login"]})
+
+
+def test_snapshots_in_postgres_switch_atomically_and_are_read_only(
+    home: Settings, bi_database: dict
+) -> None:
+    import psycopg
+
+    _warehouse(home, 1)
+    first = publish(home, MARTS)
+    done = publish_snapshot_to_postgres(
+        first.path, first.snapshot_id, bi_database["url"], reader_role=bi_database["role"]
+    )
+    assert done.schema == snapshot_schema(first.snapshot_id)
+    assert done.row_counts == {"client_profitability": 3, "staff_utilization": 1}
+
+    cp_sql = "SELECT * FROM marts.client_profitability ORDER BY client_id NULLS LAST"
+    with _as_bi(bi_database) as bi:
+        assert bi.execute(cp_sql).fetchall() == _snapshot_rows(first.path, "client_profitability")
+        current = bi.execute("SELECT snapshot_id FROM marts.current_snapshot").fetchone()
+        assert current == (first.snapshot_id,)
+        # meta travels along, under the snapshot's schema
+        meta = bi.execute(f"SELECT snapshot_id FROM {done.schema}.meta_snapshot").fetchone()
+        assert meta == (first.snapshot_id,)
+        for statement in (
+            "INSERT INTO marts.staff_utilization VALUES ('S2', NULL, 1, 'x')",
+            f"DELETE FROM {done.schema}.client_profitability",
+            f"CREATE TABLE {done.schema}.mine (x int)",
+            "CREATE TABLE marts.mine (x int)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                bi.execute(statement)
+
+    _warehouse(home, 2)
+    second = publish(home, MARTS)
+    done2 = publish_snapshot_to_postgres(
+        second.path, second.snapshot_id, bi_database["url"], reader_role=bi_database["role"]
+    )
+    with _as_bi(bi_database) as bi:
+        assert bi.execute(cp_sql).fetchall() == _snapshot_rows(second.path, "client_profitability")
+        assert bi.execute("SELECT logged_hours FROM marts.staff_utilization").fetchone() == (
+            Decimal("2.00"),
+        )
+        # the earlier snapshot stays as it was
+        old = bi.execute(f"SELECT logged_hours FROM {done.schema}.staff_utilization").fetchone()
+        assert old == (Decimal("1.00"),) and done2.schema != done.schema
+
+
+def test_cli_copies_the_current_snapshot(home: Settings, bi_database: dict) -> None:
+    import psycopg
+
+    _warehouse(home, 3)
+    snapshot = publish(home, MARTS)
+    done = subprocess.run(
+        [sys.executable, "-m", "moatmetrics.cli", "snapshots", "to-postgres",
+         "--url", bi_database["url"]],
+        cwd=REPO_ROOT, env={**os.environ, "MOATMETRICS_HOME": str(home.home)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert snapshot_schema(snapshot.snapshot_id) in done.stdout
+    with psycopg.connect(dbname=bi_database["dbname"], **PG) as pg:
+        assert pg.execute("SELECT snapshot_id FROM marts.current_snapshot").fetchone() == (
+            snapshot.snapshot_id,
+        )
+        granted = pg.execute(
+            "SELECT has_table_privilege(%s, 'marts.client_profitability', 'SELECT'),"
+            " has_table_privilege(%s, 'marts.client_profitability', 'INSERT')",
+            [READER_ROLE, READER_ROLE],
+        ).fetchone()
+    assert granted == (True, False)
