@@ -186,3 +186,38 @@ def test_cli_copies_the_current_snapshot(home: Settings, bi_database: dict) -> N
             [READER_ROLE, READER_ROLE],
         ).fetchone()
     assert granted == (True, False)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.usefixtures("dbt_manifest")
+def test_a_pipeline_run_publishes_into_postgres_when_configured(
+    home: Settings, bi_database: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full run on the hand-made fixture with MOATMETRICS_PUBLISH_POSTGRES_URL set: the new
+    snapshot's marts, with their trust columns, are what `marts.*` shows in PostgreSQL."""
+    import shutil
+
+    import psycopg
+
+    from moatmetrics.pipeline import run_pipeline
+
+    for path in (REPO_ROOT / "tests" / "fixtures" / "handmade").glob("*.csv"):
+        shutil.copy(path, home.landing_dir / path.name)
+    monkeypatch.setenv("MOATMETRICS_PUBLISH_POSTGRES_URL", bi_database["url"])
+    outcome = run_pipeline(home)
+    assert outcome.success, outcome.summary()
+    snapshot = outcome.published
+    with psycopg.connect(dbname=bi_database["dbname"], **PG) as pg:
+        current = pg.execute("SELECT snapshot_id FROM marts.current_snapshot").fetchone()
+        assert current == (snapshot.snapshot_id,)
+        with duckdb.connect(str(snapshot.path), read_only=True) as con:
+            for mart, rows in snapshot.row_counts.items():
+                cursor = pg.execute(f"SELECT * FROM marts.{mart}")
+                pg_rows = cursor.fetchall()
+                columns = [d.name for d in cursor.description]
+                duck = con.execute(f"SELECT * FROM marts.{mart}")
+                assert columns == [d[0] for d in duck.description], mart
+                duck_rows = duck.fetchall()
+                assert len(pg_rows) == rows == len(duck_rows)
+                assert sorted(map(repr, pg_rows)) == sorted(map(repr, duck_rows)), mart

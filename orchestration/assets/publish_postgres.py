@@ -1,0 +1,47 @@
+"""Optional: after a publish, the new snapshot is copied into PostgreSQL for BI tools.
+
+Set MOATMETRICS_PUBLISH_POSTGRES_URL (a PostgreSQL database of its own, not the dbt warehouse)
+and every run that publishes also runs `moatmetrics snapshots to-postgres`: schema
+`snapshot_<id>`, the `marts` views switched to it in one transaction, readable by the role
+`moatmetrics_reader` (docs/operations.md). Unset, the asset materialises nothing.
+
+A failure here fails the run, but the DuckDB snapshot is already published and served.
+"""
+
+import os
+
+import dagster as dg
+
+from moatmetrics.settings import get_settings
+from moatmetrics.snapshots import current_snapshot
+from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
+
+PUBLISH_URL_ENV = "MOATMETRICS_PUBLISH_POSTGRES_URL"
+
+
+@dg.asset(
+    key=dg.AssetKey(["published", "postgres"]),
+    deps=[dg.AssetKey(["published", "snapshot"])],
+    group_name="publish",
+    kinds={"postgres"},
+    output_required=False,
+    description="The published snapshot copied into PostgreSQL (schema snapshot_<id>, views in "
+    f"schema marts) when {PUBLISH_URL_ENV} is set.",
+)
+def published_postgres(context: dg.AssetExecutionContext):
+    url = os.environ.get(PUBLISH_URL_ENV)
+    if not url:
+        context.log.info(f"{PUBLISH_URL_ENV} is not set: no copy into PostgreSQL")
+        return
+    snapshot = current_snapshot(get_settings())
+    if snapshot is None:
+        raise RuntimeError("no published snapshot to copy into PostgreSQL")
+    done = publish_snapshot_to_postgres(snapshot.path, snapshot.snapshot_id, url)
+    context.log.info(f"snapshot {done.snapshot_id} copied into PostgreSQL schema {done.schema}")
+    yield dg.MaterializeResult(
+        metadata={
+            "snapshot_id": done.snapshot_id,
+            "schema": done.schema,
+            **{f"rows_{mart}": dg.MetadataValue.int(n) for mart, n in done.row_counts.items()},
+        }
+    )
