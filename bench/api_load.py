@@ -357,7 +357,7 @@ def api_benchmark(
                         f" {duration} s ...",
                         flush=True,
                     )
-                    quiet = wait_for_quiet(max_wait_s=300)
+                    quiet = wait_for_quiet(max_wait_s=90)
                     busy_before = busy_cpu_seconds()
                     if generator == "wrk":
                         row = run_wrk(server.url, paths_file, token, conns, duration)

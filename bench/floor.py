@@ -56,19 +56,38 @@ def load_files(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, int]
     return counts
 
 
-def compare(con: duckdb.DuckDBPyConnection, snapshot: Path) -> dict[str, dict[str, int]]:
-    """Rows only in the floor / only in the snapshot, per mart (0 and 0 = identical)."""
+def compare(con: duckdb.DuckDBPyConnection, snapshot: Path) -> dict[str, dict]:
+    """Rows only in the floor / only in the snapshot, per mart (0 and 0 = identical).
+
+    Compared on the floor's columns (the metric definitions); columns the pipeline adds after
+    the marts (confidence, explanations, review flags) are listed, not compared.
+    """
     con.execute(f"ATTACH '{snapshot}' AS snap (READ_ONLY)")
-    out: dict[str, dict[str, int]] = {}
+    out: dict[str, dict] = {}
     for mart in MARTS:
+        floor_cols = [r[0] for r in con.execute(f"DESCRIBE marts.{mart}").fetchall()]
+        snap_cols = [r[0] for r in con.execute(f"DESCRIBE snap.marts.{mart}").fetchall()]
+        missing = [c for c in floor_cols if c not in snap_cols]
+        if missing:
+            out[mart] = {"error": f"snapshot lacks columns {missing}"}
+            continue
+        cols = ", ".join(f'"{c}"' for c in floor_cols)
         only_floor = con.execute(
-            f"SELECT count(*) FROM (FROM marts.{mart} EXCEPT ALL FROM snap.marts.{mart})"
+            f"SELECT count(*) FROM (SELECT {cols} FROM marts.{mart}"
+            f" EXCEPT ALL SELECT {cols} FROM snap.marts.{mart})"
         ).fetchone()[0]
         only_snapshot = con.execute(
-            f"SELECT count(*) FROM (FROM snap.marts.{mart} EXCEPT ALL FROM marts.{mart})"
+            f"SELECT count(*) FROM (SELECT {cols} FROM snap.marts.{mart}"
+            f" EXCEPT ALL SELECT {cols} FROM marts.{mart})"
         ).fetchone()[0]
         rows = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
-        out[mart] = {"rows": rows, "only_floor": only_floor, "only_snapshot": only_snapshot}
+        out[mart] = {
+            "rows": rows,
+            "only_floor": only_floor,
+            "only_snapshot": only_snapshot,
+            "columns_compared": len(floor_cols),
+            "snapshot_columns_not_compared": [c for c in snap_cols if c not in floor_cols],
+        }
     con.execute("DETACH snap")
     return out
 

@@ -159,6 +159,9 @@ def _data_rows(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(2**24), b"")) - 1
 
 
+QUIET_WAIT_S = 600.0  # set from --quiet-wait
+
+
 def bench_pipeline(scale: str) -> dict:
     data, generated_s = ensure_data(scale)
     input_rows = {p.stem: _data_rows(p) for p in sorted(data.glob("*.csv"))}
@@ -173,7 +176,7 @@ def bench_pipeline(scale: str) -> dict:
         overrides["MOATMETRICS_MAX_UPLOAD_BYTES"] = str(2 * largest)
     env.update(overrides)
     log = WORK / f"run-{scale}.log"
-    quiet = wait_for_quiet()
+    quiet = wait_for_quiet(QUIET_WAIT_S)
     print(f"[{scale}] moatmetrics run (from empty state) ...", flush=True)
     run = run_measured([str(BIN / "moatmetrics"), "run"], env=env, stdout=log)
     output = log.read_text()
@@ -206,7 +209,7 @@ def bench_pipeline(scale: str) -> dict:
             "cpu_system_s": round(run.system_cpu_s, 2),
             "other_cpu_s": round(run.other_cpu_s, 2),
             "machine_before": quiet,
-            "contended": run.other_cpu_s > 0.1 * run.wall_s,
+            "contended": run.other_cpu_s > max(0.1 * run.wall_s, 1.0),
             "log": str(log.relative_to(REPO)),
             "published_snapshot": snapshot.name if snapshot else None,
             **timing,
@@ -223,7 +226,7 @@ def bench_pipeline(scale: str) -> dict:
 
     floor_db = WORK / f"floor-{scale}.duckdb"
     floor_out = WORK / f"floor-{scale}.json"
-    floor_quiet = wait_for_quiet()
+    floor_quiet = wait_for_quiet(QUIET_WAIT_S)
     print(f"[{scale}] floor (hand-written DuckDB SQL) ...", flush=True)
     floor_run = run_measured(
         [
@@ -240,15 +243,21 @@ def bench_pipeline(scale: str) -> dict:
         ],
         stdout=floor_out,
     )
-    floor = json.loads(floor_out.read_text().strip().splitlines()[-1])
+    lines = floor_out.read_text().strip().splitlines()
+    try:
+        floor = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        result["floor"] = {"error": "\n".join(lines[-5:]), "returncode": floor_run.returncode}
+        print(f"[{scale}] floor failed: see {floor_out}", flush=True)
+        return result
     floor.update(
         process_wall_s=round(floor_run.wall_s, 3),
         other_cpu_s=round(floor_run.other_cpu_s, 2),
         machine_before=floor_quiet,
-        contended=floor_run.other_cpu_s > 0.1 * floor_run.wall_s,
+        contended=floor_run.other_cpu_s > max(0.1 * floor_run.wall_s, 1.0),
         peak_tree_rss_mb=round(floor_run.peak_tree_rss_mb, 1),
         identical_marts=all(
-            v["only_floor"] == 0 and v["only_snapshot"] == 0
+            v.get("only_floor") == 0 and v.get("only_snapshot") == 0
             for v in floor.get("equal_to_snapshot", {}).values()
         ),
     )
@@ -558,7 +567,23 @@ def main() -> int:
     parser.add_argument("--api-workers", default="1,2", help="uvicorn worker counts to try")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-docs", action="store_true", help="do not log rows in the docs")
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=2,
+        choices=range(1, 6),
+        help="measure a pipeline again (up to this many times) when other processes competed"
+        " for the CPU; the least disturbed attempt is kept",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=600.0,
+        help="seconds to wait at most for an idle machine before each measurement",
+    )
     args = parser.parse_args()
+    global QUIET_WAIT_S
+    QUIET_WAIT_S = args.quiet_wait
     if not 1 <= args.api_duration <= 120:
         parser.error("--api-duration must be 1..120 seconds")
 
@@ -571,6 +596,15 @@ def main() -> int:
         scales.append("10m")
     for scale in scales:
         result = bench_pipeline(scale)
+        tries = [result]
+        while result["pipeline"].get("contended") and len(tries) < args.attempts:
+            print(f"[{scale}] other processes competed for the CPU: measuring again", flush=True)
+            result = bench_pipeline(scale)
+            tries.append(result)
+        result = min(tries, key=lambda r: r["pipeline"].get("other_cpu_s", 0.0))
+        result["attempts"] = [
+            {k: t["pipeline"].get(k) for k in ("wall_s", "other_cpu_s", "contended")} for t in tries
+        ]
         payload = {
             "date": today,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
