@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.app_schemas import EntityQuality, QualityOverview
 from api.dependencies import get_settings
+from api.problems import problem_responses
 from api.security import Authorize
 from moatmetrics.appdb import uploads
 from moatmetrics.appdb.db import session_scope
@@ -24,6 +25,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
     "",
     response_model=QualityOverview,
     summary="Latest quality score, counts and recommendations per entity",
+    responses=problem_responses(),
 )
 def quality_overview(principal: Reader, settings: AppSettings) -> QualityOverview:
     with session_scope(settings) as session:
