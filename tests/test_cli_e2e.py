@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
 import httpx
 import pytest
+from serving import free_port, wait_for_api
 
 BIN = Path(sys.executable).parent / "moatmetrics"
 
@@ -27,12 +26,6 @@ def _cli(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProce
             f"moatmetrics {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         )
     return result
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_demo_data_run_snapshots_and_serve(tmp_path):
@@ -53,7 +46,7 @@ def test_demo_data_run_snapshots_and_serve(tmp_path):
     con.close()
     assert rows > 100
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(BIN), "serve", "--port", str(port)],
         env=env,
@@ -61,14 +54,7 @@ def test_demo_data_run_snapshots_and_serve(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "API did not start"
-                time.sleep(0.2)
+        wait_for_api(port)
         url = f"http://127.0.0.1:{port}/api/v1/marts/client_profitability"
         assert httpx.get(url).status_code == 401  # no default credentials
         key = _cli(env, "keys", "create", "--name", "e2e", "--role", "viewer").stdout.strip()

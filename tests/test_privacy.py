@@ -15,14 +15,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from serving import free_port, wait_for_api
 
 BIN = Path(sys.executable).parent / "moatmetrics"
 STRACE = shutil.which("strace")
@@ -61,12 +60,6 @@ def _traced(trace_dir: Path, *command: str, inject: bool = False) -> list[str]:
     return [*argv, *command]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def demo_home(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
@@ -93,20 +86,13 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
         [str(BIN), "keys", "create", "--name", "privacy", "--role", "viewer"],
         env=demo_home, capture_output=True, text=True, check=True,
     ).stdout.strip()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         _traced(trace_dir, str(BIN), "serve", "--port", str(port)), env=demo_home,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "API did not start"
-                time.sleep(0.3)
+        wait_for_api(port)
         auth = {"Authorization": f"Bearer {key}"}
         for mart in ("client_profitability", "license_utilization", "staff_utilization"):
             response = httpx.get(
