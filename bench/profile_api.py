@@ -46,7 +46,9 @@ def main() -> int:
 
     store = SnapshotStore(get_settings())
     rng = random.Random(3)
-    out: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "home": str(home)}
+    # Relative to the checkout: results are committed and must not name this machine's paths.
+    shown = home.relative_to(REPO) if home.is_relative_to(REPO) else home.name
+    out: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "home": str(shown)}
     with store.lease() as lease:
         clients = [
             r[0]
