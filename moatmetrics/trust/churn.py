@@ -2,8 +2,10 @@
 
 Input: ``intermediate.int_client_months_featured`` (one row per client and month; features
 from months up to that month only; label ``churned_within_3m``, known when two months of
-future data exist). The model is scikit-learn's ``GradientBoostingClassifier`` with fixed
-hyper-parameters and ``random_state``, so the same history gives the same scores.
+future data exist). The model is scikit-learn's ``HistGradientBoostingClassifier`` (gradient
+boosting on binned features: about a hundred times faster to fit than the exact
+``GradientBoostingClassifier`` at the 1m scale) with fixed hyper-parameters, no early stopping
+and a fixed ``random_state``, so the same history gives the same scores.
 
 Validation is time-based: the last 30 % of the labelled months (at least three) are held out,
 the model is trained on the months before them and scored on them (ROC AUC, precision in the
@@ -53,11 +55,11 @@ BANDS = ((0.5, "high"), (0.2, "elevated"), (0.0, "low"))
 #: A feature is named as raising or lowering the risk from this SHAP value (log-odds) on.
 MIN_SHAP = 0.1
 MODEL_PARAMS: dict[str, Any] = {
-    "n_estimators": 150,
+    "max_iter": 150,
     "learning_rate": 0.05,
     "max_depth": 3,
     "min_samples_leaf": 5,
-    "subsample": 1.0,
+    "early_stopping": False,
     "random_state": 0,
 }
 
@@ -77,7 +79,7 @@ def _model_row(status: str, reason: str | None, **values: Any) -> dict[str, Any]
         "status": status,
         "reason": reason,
         "features": json.dumps(list(FEATURES)),
-        "model": f"GradientBoostingClassifier({json.dumps(MODEL_PARAMS, sort_keys=True)})",
+        "model": f"HistGradientBoostingClassifier({json.dumps(MODEL_PARAMS, sort_keys=True)})",
         **values,
     }
 
@@ -98,9 +100,9 @@ def _matrix(rows: pd.DataFrame, medians: pd.Series) -> np.ndarray:
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> Any:
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
-    return GradientBoostingClassifier(**MODEL_PARAMS).fit(x, y)
+    return HistGradientBoostingClassifier(**MODEL_PARAMS).fit(x, y)
 
 
 def _shap(model: Any, x: np.ndarray) -> tuple[np.ndarray, float]:
