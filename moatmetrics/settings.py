@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from moatmetrics import TELEMETRY_OFF_ENV
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
-from moatmetrics import TELEMETRY_OFF_ENV  # noqa: E402  (re-exported for callers)
 
 
 @dataclass(frozen=True)

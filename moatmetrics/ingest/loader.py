@@ -335,7 +335,7 @@ class Ingestor:
         )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE src_typed AS "
-            + typed_select(entity, sources, ctx, "src_parsed", derived)
+            + typed_select(sources, ctx, "src_parsed", derived)
         )
         started = time.perf_counter()
         try:

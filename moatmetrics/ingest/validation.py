@@ -112,7 +112,6 @@ def parsed_select(sources: list[ColumnSource], ctx: ValidationContext, table: st
 
 
 def typed_select(
-    entity: Entity,
     sources: list[ColumnSource],
     ctx: ValidationContext,
     parsed: str,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+from serving import free_port
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
@@ -217,7 +217,7 @@ class ApiServer:
         if not self.keys:
             self.create_keys()
         for _ in range(attempts):  # a free port can be taken between probe and bind
-            port = _free_port()
+            port = free_port()
             env = {
                 **os.environ,
                 "MOATMETRICS_HOME": str(self.home),
@@ -266,11 +266,6 @@ class ApiServer:
     def client(self, role: str | None = "viewer") -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0, headers=self.headers(role))
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

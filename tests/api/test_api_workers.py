@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serving import free_port
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
@@ -100,11 +100,6 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _settings(home: Path, database_url: str | None) -> Settings:
     return dataclasses.replace(get_settings(), home=home, database_url=database_url)
@@ -151,7 +146,7 @@ def serve_workers(tmp_path: Path, app_database: str | None) -> Iterator[Callable
                 name = f"workers-{role}-{secrets.token_hex(3)}"
                 keys[role] = create_key(session, Actor("tests"), name, role)[1]
         dispose_engines()  # the servers are the app database's users from here on
-        port = _free_port()
+        port = free_port()
         server_env = {
             **os.environ,
             "MOATMETRICS_HOME": str(home),
