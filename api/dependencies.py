@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.page_cache import PageCache
 from api.problems import invalid_parameter, no_snapshot, snapshot_unavailable
 from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError, SnapshotStore
 from moatmetrics.settings import Settings
@@ -19,6 +20,10 @@ def get_settings(request: Request) -> Settings:
 
 def get_store(request: Request) -> SnapshotStore:
     return request.app.state.snapshot_store
+
+
+def get_page_cache(request: Request) -> PageCache:
+    return request.app.state.page_cache
 
 
 def snapshot_lease(store: Annotated[SnapshotStore, Depends(get_store)]) -> Iterator[SnapshotLease]:

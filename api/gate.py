@@ -8,8 +8,9 @@ A pure ASGI middleware rather than FastAPI dependencies alone, for three reasons
   and answers 503 instead if the entry cannot be written: no data is served unrecorded;
 - every response, errors included, carries an ``X-Request-ID`` that is also in the audit log.
 
-Cost: one read when the request arrives (key and rate window) and one commit when the response
-starts (the rate counter and the audit entry together); see docs/api.md, "Measured".
+Cost: one read when the request arrives (key and rate window) and one share of a group commit
+when the response starts (the rate counter and the audit entry, written together with those of
+the other requests settling at that moment, `api.settlement`); see docs/api.md, "Measured".
 
 Handlers that change state write their audit entry themselves, in the same transaction as the
 change, and mark the request as audited (`api.security.mark_audited`).
@@ -27,6 +28,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +44,7 @@ from api.problems import (
     unauthorized,
 )
 from api.security import PUBLIC_PATHS, SCRAPER, Authorize, RouteEntry, match_route, route_table
+from api.settlement import GroupCommit
 from moatmetrics.appdb import audit, keys, ratelimit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
@@ -107,20 +110,27 @@ def _sampled_refusal(rate: ratelimit.RateDecision | None) -> bool:
 
 
 def settle(
-    settings: Settings, key_id: int | None, draft: Draft | None, *, sample: bool = False
+    session: Session,
+    settings: Settings,
+    key_id: int | None,
+    draft: Draft | None,
+    *,
+    sample: bool = False,
 ) -> None:
-    """The one write of a request: count it in the key's window and append its audit entry."""
-    with session_scope(settings, write=True) as session:
-        rate = None
-        if key_id:
-            rate = ratelimit.hit(session, key_id, settings.rate_limit_per_minute)
-            if rate.first_in_window:
-                keys.touch(session, key_id)
-        if draft is not None and (not sample or _sampled_refusal(rate)):
-            audit.append(
-                session, draft.actor, draft.action, draft.outcome, draft.target, draft.status,
-                draft.details,
-            )  # fmt: skip
+    """The one write of a request: count it in the key's window and append its audit entry.
+
+    Runs inside a write session shared with other requests (`api.settlement.GroupCommit`).
+    """
+    rate = None
+    if key_id:
+        rate = ratelimit.hit(session, key_id, settings.rate_limit_per_minute)
+        if rate.first_in_window:
+            keys.touch(session, key_id)
+    if draft is not None and (not sample or _sampled_refusal(rate)):
+        audit.append(
+            session, draft.actor, draft.action, draft.outcome, draft.target, draft.status,
+            draft.details,
+        )  # fmt: skip
 
 
 def _outcome(status: int) -> str:
@@ -199,6 +209,7 @@ class Gate:
         self.app = app
         self.api = api
         self.metrics = metrics
+        self.group_commit = GroupCommit(session_scope)
         self._table: list[RouteEntry] | None = None
 
     def _routes(self) -> list[RouteEntry]:
@@ -344,8 +355,9 @@ class Gate:
         if key_id is None and draft is None:
             return True
         try:
-            await anyio.to_thread.run_sync(
-                lambda: settle(exchange.settings, key_id, draft, sample=sample)
+            settings = exchange.settings
+            await self.group_commit.settle(
+                settings, lambda session: settle(session, settings, key_id, draft, sample=sample)
             )
             return True
         except Exception:

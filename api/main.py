@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api.gate import Gate
 from api.metrics import RequestMetrics
+from api.page_cache import PageCache
 from api.problems import install_problem_handlers
 from api.routers import (
     audit,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.snapshot_store = store
     app.state.request_metrics = RequestMetrics()
+    app.state.page_cache = PageCache(settings.page_cache_mb * 2**20)
     install_problem_handlers(app)
     for module in (health, marts, snapshots, uploads, quality, reviews, audit, keys, metrics):
         app.include_router(module.router)

@@ -50,6 +50,11 @@ class MartQuery:
     limit: int = 100
     offset: int = 0
 
+    def cache_key(self) -> tuple:
+        """Everything that decides the page, hashable (filters in a canonical order)."""
+        filters = tuple(sorted((name, tuple(values)) for name, values in self.filters.items()))
+        return (filters, self.month_from, self.month_to, self.sort, self.limit, self.offset)
+
 
 def parse_month(text: str) -> date:
     """YYYY-MM or YYYY-MM-DD -> first day of that month (months are stored as first days)."""

@@ -36,6 +36,8 @@ class Settings:
     run_on_upload: bool = True
     # Trust layer: rows with confidence below this enter the review queue (docs/trust.md).
     review_threshold: float = 0.7
+    # Rendered mart pages kept per API process (immutable snapshots; api/page_cache.py).
+    page_cache_mb: int = 64
 
     @property
     def landing_dir(self) -> Path:
@@ -90,6 +92,7 @@ def get_settings() -> Settings:
         run_on_upload=os.environ.get("MOATMETRICS_RUN_ON_UPLOAD", "1").strip().lower()
         not in ("0", "false", "no", "off"),
         review_threshold=_fraction("MOATMETRICS_REVIEW_THRESHOLD", 0.7),
+        page_cache_mb=int(os.environ.get("MOATMETRICS_PAGE_CACHE_MB", "64")),
     )
 
 

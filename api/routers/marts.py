@@ -21,8 +21,9 @@ from api.catalog import (
     MartSpec,
     describe_marts,
 )
-from api.dependencies import CurrentSnapshot, get_store, only_query_params
+from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
 from api.mart_queries import build_query, read_page
+from api.page_cache import PageCache
 from api.problems import problem_responses, snapshot_unavailable, unknown_mart
 from api.rendering import page_csv, page_json
 from api.schemas import MartCatalog
@@ -85,6 +86,7 @@ def page_params(
 
 
 Page = Annotated[PageParams, Depends(page_params)]
+Cache = Annotated[PageCache, Depends(get_page_cache)]
 Values = list[str] | None
 
 
@@ -93,13 +95,22 @@ def _values(description: str) -> Any:
 
 
 def _serve(
-    spec: MartSpec, snapshot: CurrentSnapshot, page: PageParams, filters: dict[str, Values]
+    spec: MartSpec,
+    snapshot: CurrentSnapshot,
+    page: PageParams,
+    filters: dict[str, Values],
+    cache: PageCache,
 ) -> Response:
     query = build_query(
         spec, filters, page.month_from, page.month_to, page.sort, page.limit, page.offset
     )
-    result = read_page(spec, snapshot, query)
-    return page_csv(spec, result) if page.format == "csv" else page_json(spec, result)
+
+    def render() -> Response:
+        result = read_page(spec, snapshot, query)
+        return page_csv(spec, result) if page.format == "csv" else page_json(spec, result)
+
+    key = (snapshot.snapshot.snapshot_id, spec.name, page.format, query.cache_key())
+    return cache.get_or_render(key, render)
 
 
 def _route(spec: MartSpec) -> dict[str, Any]:
@@ -142,39 +153,43 @@ def list_marts(store: Annotated[SnapshotStore, Depends(get_store)]) -> MartCatal
 def client_profitability(
     page: Page,
     snapshot: CurrentSnapshot,
+    cache: Cache,
     client_id: Annotated[Values, _values("Only these clients.")] = None,
 ) -> Response:
-    return _serve(CLIENT_PROFITABILITY, snapshot, page, {"client_id": client_id})
+    return _serve(CLIENT_PROFITABILITY, snapshot, page, {"client_id": client_id}, cache)
 
 
 @router.get(**_route(LICENSE_UTILIZATION))
 def license_utilization(
     page: Page,
     snapshot: CurrentSnapshot,
+    cache: Cache,
     client_id: Annotated[Values, _values("Only these clients.")] = None,
     vendor: Annotated[Values, _values("Only these vendors.")] = None,
     product: Annotated[Values, _values("Only these products.")] = None,
 ) -> Response:
     filters = {"client_id": client_id, "vendor": vendor, "product": product}
-    return _serve(LICENSE_UTILIZATION, snapshot, page, filters)
+    return _serve(LICENSE_UTILIZATION, snapshot, page, filters, cache)
 
 
 @router.get(**_route(STAFF_UTILIZATION))
 def staff_utilization(
     page: Page,
     snapshot: CurrentSnapshot,
+    cache: Cache,
     staff_id: Annotated[Values, _values("Only these staff members.")] = None,
 ) -> Response:
-    return _serve(STAFF_UTILIZATION, snapshot, page, {"staff_id": staff_id})
+    return _serve(STAFF_UTILIZATION, snapshot, page, {"staff_id": staff_id}, cache)
 
 
 @router.get(**_route(CLIENT_RISK))
 def client_risk(
     page: Page,
     snapshot: CurrentSnapshot,
+    cache: Cache,
     client_id: Annotated[Values, _values("Only these clients.")] = None,
 ) -> Response:
-    return _serve(CLIENT_RISK, snapshot, page, {"client_id": client_id})
+    return _serve(CLIENT_RISK, snapshot, page, {"client_id": client_id}, cache)
 
 
 @router.get("/{name}", include_in_schema=False, dependencies=[READ])
