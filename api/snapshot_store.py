@@ -110,7 +110,9 @@ class SnapshotStore:
     def _open(self, snapshot_id: str) -> _Entry:
         try:
             snapshot = load_snapshot(self._settings, snapshot_id)
-            connection = duckdb.connect(str(snapshot.path), read_only=True)
+            # One DuckDB thread per query: a page is small, and the API's concurrency comes from
+            # many requests at once; per-query threads would only oversubscribe the cores.
+            connection = duckdb.connect(str(snapshot.path), read_only=True, config={"threads": 1})
         except (OSError, ValueError, KeyError, duckdb.Error) as exc:
             raise SnapshotOpenError(snapshot_id) from exc
         try:
