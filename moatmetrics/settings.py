@@ -38,6 +38,9 @@ class Settings:
     review_threshold: float = 0.7
     # Rendered mart pages kept per API process (immutable snapshots; api/page_cache.py).
     page_cache_mb: int = 64
+    # DuckDB's memory budget in the pipeline (warehouse connection and dbt); past it DuckDB
+    # spills to disk instead of growing (its default is 80 % of RAM). docs/benchmarks.md.
+    duckdb_memory_limit: str = "3GB"
 
     @property
     def landing_dir(self) -> Path:
@@ -93,6 +96,7 @@ def get_settings() -> Settings:
         not in ("0", "false", "no", "off"),
         review_threshold=_fraction("MOATMETRICS_REVIEW_THRESHOLD", 0.7),
         page_cache_mb=int(os.environ.get("MOATMETRICS_PAGE_CACHE_MB", "64")),
+        duckdb_memory_limit=os.environ.get("MOATMETRICS_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
     )
 
 
@@ -134,4 +138,5 @@ def apply_process_environment(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     os.environ["MOATMETRICS_HOME"] = str(settings.home)
     os.environ["MOATMETRICS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+    os.environ["MOATMETRICS_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)

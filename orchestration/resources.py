@@ -55,7 +55,9 @@ def warehouse_lock(settings: Settings, timeout_s: float = 600.0) -> Iterator[Non
 def warehouse_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse for writing under the writer lock."""
     with warehouse_lock(settings):
-        con = duckdb.connect(str(settings.warehouse_path))
+        con = duckdb.connect(
+            str(settings.warehouse_path), config={"memory_limit": settings.duckdb_memory_limit}
+        )
         try:
             yield con
         finally:

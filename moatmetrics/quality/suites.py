@@ -60,6 +60,67 @@ class ExpectationOutcome:
         }
 
 
+#: Expectations that judge each row on its own: a suite made of these (plus at most one
+#: uniqueness key) gives the same result on any split of the rows that keeps equal keys together.
+ROW_WISE = frozenset(
+    {
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_null",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_not_match_regex",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_pair_values_to_be_equal",
+        "expect_column_values_to_be_of_type",
+    }
+)
+UNIQUENESS = frozenset(
+    {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
+)
+
+
+def split_key(document: dict) -> list[str] | None:
+    """Columns to split a large upload on for validation, or None when it must stay whole.
+
+    Row-wise expectations may see the rows in any parts; a uniqueness expectation only when
+    equal keys land in the same part, so the rows are split by a hash of that key. A suite
+    with any other kind of expectation (a mean, a row count, two different keys) is
+    validated in one piece.
+    """
+    keys: set[tuple[str, ...]] = set()
+    for spec in document.get("expectations", []):
+        kind = spec.get("type")
+        if kind in UNIQUENESS:
+            keys.add(tuple(_columns(spec.get("kwargs", {}))))
+        elif kind not in ROW_WISE:
+            return None
+    if len(keys) > 1:
+        return None
+    return list(next(iter(keys))) if keys else []
+
+
+def merge_outcomes(parts: list[list[ExpectationOutcome]]) -> list[ExpectationOutcome]:
+    """One outcome per expectation from the outcomes of each part (same suite, same order)."""
+    merged: list[ExpectationOutcome] = []
+    for same in zip(*parts, strict=True):
+        first = same[0]
+        outcome = ExpectationOutcome(
+            first.expectation_type, first.columns, first.severity, first.rule, first.fix,
+            first.recommendation,
+        )  # fmt: skip
+        for part in same:
+            outcome.unexpected_count += part.unexpected_count
+            outcome.rows.extend(part.rows)
+            outcome.sample_values.extend(part.sample_values)
+            outcome.error = outcome.error or part.error
+        outcome.rows.sort()
+        outcome.sample_values = outcome.sample_values[:SAMPLE_VALUES]
+        merged.append(outcome)
+    return merged
+
+
 def suite_path(entity: str, folder: Path = EXPECTATIONS_DIR) -> Path:
     return folder / f"{entity}.json"
 
