@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.problems import invalid_parameter, no_snapshot, snapshot_unavailable
-from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError, SnapshotStore
+from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError, Store
 from moatmetrics.settings import Settings
 
 
@@ -17,11 +17,11 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> SnapshotStore:
+def get_store(request: Request) -> Store:
     return request.app.state.snapshot_store
 
 
-def snapshot_lease(store: Annotated[SnapshotStore, Depends(get_store)]) -> Iterator[SnapshotLease]:
+def snapshot_lease(store: Annotated[Store, Depends(get_store)]) -> Iterator[SnapshotLease]:
     """Pin the current snapshot for the handler; 503 (problem) when there is none.
 
     Used with ``scope="function"`` so the cursor is closed as soon as the handler returns:

@@ -22,7 +22,7 @@ from api.routers import (
     snapshots,
     uploads,
 )
-from api.snapshot_store import SnapshotStore
+from api.snapshot_store import store_for
 from moatmetrics import __version__
 from moatmetrics.appdb.db import engine_for
 from moatmetrics.settings import Settings, get_settings
@@ -62,7 +62,7 @@ TAGS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for one MoatMetrics home (default: from the environment). No I/O here."""
     settings = settings or get_settings()
-    store = SnapshotStore(settings)
+    store = store_for(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
