@@ -12,7 +12,6 @@ as narrowly as the CLI allows (see `RUNS`).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 import sys
@@ -21,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from moatmetrics.appdb import reviews
-from moatmetrics.settings import get_settings
 
 ST = Path(sys.executable).with_name("st")
 MAX_EXAMPLES = 50
@@ -41,7 +39,7 @@ RUNS = (
 
 @pytest.mark.timeout(300)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    tmp_path: Path, start_server, publish_generation
+    tmp_path: Path, start_server, publish_generation, backend
 ) -> None:
     home = tmp_path / "home"
     snapshot = publish_generation(home, 1)
@@ -53,7 +51,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
              "confidence": 0.3, "factors": {"evidence_volume": 0.1}, "explanation": "Few entries."}
             for n in range(1, 4)
         ],
-        dataclasses.replace(get_settings(), home=home),
+        backend.settings(home),
         snapshot_id=snapshot.snapshot_id,
     )  # fmt: skip
     with server.client("analyst") as http:
