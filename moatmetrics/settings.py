@@ -191,8 +191,10 @@ def apply_process_environment(settings: Settings | None = None) -> None:
     os.environ["MOATMETRICS_HOME"] = str(settings.home)
     os.environ["MOATMETRICS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    if settings.warehouse_url:
+    if settings.warehouse_url:  # dbt's `postgres` target, connection taken from the URL
         os.environ.update(postgres_env(settings.warehouse_url))
+        os.environ["MOATMETRICS_DBT_TARGET"] = "postgres"
         os.environ["MOATMETRICS_DBT_SCHEMA_PREFIX"] = PG_WAREHOUSE_SCHEMA_PREFIX
     else:
+        os.environ.pop("MOATMETRICS_DBT_TARGET", None)
         os.environ.pop("MOATMETRICS_DBT_SCHEMA_PREFIX", None)

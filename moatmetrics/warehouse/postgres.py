@@ -245,6 +245,13 @@ def pull_from_postgres(
             spec = ", ".join(f"{_sql_text(c)}: {_sql_text(duckdb_type(t))}" for c, t in columns)
             duckdb_con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(duck_schema)}")
             target = f"{_quote(duck_schema)}.{_quote(name)}"
+            kind = duckdb_con.execute(
+                "SELECT table_type FROM information_schema.tables WHERE table_schema = ?"
+                " AND table_name = ? AND table_catalog = current_database()",
+                [duck_schema, name],
+            ).fetchone()
+            if kind and kind[0] == "VIEW":  # left by an earlier dbt run on DuckDB
+                duckdb_con.execute(f"DROP VIEW {target}")
             duckdb_con.execute(
                 f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM read_csv("
                 f"{_sql_text(str(csv_path))}, header = false, auto_detect = false,"
