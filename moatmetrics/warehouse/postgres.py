@@ -348,7 +348,7 @@ def publish_snapshot_to_postgres(
                 )
             )
 
-            register_snapshot(pg, snapshot_id, schema, _manifest(con), row_counts)
+            register_snapshot(pg, snapshot_id, schema, _manifest(con), _ordered(con, row_counts))
 
             exists = pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [reader_role])
             if exists.fetchone() is None:
@@ -370,3 +370,10 @@ def _manifest(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]]:
     uploads = con.execute("SELECT upload_id FROM meta.snapshot_uploads ORDER BY rowid").fetchall()
     created_at = created[0].astimezone(UTC).isoformat(timespec="seconds") if created else ""
     return created_at, [row[0] for row in uploads]
+
+
+def _ordered(con: duckdb.DuckDBPyConnection, row_counts: dict[str, int]) -> dict[str, int]:
+    """Row counts in the snapshot's own mart order (meta.snapshot_tables), as its manifest has."""
+    rows = con.execute("SELECT mart FROM meta.snapshot_tables ORDER BY rowid").fetchall()
+    order = [row[0] for row in rows]
+    return {m: row_counts[m] for m in order if m in row_counts} | row_counts
