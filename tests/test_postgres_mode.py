@@ -101,6 +101,42 @@ def warehouse_database():
         admin.close()
 
 
+def test_tables_round_trip_between_duckdb_and_postgres(warehouse_database: dict) -> None:
+    """copy_raw_to_postgres then pull_from_postgres gives back every value: NULL and '' apart,
+    quotes and newlines, exact decimals, infinities, dates; a local view is replaced."""
+    import duckdb
+
+    from moatmetrics.warehouse.postgres import copy_raw_to_postgres, pull_from_postgres
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.t (id BIGINT, name VARCHAR, amount DECIMAL(18, 2), rate DOUBLE,"
+        " day DATE, flag BOOLEAN, seen TIMESTAMPTZ)"
+    )
+    con.execute(
+        "INSERT INTO marts.t VALUES (1, '', 1.10, 'inf', '2024-01-01', true, '2024-01-01 10:00Z'),"
+        " (2, NULL, NULL, NULL, NULL, NULL, NULL),"
+        " (3, 'a \"quoted\", multi\nline', -0.01, 0.25, '1999-12-31', false, NULL)"
+    )
+    expected = con.execute("SELECT * FROM marts.t ORDER BY id").fetchall()
+    copied = copy_raw_to_postgres(con, warehouse_database["url"], "marts", "warehouse_marts")
+    assert [(t.name, t.rows) for t in copied] == [("t", 3)]
+    con.execute("CREATE SCHEMA back")
+    con.execute("CREATE VIEW back.t AS SELECT 1 AS x")  # as an earlier dbt run on DuckDB left
+    pulled = pull_from_postgres(con, warehouse_database["url"], [("warehouse_marts", "t", "back")])
+    assert [(t.name, t.rows) for t in pulled] == [("t", 3)]
+    assert con.execute("SELECT * FROM back.t ORDER BY id").fetchall() == expected
+    types = con.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = 'back'"
+        " ORDER BY ordinal_position"
+    ).fetchall()
+    assert [t[0] for t in types] == [
+        "BIGINT", "VARCHAR", "DECIMAL(18,2)", "DOUBLE", "DATE", "BOOLEAN",
+        "TIMESTAMP WITH TIME ZONE",
+    ]  # fmt: skip
+
+
 def _cli(env: dict, *args: str) -> str:
     result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
                             timeout=600)  # fmt: skip
