@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError
 from api.sql_dialect import POSTGRES
 from moatmetrics.appdb.db import normalize_url
-from moatmetrics.warehouse.pg_snapshots import current_snapshot
+from moatmetrics.warehouse.pg_snapshots import current_snapshot_on
 from moatmetrics.warehouse.postgres import duckdb_type, postgres_columns
 
 
@@ -42,27 +42,35 @@ class PostgresSnapshotStore:
             normalize_url(url),
             pool_pre_ping=True,
             connect_args={"options": "-c default_transaction_read_only=on"},
+            pool_size=4,
+            max_overflow=12,
         )
         self._lock = threading.Lock()
         self._tables: OrderedDict[str, Mapping[str, Mapping[str, str]]] = OrderedDict()
 
     def current_id(self) -> str | None:
-        snapshot = current_snapshot(self._url)
-        return snapshot.snapshot_id if snapshot else None
-
-    @contextmanager
-    def lease(self) -> Iterator[SnapshotLease]:
-        """Pin the current snapshot's schema for one request."""
-        try:
-            snapshot = current_snapshot(self._url)
-        except SQLAlchemyError as exc:  # the database is unreachable: 503, not 500
-            raise SnapshotOpenError("current") from exc
-        if snapshot is None or snapshot.schema is None:
-            raise NoSnapshotError
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
+            snapshot = current_snapshot_on(cursor)
+            cursor.close()
+            return snapshot.snapshot_id if snapshot else None
+        finally:
+            connection.close()
+
+    @contextmanager
+    def lease(self) -> Iterator[SnapshotLease]:
+        """Pin the current snapshot's schema for one request (one pooled connection)."""
+        try:
+            connection = self._engine.raw_connection()
+        except SQLAlchemyError as exc:  # the database is unreachable: 503, not 500
+            raise SnapshotOpenError("current") from exc
+        try:
+            cursor = connection.cursor()
             try:
+                snapshot = current_snapshot_on(cursor)
+                if snapshot is None or snapshot.schema is None:
+                    raise NoSnapshotError
                 tables = self._mart_tables(snapshot.snapshot_id, snapshot.schema, connection)
                 yield SnapshotLease(snapshot, cursor, tables, snapshot.schema, POSTGRES)
             finally:

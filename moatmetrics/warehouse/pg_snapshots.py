@@ -72,7 +72,10 @@ def engine(url: str) -> Engine:
     key = (url, os.getpid())
     with _lock:
         if key not in _engines:
-            _engines[key] = create_engine(normalize_url(url), pool_pre_ping=True)
+            # Catalog reads are short and rare (CLI, /snapshots, /metrics): a small pool.
+            _engines[key] = create_engine(
+                normalize_url(url), pool_pre_ping=True, pool_size=2, max_overflow=4
+            )
         return _engines[key]
 
 
@@ -107,6 +110,17 @@ def _query(url: str, where: str, params: dict[str, Any] | None = None) -> list[S
 def current_snapshot(url: str) -> Snapshot | None:
     found = _query(url, "WHERE is_current")
     return found[0] if found else None
+
+
+def current_snapshot_on(cursor: Any) -> Snapshot | None:
+    """The current snapshot, read with a DB-API cursor the caller already holds (the API's
+    lease reads the catalog and the marts on one pooled connection)."""
+    cursor.execute("SELECT to_regclass(%s)", [CATALOG_TABLE])
+    if cursor.fetchone()[0] is None:
+        return None
+    cursor.execute(f"SELECT {_COLUMNS} FROM {CATALOG_TABLE} WHERE is_current")
+    row = cursor.fetchone()
+    return _snapshot(row) if row else None
 
 
 def load_snapshot(url: str, snapshot_id: str) -> Snapshot:

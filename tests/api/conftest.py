@@ -343,19 +343,38 @@ class ApiServer:
 @pytest.fixture(scope="session")
 def start_server(
     tmp_path_factory: pytest.TempPathFactory, backend: Backend
-) -> Iterator[Callable[..., ApiServer]]:
-    """Factory: `start(home, **env)` starts a server for a home; all stop with the session."""
-    servers: list[ApiServer] = []
+) -> Iterator[ServerFactory]:
+    """Factory: `start(home, **env)` starts a server for a home. Servers started by a test
+    stop when it ends (`_stop_servers_of_each_test`), the others with the session."""
+    factory = ServerFactory(tmp_path_factory)
+    yield factory
+    factory.stop_from(0)
 
-    def start(home: Path, **env: str) -> ApiServer:
-        log = tmp_path_factory.mktemp("uvicorn-log") / "server.log"
-        server = ApiServer(home, log, env)
-        servers.append(server)
+
+class ServerFactory:
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self.servers: list[ApiServer] = []
+
+    def __call__(self, home: Path, **env: str) -> ApiServer:
+        server = ApiServer(home, self._tmp.mktemp("uvicorn-log") / "server.log", env)
+        self.servers.append(server)
         return server.start()
 
-    yield start
-    for server in servers:
-        server.stop()
+    def stop_from(self, index: int) -> None:
+        for server in self.servers[index:]:
+            server.stop()
+        del self.servers[index:]
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers_of_each_test(start_server: ServerFactory) -> Iterator[None]:
+    """Servers a test (or its function-scoped fixtures) started stop when it ends, so idle
+    servers do not pile up (in PostgreSQL mode each holds pooled database connections).
+    Module- and session-scoped fixtures are set up before this one, so theirs stay."""
+    started_before = len(start_server.servers)
+    yield
+    start_server.stop_from(started_before)
 
 
 @pytest.fixture(scope="session")
