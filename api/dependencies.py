@@ -40,6 +40,18 @@ def snapshot_lease(store: Annotated[Store, Depends(get_store)]) -> Iterator[Snap
 CurrentSnapshot = Annotated[SnapshotLease, Depends(snapshot_lease, scope="function")]
 
 
+def no_nul_in_query(request: Request) -> None:
+    """Refuse a NUL character in any query value (422) on every route.
+
+    PostgreSQL text cannot hold NUL, so such a filter would fail deep in a query (a 500) on a
+    PostgreSQL app database or warehouse; no MSP identifier contains one. Same answer on both
+    back ends.
+    """
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            raise invalid_parameter(name, "contains a NUL character (0x00); remove it")
+
+
 def only_query_params(*allowed: str) -> Callable[[Request], None]:
     """Reject unknown query parameters (422), so a typo in a filter never returns everything."""
 

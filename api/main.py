@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.dependencies import no_nul_in_query
 from api.gate import Gate
 from api.metrics import RequestMetrics
 from api.problems import install_problem_handlers
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        dependencies=[Depends(no_nul_in_query)],
     )
     app.state.settings = settings
     app.state.snapshot_store = store

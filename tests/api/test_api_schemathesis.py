@@ -23,6 +23,8 @@ from moatmetrics.appdb import reviews
 
 ST = Path(sys.executable).with_name("st")
 MAX_EXAMPLES = 50
+# The PostgreSQL pass checks the other back end with the same seed, not new inputs: fewer cases.
+POSTGRES_MAX_EXAMPLES = 20
 MART_PAGES = "^/api/v1/marts/[a-z_]+$"
 STRICT = "positive_data_acceptance"
 # Schemathesis 4.32 sends `?client_id=true` for an optional list-of-strings query parameter
@@ -58,6 +60,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         upload = http.post("/api/v1/uploads", files={"file": ("clients.csv", b"client_id\nC1\n")})
         assert upload.status_code == 202
 
+    examples = POSTGRES_MAX_EXAMPLES if backend.postgres else MAX_EXAMPLES
     total = 0
     for phases, excluded, selection in RUNS:
         result = subprocess.run(
@@ -65,7 +68,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
                 str(ST), "run", f"{server.url}/openapi.json",
                 "--header", f"Authorization: Bearer {server.keys['admin']}",
                 "--phases", phases, "--checks", "all", "--exclude-checks", excluded,
-                "--max-examples", str(MAX_EXAMPLES), "--seed", "20240501",
+                "--max-examples", str(examples), "--seed", "20240501",
                 "--workers", "1",  # hypothesis' lambda parsing is not thread-safe on Python 3.11
                 "--request-timeout", "30", *selection,
             ],
@@ -76,5 +79,5 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         counts = re.search(r"(\d+) generated, (\d+) passed", output)
         assert counts and counts.group(1) == counts.group(2), output[-2000:]
         total += int(counts.group(1))
-    assert total > 1000
+    assert total > 20 * examples
     print(f"schemathesis: {total} test cases")
