@@ -104,5 +104,3 @@ class PostgresSnapshotStore:
             while len(self._tables) > self._keep:
                 self._tables.popitem(last=False)
         return tables
-
-

@@ -352,7 +352,11 @@ def publish_snapshot_to_postgres(
 
             exists = pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [reader_role])
             if exists.fetchone() is None:
-                pg.execute(f"CREATE ROLE {role} NOLOGIN")
+                try:  # roles are per cluster: another database's publish may create it first
+                    with pg.transaction():  # a savepoint
+                        pg.execute(f"CREATE ROLE {role} NOLOGIN")
+                except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                    pass
             for granted in (stable, quoted_schema, _quote(CATALOG_SCHEMA)):
                 pg.execute(f"GRANT USAGE ON SCHEMA {granted} TO {role}")
                 pg.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {granted} TO {role}")

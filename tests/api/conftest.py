@@ -17,6 +17,7 @@ fixture, never by building Settings themselves.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -38,6 +39,7 @@ from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
 from moatmetrics.settings import REPO_ROOT, Settings, get_settings
 from moatmetrics.snapshots import Snapshot, publish
+from moatmetrics.warehouse.postgres import READER_ROLE
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
 # Test servers: no background pipeline runs, and a rate limit no functional test reaches.
@@ -191,6 +193,7 @@ class Backend:
         self.name = name
         self._urls: dict[Path, str] = {}
         self._admin = None
+        self._reader_existed = True
 
     @property
     def postgres(self) -> bool:
@@ -206,6 +209,9 @@ class Backend:
 
             if self._admin is None:
                 self._admin = psycopg.connect(dbname="postgres", autocommit=True, **PG)
+                self._reader_existed = self._admin.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
+                ).fetchone() is not None
             name = f"moatmetrics_test_api_{secrets.token_hex(5)}"
             self._admin.execute(f'CREATE DATABASE "{name}"')
             self._urls[home] = f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
@@ -227,6 +233,9 @@ class Backend:
         dispose_engines()
         for url in self._urls.values():
             self._admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        if not self._reader_existed:  # created by these tests' publishes: leave no trace
+            with contextlib.suppress(Exception):  # granted in another database since: keep it
+                self._admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
         self._admin.close()
 
 
