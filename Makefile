@@ -45,9 +45,12 @@ run: install
 		echo "Dagster UI: http://127.0.0.1:$(UI_PORT)/  (log: $(MOATMETRICS_HOME)/ui.log)"; \
 		$(BIN)/moatmetrics serve --port $(API_PORT)
 
+# The API tests run twice: on DuckDB snapshots (with everything else), then in PostgreSQL mode
+# (MOATMETRICS_TEST_BACKEND=postgres: each test home gets its own PostgreSQL database).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+	MOATMETRICS_TEST_BACKEND=postgres $(BIN)/python -m pytest -q tests/api
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from api.page_cache import PageCache
 from api.problems import invalid_parameter, no_snapshot, snapshot_unavailable
-from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError, SnapshotStore
+from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError, Store
 from moatmetrics.settings import Settings
 
 
@@ -18,7 +18,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> SnapshotStore:
+def get_store(request: Request) -> Store:
     return request.app.state.snapshot_store
 
 
@@ -26,7 +26,7 @@ def get_page_cache(request: Request) -> PageCache:
     return request.app.state.page_cache
 
 
-def snapshot_lease(store: Annotated[SnapshotStore, Depends(get_store)]) -> Iterator[SnapshotLease]:
+def snapshot_lease(store: Annotated[Store, Depends(get_store)]) -> Iterator[SnapshotLease]:
     """Pin the current snapshot for the handler; 503 (problem) when there is none.
 
     Used with ``scope="function"`` so the cursor is closed as soon as the handler returns:
@@ -43,6 +43,18 @@ def snapshot_lease(store: Annotated[SnapshotStore, Depends(get_store)]) -> Itera
 
 
 CurrentSnapshot = Annotated[SnapshotLease, Depends(snapshot_lease, scope="function")]
+
+
+def no_nul_in_query(request: Request) -> None:
+    """Refuse a NUL character in any query value (422) on every route.
+
+    PostgreSQL text cannot hold NUL, so such a filter would fail deep in a query (a 500) on a
+    PostgreSQL app database or warehouse; no MSP identifier contains one. Same answer on both
+    back ends.
+    """
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            raise invalid_parameter(name, "contains a NUL character (0x00); remove it")
 
 
 def only_query_params(*allowed: str) -> Callable[[Request], None]:

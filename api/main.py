@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.dependencies import no_nul_in_query
 from api.gate import Gate
 from api.metrics import RequestMetrics
 from api.page_cache import PageCache
@@ -23,7 +24,7 @@ from api.routers import (
     snapshots,
     uploads,
 )
-from api.snapshot_store import SnapshotStore
+from api.snapshot_store import store_for
 from moatmetrics import __version__
 from moatmetrics.appdb.db import engine_for
 from moatmetrics.settings import Settings, get_settings
@@ -63,7 +64,7 @@ TAGS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for one MoatMetrics home (default: from the environment). No I/O here."""
     settings = settings or get_settings()
-    store = SnapshotStore(settings)
+    store = store_for(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        dependencies=[Depends(no_nul_in_query)],
     )
     app.state.settings = settings
     app.state.snapshot_store = store

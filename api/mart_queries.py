@@ -15,21 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import duckdb
-
 from api.catalog import Column, MartSpec
 from api.problems import ProblemError, invalid_parameter
 from api.schemas import MartPage
 from api.snapshot_store import SnapshotLease
+from api.sql_dialect import DUCKDB, Dialect
 
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "decimal": "DECIMAL(38, 2)",
-    "number": "DOUBLE",
-    "date": "DATE",
-    "boolean": "BOOLEAN",
-}
 _MONTH = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
 
 
@@ -116,11 +107,11 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _select_item(column: Column, present: Mapping[str, str]) -> str:
-    sql_type = _SQL_TYPES[column.kind]
+def _select_item(column: Column, present: Mapping[str, str], dialect: Dialect) -> str:
+    sql_type = dialect.types[column.kind]
     source = f"CAST({_ident(column.name)} AS {sql_type})" if column.name in present else "NULL"
     if column.kind == "number" and column.name in present:
-        source = f"CASE WHEN isfinite({source}) THEN {source} END"
+        source = f"CASE WHEN {dialect.finite(source)} THEN {source} END"
     return f"CAST({source} AS {sql_type}) AS {_ident(column.name)}"
 
 
@@ -129,17 +120,17 @@ def _missing_columns(spec: MartSpec, query: MartQuery, present: Mapping[str, str
     return sorted(needed - set(present))
 
 
-def _where(query: MartQuery) -> tuple[str, list[Any]]:
+def _where(query: MartQuery, mark: str) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for name, values in query.filters.items():
-        clauses.append(f"{_ident(name)} IN ({', '.join('?' for _ in values)})")
+        clauses.append(f"{_ident(name)} IN ({', '.join(mark for _ in values)})")
         params.extend(values)
     if query.month_from:
-        clauses.append('"month" >= ?')
+        clauses.append(f'"month" >= {mark}')
         params.append(query.month_from)
     if query.month_to:
-        clauses.append('"month" <= ?')
+        clauses.append(f'"month" <= {mark}')
         params.append(query.month_to)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
@@ -153,12 +144,17 @@ def _order_by(spec: MartSpec, query: MartQuery) -> str:
 
 
 def fetch_page(
-    cursor: duckdb.DuckDBPyConnection,
+    cursor: Any,
     spec: MartSpec,
     query: MartQuery,
     tables: Mapping[str, Mapping[str, str]],
+    schema: str = "marts",
+    dialect: Dialect = DUCKDB,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams)."""
+    """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams).
+
+    `cursor` is a DuckDB cursor or a psycopg cursor; `schema` holds the snapshot's marts.
+    """
     present = tables.get(spec.name)
     if present is None:
         raise ProblemError(
@@ -175,11 +171,13 @@ def fetch_page(
             "Snapshot does not match the mart contract",
             f"The current snapshot's {spec.name} lacks required columns: {', '.join(missing)}.",
         )
-    table = f"marts.{_ident(spec.name)}"
-    where, params = _where(query)
+    table = f"{_ident(schema)}.{_ident(spec.name)}"
+    mark = dialect.placeholder
+    where, params = _where(query, mark)
     total = cursor.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()
-    select = ", ".join(_select_item(column, present) for column in spec.columns)
-    sql = f"SELECT {select} FROM {table}{where} ORDER BY {_order_by(spec, query)} LIMIT ? OFFSET ?"
+    select = ", ".join(_select_item(column, present, dialect) for column in spec.columns)
+    order = _order_by(spec, query)
+    sql = f"SELECT {select} FROM {table}{where} ORDER BY {order} LIMIT {mark} OFFSET {mark}"
     rows = cursor.execute(sql, [*params, query.limit, query.offset]).fetchall()
     names = spec.column_names
     return (total[0] if total else 0), [dict(zip(names, row, strict=True)) for row in rows]
@@ -187,7 +185,9 @@ def fetch_page(
 
 def read_page(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> MartPage:
     """One validated page of a mart from the leased snapshot."""
-    total, rows = fetch_page(lease.cursor, spec, query, lease.tables)
+    total, rows = fetch_page(
+        lease.cursor, spec, query, lease.tables, lease.schema, lease.dialect
+    )
     return spec.page_model(
         mart=spec.name,
         snapshot_id=lease.snapshot.snapshot_id,

@@ -126,7 +126,7 @@ def _grouped(name: str, help_text: str, counts: dict[str, int], label: str) -> l
 
 
 def shared_state(settings: Settings) -> list[str]:
-    """Gauges of the app database and the snapshots folder (same from every worker)."""
+    """Gauges of the app database and the snapshot catalog (same from every worker)."""
     with session_scope(settings) as session:
         head = session.get(AuditHead, 1)
         uploads = dict(
@@ -150,7 +150,8 @@ def shared_state(settings: Settings) -> list[str]:
     ]
     lines += _grouped("moatmetrics_uploads", "Upload records by status.", uploads, "status")
     lines += _grouped("moatmetrics_review_items", "Review items by status.", reviews, "status")
-    snapshot = current_snapshot(settings) if settings.snapshots_dir.exists() else None
+    has_snapshots = settings.postgres_mode or settings.snapshots_dir.exists()
+    snapshot = current_snapshot(settings) if has_snapshots else None
     lines += [
         "# HELP moatmetrics_snapshot_published_timestamp_seconds When the served snapshot was"
         " published (Unix time; absent before the first publish).",

@@ -19,11 +19,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import duckdb
 
+from api.sql_dialect import DUCKDB, Dialect
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import Snapshot, current_snapshot_id, load_snapshot
 
@@ -51,11 +53,36 @@ class _Entry:
 
 @dataclass(frozen=True)
 class SnapshotLease:
-    """What a request reads: one snapshot, a private cursor and the snapshot's mart columns."""
+    """What a request reads: one snapshot, a private cursor and the snapshot's mart columns.
+
+    Queries name `schema` (`marts` in a snapshot file, `snapshot_<id>` in PostgreSQL) and use
+    `dialect`'s parameter marker, so they read the leased snapshot whatever is current now.
+    """
 
     snapshot: Snapshot
-    cursor: duckdb.DuckDBPyConnection
+    cursor: Any  # duckdb.DuckDBPyConnection or a psycopg cursor
     tables: Mapping[str, Mapping[str, str]] = field(repr=False)
+    schema: str = "marts"
+    dialect: Dialect = DUCKDB
+
+
+class Store(Protocol):
+    """What the API needs of a snapshot store (DuckDB files or PostgreSQL schemas)."""
+
+    def current_id(self) -> str | None: ...
+
+    def lease(self) -> AbstractContextManager[SnapshotLease]: ...
+
+    def close(self) -> None: ...
+
+
+def store_for(settings: Settings) -> Store:
+    """The store of the configured mode: PostgreSQL when MOATMETRICS_WAREHOUSE_URL is set."""
+    if settings.warehouse_url:
+        from api.snapshot_store_postgres import PostgresSnapshotStore
+
+        return PostgresSnapshotStore(settings.warehouse_url)
+    return SnapshotStore(settings)
 
 
 def _mart_tables(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:

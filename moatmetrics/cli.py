@@ -19,6 +19,7 @@ from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.settings import (
     REPO_ROOT,
     Settings,
+    SettingsError,
     apply_process_environment,
     ensure_home,
     get_settings,
@@ -173,7 +174,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         if snapshot is None:
             print("no snapshot published yet: run `moatmetrics run`", file=sys.stderr)
             return 1
-        print(snapshot.path)
+        print(snapshot.location)
         return 0
     if args.action == "to-postgres":
         return _snapshot_to_postgres(settings, args)
@@ -190,6 +191,13 @@ def _snapshot_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
     from moatmetrics.snapshots import current_snapshot_id, load_snapshot
     from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
 
+    if settings.postgres_mode:
+        print(
+            "MOATMETRICS_WAREHOUSE_URL is set: every snapshot is published into that PostgreSQL"
+            " database already (schema snapshot_<id>, views in schema marts)",
+            file=sys.stderr,
+        )
+        return 2
     url = args.url or os.environ.get("MOATMETRICS_PUBLISH_POSTGRES_URL")
     if not url:
         print("give --url postgresql://... (or MOATMETRICS_PUBLISH_POSTGRES_URL)", file=sys.stderr)
@@ -289,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingsError as exc:  # a wrong setting: say which and how to fix it, no traceback
+        print(f"moatmetrics: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

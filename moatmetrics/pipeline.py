@@ -37,7 +37,7 @@ class RunOutcome:
         if self.published:
             counts = ", ".join(f"{k}={v}" for k, v in self.published.row_counts.items())
             lines.append(f"published snapshot {self.published.snapshot_id} ({counts})")
-            lines.append(f"  {self.published.path}")
+            lines.append(f"  {self.published.location}")
         else:
             lines.append("nothing published; the previous snapshot (if any) stays current")
         return "\n".join(lines)

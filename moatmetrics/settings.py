@@ -8,10 +8,13 @@ can point one process at several homes.
 
 from __future__ import annotations
 
+import getpass
 import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from moatmetrics import TELEMETRY_OFF_ENV
 
@@ -19,6 +22,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
+WAREHOUSE_URL_ENV = "MOATMETRICS_WAREHOUSE_URL"
+#: In PostgreSQL mode the pipeline's layers live in schemas `warehouse_raw`, `warehouse_marts`...
+#: so that schema `marts` stays free for the stable views BI tools read (docs/warehouse.md).
+PG_WAREHOUSE_SCHEMA_PREFIX = "warehouse_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value MoatMetrics cannot use; the message says which and the fix."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class Settings:
     max_upload_bytes: int
     # Governed API (app database, keys, limits); see docs/api.md.
     database_url: str | None = None
+    # PostgreSQL mode (docs/operations.md): dbt, trust tables, snapshots and the API on it.
+    warehouse_url: str | None = None
     rate_limit_per_minute: int = 600
     metrics_token: str | None = None
     run_on_upload: bool = True
@@ -74,7 +87,12 @@ class Settings:
     @property
     def app_database_url(self) -> str:
         """API keys, uploads, reviews and the audit log: SQLite in the home unless a URL is set."""
-        return self.database_url or f"sqlite:///{self.home / 'app.db'}"
+        return self.database_url or self.warehouse_url or f"sqlite:///{self.home / 'app.db'}"
+
+    @property
+    def postgres_mode(self) -> bool:
+        """True when MOATMETRICS_WAREHOUSE_URL names a PostgreSQL warehouse."""
+        return self.warehouse_url is not None
 
 
 def default_home() -> Path:
@@ -90,6 +108,7 @@ def get_settings() -> Settings:
         max_rejected_share=Decimal(os.environ.get("MOATMETRICS_MAX_REJECTED_SHARE", "0.01")),
         max_upload_bytes=int(os.environ.get("MOATMETRICS_MAX_UPLOAD_BYTES", str(512 * 2**20))),
         database_url=os.environ.get("MOATMETRICS_DATABASE_URL") or None,
+        warehouse_url=warehouse_url_from_env(),
         rate_limit_per_minute=int(os.environ.get("MOATMETRICS_RATE_LIMIT_PER_MINUTE", "600")),
         metrics_token=os.environ.get("MOATMETRICS_METRICS_TOKEN") or None,
         run_on_upload=os.environ.get("MOATMETRICS_RUN_ON_UPLOAD", "1").strip().lower()
@@ -98,6 +117,46 @@ def get_settings() -> Settings:
         page_cache_mb=int(os.environ.get("MOATMETRICS_PAGE_CACHE_MB", "64")),
         duckdb_memory_limit=os.environ.get("MOATMETRICS_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
     )
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password replaced by `***`, for messages and logs."""
+    return re.sub(r"^([a-z0-9+]+://[^:/@]*:)[^@]*@", r"\1***@", url, flags=re.IGNORECASE)
+
+
+def warehouse_url_from_env() -> str | None:
+    """MOATMETRICS_WAREHOUSE_URL, checked: unset (or empty) means the embedded DuckDB."""
+    url = os.environ.get(WAREHOUSE_URL_ENV, "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower().split("+")[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise SettingsError(
+            f"{WAREHOUSE_URL_ENV}={mask_password(url)!r} is not a PostgreSQL URL; use"
+            " postgresql://user@host:5432/database (or unset it for the embedded DuckDB)"
+        )
+    if not parts.path.strip("/"):
+        raise SettingsError(
+            f"{WAREHOUSE_URL_ENV}={mask_password(url)!r} names no database; use"
+            " postgresql://user@host:5432/database"
+        )
+    return url
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """The MOATMETRICS_PG_* variables dbt's `postgres` target reads, taken from a URL."""
+    parts = urlsplit(url)
+    env = {
+        "MOATMETRICS_PG_HOST": parts.hostname or "127.0.0.1",
+        "MOATMETRICS_PG_PORT": str(parts.port or 5432),
+        "MOATMETRICS_PG_DBNAME": unquote(parts.path.lstrip("/")),
+    }
+    # libpq's default user is the operating-system user; dbt's profile must say the same.
+    env["MOATMETRICS_PG_USER"] = unquote(parts.username) if parts.username else getpass.getuser()
+    if parts.password:
+        env["MOATMETRICS_PG_PASSWORD"] = unquote(parts.password)
+    return env
 
 
 def _fraction(name: str, default: float) -> float:
@@ -140,3 +199,10 @@ def apply_process_environment(settings: Settings | None = None) -> None:
     os.environ["MOATMETRICS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
     os.environ["MOATMETRICS_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    if settings.warehouse_url:  # dbt's `postgres` target, connection taken from the URL
+        os.environ.update(postgres_env(settings.warehouse_url))
+        os.environ["MOATMETRICS_DBT_TARGET"] = "postgres"
+        os.environ["MOATMETRICS_DBT_SCHEMA_PREFIX"] = PG_WAREHOUSE_SCHEMA_PREFIX
+    else:
+        os.environ.pop("MOATMETRICS_DBT_TARGET", None)
+        os.environ.pop("MOATMETRICS_DBT_SCHEMA_PREFIX", None)

@@ -14,6 +14,12 @@ Layout under ``$MOATMETRICS_HOME/snapshots``:
 Readers (API, BI tools, SQL users) open snapshot files read-only and never touch the
 warehouse, so a pipeline run in progress never blocks or breaks them, and a failed run leaves
 the last good snapshot current.
+
+In PostgreSQL mode (`MOATMETRICS_WAREHOUSE_URL` set) the same snapshot file is built in a
+temporary folder and copied into the database as schema `snapshot_<id>`, which the catalog
+`moatmetrics.snapshots` then marks current (`moatmetrics.warehouse.pg_snapshots`); the file is
+discarded. The functions below answer from that catalog in that mode, so every command and the
+API follow the mode without knowing it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import os
 import secrets
 import stat
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,15 +51,21 @@ class SnapshotError(RuntimeError):
 @dataclass(frozen=True)
 class Snapshot:
     snapshot_id: str
-    path: Path
+    path: Path | None  # the DuckDB file; None for a snapshot that lives in PostgreSQL
     created_at: str
     row_counts: dict[str, int]
     upload_ids: list[str]
+    schema: str | None = None  # PostgreSQL mode: the schema `snapshot_<id>`
+
+    @property
+    def location(self) -> str:
+        """Where the snapshot's marts are: its file, or its PostgreSQL schema."""
+        return str(self.path) if self.path else f"PostgreSQL schema {self.schema}"
 
     def as_dict(self) -> dict:
         return {
             "snapshot_id": self.snapshot_id,
-            "path": str(self.path),
+            "path": self.location,
             "created_at": self.created_at,
             "row_counts": self.row_counts,
             "upload_ids": self.upload_ids,
@@ -64,6 +77,10 @@ def _manifest_path(settings: Settings, snapshot_id: str) -> Path:
 
 
 def load_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
+    if settings.warehouse_url:
+        from moatmetrics.warehouse import pg_snapshots
+
+        return pg_snapshots.load_snapshot(settings.warehouse_url, snapshot_id)
     manifest = json.loads(_manifest_path(settings, snapshot_id).read_text())
     return Snapshot(
         snapshot_id=manifest["snapshot_id"],
@@ -75,6 +92,9 @@ def load_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
 
 
 def current_snapshot_id(settings: Settings) -> str | None:
+    if settings.warehouse_url:
+        snapshot = current_snapshot(settings)
+        return snapshot.snapshot_id if snapshot else None
     pointer = settings.snapshots_dir / POINTER_NAME
     try:
         return pointer.read_text().strip() or None
@@ -83,12 +103,20 @@ def current_snapshot_id(settings: Settings) -> str | None:
 
 
 def current_snapshot(settings: Settings) -> Snapshot | None:
+    if settings.warehouse_url:
+        from moatmetrics.warehouse import pg_snapshots
+
+        return pg_snapshots.current_snapshot(settings.warehouse_url)
     snapshot_id = current_snapshot_id(settings)
     return load_snapshot(settings, snapshot_id) if snapshot_id else None
 
 
 def list_snapshots(settings: Settings) -> list[Snapshot]:
     """All published snapshots, oldest first."""
+    if settings.warehouse_url:
+        from moatmetrics.warehouse import pg_snapshots
+
+        return pg_snapshots.list_snapshots(settings.warehouse_url)
     if not settings.snapshots_dir.exists():
         return []
     manifests = sorted(settings.snapshots_dir.glob("*.json"))
@@ -148,15 +176,56 @@ def published_mart_select(mart: str, tables: set[str]) -> str | None:
 
 
 def publish(settings: Settings, marts: tuple[str, ...] = PUBLISHED_MARTS) -> Snapshot:
-    """Copy the warehouse's marts into a new immutable snapshot file and make it current.
+    """Copy the warehouse's marts into a new immutable snapshot and make it current.
 
     Must run after a good build, in the pipeline process (the warehouse's only writer), with no
-    other connection to the warehouse open.
+    other connection to the warehouse open. In PostgreSQL mode the snapshot goes into the
+    database (schema `snapshot_<id>`, `marts` views, catalog) instead of `snapshots/`.
     """
+    if settings.warehouse_url:
+        return _publish_to_postgres(settings, marts)
     settings.snapshots_dir.mkdir(parents=True, exist_ok=True)
     snapshot_id = _new_snapshot_id()
-    final_path = settings.snapshots_dir / f"{snapshot_id}.duckdb"
-    building_path = settings.snapshots_dir / f".{snapshot_id}.duckdb.building"
+    created_at, row_counts, upload_ids = _write_snapshot_file(
+        settings, snapshot_id, settings.snapshots_dir, marts
+    )
+    manifest = {
+        "snapshot_id": snapshot_id,
+        "file": f"{snapshot_id}.duckdb",
+        "created_at": created_at,
+        "row_counts": row_counts,
+        "upload_ids": upload_ids,
+    }
+    _write_atomically(_manifest_path(settings, snapshot_id), json.dumps(manifest, indent=2))
+    _write_atomically(settings.snapshots_dir / POINTER_NAME, snapshot_id + "\n")
+    return load_snapshot(settings, snapshot_id)
+
+
+def _publish_to_postgres(settings: Settings, marts: tuple[str, ...]) -> Snapshot:
+    """Build the snapshot file in a temporary folder, copy it into PostgreSQL, make it current."""
+    from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
+
+    assert settings.warehouse_url
+    snapshot_id = _new_snapshot_id()
+    with tempfile.TemporaryDirectory(prefix="moatmetrics-publish-") as work:
+        _write_snapshot_file(settings, snapshot_id, Path(work), marts)
+        try:
+            publish_snapshot_to_postgres(
+                Path(work) / f"{snapshot_id}.duckdb", snapshot_id, settings.warehouse_url
+            )
+        except Exception as exc:  # psycopg.Error and friends; the message names no password
+            raise SnapshotError(
+                f"could not publish snapshot {snapshot_id} into PostgreSQL: {exc}"
+            ) from exc
+    return load_snapshot(settings, snapshot_id)
+
+
+def _write_snapshot_file(
+    settings: Settings, snapshot_id: str, folder: Path, marts: tuple[str, ...]
+) -> tuple[str, dict[str, int], list[str]]:
+    """Write `<folder>/<snapshot_id>.duckdb` read-only; returns created_at, counts, upload ids."""
+    final_path = folder / f"{snapshot_id}.duckdb"
+    building_path = folder / f".{snapshot_id}.duckdb.building"
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         con = duckdb.connect(str(building_path))
@@ -207,14 +276,4 @@ def publish(settings: Settings, marts: tuple[str, ...] = PUBLISHED_MARTS) -> Sna
     except (duckdb.Error, OSError) as exc:
         building_path.unlink(missing_ok=True)
         raise SnapshotError(f"could not write snapshot {snapshot_id}: {exc}") from exc
-
-    manifest = {
-        "snapshot_id": snapshot_id,
-        "file": final_path.name,
-        "created_at": created_at,
-        "row_counts": row_counts,
-        "upload_ids": upload_ids,
-    }
-    _write_atomically(_manifest_path(settings, snapshot_id), json.dumps(manifest, indent=2))
-    _write_atomically(settings.snapshots_dir / POINTER_NAME, snapshot_id + "\n")
-    return load_snapshot(settings, snapshot_id)
+    return created_at, row_counts, upload_ids

@@ -80,7 +80,9 @@ class OfflineDbtCliResource(DbtCliResource):
 def dbt_resource() -> DbtCliResource:
     return OfflineDbtCliResource(
         project_dir=dbt_project,
-        target="duckdb",
+        # The profile's default: `duckdb`, or `postgres` in PostgreSQL mode (MOATMETRICS_DBT_TARGET
+        # set by apply_process_environment), decided per run rather than at import.
+        target=None,
         dbt_executable=str(Path(sys.executable).with_name("dbt")),
         global_config_flags=["--no-use-colors", "--no-send-anonymous-usage-stats"],
     )

@@ -136,6 +136,11 @@ def test_snapshots_in_postgres_switch_atomically_and_are_read_only(
         assert bi.execute(cp_sql).fetchall() == _snapshot_rows(first.path, "client_profitability")
         current = bi.execute("SELECT snapshot_id FROM marts.current_snapshot").fetchone()
         assert current == (first.snapshot_id,)
+        catalog = bi.execute(
+            "SELECT snapshot_id, snapshot_schema, upload_ids FROM moatmetrics.snapshots"
+            " WHERE is_current"
+        ).fetchall()
+        assert catalog == [(first.snapshot_id, done.schema, '["u1"]')]
         # meta travels along, under the snapshot's schema
         meta = bi.execute(f"SELECT snapshot_id FROM {done.schema}.meta_snapshot").fetchone()
         assert meta == (first.snapshot_id,)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.dependencies import get_store
 from api.schemas import Health
-from api.snapshot_store import SnapshotStore
+from api.snapshot_store import Store
 
 router = APIRouter(tags=["health"])
 
@@ -20,5 +20,5 @@ router = APIRouter(tags=["health"])
     description="200 even before the first publish (then `snapshot_id` is null), so a "
     "supervisor does not restart an API that is merely waiting for data.",
 )
-def health(store: Annotated[SnapshotStore, Depends(get_store)]) -> Health:
+def health(store: Annotated[Store, Depends(get_store)]) -> Health:
     return Health(snapshot_id=store.current_id())

@@ -28,7 +28,7 @@ from api.problems import problem_responses, snapshot_unavailable, unknown_mart
 from api.rendering import page_csv, page_json
 from api.schemas import MartCatalog
 from api.security import Authorize
-from api.snapshot_store import NoSnapshotError, SnapshotOpenError, SnapshotStore
+from api.snapshot_store import NoSnapshotError, SnapshotOpenError, Store
 
 router = APIRouter(prefix="/api/v1/marts", tags=["marts"])
 # Every read of mart rows is audited with its filters (the query string) and snapshot id.
@@ -136,7 +136,7 @@ def _route(spec: MartSpec) -> dict[str, Any]:
     dependencies=[CATALOG],
     responses=problem_responses(503),
 )
-def list_marts(store: Annotated[SnapshotStore, Depends(get_store)]) -> MartCatalog:
+def list_marts(store: Annotated[Store, Depends(get_store)]) -> MartCatalog:
     """Works before the first publish too (row counts and SQL types are then null)."""
     try:
         with store.lease() as lease:

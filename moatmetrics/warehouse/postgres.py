@@ -20,10 +20,13 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from moatmetrics.warehouse.pg_snapshots import CATALOG_SCHEMA, register_snapshot
 
 BLOCK_BYTES = 2**20
 
@@ -121,30 +124,148 @@ def _copy_table(
 
 
 def copy_raw_to_postgres(
-    duckdb_con: duckdb.DuckDBPyConnection, pg_url: str, schema: str = "raw"
+    duckdb_con: duckdb.DuckDBPyConnection,
+    pg_url: str,
+    schema: str = "raw",
+    target_schema: str | None = None,
+    tables: Iterable[str] | None = None,
 ) -> list[CopiedTable]:
-    """Replace schema `schema` in PostgreSQL with the DuckDB tables of the same schema.
+    """Replace DuckDB schema `schema`'s tables in PostgreSQL schema `target_schema` (same name).
 
     Each table is dropped (with the dbt views that depend on it; the next `dbt build`
     recreates them) and recreated with the same columns, then filled with COPY; one
-    transaction for all tables.
+    transaction for all tables. `tables` limits the copy to those names.
     """
     import psycopg
 
-    tables = _columns(duckdb_con, schema)
+    target_schema = target_schema or schema
+    found = _columns(duckdb_con, schema)
+    wanted = found if tables is None else {t: found[t] for t in tables}
     copied: list[CopiedTable] = []
     with (
         tempfile.TemporaryDirectory(prefix="moatmetrics-pgcopy-") as work,
         psycopg.connect(libpq_url(pg_url)) as pg,
     ):
-        pg.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
-        for table, columns in tables.items():
-            name = f"{_quote(schema)}.{_quote(table)}"
-            pg.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-            rows = _copy_table(duckdb_con, pg, name, name, columns, Path(work))
+        pg.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(target_schema)}")
+        for table, columns in wanted.items():
+            source = f"{_quote(schema)}.{_quote(table)}"
+            target = f"{_quote(target_schema)}.{_quote(table)}"
+            pg.execute(f"DROP TABLE IF EXISTS {target} CASCADE")
+            rows = _copy_table(duckdb_con, pg, source, target, columns, Path(work))
             copied.append(CopiedTable(table, rows))
         pg.commit()
     return copied
+
+
+_PG_TO_DUCKDB = {
+    "text": "VARCHAR",
+    "character varying": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "smallint": "SMALLINT",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "numeric": "DOUBLE",  # no declared scale: a computed value, used as a number
+    "double precision": "DOUBLE",
+    "real": "FLOAT",
+    "date": "DATE",
+    "timestamp without time zone": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
+    "uuid": "UUID",
+}
+_PG_NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
+_PG_VARCHAR = re.compile(r"^character varying\(\d+\)$")
+
+
+def duckdb_type(pg_type: str) -> str:
+    """The DuckDB (and API catalog) type name of a PostgreSQL type as `format_type` spells it."""
+    text = pg_type.strip().lower()
+    if _PG_VARCHAR.match(text):
+        return "VARCHAR"
+    numeric = _PG_NUMERIC.match(text.replace(" ", ""))
+    if numeric and int(numeric.group(1)) <= 38:
+        return f"DECIMAL({numeric.group(1)},{numeric.group(2)})"
+    if text in _PG_TO_DUCKDB:
+        return _PG_TO_DUCKDB[text]
+    raise UnsupportedColumnType(f"no DuckDB type for PostgreSQL type {pg_type!r}")
+
+
+def postgres_columns(pg, schema: str) -> dict[str, list[tuple[str, str]]]:
+    """Column name and `format_type` of every table and view of a PostgreSQL schema, in order."""
+    rows = pg.execute(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)"
+        " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p')"
+        " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum",
+        [schema],
+    ).fetchall()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, pg_type in rows:
+        tables.setdefault(table, []).append((column, pg_type))
+    return tables
+
+
+def pull_from_postgres(
+    duckdb_con: duckdb.DuckDBPyConnection,
+    pg_url: str,
+    tables: Iterable[tuple[str, str, str]],
+) -> list[CopiedTable]:
+    """Copy PostgreSQL tables or views into DuckDB tables: (pg schema, name, DuckDB schema).
+
+    The reverse of `copy_raw_to_postgres`: `COPY (SELECT ...) TO STDOUT` streamed into a
+    temporary CSV file that DuckDB's reader loads with the declared column types (quoted
+    empty strings stay strings, unquoted empty fields are NULL). Used in PostgreSQL mode so
+    the trust layer computes over the marts dbt built there.
+    """
+    import psycopg
+
+    copied: list[CopiedTable] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="moatmetrics-pgpull-") as work,
+        psycopg.connect(libpq_url(pg_url)) as pg,
+    ):
+        schemas: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        for pg_schema, name, duck_schema in tables:
+            if pg_schema not in schemas:
+                schemas[pg_schema] = postgres_columns(pg, pg_schema)
+            columns = schemas[pg_schema].get(name)
+            if columns is None:
+                raise LookupError(f"PostgreSQL has no table {pg_schema}.{name} to read")
+            csv_path = Path(work) / f"{secrets.token_hex(8)}.csv"
+            with (
+                pg.cursor() as cursor,
+                cursor.copy(
+                    f"COPY (SELECT * FROM {_quote(pg_schema)}.{_quote(name)})"
+                    " TO STDOUT (FORMAT csv)"
+                ) as copy,
+                open(csv_path, "wb") as handle,
+            ):
+                for block in copy:
+                    handle.write(block)
+            spec = ", ".join(f"{_sql_text(c)}: {_sql_text(duckdb_type(t))}" for c, t in columns)
+            duckdb_con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(duck_schema)}")
+            target = f"{_quote(duck_schema)}.{_quote(name)}"
+            kind = duckdb_con.execute(
+                "SELECT table_type FROM information_schema.tables WHERE table_schema = ?"
+                " AND table_name = ? AND table_catalog = current_database()",
+                [duck_schema, name],
+            ).fetchone()
+            if kind and kind[0] == "VIEW":  # left by an earlier dbt run on DuckDB
+                duckdb_con.execute(f"DROP VIEW {target}")
+            duckdb_con.execute(
+                f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM read_csv("
+                f"{_sql_text(str(csv_path))}, header = false, auto_detect = false,"
+                f" allow_quoted_nulls = false, columns = {{{spec}}})"
+            )
+            rows = duckdb_con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+            copied.append(CopiedTable(name, rows))
+            csv_path.unlink()
+        pg.rollback()
+    return copied
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 # ------------------------------------------------------------------ published snapshots
@@ -175,9 +296,11 @@ def publish_snapshot_to_postgres(
     The snapshot's marts become tables of a new schema `snapshot_<id>` (its `meta` tables too,
     prefixed `meta_`), never changed afterwards; then, in the same transaction, the views of
     schema `marts` are replaced by views of the new tables, and `marts.current_snapshot` names
-    it. A BI tool querying `marts.*` sees the previous snapshot or the new one, never a mix;
-    older snapshot schemas stay queryable until an operator drops them. `reader_role` (created
-    NOLOGIN if missing) may read `marts` and every snapshot schema, and nothing else.
+    it, and the catalog `moatmetrics.snapshots` marks it current (what the API serves in
+    PostgreSQL mode). A BI tool querying `marts.*` sees the previous snapshot or the new one,
+    never a mix; older snapshot schemas stay queryable until an operator drops them.
+    `reader_role` (created NOLOGIN if missing) may read `marts`, every snapshot schema and the
+    catalog, and nothing else.
     """
     import psycopg
     from psycopg import sql
@@ -225,13 +348,36 @@ def publish_snapshot_to_postgres(
                 )
             )
 
+            register_snapshot(pg, snapshot_id, schema, _manifest(con), _ordered(con, row_counts))
+
             exists = pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [reader_role])
             if exists.fetchone() is None:
-                pg.execute(f"CREATE ROLE {role} NOLOGIN")
-            for granted in (stable, quoted_schema):
+                try:  # roles are per cluster: another database's publish may create it first
+                    with pg.transaction():  # a savepoint
+                        pg.execute(f"CREATE ROLE {role} NOLOGIN")
+                except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                    pass
+            for granted in (stable, quoted_schema, _quote(CATALOG_SCHEMA)):
                 pg.execute(f"GRANT USAGE ON SCHEMA {granted} TO {role}")
                 pg.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {granted} TO {role}")
             pg.commit()
     finally:
         con.close()
     return PostgresPublication(snapshot_id, schema, row_counts)
+
+
+def _manifest(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]]:
+    """created_at (as the JSON manifest spells it) and upload ids of a snapshot file."""
+    from datetime import UTC
+
+    created = con.execute("SELECT created_at FROM meta.snapshot").fetchone()
+    uploads = con.execute("SELECT upload_id FROM meta.snapshot_uploads ORDER BY rowid").fetchall()
+    created_at = created[0].astimezone(UTC).isoformat(timespec="seconds") if created else ""
+    return created_at, [row[0] for row in uploads]
+
+
+def _ordered(con: duckdb.DuckDBPyConnection, row_counts: dict[str, int]) -> dict[str, int]:
+    """Row counts in the snapshot's own mart order (meta.snapshot_tables), as its manifest has."""
+    rows = con.execute("SELECT mart FROM meta.snapshot_tables ORDER BY rowid").fetchall()
+    order = [row[0] for row in rows]
+    return {m: row_counts[m] for m in order if m in row_counts} | row_counts

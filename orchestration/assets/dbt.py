@@ -7,7 +7,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.resources import dbt_project
+from moatmetrics.settings import get_settings
+from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
+from orchestration.resources import dbt_project, warehouse_connection
 
 
 class MoatMetricsDbtTranslator(DagsterDbtTranslator):
@@ -29,7 +31,14 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
     dbt's unit tests check the SQL's formulas against fixed inputs, not the data, so they run
     in the test suite (`tests/dbt`, CI) rather than on every production run (1.7 s at 1m).
+    In PostgreSQL mode dbt builds there, and the marts and trust inputs are then copied back
+    into the local warehouse, where the trust layer computes.
     """
     yield from dbt.cli(
         ["build", "--exclude-resource-type", "unit_test"], context=context
     ).stream()
+    settings = get_settings()
+    if settings.postgres_mode:
+        with warehouse_connection(settings) as con:
+            pulled = pull_dbt_outputs(con, settings)
+        context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))

@@ -16,6 +16,7 @@ from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.settings import Settings, get_settings
+from moatmetrics.warehouse.pg_mode import push_raw
 from orchestration.app_events import audited, report_upload
 from orchestration.checks.contract_suite import check_result, check_spec
 from orchestration.resources import warehouse_connection
@@ -52,6 +53,7 @@ def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, in
             entity: con.execute(f"SELECT count(*) FROM raw.{entity}").fetchone()[0]
             for entity in ENTITY_ORDER
         }
+        push_raw(con, settings)  # PostgreSQL mode: dbt builds from there
     return results, counts
 
 

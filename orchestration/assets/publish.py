@@ -17,7 +17,8 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
     group_name="publish",
     kinds={"duckdb"},
     description="A new read-only DuckDB file of the marts with their trust columns and the "
-    "churn risk; the `current` pointer moves to it.",
+    "churn risk; the `current` pointer moves to it (PostgreSQL mode: a new schema "
+    "snapshot_<id>, the marts views and the catalog switch to it).",
 )
 def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
@@ -33,11 +34,11 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         "ok",
         {"row_counts": snapshot.row_counts, "uploads_included": len(snapshot.upload_ids)},
     )
-    context.log.info(f"published snapshot {snapshot.snapshot_id} at {snapshot.path}")
+    context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
     return dg.MaterializeResult(
         metadata={
             "snapshot_id": snapshot.snapshot_id,
-            "path": dg.MetadataValue.path(str(snapshot.path)),
+            "location": snapshot.location,
             "uploads_included": dg.MetadataValue.int(len(snapshot.upload_ids)),
             **{f"rows_{mart}": dg.MetadataValue.int(n) for mart, n in snapshot.row_counts.items()},
         }

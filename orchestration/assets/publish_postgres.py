@@ -33,7 +33,11 @@ def published_postgres(context: dg.AssetExecutionContext):
     if not url:
         context.log.info(f"{PUBLISH_URL_ENV} is not set: no copy into PostgreSQL")
         return
-    snapshot = current_snapshot(get_settings())
+    settings = get_settings()
+    if settings.postgres_mode:
+        context.log.info("PostgreSQL mode: the snapshot was published into PostgreSQL already")
+        return
+    snapshot = current_snapshot(settings)
     if snapshot is None:
         raise RuntimeError("no published snapshot to copy into PostgreSQL")
     done = publish_snapshot_to_postgres(snapshot.path, snapshot.snapshot_id, url)

@@ -2,7 +2,8 @@
 
 They run after dbt, in the pipeline process (the warehouse's single writer, under its lock),
 and write schema ``trust``; the publish asset depends on them and joins their tables onto the
-marts. Logic lives in `moatmetrics.trust`; these wrappers only add Dagster metadata.
+marts. In PostgreSQL mode each table is also copied to ``warehouse_trust`` there. Logic lives
+in `moatmetrics.trust`; these wrappers only add Dagster metadata.
 """
 
 import json
@@ -12,7 +13,8 @@ import dagster as dg
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES
 from moatmetrics.trust import scoring
-from moatmetrics.trust.tables import RISK_TABLE, SCHEMA, scores_table
+from moatmetrics.trust.tables import MODEL_TABLE, RISK_TABLE, SCHEMA, scores_table
+from moatmetrics.warehouse.pg_mode import push_trust
 from orchestration.resources import warehouse_connection
 
 GROUP = "trust"
@@ -37,6 +39,7 @@ def _scores_asset(mart: str) -> dg.AssetsDefinition:
         settings = get_settings()
         with warehouse_connection(settings) as con:
             run = scoring.run_scores(con, settings, mart)
+            push_trust(con, settings, [scores_table(mart)])
         context.log.info(
             f"{mart}: {run.needs_review} of {run.rows} rows below {settings.review_threshold}"
         )
@@ -73,6 +76,7 @@ def client_risk(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     with warehouse_connection(settings) as con:
         result = scoring.run_churn(con)
+        push_trust(con, settings, [RISK_TABLE, MODEL_TABLE])
     model = result.model
     metadata: dict[str, dg.RawMetadataValue] = {
         "status": result.status,

@@ -7,10 +7,17 @@ the test process is the only writer, the server only ever opens snapshots read-o
 
 Everything lives in this conftest (no helper module) so the tests import nothing from the
 test folder and work under any pytest import mode.
+
+Back ends: `MOATMETRICS_TEST_BACKEND=postgres` runs every API test in PostgreSQL mode. Each
+home then gets a fresh PostgreSQL database (127.0.0.1:5432, `MOATMETRICS_PG_*`), named in
+`MOATMETRICS_WAREHOUSE_URL` for the publishes, the servers and the app database, and dropped
+at the end of the session; tests reach a home's settings and environment through the `backend`
+fixture, never by building Settings themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -28,10 +35,11 @@ import pytest
 from serving import free_port
 
 from moatmetrics.appdb.audit import Actor
-from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
 from moatmetrics.settings import REPO_ROOT, Settings, get_settings
 from moatmetrics.snapshots import Snapshot, publish
+from moatmetrics.warehouse.postgres import READER_ROLE
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
 # Test servers: no background pipeline runs, and a rate limit no functional test reaches.
@@ -168,8 +176,81 @@ def build_warehouse(path: Path, generation: int = 1) -> None:
         con.close()
 
 
+BACKEND = os.environ.get("MOATMETRICS_TEST_BACKEND", "duckdb").strip().lower()
+if BACKEND not in ("duckdb", "postgres"):
+    raise ValueError(f"MOATMETRICS_TEST_BACKEND={BACKEND!r}: use duckdb (default) or postgres")
+PG = {
+    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
+    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
+}
+
+
+class Backend:
+    """Where a test home keeps its snapshots: files (duckdb) or a PostgreSQL database each."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._urls: dict[Path, str] = {}
+        self._admin = None
+        self._reader_existed = True
+
+    @property
+    def postgres(self) -> bool:
+        return self.name == "postgres"
+
+    def url(self, home: Path) -> str | None:
+        """The home's warehouse URL: a database created on first use (postgres), else None."""
+        if not self.postgres:
+            return None
+        home = home.resolve()
+        if home not in self._urls:
+            import psycopg
+
+            if self._admin is None:
+                self._admin = psycopg.connect(dbname="postgres", autocommit=True, **PG)
+                self._reader_existed = self._admin.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
+                ).fetchone() is not None
+            name = f"moatmetrics_test_api_{secrets.token_hex(5)}"
+            self._admin.execute(f'CREATE DATABASE "{name}"')
+            self._urls[home] = f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+        return self._urls[home]
+
+    def settings(self, home: Path, **changes) -> Settings:
+        return dataclasses.replace(
+            get_settings(), home=home, warehouse_url=self.url(home), **changes
+        )
+
+    def env(self, home: Path) -> dict[str, str]:
+        """Environment of a process (server, CLI) working on the home."""
+        url = self.url(home)
+        return {"MOATMETRICS_HOME": str(home)} | ({"MOATMETRICS_WAREHOUSE_URL": url} if url else {})
+
+    def drop_all(self) -> None:
+        if self._admin is None:
+            return
+        dispose_engines()
+        for url in self._urls.values():
+            self._admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        if not self._reader_existed:  # created by these tests' publishes: leave no trace
+            with contextlib.suppress(Exception):  # granted in another database since: keep it
+                self._admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
+        self._admin.close()
+
+
+_BACKEND = Backend(BACKEND)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend() -> Iterator[Backend]:
+    """`backend.settings(home)`, `backend.env(home)`; PostgreSQL databases dropped at the end."""
+    yield _BACKEND
+    _BACKEND.drop_all()
+
+
 def settings_for(home: Path) -> Settings:
-    return dataclasses.replace(get_settings(), home=home)
+    return _BACKEND.settings(home)
 
 
 def _publish_generation(
@@ -185,7 +266,7 @@ def _publish_generation(
 
 
 @pytest.fixture(scope="session")
-def publish_generation() -> Callable[..., Snapshot]:
+def publish_generation(backend: Backend) -> Callable[..., Snapshot]:
     """`publish_generation(home, generation, before_publish=None)` -> the new Snapshot."""
     return _publish_generation
 
@@ -220,7 +301,7 @@ class ApiServer:
             port = free_port()
             env = {
                 **os.environ,
-                "MOATMETRICS_HOME": str(self.home),
+                **_BACKEND.env(self.home),
                 "DO_NOT_TRACK": "1",
                 **self.env,
             }
@@ -270,20 +351,39 @@ class ApiServer:
 
 @pytest.fixture(scope="session")
 def start_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[..., ApiServer]]:
-    """Factory: `start(home, **env)` starts a server for a home; all stop with the session."""
-    servers: list[ApiServer] = []
+    tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[ServerFactory]:
+    """Factory: `start(home, **env)` starts a server for a home. Servers started by a test
+    stop when it ends (`_stop_servers_of_each_test`), the others with the session."""
+    factory = ServerFactory(tmp_path_factory)
+    yield factory
+    factory.stop_from(0)
 
-    def start(home: Path, **env: str) -> ApiServer:
-        log = tmp_path_factory.mktemp("uvicorn-log") / "server.log"
-        server = ApiServer(home, log, env)
-        servers.append(server)
+
+class ServerFactory:
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self.servers: list[ApiServer] = []
+
+    def __call__(self, home: Path, **env: str) -> ApiServer:
+        server = ApiServer(home, self._tmp.mktemp("uvicorn-log") / "server.log", env)
+        self.servers.append(server)
         return server.start()
 
-    yield start
-    for server in servers:
-        server.stop()
+    def stop_from(self, index: int) -> None:
+        for server in self.servers[index:]:
+            server.stop()
+        del self.servers[index:]
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers_of_each_test(start_server: ServerFactory) -> Iterator[None]:
+    """Servers a test (or its function-scoped fixtures) started stop when it ends, so idle
+    servers do not pile up (in PostgreSQL mode each holds pooled database connections).
+    Module- and session-scoped fixtures are set up before this one, so theirs stay."""
+    started_before = len(start_server.servers)
+    yield
+    start_server.stop_from(started_before)
 
 
 @pytest.fixture(scope="session")

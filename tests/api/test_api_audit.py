@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 from pathlib import Path
@@ -12,13 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from moatmetrics.appdb.db import engine_for
-from moatmetrics.settings import Settings, get_settings
 
 CP = "/api/v1/marts/client_profitability"
-
-
-def _settings(home: Path) -> Settings:
-    return dataclasses.replace(get_settings(), home=home)
 
 
 @pytest.fixture
@@ -62,7 +56,7 @@ def test_mart_read_is_audited_with_filters(audited_server) -> None:
         assert entry["outcome"] == "denied" and entry["details"]["reason"] == "missing"
 
 
-def test_verify_reports_an_edited_and_a_deleted_entry(audited_server) -> None:
+def test_verify_reports_an_edited_and_a_deleted_entry(audited_server, backend) -> None:
     server, _ = audited_server
     with server.client("viewer") as viewer:
         for month in ("2024-01", "2024-02", "2024-03"):
@@ -73,7 +67,7 @@ def test_verify_reports_an_edited_and_a_deleted_entry(audited_server) -> None:
         reads = admin.get("/api/v1/audit", params={"action": "marts.read"}).json()["entries"]
         target_seq = sorted(e["seq"] for e in reads)[1]  # the 2024-02 read
 
-        engine = engine_for(_settings(server.home))
+        engine = engine_for(backend.settings(server.home))
         with engine.begin() as connection:  # someone hides that the February data was read
             connection.execute(
                 text("UPDATE audit_log SET details = '{}' WHERE seq = :seq"), {"seq": target_seq}

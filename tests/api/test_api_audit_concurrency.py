@@ -23,7 +23,9 @@ PATHS = ("/api/v1/me", "/api/v1/uploads", "/api/v1/snapshots", "/api/v1/marts")
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.usefixtures("dbt_manifest")
-def test_api_and_pipeline_write_the_audit_log_together(tmp_path: Path, start_server) -> None:
+def test_api_and_pipeline_write_the_audit_log_together(
+    tmp_path: Path, start_server, backend
+) -> None:
     home = tmp_path / "home"
     (home / "landing").mkdir(parents=True)
     for path in HANDMADE.glob("*.csv"):
@@ -53,7 +55,7 @@ def test_api_and_pipeline_write_the_audit_log_together(tmp_path: Path, start_ser
     try:
         run = subprocess.run(
             [sys.executable, "-m", "moatmetrics.cli", "run"],
-            cwd=REPO_ROOT, env={**os.environ, "MOATMETRICS_HOME": str(home)},
+            cwd=REPO_ROOT, env={**os.environ, **backend.env(home)},
             capture_output=True, text=True, timeout=540,
         )  # fmt: skip
     finally:

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import httpx
 import pytest
 
 from moatmetrics.appdb import reviews
-from moatmetrics.settings import get_settings
 
 PROBLEM = "application/problem+json"
 CP = "/api/v1/marts/client_profitability"
 
 
 @pytest.fixture(scope="module")
-def gov_server(tmp_path_factory: pytest.TempPathFactory, start_server, publish_generation):
+def gov_server(
+    tmp_path_factory: pytest.TempPathFactory, start_server, publish_generation, backend
+):
     home = tmp_path_factory.mktemp("home-governance")
     snapshot = publish_generation(home, 1)
     server = start_server(home, MOATMETRICS_METRICS_TOKEN="scrape-" + "s" * 32)
-    settings = dataclasses.replace(get_settings(), home=home)
+    settings = backend.settings(home)
     reviews.sync_review_items(
         "client_profitability",
         [

@@ -189,6 +189,8 @@ def test_unknown_mart_is_404_problem(client: httpx.Client) -> None:
         (CP, {"format": "xml"}, "format"),
         (CP, {"staff_id": "S1"}, "staff_id"),  # a filter of another mart
         (SU, {"client": "C1"}, "client"),
+        (CP, {"client_id": "C1\x00"}, "client_id"),  # PostgreSQL text cannot hold NUL
+        ("/api/v1/snapshots", {"x": "\x00"}, "x"),  # any route, any value
     ],
 )
 def test_bad_parameters_are_422_problems(

@@ -9,7 +9,6 @@ needs them fails here with a message saying so.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from api.main import create_app
 from api.security import PUBLIC_PATHS, RouteEntry, route_table
 from moatmetrics.appdb import audit, keys, reviews
 from moatmetrics.appdb.db import session_scope
-from moatmetrics.settings import REPO_ROOT, Settings, get_settings
+from moatmetrics.settings import REPO_ROOT
 
 CALLERS = ("none", "revoked", "viewer", "analyst", "admin")
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
@@ -66,11 +65,13 @@ def documented_roles() -> dict[tuple[str, str], str]:
 
 
 @pytest.fixture(scope="module")
-def matrix_server(tmp_path_factory: pytest.TempPathFactory, start_server, publish_generation):
+def matrix_server(
+    tmp_path_factory: pytest.TempPathFactory, start_server, publish_generation, backend
+):
     home = tmp_path_factory.mktemp("home-matrix")
     publish_generation(home, 1)
     server = start_server(home)
-    settings = _settings(home)
+    settings = backend.settings(home)
     with session_scope(settings, write=True) as session:
         actor = audit.Actor("tests")
         revoked = keys.create_key(session, actor, "matrix-revoked", "admin")
@@ -89,10 +90,6 @@ def matrix_server(tmp_path_factory: pytest.TempPathFactory, start_server, publis
         item_id = reviews.list_items(session, reviews.ReviewFilter(), 1, 0)[1][0].id
     values = {"$upload": upload.json()["id"], "$item": item_id, "$victim": victim.id}
     return server, values
-
-
-def _settings(home: Path) -> Settings:
-    return dataclasses.replace(get_settings(), home=home)
 
 
 def _request(server, values: dict, entry: RouteEntry, method: str, caller: str) -> httpx.Response:
@@ -128,8 +125,8 @@ def allowed_statuses(spec: dict, method: str, path: str, required: str, caller: 
     return {int(code) for code in documented} - {401, 403, 429}
 
 
-def test_every_endpoint_declares_its_role_and_docs_agree(tmp_path: Path) -> None:
-    table = route_table(create_app(_settings(tmp_path)))
+def test_every_endpoint_declares_its_role_and_docs_agree(tmp_path: Path, backend) -> None:
+    table = route_table(create_app(backend.settings(tmp_path)))
     documented = documented_roles()
     seen = {}
     for entry in table:
@@ -145,9 +142,9 @@ def test_every_endpoint_declares_its_role_and_docs_agree(tmp_path: Path) -> None
     assert seen == documented, "docs/api.md's roles table and the routes disagree"
 
 
-def test_role_matrix(matrix_server) -> None:
+def test_role_matrix(matrix_server, backend) -> None:
     server, values = matrix_server
-    app = create_app(_settings(server.home))
+    app = create_app(backend.settings(server.home))
     table, spec = route_table(app), app.openapi()
     failures = []
     calls = 0

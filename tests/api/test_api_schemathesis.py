@@ -12,7 +12,6 @@ as narrowly as the CLI allows (see `RUNS`).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 import sys
@@ -21,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from moatmetrics.appdb import reviews
-from moatmetrics.settings import get_settings
 
 ST = Path(sys.executable).with_name("st")
 MAX_EXAMPLES = 50
+# The PostgreSQL pass checks the other back end with the same seed, not new inputs: fewer cases.
+POSTGRES_MAX_EXAMPLES = 20
 MART_PAGES = "^/api/v1/marts/[a-z_]+$"
 STRICT = "positive_data_acceptance"
 # Schemathesis 4.32 sends `?client_id=true` for an optional list-of-strings query parameter
@@ -41,7 +41,7 @@ RUNS = (
 
 @pytest.mark.timeout(300)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    tmp_path: Path, start_server, publish_generation
+    tmp_path: Path, start_server, publish_generation, backend
 ) -> None:
     home = tmp_path / "home"
     snapshot = publish_generation(home, 1)
@@ -53,13 +53,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
              "confidence": 0.3, "factors": {"evidence_volume": 0.1}, "explanation": "Few entries."}
             for n in range(1, 4)
         ],
-        dataclasses.replace(get_settings(), home=home),
+        backend.settings(home),
         snapshot_id=snapshot.snapshot_id,
     )  # fmt: skip
     with server.client("analyst") as http:
         upload = http.post("/api/v1/uploads", files={"file": ("clients.csv", b"client_id\nC1\n")})
         assert upload.status_code == 202
 
+    examples = POSTGRES_MAX_EXAMPLES if backend.postgres else MAX_EXAMPLES
     total = 0
     for phases, excluded, selection in RUNS:
         result = subprocess.run(
@@ -67,7 +68,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
                 str(ST), "run", f"{server.url}/openapi.json",
                 "--header", f"Authorization: Bearer {server.keys['admin']}",
                 "--phases", phases, "--checks", "all", "--exclude-checks", excluded,
-                "--max-examples", str(MAX_EXAMPLES), "--seed", "20240501",
+                "--max-examples", str(examples), "--seed", "20240501",
                 "--workers", "1",  # hypothesis' lambda parsing is not thread-safe on Python 3.11
                 "--request-timeout", "30", *selection,
             ],
@@ -78,5 +79,5 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         counts = re.search(r"(\d+) generated, (\d+) passed", output)
         assert counts and counts.group(1) == counts.group(2), output[-2000:]
         total += int(counts.group(1))
-    assert total > 1000
+    assert total > 20 * examples
     print(f"schemathesis: {total} test cases")

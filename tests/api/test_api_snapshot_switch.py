@@ -107,6 +107,7 @@ def test_broken_snapshot_is_a_problem_not_a_traceback(
     tmp_path: Path,
     start_server: Callable[[Path], Any],
     publish_generation: Callable[..., Snapshot],
+    backend,
 ) -> None:
     home = tmp_path / "home"
     publish_generation(home, 1)
@@ -122,12 +123,31 @@ def test_broken_snapshot_is_a_problem_not_a_traceback(
         assert "Traceback" not in response.text and str(home) not in response.text
         assert http.get("/api/v1/marts/staff_utilization").status_code == 200
 
-        (home / "snapshots" / POINTER_NAME).write_text("20000101T000000000000Z-000000\n")
+        _point_at_missing_snapshot(home, backend)
         response = http.get("/api/v1/marts/staff_utilization")
         assert response.status_code == 503
         assert response.json()["type"].endswith("snapshot-unavailable")
         assert str(home) not in response.text
         assert http.get("/health").status_code == 200
+
+
+def _point_at_missing_snapshot(home: Path, backend) -> None:
+    """The current-snapshot pointer names a snapshot whose data is gone."""
+    missing = "20000101T000000000000Z-000000"
+    if not backend.postgres:
+        (home / "snapshots" / POINTER_NAME).write_text(missing + "\n")
+        return
+    import psycopg
+
+    from moatmetrics.warehouse.pg_snapshots import CATALOG_TABLE
+
+    with psycopg.connect(backend.url(home)) as pg:
+        pg.execute(f"UPDATE {CATALOG_TABLE} SET is_current = false WHERE is_current")
+        pg.execute(
+            f"INSERT INTO {CATALOG_TABLE} (snapshot_id, snapshot_schema, created_at, row_counts,"
+            " upload_ids, is_current) VALUES (%s, 'snapshot_gone', '', '{}', '[]', true)",
+            [missing],
+        )
 
 
 def _drop_revenue(warehouse: Path) -> None:

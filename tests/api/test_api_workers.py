@@ -9,7 +9,6 @@ answered is read from /metrics, whose per-process series carry the worker's pid.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import secrets
@@ -31,7 +30,7 @@ from serving import free_port
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import create_key
-from moatmetrics.settings import REPO_ROOT, Settings, get_settings
+from moatmetrics.settings import REPO_ROOT
 from moatmetrics.snapshots import Snapshot
 
 PG = {
@@ -101,8 +100,10 @@ def _cmdline(pid: int) -> str:
 
 
 
-def _settings(home: Path, database_url: str | None) -> Settings:
-    return dataclasses.replace(get_settings(), home=home, database_url=database_url)
+def _app_database_url(home: Path, app_database: str | None) -> str:
+    """The parametrised app database; SQLite in the home, named explicitly (in PostgreSQL
+    mode the default would be the warehouse's database)."""
+    return app_database or f"sqlite:///{home / 'app.db'}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -133,15 +134,17 @@ def app_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 @pytest.fixture
-def serve_workers(tmp_path: Path, app_database: str | None) -> Iterator[Callable[..., Workers]]:
+def serve_workers(
+    tmp_path: Path, app_database: str | None, backend
+) -> Iterator[Callable[..., Workers]]:
     """`start(home, workers=2, **env)`: the real `moatmetrics serve --workers N`, sharing the
     parametrised app database."""
     started: list[Workers] = []
-    database_env = {"MOATMETRICS_DATABASE_URL": app_database} if app_database else {}
-
     def start(home: Path, workers: int = 2, **env: str) -> Workers:
         keys = {}
-        with session_scope(_settings(home, app_database), write=True) as session:
+        database_url = _app_database_url(home, app_database)
+        settings = backend.settings(home, database_url=database_url)
+        with session_scope(settings, write=True) as session:
             for role in ("viewer", "analyst", "admin"):
                 name = f"workers-{role}-{secrets.token_hex(3)}"
                 keys[role] = create_key(session, Actor("tests"), name, role)[1]
@@ -149,15 +152,13 @@ def serve_workers(tmp_path: Path, app_database: str | None) -> Iterator[Callable
         port = free_port()
         server_env = {
             **os.environ,
-            "MOATMETRICS_HOME": str(home),
+            **backend.env(home),
             "DO_NOT_TRACK": "1",
             "MOATMETRICS_RUN_ON_UPLOAD": "0",
             "MOATMETRICS_METRICS_TOKEN": METRICS_TOKEN,
-            **database_env,
+            "MOATMETRICS_DATABASE_URL": database_url,
             **env,
         }
-        if not app_database:
-            server_env.pop("MOATMETRICS_DATABASE_URL", None)
         with open(tmp_path / f"serve-{port}.log", "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "moatmetrics.cli", "serve", "--host", "127.0.0.1",

@@ -1,0 +1,62 @@
+"""The steps PostgreSQL mode adds to a pipeline run (MOATMETRICS_WAREHOUSE_URL set).
+
+Ingest keeps running in the local DuckDB warehouse (vectorised readers, contract rules as
+SQL); everything after it happens in PostgreSQL:
+
+1. after ingest, `raw.*` is copied to `warehouse_raw.*` (`push_raw`);
+2. dbt builds `warehouse_staging`, `warehouse_intermediate` and `warehouse_marts` there;
+3. the trust layer computes in DuckDB over what dbt built, pulled back by `pull_dbt_outputs`
+   (the marts and the two intermediate models it reads), and its tables are copied to
+   `warehouse_trust.*` (`push_trust`);
+4. publishing copies the snapshot into `snapshot_<id>` and marks it current
+   (`moatmetrics.snapshots.publish`).
+
+Every copy is COPY in bulk, one transaction per call; no Python loop touches a data row.
+Callers hold the warehouse writer lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+
+from moatmetrics.settings import PG_WAREHOUSE_SCHEMA_PREFIX, Settings
+from moatmetrics.snapshots import MART_NAMES
+from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
+from moatmetrics.warehouse.postgres import CopiedTable, copy_raw_to_postgres, pull_from_postgres
+
+#: Intermediate models the trust layer reads besides the marts (evidence and churn features).
+TRUST_INPUTS = ("int_staff_months_expanded", "int_client_months_featured")
+
+
+def warehouse_schema(layer: str) -> str:
+    """PostgreSQL schema of a warehouse layer in PostgreSQL mode (`marts` -> `warehouse_marts`)."""
+    return PG_WAREHOUSE_SCHEMA_PREFIX + layer
+
+
+def push_raw(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[CopiedTable]:
+    """Replace `warehouse_raw.*` with the local raw layer (nothing outside PostgreSQL mode)."""
+    if not settings.warehouse_url:
+        return []
+    return copy_raw_to_postgres(con, settings.warehouse_url, "raw", warehouse_schema("raw"))
+
+
+def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[CopiedTable]:
+    """Replace the local marts and trust inputs with what dbt just built in PostgreSQL."""
+    if not settings.warehouse_url:
+        return []
+    wanted = [(warehouse_schema("marts"), mart, "marts") for mart in MART_NAMES]
+    wanted += [(warehouse_schema("intermediate"), name, "intermediate") for name in TRUST_INPUTS]
+    return pull_from_postgres(con, settings.warehouse_url, wanted)
+
+
+def push_trust(
+    con: duckdb.DuckDBPyConnection, settings: Settings, tables: Iterable[str]
+) -> list[CopiedTable]:
+    """Copy trust tables just written locally to `warehouse_trust.*`."""
+    if not settings.warehouse_url:
+        return []
+    return copy_raw_to_postgres(
+        con, settings.warehouse_url, TRUST_SCHEMA, warehouse_schema(TRUST_SCHEMA), list(tables)
+    )
