@@ -117,12 +117,12 @@ def _record_upload(con: Any, result: Any) -> None:
 
 def ensure_dbt_manifest(force: bool = False) -> Path:
     """dbt's manifest must exist before the Dagster definitions load (`dbt parse`)."""
-    from dbt.cli.main import dbtRunner
-
     from moatmetrics.settings import DBT_PROJECT_DIR
 
     manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     if force or not manifest.exists():
+        from dbt.cli.main import dbtRunner  # ~1 s of imports: only when parsing
+
         os.environ.setdefault("MOATMETRICS_WAREHOUSE_PATH", str(get_settings().warehouse_path))
         result = dbtRunner().invoke(
             [
