@@ -97,13 +97,25 @@ def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def rebuild_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:
-    """raw.<entity>: for every natural key, the row of the newest upload."""
+    """raw.<entity>: for every natural key, the row of the newest upload.
+
+    An accepted upload never holds a key twice (repeated and conflicting keys are rejected
+    rows), so while all rows come from one upload — every first import — each key already
+    has one row and the window that picks the newest is skipped (a third of the ingest time
+    of a million-row file).
+    """
     columns = ", ".join(entity.column_names)
+    rows = f"ingest.{entity.name}_rows"
+    uploads = con.execute(f"SELECT count(DISTINCT _upload_id) FROM {rows}").fetchone()[0]
+    newest = (
+        ""
+        if uploads <= 1
+        else f" QUALIFY row_number() OVER (PARTITION BY {', '.join(entity.key)}"
+        " ORDER BY _upload_seq DESC, _row_number DESC) = 1"
+    )
     con.execute(
         f"CREATE OR REPLACE TABLE raw.{entity.name} AS"
-        f" SELECT {columns}, _upload_id, _row_number FROM ingest.{entity.name}_rows"
-        f" QUALIFY row_number() OVER (PARTITION BY {', '.join(entity.key)}"
-        " ORDER BY _upload_seq DESC, _row_number DESC) = 1"
+        f" SELECT {columns}, _upload_id, _row_number FROM {rows}{newest}"
         f" ORDER BY {', '.join(entity.key)}"
     )
     return con.execute(f"SELECT count(*) FROM raw.{entity.name}").fetchone()[0]
@@ -367,8 +379,8 @@ class Ingestor:
         columns = ", ".join(entity.column_names)
         con.execute(
             f"INSERT INTO ingest.{entity.name}_rows SELECT {columns}, ?, ?, _row_number"
-            " FROM src_typed WHERE _row_number NOT IN"
-            " (SELECT _row_number FROM src_problems WHERE severity = 'error')",
+            " FROM src_typed ANTI JOIN (SELECT _row_number FROM src_problems"
+            " WHERE severity = 'error') USING (_row_number)",
             [upload_id, seq],
         )
         result.rows_loaded = source.row_count - rejected
