@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,12 +64,15 @@ class PostgresSnapshotStore:
         """Pin the current snapshot's schema for one request (one pooled connection)."""
         try:
             connection = self._engine.raw_connection()
-        except SQLAlchemyError as exc:  # the database is unreachable: 503, not 500
+        except (SQLAlchemyError, psycopg.Error) as exc:  # database unreachable: 503, not 500
             raise SnapshotOpenError("current") from exc
         try:
             cursor = connection.cursor()
             try:
-                snapshot = current_snapshot_on(cursor)
+                try:
+                    snapshot = current_snapshot_on(cursor)
+                except psycopg.Error as exc:  # the catalog cannot be read: 503, not 500
+                    raise SnapshotOpenError("current") from exc
                 if snapshot is None or snapshot.schema is None:
                     raise NoSnapshotError
                 tables = self._mart_tables(snapshot.snapshot_id, snapshot.schema, connection)

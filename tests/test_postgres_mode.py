@@ -221,3 +221,38 @@ def test_postgres_mode_serves_what_duckdb_mode_serves(
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 bi.execute(statement)
+
+
+def test_unreachable_warehouse_keeps_the_api_alive_and_answers_503(tmp_path: Path) -> None:
+    """The warehouse database goes away: /health stays 200 (null snapshot), marts are 503."""
+    home = tmp_path / "home"
+    port, dead_port = free_port(), free_port()  # nothing listens on dead_port
+    env = {
+        **os.environ,
+        "MOATMETRICS_HOME": str(home),
+        "MOATMETRICS_WAREHOUSE_URL": f"postgresql://postgres@127.0.0.1:{dead_port}/gone",
+        "MOATMETRICS_DATABASE_URL": f"sqlite:///{home / 'app.db'}",
+        "MOATMETRICS_RUN_ON_UPLOAD": "0",
+    }
+    key = subprocess.run(
+        [sys.executable, "-m", "moatmetrics.cli", "keys", "create", "--name", "t", "--role",
+         "viewer"], env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moatmetrics.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_api(port)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
+        assert health.status_code == 200
+        assert health.json()["snapshot_id"] is None
+        page = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/marts/client_profitability",
+            headers={"Authorization": f"Bearer {key}"}, timeout=30,
+        )  # fmt: skip
+        assert page.status_code == 503, page.text
+        assert page.headers["content-type"].startswith("application/problem+json")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
