@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -233,7 +232,8 @@ def _data_table(
     for cells, explanation, flagged in rows:
         first = len(data)
         data.append(list(cells))
-        data.append([Paragraph(_text(explanation) or "No explanation.", NOTE)] + [""] * (len(header) - 1))
+        note = Paragraph(_text(explanation) or "No explanation.", NOTE)
+        data.append([note] + [""] * (len(header) - 1))
         style += [("SPAN", (0, first + 1), (-1, first + 1)),
                   ("NOSPLIT", (0, first), (-1, first + 1)),  # a row stays with its explanation
                   ("LINEBELOW", (0, first + 1), (-1, first + 1), 0.4, RULE),
@@ -290,10 +290,16 @@ def _client_story(section: ClientSection, width: float) -> list[Flowable]:
                                                  BODY)])]  # fmt: skip
     rows = [
         (
-            [fmt.month(m.month), fmt.money(m.revenue), fmt.money(m.total_cost),
-             fmt.money(m.gross_profit), fmt.percent(m.gross_margin),
-             fmt.money(m.effective_hourly_rate), fmt.confidence(m.confidence),
-             fmt.flag(m.needs_review)],
+            [
+                fmt.month(m.month),
+                fmt.money(m.revenue),
+                fmt.money(m.total_cost),
+                fmt.money(m.gross_profit),
+                fmt.percent(m.gross_margin),
+                fmt.money(m.effective_hourly_rate),
+                fmt.confidence(m.confidence),
+                fmt.flag(m.needs_review),
+            ],
             m.explanation,
             bool(m.needs_review),
         )  # fmt: skip
@@ -416,12 +422,18 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
     widths = _scaled([0.9, 1.0, 2.0, 0.8, 1.0, 0.8, 1.0, 1.0, 1.1, 1.0], width)
     rows = [
         (
-            [line.client_id, _fit(line.vendor or fmt.NONE, widths[1]),
-             _fit(line.product, widths[2]), fmt.count(line.unused_seats),
-             fmt.money(line.monthly_waste), fmt.count(line.unbilled_seats),
-             fmt.money(line.monthly_leakage), fmt.money(line.monthly_savings),
-             RECOMMENDATIONS.get(line.recommendation, line.recommendation),
-             fmt.confidence(line.confidence)],
+            [
+                line.client_id,
+                _fit(line.vendor or fmt.NONE, widths[1]),
+                _fit(line.product, widths[2]),
+                fmt.count(line.unused_seats),
+                fmt.money(line.monthly_waste),
+                fmt.count(line.unbilled_seats),
+                fmt.money(line.monthly_leakage),
+                fmt.money(line.monthly_savings),
+                RECOMMENDATIONS.get(line.recommendation, line.recommendation),
+                fmt.confidence(line.confidence),
+            ],
             " - ".join(p for p in (line.client_name, line.explanation) if p),
             bool(line.needs_review),
         )  # fmt: skip

@@ -160,8 +160,11 @@ def profitability_xlsx(report: ProfitabilityReport) -> bytes:
     summary.freeze_panes = "A2"
     _table_header(summary, SUMMARY_COLUMNS)
     for section in report.clients:
-        _row(summary, SUMMARY_COLUMNS,
-             _totals_values(section.client_id, section.client_name or "", section.totals))
+        _row(
+            summary,
+            SUMMARY_COLUMNS,
+            _totals_values(section.client_id, section.client_name or "", section.totals),
+        )
     _row(summary, SUMMARY_COLUMNS, _totals_values("Total", "All clients in this report",
                                                   report.totals), font=_BOLD)  # fmt: skip
 
@@ -181,8 +184,10 @@ def profitability_xlsx(report: ProfitabilityReport) -> bytes:
         book,
         "Client profitability",
         context,
-        [("Clients", context.scope),
-         ("Period", fmt.period(report.first_month, report.last_month))],  # fmt: skip
+        [
+            ("Clients", context.scope),
+            ("Period", fmt.period(report.first_month, report.last_month)),
+        ],  # fmt: skip
         [
             "Gross margin = gross profit / revenue (empty when revenue <= 0). Effective hourly "
             "rate = (revenue - license cost - other cost) / labour hours (empty without hours).",
@@ -235,9 +240,13 @@ def license_savings_xlsx(report: LicenseSavingsReport) -> bytes:
         book,
         "License savings",
         context,
-        [("Clients", context.scope), ("Seats as of", month),
-         ("Monthly savings", t.monthly_savings), ("Annualised savings", t.annual_savings),
-         ("Clients without licenses that month", ", ".join(report.clients_without_licenses))],
+        [
+            ("Clients", context.scope),
+            ("Seats as of", month),
+            ("Monthly savings", t.monthly_savings),
+            ("Annualised savings", t.annual_savings),
+            ("Clients without licenses that month", ", ".join(report.clients_without_licenses)),
+        ],
         [
             "One row per client, vendor and product in the latest month with license data in "
             "the period asked, largest monthly savings first.",
