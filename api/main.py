@@ -18,6 +18,7 @@ from api.routers import (
     marts,
     metrics,
     quality,
+    reports,
     reviews,
     snapshots,
     uploads,
@@ -49,6 +50,8 @@ staff utilization) as JSON pages or CSV, plus uploads, the review queue and the 
 
 TAGS = [
     {"name": "marts", "description": "The published marts: catalog, filtered pages, CSV."},
+    {"name": "reports", "description": "QBR reports as PDF or XLSX: client profitability,"
+     " license savings."},
     {"name": "snapshots", "description": "Published snapshots and the one being served."},
     {"name": "uploads", "description": "Export files in; ingest outcome and problem rows out."},
     {"name": "reviews", "description": "Flagged mart rows and reviewers' decisions."},
@@ -83,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.snapshot_store = store
     app.state.request_metrics = RequestMetrics()
     install_problem_handlers(app)
-    for module in (health, marts, snapshots, uploads, quality, reviews, audit, keys, metrics):
+    routers = (health, marts, reports, snapshots, uploads, quality, reviews, audit, keys, metrics)
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(Gate, api=app, metrics=app.state.request_metrics)
     return app

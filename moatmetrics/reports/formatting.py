@@ -8,6 +8,7 @@ which is exactly the number the API's JSON shows.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 
@@ -69,9 +70,21 @@ def period(first: date | None, last: date | None) -> str:
     return month(first) if first == last else f"{month(first)} - {month(last)}"
 
 
-def filename_part(text: str) -> str:
-    """A client id or month made safe for a Content-Disposition file name."""
-    return _UNSAFE_FILENAME.sub("_", text).strip("_") or "x"
+def filename(kind: str, snapshot_id: str, client_ids: Sequence[str],
+             month_from: date | None, month_to: date | None, extension: str) -> str:  # fmt: skip
+    """`client-profitability-<snapshot>-C1-2024-01_2024-03.pdf`: what, from which data, for whom.
+
+    Only `A-Za-z0-9_-` and `.` reach the name (client ids are data), so it needs no quoting.
+    """
+    if len(client_ids) == 1:
+        clients = _UNSAFE_FILENAME.sub("_", client_ids[0]).strip("_") or "client"
+    else:
+        clients = f"{len(client_ids)}-clients" if client_ids else "all-clients"
+    first = month_from.strftime("%Y-%m") if month_from else "start"
+    last = month_to.strftime("%Y-%m") if month_to else "end"
+    months = "all-months" if not (month_from or month_to) else f"{first}_{last}"
+    snapshot = _UNSAFE_FILENAME.sub("_", snapshot_id)
+    return f"{kind}-{snapshot}-{clients}-{months}.{extension}"
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
