@@ -30,6 +30,8 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.console.errors import browser_response
+from api.console.session import is_console, session_key
 from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
@@ -241,7 +243,10 @@ class Gate:
     ) -> None:
         rule, settings = exchange.rule, exchange.settings
         try:
-            admission = await anyio.to_thread.run_sync(admit, settings, _bearer(headers), rule)
+            # The web console (api/console) sends its key in the session cookie instead of a
+            # Bearer header; from here on it is admitted, limited and audited like any call.
+            token = session_key(exchange.scope) if is_console(exchange.scope) else _bearer(headers)
+            admission = await anyio.to_thread.run_sync(admit, settings, token, rule)
         except Exception:
             log.exception("app database unavailable while authenticating")
             await self._reply(exchange, send, audit_unavailable(), audit_it=False)
@@ -369,7 +374,13 @@ class Gate:
         response = problem_response(
             problem.problem, {**(problem.headers or {}), **exchange.response_headers()}
         )
+        # The console (api/console) gets a sign-in redirect or an HTML page instead.
+        response = browser_response(exchange.scope, response)
         await send(
-            {"type": "http.response.start", "status": status, "headers": response.raw_headers}
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
         )
         await send({"type": "http.response.body", "body": response.body})

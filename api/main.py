@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
+from api.console import install_console
 from api.gate import Gate
 from api.metrics import RequestMetrics
 from api.problems import install_problem_handlers
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (health, marts, reports, snapshots, uploads, quality, reviews, audit, keys, metrics)
     for module in routers:
         app.include_router(module.router)
+    install_console(app)  # the web console at /console (api/console, docs/console.md)
     app.add_middleware(Gate, api=app, metrics=app.state.request_metrics)
     return app
 
