@@ -392,7 +392,7 @@ def profitability_pdf(report: ProfitabilityReport) -> bytes:
 # --- license savings --------------------------------------------------------------------
 
 LICENSE_HEADER = ("Client", "Vendor", "Product", "Unused seats", "Monthly waste",
-                  "Unbilled seats", "Monthly leakage", "Monthly savings", "Recommendation",
+                  "Unbilled seats", "Monthly leakage", "Monthly savings", "Action",
                   "Confidence")  # fmt: skip
 
 
@@ -419,7 +419,7 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
         ("Unbilled seats", fmt.count(t.unbilled_seats)),
     ], width))  # fmt: skip
     story.append(Paragraph("Products by monthly savings", HEADING))
-    widths = _scaled([0.9, 1.0, 2.0, 0.8, 1.0, 0.8, 1.0, 1.0, 1.1, 1.0], width)
+    widths = _scaled([0.8, 1.0, 2.4, 0.7, 1.0, 0.7, 1.0, 1.0, 0.9, 0.8], width)
     rows = [
         (
             [
