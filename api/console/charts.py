@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 640, 220
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 12, 12, 36
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 76, 12, 12, 36
 INK = "#1f2937"
 GRID = "#d1d5db"
 COLORS = ("#1d4ed8", "#b45309", "#047857")  # each >= 4.5:1 on white
@@ -52,15 +52,15 @@ def _frame(
             f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y(tick):.1f}" '
             f'y2="{y(tick):.1f}" stroke="{GRID}" stroke-width="1"/>'
             f'<text x="{PAD_LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" '
-            f'font-size="12" fill="{INK}">{escape(fmt(tick))}</text>'
+            f'font-size="14" fill="{INK}">{escape(fmt(tick))}</text>'
         )
     step = plot_w / max(len(labels), 1)
-    every = max(1, len(labels) // 8)
+    every = max(1, -(-len(labels) // 6))
     for i, label in enumerate(labels):
         if i % every == 0 or i == len(labels) - 1:
             x = PAD_LEFT + step * (i + 0.5)
             parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="12" '
+                f'<text x="{x:.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="14" '
                 f'fill="{INK}">{escape(label)}</text>'
             )
     return parts, y, step

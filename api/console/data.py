@@ -120,13 +120,15 @@ def overview(lease: SnapshotLease) -> Overview:
         [latest, TOP],
     ) if _has(lease, "client_profitability", "confidence", "gross_margin") else []  # fmt: skip
     if licenses:
+        # The license mart has no client names; the same month's profitability row has.
         result.license_savings = _rows(
             lease,
-            "SELECT client_id, vendor, product, unused_seats, unbilled_seats, monthly_waste, "
-            "monthly_leakage, coalesce(monthly_waste, 0) + coalesce(monthly_leakage, 0) "
-            "AS savings, recommendation FROM marts.license_utilization WHERE month = ? "
-            "AND coalesce(monthly_waste, 0) + coalesce(monthly_leakage, 0) > 0 "
-            "ORDER BY savings DESC, client_id, product LIMIT ?",
+            "SELECT l.client_id, p.client_name, l.vendor, l.product, l.unused_seats, "
+            "l.unbilled_seats, coalesce(l.monthly_waste, 0) + coalesce(l.monthly_leakage, 0) "
+            "AS savings, l.recommendation FROM marts.license_utilization l "
+            "LEFT JOIN marts.client_profitability p ON p.client_id = l.client_id "
+            "AND p.month = l.month WHERE l.month = ? AND savings > 0 "
+            "ORDER BY savings DESC, l.client_id, l.product LIMIT ?",
             [latest, TOP],
         )
     return result

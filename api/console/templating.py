@@ -51,6 +51,13 @@ def month(value: Any) -> str:
     return str(value or "–")
 
 
+def product(row: Any) -> str:
+    """Vendor and product, without repeating a vendor the product name already starts with."""
+    vendor = row["vendor"] if isinstance(row, dict) else row.vendor
+    name = row["product"] if isinstance(row, dict) else row.product
+    return name if not vendor or name.startswith(vendor) else f"{vendor} {name}"
+
+
 def when(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
@@ -63,7 +70,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(money=money, percent=percent, month=month, when=when)
+_env.filters.update(money=money, percent=percent, month=month, when=when, product=product)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -148,6 +148,8 @@ def test_pages_load_fast_on_the_demo_data(console: Console) -> None:
             seconds = time.perf_counter() - started
             assert response.status_code == 200, (path, response.text[:300])
             assert seconds < 2.0, f"{path} took {seconds:.2f} s"
+            # Everything a page loads comes from this server: no CDN, font or tracker.
+            assert not re.findall(r'(?:src|href|action)="(?:https?:)?//', response.text), path
 
 
 def test_console_routes_match_docs_console_md(tmp_path) -> None:
