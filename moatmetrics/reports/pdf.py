@@ -244,6 +244,8 @@ def _data_table(
                       ("TEXTCOLOR", (0, first), (-1, first), AMBER)]  # fmt: skip
     if totals is not None:
         data.append(list(totals))
+        if len(data) > 3:  # the totals never start a page alone
+            style.append(("NOSPLIT", (0, -3), (-1, -1)))
         style += [("FONT", (0, -1), (-1, -1), BOLD, 8),
                   ("LINEABOVE", (0, -1), (-1, -1), 1, NAVY),
                   ("BACKGROUND", (0, -1), (-1, -1), ZEBRA)]  # fmt: skip
@@ -419,7 +421,7 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
         ("Unbilled seats", fmt.count(t.unbilled_seats)),
     ], width))  # fmt: skip
     story.append(Paragraph("Products by monthly savings", HEADING))
-    widths = _scaled([0.8, 1.0, 2.4, 0.7, 1.0, 0.7, 1.0, 1.0, 0.9, 0.8], width)
+    widths = _scaled([0.8, 1.0, 2.3, 0.7, 1.0, 0.7, 1.0, 1.0, 0.9, 0.95], width)
     rows = [
         (
             [
