@@ -230,13 +230,33 @@ class Gate:
         try:
             public = route.public if route is not None else scope["path"] in PUBLIC_PATHS
             if public:
-                await self.app(scope, receive, self._sender(exchange, send, audit_it=False))
+                await self._public(exchange, headers, receive, send)
             else:
                 await self._governed(exchange, headers, receive, send)
         finally:
             template = getattr(route, "path", "unmatched")
             seconds = time.perf_counter() - started
             self.metrics.observe(scope["method"], template, exchange.status or 500, seconds)
+
+    async def _public(
+        self, exchange: _Exchange, headers: Headers, receive: Receive, send: Send
+    ) -> None:
+        """Open paths: no key, no audit, but no body beyond the default limit either (the
+        console's sign-in form is the one public route that takes a body)."""
+        limit = DEFAULT_BODY_LIMIT
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._reply(exchange, send, too_large(limit), audit_it=False)
+            return
+        try:
+            await self.app(
+                exchange.scope,
+                self._counting(exchange, receive, limit),
+                self._sender(exchange, send, audit_it=False, limit=limit),
+            )
+        except _BodyTooLarge:
+            if exchange.status is None:
+                await self._reply(exchange, send, too_large(limit), audit_it=False)
 
     async def _governed(
         self, exchange: _Exchange, headers: Headers, receive: Receive, send: Send
@@ -312,7 +332,7 @@ class Gate:
         async def gated_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 if exchange.body_exceeded:  # FastAPI turned the aborted body into a 400
-                    await self._reply(exchange, send, too_large(limit))
+                    await self._reply(exchange, send, too_large(limit), audit_it=audit_it)
                     exchange.swallow = True
                     return
                 status = message["status"]

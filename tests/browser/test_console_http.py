@@ -56,10 +56,24 @@ def test_sign_in_rejects_a_bad_key_and_sets_a_strict_cookie_for_a_good_one(
     assert ("console-viewer", "ok") in outcomes and ("anonymous", "denied") in outcomes
 
 
-def test_sign_in_form_needs_its_own_token(console: Console) -> None:
+def test_sign_in_form_needs_its_own_token_and_takes_no_large_body(console: Console) -> None:
     with httpx.Client(base_url=console.url) as http:  # no sign-in cookie: a cross-site post
         forged = http.post("/console/sign-in", data={"csrf": "x", "key": console.keys["admin"]})
-    assert forged.status_code == 403 and "mm_console=" not in forged.headers.get("set-cookie", "")
+        assert forged.status_code == 403
+        assert "mm_console=" not in forged.headers.get("set-cookie", "")
+        # The one public route with a body: anonymous, so bounded like every API body.
+        huge = http.post("/console/sign-in", data={"key": "x" * (2 * 2**20)})
+        assert huge.status_code == 413
+
+        def chunks():  # no Content-Length: counted as it arrives
+            for _ in range(40):
+                yield b"key=" + b"x" * 65536
+
+        chunked = http.post(
+            "/console/sign-in", content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+        assert chunked.status_code == 413
 
 
 def test_viewer_sees_no_review_actions_and_no_audit_page(console: Console) -> None:
