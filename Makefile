@@ -47,6 +47,7 @@ run: install
 	@$(BIN)/moatmetrics ui --port $(UI_PORT) > $(MOATMETRICS_HOME)/ui.log 2>&1 & ui=$$!; \
 		trap "kill $$ui 2>/dev/null" EXIT INT TERM; \
 		echo "API:       http://127.0.0.1:$(API_PORT)/api/v1/marts  (docs: http://127.0.0.1:$(API_PORT)/docs)"; \
+		echo "Console:   http://127.0.0.1:$(API_PORT)/console  (sign in with a key)"; \
 		key=$$($(BIN)/moatmetrics keys create --name "make-run-$$(date +%Y%m%d-%H%M%S)" --role viewer 2>/dev/null); \
 		echo "A new viewer key for this session (shown once; no default credentials exist):"; \
 		echo "  curl -H 'Authorization: Bearer $$key' http://127.0.0.1:$(API_PORT)/api/v1/marts/client_profitability"; \
