@@ -7,6 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from api.problems import ProblemError
+from api.routers.reports import ReportParams, _rows
+from api.schemas import ClientProfitabilityPage
 from moatmetrics.reports import formatting as fmt
 from moatmetrics.reports import model
 from moatmetrics.reports.xlsx import neutralise
@@ -77,3 +80,14 @@ def test_license_lines_sort_by_savings_then_name() -> None:
     assert report.totals.monthly_savings == Decimal("50.00")
     assert report.totals.annual_savings == Decimal("600.00")
     assert report.clients_without_licenses == ()
+
+
+def test_a_report_over_its_row_limit_is_refused_with_the_fix() -> None:
+    page = ClientProfitabilityPage(
+        mart="client_profitability", snapshot_id="S1", total=5_001, limit=5_000, offset=0, rows=[]
+    )
+    with pytest.raises(ProblemError) as refused:
+        _rows(page, 5_000, "client-months", ReportParams("pdf", (), None, None))
+    problem = refused.value.problem
+    assert (problem.status, problem.type.rsplit(":", 1)[1]) == (422, "report-too-large")
+    assert "5,001 client-months" in problem.detail and "format=xlsx" in problem.detail
