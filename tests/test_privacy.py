@@ -99,6 +99,11 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
                 f"http://127.0.0.1:{port}/api/v1/marts/{mart}", headers=auth, timeout=30
             )
             assert response.status_code == 200
+        for report in ("client-profitability?format=pdf", "license-savings?format=xlsx"):
+            response = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/reports/{report}", headers=auth, timeout=60
+            )
+            assert response.status_code == 200  # fonts and rendering are all local
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as console:
             form = console.get("/console/sign-in").text  # the web console, signed in
             token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
