@@ -70,6 +70,15 @@ def period(first: date | None, last: date | None) -> str:
     return month(first) if first == last else f"{month(first)} - {month(last)}"
 
 
+def asked_period(month_from: date | None, month_to: date | None) -> str:
+    """The month range a request asked for, open ends included."""
+    if month_from and month_to:
+        return period(month_from, month_to)
+    if month_from:
+        return f"from {month(month_from)}"
+    return f"to {month(month_to)}" if month_to else "all months"
+
+
 def filename(kind: str, snapshot_id: str, client_ids: Sequence[str],
              month_from: date | None, month_to: date | None, extension: str) -> str:  # fmt: skip
     """`client-profitability-<snapshot>-C1-2024-01_2024-03.pdf`: what, from which data, for whom.

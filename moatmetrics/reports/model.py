@@ -34,9 +34,17 @@ class ReportContext:
 
     @property
     def scope(self) -> str:
+        """`All clients`, `C1, C2` or `C1, C2, C3 and 7 more` (headers stay one line)."""
         if not self.client_ids:
             return "All clients"
-        return ", ".join(self.client_ids)
+        shown = ", ".join(self.client_ids[:3])
+        more = len(self.client_ids) - 3
+        return f"{shown} and {more} more" if more > 0 else shown
+
+    @property
+    def clients_asked(self) -> str:
+        """Every client asked for (the front page and the About sheet list them all)."""
+        return ", ".join(self.client_ids) if self.client_ids else "All clients"
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,15 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
+def _clip(text: str, width: float, font: str, size: float) -> str:
+    """Text cut with "..." to fit a header or footer line."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "...", font, size) > width:
+        text = text[:-1]
+    return text + "..."
+
+
 def _decorator(
     title: str, scope: str, context: ReportContext, size: tuple[float, float]
 ) -> Callable[[Canvas, int, int], None]:
@@ -135,14 +144,15 @@ def _decorator(
         canvas.rect(0, height - 11 * mm, width, 11 * mm, stroke=0, fill=1)
         canvas.setFillColor(colors.white)
         canvas.setFont(BOLD, 9)
-        canvas.drawString(14 * mm, height - 7 * mm, f"MoatMetrics - {title}")
+        heading = f"MoatMetrics - {title}"
+        canvas.drawString(14 * mm, height - 7 * mm, heading)
         canvas.setFont(FONT, 8)
-        canvas.drawRightString(width - 14 * mm, height - 7 * mm, scope)
+        canvas.drawRightString(width - 14 * mm, height - 7 * mm, stamp)
         canvas.setFillColor(MUTED)
         canvas.setFont(FONT, 7)
-        canvas.drawString(14 * mm, 8 * mm, stamp)
-        canvas.drawRightString(width - 14 * mm, 8 * mm, f"Page {page} of {pages}")
+        canvas.drawString(14 * mm, 8 * mm, _clip(scope, width / 2 - 40 * mm, FONT, 7))
         canvas.drawCentredString(width / 2, 8 * mm, "Confidential")
+        canvas.drawRightString(width - 14 * mm, 8 * mm, f"Page {page} of {pages}")
         canvas.restoreState()
 
     return decorate
@@ -365,9 +375,10 @@ def profitability_pdf(report: ProfitabilityReport) -> bytes:
     context = report.context
     period = fmt.period(report.first_month, report.last_month)
     if len(report.clients) == 1:
-        scope = report.clients[0].title
+        scope = asked = report.clients[0].title
     else:
-        scope = f"{context.scope if context.client_ids else 'All clients'} ({len(report.clients)})"
+        scope = f"{context.scope} ({len(report.clients)})"
+        asked = f"{context.clients_asked} ({len(report.clients)})"
     size = landscape(letter if context.currency in _LETTER_CURRENCIES else A4)
     width = size[0] - 28 * mm
     t = report.totals
@@ -375,7 +386,7 @@ def profitability_pdf(report: ProfitabilityReport) -> bytes:
         "Client profitability",
         f"{scope} - {period}",
         context,
-        [("Clients", scope), ("Period", period)],
+        [("Clients", asked), ("Period", period)],
     )
     story.append(_tiles([
         (f"Revenue ({context.currency})", fmt.money(t.revenue)),
@@ -410,9 +421,8 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
         "License savings",
         f"{scope} - seats as of {month}",
         context,
-        [("Clients", scope), ("Seats as of", month),
-         ("Period asked", fmt.period(context.month_from, context.month_to)
-          if context.month_from or context.month_to else "all months")],
+        [("Clients", context.clients_asked), ("Seats as of", month),
+         ("Period asked", fmt.asked_period(context.month_from, context.month_to))],
     )  # fmt: skip
     story.append(_tiles([
         (f"Monthly savings ({context.currency})", fmt.money(t.monthly_savings)),

@@ -186,7 +186,7 @@ def profitability_xlsx(report: ProfitabilityReport) -> bytes:
         "Client profitability",
         context,
         [
-            ("Clients", context.scope),
+            ("Clients", context.clients_asked),
             ("Period", fmt.period(report.first_month, report.last_month)),
         ],  # fmt: skip
         [
@@ -242,7 +242,7 @@ def license_savings_xlsx(report: LicenseSavingsReport) -> bytes:
         "License savings",
         context,
         [
-            ("Clients", context.scope),
+            ("Clients", context.clients_asked),
             ("Seats as of", month),
             ("Monthly savings", t.monthly_savings),
             ("Annualised savings", t.annual_savings),

@@ -25,6 +25,8 @@ def test_values_print_half_up_on_their_decimal_digits() -> None:
     assert fmt.money(Decimal("-0.004")) == "0.00" and fmt.money(Decimal("-12.345")) == "-12.35"
     assert fmt.money(Decimal("9" * 36 + ".99")).startswith("999,999")  # DECIMAL(38, 2) fits
     assert fmt.month(date(2024, 10, 1)) == "Oct 2024"
+    assert fmt.asked_period(date(2024, 10, 1), None) == "from Oct 2024"
+    assert fmt.asked_period(None, None) == "all months"
 
 
 def test_file_names_carry_only_safe_characters() -> None:
