@@ -164,8 +164,11 @@ def test_analyst_approves_a_review_item(console: Console, open_page) -> None:
     link.click()
     page.get_by_role("button", name="Reject").click()  # a rejection needs a comment
     expect(page.get_by_role("alert")).to_contain_text("needs a comment")
-    page.get_by_label("Comment").fill("checked against the signed agreement")
-    page.get_by_role("button", name="Approve").click()
+    page.get_by_label("Comment").focus()  # the decision by keyboard alone
+    page.keyboard.type("checked against the signed agreement")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Approve"
+    page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("approved")
     expect(page.locator(".history")).to_contain_text("checked against the signed agreement")
     with console.api("analyst") as api:

@@ -7,15 +7,22 @@ refused), checked against the real API process serving a real demo home.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+import subprocess
+import sys
 import time
 
 import httpx
 from console_home import Console
+from serving import free_port, wait_for_api
 
 from api.main import create_app
 from api.security import CONSOLE_PUBLIC_PATHS, route_table
-from moatmetrics.settings import REPO_ROOT
+from moatmetrics.appdb import audit, keys
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.settings import REPO_ROOT, get_settings
 
 
 def _open_item(console: Console, offset: int) -> dict:
@@ -130,9 +137,6 @@ def test_a_forged_post_without_the_csrf_token_is_refused(console: Console) -> No
 
 
 def test_a_revoked_key_ends_the_session(console: Console) -> None:
-    from moatmetrics.appdb import audit, keys
-    from moatmetrics.appdb.db import session_scope
-
     with session_scope(console.settings, write=True) as session:
         info, secret = keys.create_key(session, audit.Actor("tests"), "console-short", "viewer")
     console.keys["short"] = secret
@@ -170,10 +174,6 @@ def test_console_routes_match_docs_console_md(tmp_path) -> None:
     """docs/console.md lists every console page with the role it needs: code and docs agree."""
     text = (REPO_ROOT / "docs" / "console.md").read_text()
     documented = dict(re.findall(r"^\| `((?:GET|POST) /console[^`]*)` \| (\w+) \|", text, re.M))
-    import dataclasses
-
-    from moatmetrics.settings import get_settings
-
     table = route_table(create_app(dataclasses.replace(get_settings(), home=tmp_path)))
     actual = {}
     for entry in table:
@@ -184,3 +184,29 @@ def test_console_routes_match_docs_console_md(tmp_path) -> None:
     assert {e.path for e in table if e.public and e.path.startswith(("/console", "/"))} >= set(
         CONSOLE_PUBLIC_PATHS
     )
+
+
+def test_before_the_first_publish_pages_say_what_to_do(tmp_path) -> None:
+    """A new home: the overview explains there is nothing yet; uploads already work."""
+    settings = dataclasses.replace(get_settings(), home=tmp_path)
+    with session_scope(settings, write=True) as session:
+        key = keys.create_key(session, audit.Actor("tests"), "new-home", "analyst")[1]
+    port = free_port()
+    env = {**os.environ, "MOATMETRICS_HOME": str(tmp_path), "MOATMETRICS_RUN_ON_UPLOAD": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_api(port)
+        console = Console(f"http://127.0.0.1:{port}", tmp_path, {"analyst": key}, settings)
+        with console.signed_in("analyst") as http:
+            overview = http.get("/console")
+            assert overview.status_code == 503
+            assert "No snapshot published yet" in overview.text
+            assert 'href="/console/uploads"' in overview.text
+            assert http.get("/console/uploads").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
