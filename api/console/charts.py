@@ -74,7 +74,7 @@ def _legend(series: Sequence[Series]) -> str:
     if len(series) < 2:
         return ""
     items = "".join(
-        f'<li><span class="swatch" style="background:{COLORS[i % len(COLORS)]}"></span>'
+        f'<li><span class="swatch swatch-{i % len(COLORS)}"></span>'
         f"{escape(s.label)}</li>"
         for i, s in enumerate(series)
     )

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from api.console.session import SIGN_IN_PATH, clear_session, is_console, session_key
-from api.console.templating import render_error
+from api.console.templating import PAGE_HEADERS, render_error
 from api.problems import ProblemError
 
 _KEPT_HEADERS = ("retry-after", "x-request-id", "ratelimit-")
@@ -41,7 +41,7 @@ def browser_response(scope: Scope, response: Response) -> Response:
         return redirect
     problem = json.loads(bytes(response.body))
     page = render_error(status, problem.get("title", "Error"), problem.get("detail", ""))
-    return HTMLResponse(page, status_code=status, headers=keep)
+    return HTMLResponse(page, status_code=status, headers={**keep, **PAGE_HEADERS})
 
 
 def _for_browsers(api_handler: Handler) -> Handler:

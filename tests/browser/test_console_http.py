@@ -166,6 +166,11 @@ def test_pages_load_fast_on_the_demo_data(console: Console) -> None:
             seconds = time.perf_counter() - started
             assert response.status_code == 200, (path, response.text[:300])
             assert seconds < 2.0, f"{path} took {seconds:.2f} s"
+            if path.startswith("/console/static/"):
+                continue
+            # Not framable (no clickjacking of the review buttons); forms post back only here.
+            policy = response.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy, path
             # Everything a page loads comes from this server: no CDN, font or tracker.
             assert not re.findall(r'(?:src|href|action)="(?:https?:)?//', response.text), path
 
