@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 640, 220
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 76, 12, 12, 36
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 76, 40, 12, 36
 INK = "#1f2937"
 GRID = "#d1d5db"
 COLORS = ("#1d4ed8", "#b45309", "#047857")  # each >= 4.5:1 on white
