@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api.console import install_console
+from api.console.install import install_console
 from api.gate import Gate
 from api.metrics import RequestMetrics
 from api.problems import install_problem_handlers

@@ -215,3 +215,11 @@ def test_before_the_first_publish_pages_say_what_to_do(tmp_path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_the_gate_imports_on_its_own() -> None:
+    """api.gate uses the console's error pages and the console's sign-in uses api.gate:
+    either may be imported first (bench/gate_overhead.py imports the gate alone)."""
+    for module in ("api.gate", "api.console.routers.auth"):
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
