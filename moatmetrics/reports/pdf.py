@@ -172,7 +172,6 @@ def _render(title: str, scope: str, context: ReportContext, story: list[Flowable
         author="MoatMetrics",
         subject=f"Snapshot {context.snapshot_id}",
         creator="MoatMetrics",
-        invariant=1,  # no random document id: the same input gives the same bytes
     )
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body")
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])

@@ -118,6 +118,15 @@ def _about(book: Workbook, title: str, context: ReportContext,
         sheet.append([_cell(sheet, ""), _cell(sheet, note, alignment=_WRAP)])
 
 
+def _workbook(title: str, context: ReportContext) -> Workbook:
+    book = Workbook(write_only=True)
+    book.properties.title = f"{title}: {context.scope}"
+    book.properties.subject = f"Snapshot {context.snapshot_id}"
+    book.properties.creator = "MoatMetrics"
+    book.properties.created = context.generated_at.replace(tzinfo=None)
+    return book
+
+
 def _save(book: Workbook) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
@@ -156,7 +165,7 @@ def _totals_values(client_id: str, name: str, totals: Totals) -> list[Any]:
 def profitability_xlsx(report: ProfitabilityReport) -> bytes:
     """Sheets: Summary (one row per client, totals), Client months (every row), About."""
     context = report.context
-    book = Workbook(write_only=True)
+    book = _workbook("Client profitability", context)
     summary = _sheet(book, "Summary", SUMMARY_COLUMNS)
     summary.freeze_panes = "A2"
     _table_header(summary, SUMMARY_COLUMNS)
@@ -218,7 +227,7 @@ LICENSE_COLUMNS: list[Column] = [
 def license_savings_xlsx(report: LicenseSavingsReport) -> bytes:
     """Sheets: Savings (one row per product, largest savings first, totals last), About."""
     context = report.context
-    book = Workbook(write_only=True)
+    book = _workbook("License savings", context)
     sheet = _sheet(book, "Savings", LICENSE_COLUMNS)
     sheet.freeze_panes = "E2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(LICENSE_COLUMNS))}{len(report.lines) + 1}"
