@@ -133,10 +133,6 @@ def _save(book: Workbook) -> bytes:
     return buffer.getvalue()
 
 
-def _review(flag: bool | None) -> str:
-    return fmt.flag(flag)
-
-
 # --- client profitability ---------------------------------------------------------------
 
 SUMMARY_COLUMNS: list[Column] = [
@@ -186,7 +182,7 @@ def profitability_xlsx(report: ProfitabilityReport) -> bytes:
         for m in section.months:
             values = [section.client_id, section.client_name or "", m.month, m.revenue,
                       m.total_cost, m.gross_profit, m.gross_margin, m.effective_hourly_rate,
-                      m.confidence, _review(m.needs_review), m.review_status or "",
+                      m.confidence, fmt.flag(m.needs_review), m.review_status or "",
                       m.explanation or "", *(m.factors.get(name) for name in FACTORS)]  # fmt: skip
             _row(months, MONTH_COLUMNS, values, fill=_FLAG_FILL if m.needs_review else None)
 
@@ -238,7 +234,7 @@ def license_savings_xlsx(report: LicenseSavingsReport) -> bytes:
                   line.monthly_waste, line.unbilled_seats, line.monthly_leakage,
                   line.monthly_savings, line.recommendation,
                   RECOMMENDATIONS.get(line.recommendation, line.recommendation),
-                  line.confidence, _review(line.needs_review), line.explanation or ""]  # fmt: skip
+                  line.confidence, fmt.flag(line.needs_review), line.explanation or ""]  # fmt: skip
         _row(sheet, LICENSE_COLUMNS, values, fill=_FLAG_FILL if line.needs_review else None)
     t = report.totals
     _row(sheet, LICENSE_COLUMNS,
