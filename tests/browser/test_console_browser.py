@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+NARROWEST = 360  # the smallest phone width the console is laid out for
 AXE_OPTIONS = {
     "runOnly": {
         "type": "tag",
@@ -87,8 +88,10 @@ def check_page(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}-desktop.png", full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=ARTIFACTS / f"{name}-phone.png", full_page=True)
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"{name}: the page is {overflow}px wider than a phone screen"
+    for width in (PHONE["width"], NARROWEST):
+        page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name}: the page is {overflow}px wider than a {width}px screen"
     page.set_viewport_size(DESKTOP)
 
 
@@ -193,11 +196,23 @@ BAD_CLIENTS = (
 GOOD_CLIENTS = BAD_CLIENTS.replace("on_hold", "active")
 
 
-def _upload(page: Page, name: str, content: str) -> None:
+def _upload(page: Page, name: str, content: str, *, drop: bool = False) -> None:
     page.get_by_role("link", name="Uploads", exact=True).click()
-    page.get_by_label("File (").set_input_files(
-        {"name": name, "mimeType": "text/csv", "buffer": content.encode()}
-    )
+    if drop:  # dropped on the drop zone, as from a file manager
+        files = page.evaluate_handle(
+            """([name, text]) => {
+                const data = new DataTransfer();
+                data.items.add(new File([text], name, {type: "text/csv"}));
+                return data;
+            }""",
+            [name, content],
+        )
+        page.dispatch_event(".dropzone", "drop", {"dataTransfer": files})
+        assert page.eval_on_selector("#file", "input => input.files[0].name") == name
+    else:
+        page.get_by_label("File (").set_input_files(
+            {"name": name, "mimeType": "text/csv", "buffer": content.encode()}
+        )
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
 
@@ -214,7 +229,7 @@ def test_upload_rejected_then_corrected(console: Console, open_page) -> None:
     assert first[0].strip() == "3" and first[1] == "status" and first[4], first  # row, col, fix
     check_page(page, "upload-rejected")
 
-    _upload(page, "clients_new.csv", GOOD_CLIENTS)
+    _upload(page, "clients_new.csv", GOOD_CLIENTS, drop=True)
     expect(page.locator("[data-upload-status=accepted]")).to_be_visible(timeout=120_000)
     deadline = time.monotonic() + 120
     while "published in snapshot" not in page.locator("dl.facts").inner_text():
