@@ -236,6 +236,8 @@ def test_upload_rejected_then_corrected(console: Console, open_page) -> None:
         assert time.monotonic() < deadline, "the run after the corrected upload did not publish"
         time.sleep(2)
         page.reload()
+    facts = page.locator("dl.facts").inner_text()
+    assert "Quality score\n100 %" in facts and "2 read, 2 loaded, 0 rejected" in facts, facts
     check_page(page, "upload-accepted")
     with console.api("viewer") as api:
         clients = api.get(
