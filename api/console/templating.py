@@ -6,6 +6,7 @@ outbound request from a browser that opens the console.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -58,6 +59,15 @@ def product(row: Any) -> str:
     return name if not vendor or name.startswith(vendor) else f"{vendor} {name}"
 
 
+def row_key(value: Any) -> str:
+    """A review item's row key (JSON list of the grain values) as people read it."""
+    try:
+        parts = json.loads(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return " · ".join(str(p) for p in parts) if isinstance(parts, list) else str(parts)
+
+
 def when(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
@@ -81,7 +91,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(money=money, percent=percent, month=month, when=when, product=product)
+_env.filters.update(
+    money=money, percent=percent, month=month, when=when, product=product, row_key=row_key
+)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
