@@ -11,9 +11,18 @@ export MOATMETRICS_HOME ?= $(CURDIR)/.moatmetrics
 API_PORT ?= 8000
 UI_PORT ?= 3000
 
-.PHONY: install prepare run test lint bench clean
+.PHONY: install browser prepare run test lint bench clean
 
-install: $(STAMP) $(MANIFEST)
+install: $(STAMP) $(MANIFEST) browser
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; Playwright's
+# own browser download is not used. Installed only when missing, and only as root; otherwise
+# the browser tests skip, and say so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& echo "installing chromium (Debian package) for the browser tests" \
+		&& apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium is not installed (as root: apt-get install chromium): the browser tests will skip"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -38,6 +47,7 @@ run: install
 	@$(BIN)/moatmetrics ui --port $(UI_PORT) > $(MOATMETRICS_HOME)/ui.log 2>&1 & ui=$$!; \
 		trap "kill $$ui 2>/dev/null" EXIT INT TERM; \
 		echo "API:       http://127.0.0.1:$(API_PORT)/api/v1/marts  (docs: http://127.0.0.1:$(API_PORT)/docs)"; \
+		echo "Console:   http://127.0.0.1:$(API_PORT)/console  (sign in with a key)"; \
 		key=$$($(BIN)/moatmetrics keys create --name "make-run-$$(date +%Y%m%d-%H%M%S)" --role viewer 2>/dev/null); \
 		echo "A new viewer key for this session (shown once; no default credentials exist):"; \
 		echo "  curl -H 'Authorization: Bearer $$key' http://127.0.0.1:$(API_PORT)/api/v1/marts/client_profitability"; \

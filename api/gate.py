@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.console.errors import browser_response
+from api.console.session import is_console, session_key
 from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
@@ -239,7 +241,7 @@ class Gate:
         try:
             public = route.public if route is not None else scope["path"] in PUBLIC_PATHS
             if public:
-                await self.app(scope, receive, self._sender(exchange, send, audit_it=False))
+                await self._public(exchange, headers, receive, send)
             else:
                 await self._governed(exchange, headers, receive, send)
         finally:
@@ -247,12 +249,35 @@ class Gate:
             seconds = time.perf_counter() - started
             self.metrics.observe(scope["method"], template, exchange.status or 500, seconds)
 
+    async def _public(
+        self, exchange: _Exchange, headers: Headers, receive: Receive, send: Send
+    ) -> None:
+        """Open paths: no key, no audit, but no body beyond the default limit either (the
+        console's sign-in form is the one public route that takes a body)."""
+        limit = DEFAULT_BODY_LIMIT
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._reply(exchange, send, too_large(limit), audit_it=False)
+            return
+        try:
+            await self.app(
+                exchange.scope,
+                self._counting(exchange, receive, limit),
+                self._sender(exchange, send, audit_it=False, limit=limit),
+            )
+        except _BodyTooLarge:
+            if exchange.status is None:
+                await self._reply(exchange, send, too_large(limit), audit_it=False)
+
     async def _governed(
         self, exchange: _Exchange, headers: Headers, receive: Receive, send: Send
     ) -> None:
         rule, settings = exchange.rule, exchange.settings
         try:
-            admission = await anyio.to_thread.run_sync(admit, settings, _bearer(headers), rule)
+            # The web console (api/console) sends its key in the session cookie instead of a
+            # Bearer header; from here on it is admitted, limited and audited like any call.
+            token = session_key(exchange.scope) if is_console(exchange.scope) else _bearer(headers)
+            admission = await anyio.to_thread.run_sync(admit, settings, token, rule)
         except Exception:
             log.exception("app database unavailable while authenticating")
             await self._reply(exchange, send, audit_unavailable(), audit_it=False)
@@ -318,7 +343,7 @@ class Gate:
         async def gated_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 if exchange.body_exceeded:  # FastAPI turned the aborted body into a 400
-                    await self._reply(exchange, send, too_large(limit))
+                    await self._reply(exchange, send, too_large(limit), audit_it=audit_it)
                     exchange.swallow = True
                     return
                 status = message["status"]
@@ -381,7 +406,13 @@ class Gate:
         response = problem_response(
             problem.problem, {**(problem.headers or {}), **exchange.response_headers()}
         )
+        # The console (api/console) gets a sign-in redirect or an HTML page instead.
+        response = browser_response(exchange.scope, response)
         await send(
-            {"type": "http.response.start", "status": status, "headers": response.raw_headers}
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
         )
         await send({"type": "http.response.body", "body": response.body})

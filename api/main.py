@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import Depends, FastAPI
 
+from api.console.install import install_console
 from api.dependencies import no_nul_in_query
 from api.gate import Gate
 from api.metrics import RequestMetrics
@@ -20,6 +21,7 @@ from api.routers import (
     marts,
     metrics,
     quality,
+    reports,
     reviews,
     snapshots,
     uploads,
@@ -51,6 +53,8 @@ staff utilization) as JSON pages or CSV, plus uploads, the review queue and the 
 
 TAGS = [
     {"name": "marts", "description": "The published marts: catalog, filtered pages, CSV."},
+    {"name": "reports", "description": "QBR reports as PDF or XLSX: client profitability,"
+     " license savings."},
     {"name": "snapshots", "description": "Published snapshots and the one being served."},
     {"name": "uploads", "description": "Export files in; ingest outcome and problem rows out."},
     {"name": "reviews", "description": "Flagged mart rows and reviewers' decisions."},
@@ -87,8 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.request_metrics = RequestMetrics()
     app.state.page_cache = PageCache(settings.page_cache_mb * 2**20)
     install_problem_handlers(app)
-    for module in (health, marts, snapshots, uploads, quality, reviews, audit, keys, metrics):
+    routers = (health, marts, reports, snapshots, uploads, quality, reviews, audit, keys, metrics)
+    for module in routers:
         app.include_router(module.router)
+    install_console(app)  # the web console at /console (api/console, docs/console.md)
     app.add_middleware(Gate, api=app, metrics=app.state.request_metrics)
     return app
 

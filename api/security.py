@@ -28,6 +28,9 @@ from moatmetrics.appdb.keys import ROLE_RANK, Principal
 
 # Open without a key: liveness and the API description (they reveal no data).
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# The web console's entry points (api/console): its sign-in form, its CSS/JS and the redirect
+# from `/`. They show no data; every other console page is governed like an API endpoint.
+CONSOLE_PUBLIC_PATHS = frozenset({"/", "/console/sign-in", "/console/static/{name}"})
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -121,7 +124,7 @@ def route_table(app: FastAPI) -> list[RouteEntry]:
         dependant = getattr(context, "dependant", None)
         rule = _rule(dependant)
         methods = frozenset(context.methods or ())
-        public = rule is None and path in PUBLIC_PATHS
+        public = rule is None and (path in PUBLIC_PATHS or path in CONSOLE_PUBLIC_PATHS)
         has_body = _has_body(dependant)
         entries.append(RouteEntry(path, methods, regex, rule, public, has_body))
     return entries

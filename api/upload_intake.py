@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from api.problems import ProblemError, bad_request, too_large, unprocessable
+from moatmetrics.appdb import uploads
+from moatmetrics.appdb.audit import Actor
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.models import Upload
 from moatmetrics.ingest.contract import ENTITIES, entity_for_file_stem
 from moatmetrics.ingest.readers import StructuralError, file_format
 from moatmetrics.ingest.xlsx_guard import check_xlsx_archive
+from moatmetrics.runs import request_run
 from moatmetrics.settings import Settings
 
 MAX_NAME_LENGTH = 120
@@ -126,3 +131,48 @@ def land(received: Received, name: str, entity: str | None, settings: Settings) 
 
 def discard(received: Received) -> None:
     received.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """An upload recorded (received, or unchanged when its content was already processed)."""
+
+    upload: Upload
+    run_requested: bool
+
+
+def take_upload(
+    settings: Settings, actor: Actor, source: BinaryIO, file_name: str | None, entity: str | None
+) -> Taken:
+    """Check, land and record one uploaded file, then ask for a pipeline run.
+
+    The one way in for HTTP uploads: `POST /api/v1/uploads` and the console's upload form
+    both call it, so both refuse the same files and write the same audit entry (in the same
+    transaction as the upload record). Refusals raise `ProblemError`.
+    """
+    name = clean_file_name(file_name)
+    entity = check_entity(entity, name)
+    received = receive(source, settings)
+    landed: str | None = None
+    try:
+        check_content(received, name)
+        with session_scope(settings, write=True) as session:
+            previous = uploads.find_processed(session, received.sha256)
+            if previous is not None:
+                upload = uploads.create_duplicate(
+                    session, actor, original_name=file_name or name, entity=entity,
+                    sha256=received.sha256, size_bytes=received.size_bytes, previous=previous,
+                )  # fmt: skip
+            else:
+                landed = land(received, name, entity, settings)
+                upload = uploads.create_received(
+                    session, actor, original_name=file_name or name, stored_name=landed,
+                    entity=entity, sha256=received.sha256, size_bytes=received.size_bytes,
+                )  # fmt: skip
+    except BaseException:
+        if landed:
+            (settings.landing_dir / landed).unlink(missing_ok=True)
+        discard(received)
+        raise
+    discard(received)
+    return Taken(upload, landed is not None and request_run(settings))

@@ -99,6 +99,17 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
                 f"http://127.0.0.1:{port}/api/v1/marts/{mart}", headers=auth, timeout=30
             )
             assert response.status_code == 200
+        for report in ("client-profitability?format=pdf", "license-savings?format=xlsx"):
+            response = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/reports/{report}", headers=auth, timeout=60
+            )
+            assert response.status_code == 200  # fonts and rendering are all local
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as console:
+            form = console.get("/console/sign-in").text  # the web console, signed in
+            token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            assert console.post("/console/sign-in", data={"csrf": token, "key": key}).is_redirect
+            for page in ("/console", "/console/clients", "/console/uploads"):
+                assert console.get(page).status_code == 200
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # strace and the traced server alike
         server.wait(timeout=30)

@@ -16,12 +16,11 @@ from api.app_schemas import UploadAccepted, UploadDetail, UploadList, UploadOut,
 from api.dependencies import get_settings
 from api.problems import not_found, problem_responses
 from api.security import Authorize, actor_of, mark_audited, set_audit_target
-from api.upload_intake import check_content, check_entity, clean_file_name, discard, land, receive
+from api.upload_intake import take_upload
 from moatmetrics.appdb import uploads
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import Upload, UploadProblem
-from moatmetrics.runs import request_run
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
@@ -95,34 +94,9 @@ def create_upload(
              "optional when the file name names the entity."),
     ] = None,
 ) -> UploadAccepted:  # fmt: skip
-    name = clean_file_name(file.filename)
-    entity = check_entity(entity, name)
-    received = receive(file.file, settings)
-    landed: str | None = None
-    try:
-        check_content(received, name)
-        actor = actor_of(request, principal)
-        with session_scope(settings, write=True) as session:
-            previous = uploads.find_processed(session, received.sha256)
-            if previous is not None:
-                upload = uploads.create_duplicate(
-                    session, actor, original_name=file.filename or name, entity=entity,
-                    sha256=received.sha256, size_bytes=received.size_bytes, previous=previous,
-                )  # fmt: skip
-            else:
-                landed = land(received, name, entity, settings)
-                upload = uploads.create_received(
-                    session, actor, original_name=file.filename or name, stored_name=landed,
-                    entity=entity, sha256=received.sha256, size_bytes=received.size_bytes,
-                )  # fmt: skip
-    except BaseException:
-        if landed:
-            (settings.landing_dir / landed).unlink(missing_ok=True)
-        discard(received)
-        raise
-    discard(received)
+    taken = take_upload(settings, actor_of(request, principal), file.file, file.filename, entity)
     mark_audited(request)
-    run_requested = landed is not None and request_run(settings)
+    upload = taken.upload
     location = f"/api/v1/uploads/{upload.id}"
     response.headers["Location"] = location
     return UploadAccepted(
@@ -130,7 +104,7 @@ def create_upload(
         status=upload.status,
         message=upload.message,
         location=location,
-        run_requested=run_requested,
+        run_requested=taken.run_requested,
     )
 
 

@@ -1,0 +1,117 @@
+"""Signing in with an API key and signing out.
+
+The sign-in form is public (it shows no data); it checks the key with the gate's own
+admission (`api.gate.admit`: the same lookup, revocation and rate window as every API call)
+and records the attempt in the audit log, allowed or not. The key then lives only in the
+HttpOnly session cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.console.session import (
+    PREFIX,
+    SIGN_IN_PATH,
+    check_sign_in_token,
+    clear_session,
+    new_sign_in_token,
+    require_csrf,
+    set_session,
+    set_sign_in_token,
+)
+from api.console.templating import render_bare
+from api.dependencies import get_settings
+from api.gate import admit
+from api.security import Authorize
+from moatmetrics.appdb import audit
+from moatmetrics.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+
+SIGN_IN_RULE = Authorize("viewer", "console.sign_in")
+AppSettings = Annotated[Settings, Depends(get_settings)]
+_REASONS = {
+    "missing": "Enter an API key.",
+    "malformed": "That is not an API key: a key looks like mmk_1a2b3c4d_ followed by 43 "
+    "characters. Copy it again from where it was created.",
+    "unknown": "No key matches: check that you copied all of it, or ask an admin for a key "
+    "(moatmetrics keys create --name you --role analyst).",
+    "revoked": "This key was revoked: ask an admin for a new one.",
+}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a console path: never an absolute URL or //host (no open redirect)."""
+    if target and target.startswith(PREFIX) and "//" not in target and "\\" not in target:
+        return target
+    return PREFIX
+
+
+def _form(request: Request, next_path: str, error: str | None, status: int) -> Response:
+    token = new_sign_in_token()
+    response = render_bare(
+        "sign_in.html", status_code=status, sign_in_token=token, next=next_path, error=error
+    )
+    set_sign_in_token(response, request, token)
+    return response
+
+
+@router.get(SIGN_IN_PATH)
+def sign_in_form(
+    request: Request, next: Annotated[str | None, Query(max_length=500)] = None
+) -> Response:
+    return _form(request, _safe_next(next), None, 200)
+
+
+@router.post(SIGN_IN_PATH)
+async def sign_in(
+    request: Request,
+    settings: AppSettings,
+    key: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    next: Annotated[str | None, Form(max_length=500)] = None,
+) -> Response:
+    check_sign_in_token(request, csrf)
+    key = key.strip()
+    admission = await anyio.to_thread.run_sync(admit, settings, key, SIGN_IN_RULE)
+    principal = admission.principal
+    actor = audit.Actor(
+        name=principal.name if principal else (admission.key_name or "anonymous"),
+        role=principal.role if principal else None,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        client_addr=request.client.host if request.client else None,
+    )
+    status = 303 if principal else 401
+    details = {} if principal else {"reason": admission.reason}
+    await anyio.to_thread.run_sync(
+        lambda: audit.record(
+            settings,
+            actor,
+            "console.sign_in",
+            "ok" if principal else "denied",
+            "console",
+            status,
+            details,
+        )  # fmt: skip
+    )
+    if principal is None:
+        message = _REASONS.get(admission.reason or "", "That key was not accepted.")
+        return _form(request, _safe_next(next), message, 401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session(response, request, key)
+    return response
+
+
+@router.post(
+    f"{PREFIX}/sign-out",
+    dependencies=[Depends(Authorize("viewer", "console.sign_out")), Depends(require_csrf)],
+)
+def sign_out() -> Response:
+    response = RedirectResponse(SIGN_IN_PATH, status_code=303)
+    clear_session(response)
+    return response

@@ -1,0 +1,105 @@
+"""Uploads: drop an export file, then see its quality report and the run that ingested it.
+
+The form posts to a console route that calls `api.upload_intake.take_upload`, the intake of
+`POST /api/v1/uploads` (same refusals, same landing, same audit entry, same pipeline run);
+the pages show what `GET /api/v1/uploads[/{id}]` answers, through those handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.console.session import require_csrf
+from api.console.templating import render
+from api.dependencies import get_settings, get_store
+from api.problems import ProblemError
+from api.routers.uploads import get_upload, list_uploads
+from api.security import Authorize, actor_of, mark_audited
+from api.snapshot_store import SnapshotStore
+from api.upload_intake import take_upload
+from moatmetrics.appdb.keys import Principal
+from moatmetrics.appdb.uploads import warehouse_upload_id
+from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.settings import Settings
+from moatmetrics.snapshots import load_snapshot
+
+router = APIRouter(prefix="/console/uploads", include_in_schema=False)
+
+Reader = Annotated[Principal, Depends(Authorize("viewer", "uploads.read"))]
+Uploader = Annotated[Principal, Depends(Authorize("analyst", "uploads.create", upload=True))]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+UploadId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PAGE = 50
+PROBLEMS_PAGE = 200
+
+
+def _list_page(
+    request: Request, principal: Principal, settings: Settings, offset: int = 0, *,
+    error: str | None = None, status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    page = list_uploads(principal, settings, None, None, PAGE, offset)
+    return render(
+        request, "uploads.html", status_code=status_code, uploads=page.uploads,
+        total=page.total, offset=offset, page=PAGE, entities=ENTITIES, error=error,
+        can_upload=principal.has_role("analyst"),
+    )  # fmt: skip
+
+
+@router.get("")
+def uploads_page(
+    request: Request,
+    principal: Reader,
+    settings: AppSettings,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> HTMLResponse:
+    return _list_page(request, principal, settings, offset)
+
+
+@router.post("", dependencies=[Depends(require_csrf)])
+def upload_file(
+    request: Request,
+    principal: Uploader,
+    settings: AppSettings,
+    file: Annotated[UploadFile, File()],
+    entity: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    try:
+        taken = take_upload(
+            settings, actor_of(request, principal), file.file, file.filename, entity or None
+        )
+    except ProblemError as exc:
+        # Refused before landing (name, size, type, entity, unsafe workbook): say why here.
+        problem = exc.problem
+        return _list_page(
+            request, principal, settings, error=f"{problem.title}: {problem.detail}",
+            status_code=problem.status,
+        )  # fmt: skip
+    mark_audited(request)
+    return RedirectResponse(f"/console/uploads/{taken.upload.id}", status_code=303)
+
+
+@router.get("/{upload_id}")
+def upload_page(
+    upload_id: UploadId,
+    request: Request,
+    principal: Reader,
+    settings: AppSettings,
+    store: Annotated[SnapshotStore, Depends(get_store)],
+    problems_offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> HTMLResponse:
+    upload = get_upload(
+        str(upload_id), request, principal, settings, PROBLEMS_PAGE, problems_offset
+    )
+    published_in = None
+    current = store.current_id()
+    if current and upload.status == "accepted":
+        snapshot = load_snapshot(settings, current)
+        if upload.sha256 and warehouse_upload_id(upload.sha256) in snapshot.upload_ids:
+            published_in = current
+    return render(
+        request, "upload.html", upload=upload, published_in=published_in,
+        current_snapshot=current, problems_offset=problems_offset, problems_page=PROBLEMS_PAGE,
+    )  # fmt: skip

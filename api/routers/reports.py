@@ -1,0 +1,268 @@
+"""QBR reports as files: client profitability and license savings, as PDF or XLSX.
+
+The marts are read exactly as `/api/v1/marts/...` reads them (the request's snapshot lease,
+`api.mart_queries`, the catalog's row models), so every number in a report is the number the
+API serves for the same filters. The content and its rendering are `moatmetrics.reports`;
+handlers only wire parameters, reads and builders together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from api.catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION, MartSpec
+from api.dependencies import CurrentSnapshot, get_settings, only_query_params
+from api.mart_queries import build_query, read_page
+from api.problems import ProblemError, invalid_parameter, problem_responses
+from api.routers.marts import _MONTH_PATTERN
+from api.schemas import MartPage
+from api.security import Authorize, set_audit_target
+from api.snapshot_store import SnapshotLease
+from moatmetrics.reports import formatting, model, pdf, xlsx
+from moatmetrics.settings import Settings
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+READ = Depends(Authorize("viewer", "reports.read"))
+PARAMS = Depends(only_query_params("format", "client_id", "month_from", "month_to"))
+
+Format = Literal["pdf", "xlsx"]
+MEDIA_TYPES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+MAX_ROWS: dict[str, int] = {"pdf": pdf.MAX_PDF_ROWS, "xlsx": xlsx.MAX_XLSX_ROWS}
+MAX_CLIENTS = 200
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    format: Format
+    client_ids: tuple[str, ...]
+    month_from: str | None
+    month_to: str | None
+
+
+def report_params(
+    format: Annotated[
+        Format, Query(description="`pdf` for reading and printing, `xlsx` for working on it.")
+    ] = "pdf",
+    client_id: Annotated[
+        list[str] | None,
+        Query(
+            description="Only these clients (repeat the parameter for several); all clients "
+            "when absent. An id no mart knows is a 404.",
+            max_length=MAX_CLIENTS,
+        ),
+    ] = None,
+    month_from: Annotated[
+        str | None,
+        Query(
+            pattern=_MONTH_PATTERN,
+            description="First month: YYYY-MM or YYYY-MM-DD (that day's month).",
+            examples=["2024-01"],
+        ),
+    ] = None,
+    month_to: Annotated[
+        str | None,
+        Query(pattern=_MONTH_PATTERN, description="Last month (inclusive).", examples=["2024-03"]),
+    ] = None,
+) -> ReportParams:
+    clients = tuple(dict.fromkeys(c.strip() for c in client_id or ()))
+    if any(not c for c in clients):
+        raise invalid_parameter("client_id", "must not be empty; leave it out for all clients")
+    return ReportParams(format, clients, month_from, month_to)
+
+
+Params = Annotated[ReportParams, Depends(report_params)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _route(summary: str, description: str) -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "summary": summary,
+        "description": description,
+        "response_class": Response,
+        "responses": {
+            200: {
+                "description": "The report as a file download (Content-Disposition: attachment)"
+                " named after the report, snapshot, clients and months.",
+                "content": {media: binary for media in MEDIA_TYPES.values()},
+            },
+            **problem_responses(404, 422, 503),
+        },
+        "dependencies": [READ, PARAMS],
+    }
+
+
+def _read(
+    spec: MartSpec,
+    lease: SnapshotLease,
+    client_ids: Sequence[str],
+    month_from: str | None,
+    month_to: str | None,
+    limit: int,
+    sort: str | None = None,
+) -> MartPage:
+    """One read of a mart, validated and typed exactly like a /api/v1/marts page."""
+    query = build_query(
+        spec, {"client_id": list(client_ids) or None}, month_from, month_to, sort, limit, 0
+    )
+    return read_page(spec, lease, query)
+
+
+def _rows(page: MartPage, limit: int, what: str, params: ReportParams) -> list[dict[str, Any]]:
+    if page.total > limit:
+        raise ProblemError(
+            422,
+            "report-too-large",
+            "Report too large",
+            f"The report would have {page.total:,} {what}; a {params.format.upper()} report holds"
+            f" at most {limit:,}. Narrow it with client_id or month_from/month_to"
+            + (", or ask for format=xlsx." if params.format == "pdf" else "."),
+        )
+    return [row.model_dump() for row in page.rows]
+
+
+def _known_names(lease: SnapshotLease, client_ids: Sequence[str]) -> dict[str, str | None]:
+    """Names of requested clients absent from a report's rows; 404 for ids no mart knows."""
+    names: dict[str, str | None] = {}
+    for client_id in client_ids:
+        profitability = _read(CLIENT_PROFITABILITY, lease, [client_id], None, None, 1, "-month")
+        if profitability.rows:
+            names[client_id] = profitability.rows[0].client_name
+        elif not _read(LICENSE_UTILIZATION, lease, [client_id], None, None, 0).total:
+            raise ProblemError(
+                404,
+                "unknown-client",
+                "Unknown client",
+                f"No client {client_id!r} in snapshot {lease.snapshot.snapshot_id}: it has no "
+                "client profitability or license rows. GET /api/v1/marts/client_profitability "
+                "lists the client ids.",
+            )
+    return names
+
+
+def _context(params: ReportParams, lease: SnapshotLease, settings: Settings) -> model.ReportContext:
+    # build_query parses and checks the months (422) exactly as for the marts.
+    months = build_query(CLIENT_PROFITABILITY, {}, params.month_from, params.month_to, None, 0, 0)
+    return model.ReportContext(
+        snapshot_id=lease.snapshot.snapshot_id,
+        generated_at=datetime.now(UTC),
+        currency=settings.reporting_currency,
+        review_threshold=settings.review_threshold,
+        client_ids=params.client_ids,
+        month_from=months.month_from,
+        month_to=months.month_to,
+    )
+
+
+def _file(
+    kind: str, params: ReportParams, context: model.ReportContext, renderers: Mapping[str, Any]
+) -> Response:
+    render: Callable[[], bytes] = renderers[params.format]
+    name = formatting.filename(
+        kind,
+        context.snapshot_id,
+        context.client_ids,
+        context.month_from,
+        context.month_to,
+        params.format,
+    )
+    return Response(
+        render(),
+        media_type=MEDIA_TYPES[params.format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Snapshot-Id": context.snapshot_id,
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(
+    "/client-profitability",
+    **_route(
+        "Client profitability report (PDF or XLSX)",
+        "Per client and month: revenue, total cost, gross profit, gross margin, effective "
+        "hourly rate, confidence, the needs-review flag and the explanation, with totals per "
+        "client and for the report. Read from the current snapshot's "
+        "marts.client_profitability with the same filters as "
+        "GET /api/v1/marts/client_profitability. A PDF holds at most "
+        f"{pdf.MAX_PDF_ROWS:,} client-months, an XLSX {xlsx.MAX_XLSX_ROWS:,} (else 422).",
+    ),
+)
+def client_profitability(
+    request: Request, params: Params, snapshot: CurrentSnapshot, settings: AppSettings
+) -> Response:
+    set_audit_target(request, "reports/client-profitability", format=params.format)
+    context = _context(params, snapshot, settings)
+    limit = MAX_ROWS[params.format]
+    page = _read(
+        CLIENT_PROFITABILITY,
+        snapshot,
+        params.client_ids,
+        params.month_from,
+        params.month_to,
+        limit,
+    )
+    rows = _rows(page, limit, "client-months", params)
+    present = {row["client_id"] for row in rows}
+    names = _known_names(snapshot, [c for c in params.client_ids if c not in present])
+    report = model.profitability_report(context, rows, names)
+    renderers = {
+        "pdf": lambda: pdf.profitability_pdf(report),
+        "xlsx": lambda: xlsx.profitability_xlsx(report),
+    }
+    return _file("client-profitability", params, context, renderers)
+
+
+@router.get(
+    "/license-savings",
+    **_route(
+        "License savings report (PDF or XLSX)",
+        "Per client, vendor and product: unused seats, monthly waste, unbilled seats, monthly "
+        "leakage, monthly savings (waste + leakage), the recommendation and confidence, largest "
+        "savings first, with totals. Seats are counted in the latest month with license data "
+        "in the period asked (the licenses as they stand), read from "
+        "marts.license_utilization like GET /api/v1/marts/license_utilization.",
+    ),
+)
+def license_savings(
+    request: Request, params: Params, snapshot: CurrentSnapshot, settings: AppSettings
+) -> Response:
+    set_audit_target(request, "reports/license-savings", format=params.format)
+    context = _context(params, snapshot, settings)
+    limit = MAX_ROWS[params.format]
+    latest = _read(
+        LICENSE_UTILIZATION,
+        snapshot,
+        params.client_ids,
+        params.month_from,
+        params.month_to,
+        1,
+        "-month",
+    )
+    month = latest.rows[0].month if latest.rows else None
+    rows: list[dict[str, Any]] = []
+    names: dict[str, str | None] = {}
+    if month is not None:
+        day = month.isoformat()
+        page = _read(LICENSE_UTILIZATION, snapshot, params.client_ids, day, day, limit)
+        rows = _rows(page, limit, "products", params)
+        # The license mart has no client names; the same month's profitability rows have.
+        named = _read(CLIENT_PROFITABILITY, snapshot, params.client_ids, day, day, limit)
+        names = {row.client_id: row.client_name for row in named.rows}
+    present = {row["client_id"] for row in rows}
+    _known_names(snapshot, [c for c in params.client_ids if c not in present])
+    report = model.license_savings_report(context, month, rows, names)
+    renderers = {
+        "pdf": lambda: pdf.license_savings_pdf(report),
+        "xlsx": lambda: xlsx.license_savings_xlsx(report),
+    }
+    return _file("license-savings", params, context, renderers)
