@@ -18,17 +18,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from postgres_server import PG, admin_connection, database_url
 from serving import free_port, wait_for_api
 
 from moatmetrics.settings import SettingsError, get_settings, mask_password, postgres_env
 from moatmetrics.warehouse.postgres import READER_ROLE
 
 BIN = Path(sys.executable).parent / "moatmetrics"
-PG = {
-    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
-    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
-}
 PAGES = [
     ("client_profitability", {"limit": 60, "sort": "-gross_profit", "month_from": "2024-01"}),
     ("license_utilization", {"limit": 40, "offset": 100}),
@@ -67,22 +63,12 @@ def test_warehouse_url_is_checked_and_its_password_never_shown(monkeypatch) -> N
     assert get_settings().app_database_url == "sqlite:////tmp/app.db"
 
 
-def _admin():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        return psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
-    except psycopg.OperationalError as error:
-        if os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
-
-
 @pytest.fixture
 def warehouse_database():
     """A fresh database and a BI login in the reader role; dropped after."""
     import psycopg
 
-    admin = _admin()
+    admin = admin_connection()
     token = secrets.token_hex(4)
     name, login = f"moatmetrics_test_pgmode_{token}", f"mm_bi_{token}"
     reader_existed = admin.execute(
@@ -91,7 +77,7 @@ def warehouse_database():
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
         yield {"dbname": name, "login": login,
-               "url": f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"}  # fmt: skip
+               "url": database_url(name)}  # fmt: skip
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'DROP ROLE IF EXISTS "{login}"')
@@ -202,7 +188,7 @@ def test_postgres_mode_serves_what_duckdb_mode_serves(
     assert "PostgreSQL schema snapshot_" in _cli(pg_env, "snapshots", "current")
     assert "valid" in _cli(pg_env, "audit", "verify").lower()
 
-    admin = _admin()
+    admin = admin_connection()
     try:
         admin.execute(f'CREATE ROLE "{warehouse_database["login"]}" LOGIN IN ROLE {READER_ROLE}')
     finally:

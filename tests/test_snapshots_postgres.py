@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+from postgres_server import PG, admin_connection, database_url
 
 from moatmetrics.settings import REPO_ROOT, Settings
 from moatmetrics.snapshots import publish
@@ -27,22 +28,7 @@ from moatmetrics.warehouse.postgres import (
     snapshot_schema,
 )
 
-PG = {
-    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
-    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
-}
 MARTS = ("client_profitability", "staff_utilization")
-
-
-def _admin():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        return psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
-    except psycopg.OperationalError as error:
-        if os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
 
 
 @pytest.fixture
@@ -50,7 +36,7 @@ def bi_database():
     """A fresh database, a test reader role and a BI login granted it; all dropped after."""
     import psycopg
 
-    admin = _admin()
+    admin = admin_connection()
     token = secrets.token_hex(4)
     name, role, login = f"moatmetrics_test_bi_{token}", f"mm_reader_{token}", f"mm_bi_{token}"
     reader_existed = admin.execute(
@@ -61,7 +47,7 @@ def bi_database():
     admin.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE "{role}"')
     try:
         yield {"dbname": name, "role": role, "login": login,
-               "url": f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"}  # fmt: skip
+               "url": database_url(name)}  # fmt: skip
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'DROP ROLE IF EXISTS "{login}"')

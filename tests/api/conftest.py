@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+from postgres_server import admin_connection, database_url
 from serving import free_port
 
 from moatmetrics.appdb.audit import Actor
@@ -179,11 +180,6 @@ def build_warehouse(path: Path, generation: int = 1) -> None:
 BACKEND = os.environ.get("MOATMETRICS_TEST_BACKEND", "duckdb").strip().lower()
 if BACKEND not in ("duckdb", "postgres"):
     raise ValueError(f"MOATMETRICS_TEST_BACKEND={BACKEND!r}: use duckdb (default) or postgres")
-PG = {
-    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
-    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
-}
 
 
 class Backend:
@@ -205,16 +201,14 @@ class Backend:
             return None
         home = home.resolve()
         if home not in self._urls:
-            import psycopg
-
             if self._admin is None:
-                self._admin = psycopg.connect(dbname="postgres", autocommit=True, **PG)
+                self._admin = admin_connection()
                 self._reader_existed = self._admin.execute(
                     "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
                 ).fetchone() is not None
             name = f"moatmetrics_test_api_{secrets.token_hex(5)}"
             self._admin.execute(f'CREATE DATABASE "{name}"')
-            self._urls[home] = f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+            self._urls[home] = database_url(name)
         return self._urls[home]
 
     def settings(self, home: Path, **changes) -> Settings:

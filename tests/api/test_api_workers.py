@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from postgres_server import admin_connection, database_url
 from serving import free_port
 
 from moatmetrics.appdb.audit import Actor
@@ -33,11 +34,6 @@ from moatmetrics.appdb.keys import create_key
 from moatmetrics.settings import REPO_ROOT
 from moatmetrics.snapshots import Snapshot
 
-PG = {
-    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
-    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
-}
 METRICS_TOKEN = "scrape-" + secrets.token_hex(8)
 PATHS = [
     "/api/v1/marts/client_profitability?client_id=C1&month_to=2024-01",
@@ -113,20 +109,11 @@ def app_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(
-            dbname="postgres", autocommit=True, connect_timeout=5,
-            host=PG["host"], port=PG["port"], user=PG["user"],
-        )  # fmt: skip
-    except psycopg.OperationalError as error:
-        if os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
+    admin = admin_connection()
     name = f"moatmetrics_test_workers_{secrets.token_hex(4)}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+        yield database_url(name)
     finally:
         dispose_engines()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

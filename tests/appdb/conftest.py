@@ -7,20 +7,14 @@ user postgres, trust auth, like CI) and drops it afterwards; without a server it
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 from collections.abc import Iterator
 
 import pytest
+from postgres_server import admin_connection, database_url
 
 from moatmetrics.appdb.db import dispose_engines
 from moatmetrics.settings import Settings
-
-PG = {
-    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
-    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
-}
 
 
 @pytest.fixture
@@ -30,16 +24,10 @@ def sqlite_settings(home: Settings) -> Settings:
 
 @pytest.fixture
 def pg_settings(home: Settings) -> Iterator[Settings]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(dbname="test", autocommit=True, connect_timeout=5, **PG)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
+    admin = admin_connection("test")
     name = f"moatmetrics_test_appdb_{secrets.token_hex(4)}"
     admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+    url = database_url(name)
     try:
         yield dataclasses.replace(home, database_url=url)
     finally:

@@ -4,7 +4,6 @@ the marts compared exactly with the hand-computed expected rows, on DuckDB and P
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from dbt_test_support import (
     run_dbt,
     unique_name,
 )
+from postgres_server import PG, admin_connection, dbt_env
 
 # The marts' columns, in order, as defined in the product's metric definitions
 # (metrics.md, "MoatMetrics metric definitions (v1)"). They are a public interface.
@@ -80,14 +80,6 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
 }
 
 EXPECTED_UNIT_TESTS = 17
-PG_CONNINFO = {
-    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
-    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
-    "password": os.environ.get("MOATMETRICS_PG_PASSWORD", ""),
-}
-
-
 def sort_rows(mart: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows in key order, NULL first, independent of the database's collation."""
 
@@ -235,16 +227,6 @@ def test_build_on_empty_raw_tables(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- PostgreSQL
 
 
-def _postgres_or_skip():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        return psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG_CONNINFO)
-    except psycopg.OperationalError as error:
-        if os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG_CONNINFO['host']}:{PG_CONNINFO['port']}: {error}")
-
-
 def test_postgres_build_matches_duckdb(
     duckdb_build: DuckdbBuild,
     expected_marts: dict[str, list[dict[str, Any]]],
@@ -254,12 +236,12 @@ def test_postgres_build_matches_duckdb(
     import psycopg
 
     assert duckdb_build.run.success
-    admin = _postgres_or_skip()
+    admin = admin_connection()
     dbname = unique_name("moatmetrics_test_dbt")
     admin.execute(f'create database "{dbname}"')
     try:
         raw_rows = raw_rows_duckdb(duckdb_build.warehouse)
-        with psycopg.connect(dbname=dbname, autocommit=True, **PG_CONNINFO) as con:
+        with psycopg.connect(dbname=dbname, autocommit=True, **PG) as con:
             con.execute("create schema raw")
             for table in RAW_TABLES:
                 con.execute(raw_table_ddl(table).replace("DECIMAL(18,4)", "NUMERIC(18,4)"))
@@ -272,13 +254,7 @@ def test_postgres_build_matches_duckdb(
         run = run_dbt(
             ["build", "--target", "postgres"],
             tmp_path,
-            {
-                "MOATMETRICS_PG_HOST": PG_CONNINFO["host"],
-                "MOATMETRICS_PG_PORT": str(PG_CONNINFO["port"]),
-                "MOATMETRICS_PG_USER": PG_CONNINFO["user"],
-                "MOATMETRICS_PG_PASSWORD": PG_CONNINFO["password"],
-                "MOATMETRICS_PG_DBNAME": dbname,
-            },
+            dbt_env(dbname),
         )
         assert run.exception is None, run.exception
         assert run.success
@@ -287,7 +263,7 @@ def test_postgres_build_matches_duckdb(
         assert run.statuses.keys() == duckdb_build.run.statuses.keys()
         assert run.statuses == duckdb_build.run.statuses
 
-        with psycopg.connect(dbname=dbname, **PG_CONNINFO) as con:
+        with psycopg.connect(dbname=dbname, **PG) as con:
             for mart, columns in METRICS_MD_COLUMNS.items():
                 cursor = con.execute(f"select * from marts.{mart}")
                 assert [d.name for d in cursor.description] == columns

@@ -8,7 +8,6 @@ engine. Every column of every row must be equal: money to the cent, ratios digit
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,40 +17,20 @@ from typing import Any
 import duckdb
 import pytest
 from dbt_test_support import MART_KEYS, run_dbt, unique_name
+from postgres_server import admin_connection, database_url, dbt_env
 
 from moatmetrics.settings import Settings
 from moatmetrics.warehouse.postgres import copy_raw_to_postgres
-
-PG = {
-    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
-    "port": os.environ.get("MOATMETRICS_PG_PORT", "5432"),
-    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
-    "password": os.environ.get("MOATMETRICS_PG_PASSWORD", ""),
-}
-
-
-def _admin():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        return psycopg.connect(
-            dbname="postgres", autocommit=True, connect_timeout=5,
-            host=PG["host"], port=int(PG["port"]), user=PG["user"], password=PG["password"],
-        )  # fmt: skip
-    except psycopg.OperationalError as error:
-        if os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
 
 
 @pytest.fixture
 def pg_database() -> str:
     """A fresh database; yields its URL and drops it afterwards."""
-    admin = _admin()
+    admin = admin_connection()
     name = unique_name("moatmetrics_test_pg")
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        password = f":{PG['password']}" if PG["password"] else ""
-        yield name, f"postgresql://{PG['user']}{password}@{PG['host']}:{PG['port']}/{name}"
+        yield name, database_url(name)
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
@@ -151,13 +130,7 @@ def test_demo_data_marts_identical_on_duckdb_and_postgres(
     pg = run_dbt(
         ["build", "--target", "postgres"],
         tmp_path / "dbt_postgres",
-        {
-            "MOATMETRICS_PG_HOST": PG["host"],
-            "MOATMETRICS_PG_PORT": PG["port"],
-            "MOATMETRICS_PG_USER": PG["user"],
-            "MOATMETRICS_PG_PASSWORD": PG["password"],
-            "MOATMETRICS_PG_DBNAME": dbname,
-        },
+        dbt_env(dbname),
     )
     timings["dbt build postgres"] = time.monotonic() - started
     assert pg.success, pg.exception

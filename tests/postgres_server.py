@@ -1,0 +1,52 @@
+"""The PostgreSQL server the tests use (127.0.0.1:5432, trust auth, as in CI).
+
+One place for its connection settings, the admin connection that creates and drops the
+tests' own databases, and their URLs. Without a server the PostgreSQL tests skip, except in
+CI (`MOATMETRICS_REQUIRE_POSTGRES=1` or `CI` set), where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+PG: dict[str, Any] = {
+    "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MOATMETRICS_PG_PORT", "5432")),
+    "user": os.environ.get("MOATMETRICS_PG_USER", "postgres"),
+    "password": os.environ.get("MOATMETRICS_PG_PASSWORD", ""),
+}
+
+
+def postgres_required() -> bool:
+    return os.environ.get("MOATMETRICS_REQUIRE_POSTGRES") == "1" or bool(os.environ.get("CI"))
+
+
+def admin_connection(dbname: str = "postgres"):  # -> psycopg.Connection
+    """An autocommit connection for CREATE/DROP DATABASE; skips the test when there is no
+    server (fails in CI)."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        return psycopg.connect(dbname=dbname, autocommit=True, connect_timeout=5, **PG)
+    except psycopg.OperationalError as error:
+        if postgres_required():
+            raise
+        pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
+
+
+def database_url(name: str) -> str:
+    password = f":{PG['password']}" if PG["password"] else ""
+    return f"postgresql://{PG['user']}{password}@{PG['host']}:{PG['port']}/{name}"
+
+
+def dbt_env(name: str) -> dict[str, str]:
+    """The MOATMETRICS_PG_* variables dbt's `postgres` target reads, for database `name`."""
+    return {
+        "MOATMETRICS_PG_HOST": PG["host"],
+        "MOATMETRICS_PG_PORT": str(PG["port"]),
+        "MOATMETRICS_PG_USER": PG["user"],
+        "MOATMETRICS_PG_PASSWORD": PG["password"],
+        "MOATMETRICS_PG_DBNAME": name,
+    }
