@@ -81,18 +81,25 @@ def _legend(series: Sequence[Series]) -> str:
     return f'<ul class="legend" aria-hidden="true">{items}</ul>'
 
 
+def _chart_frame(
+    title: str, labels: Sequence[str], series: Sequence[Series], fmt: Callable[[float], str]
+) -> tuple[list[str], Callable[[float], float], float]:
+    """The SVG frame of a month chart, described in words for screen readers."""
+    low, high = _bounds(series)
+    latest = "; ".join(
+        f"{s.label} {fmt(s.values[-1])}" for s in series if s.values and s.values[-1] is not None
+    )
+    description = f"{len(labels)} months from {labels[0]} to {labels[-1]}. Latest: {latest}."
+    return _frame(title, description, labels, low, high, fmt)
+
+
 def line_chart(
     title: str, labels: Sequence[str], series: Sequence[Series], fmt: Callable[[float], str]
 ) -> str:
     """Lines over months (e.g. margin and utilisation trend)."""
     if not labels:
         return ""
-    low, high = _bounds(series)
-    latest = "; ".join(
-        f"{s.label} {fmt(s.values[-1])}" for s in series if s.values and s.values[-1] is not None
-    )
-    description = f"{len(labels)} months from {labels[0]} to {labels[-1]}. Latest: {latest}."
-    parts, y, step = _frame(title, description, labels, low, high, fmt)
+    parts, y, step = _chart_frame(title, labels, series, fmt)
     for i, s in enumerate(series):
         color = COLORS[i % len(COLORS)]
         points = [
@@ -114,12 +121,7 @@ def bar_chart(
     """Grouped bars per month (e.g. license waste and leakage)."""
     if not labels:
         return ""
-    low, high = _bounds(series)
-    latest = "; ".join(
-        f"{s.label} {fmt(s.values[-1])}" for s in series if s.values and s.values[-1] is not None
-    )
-    description = f"{len(labels)} months from {labels[0]} to {labels[-1]}. Latest: {latest}."
-    parts, y, step = _frame(title, description, labels, low, high, fmt)
+    parts, y, step = _chart_frame(title, labels, series, fmt)
     width = step * 0.8 / max(len(series), 1)
     for i, s in enumerate(series):
         color = COLORS[i % len(COLORS)]
