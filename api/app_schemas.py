@@ -117,7 +117,7 @@ class ReviewItemOut(BaseModel):
     id: int
     mart: str
     row_key: str
-    status: Literal["open", "approved", "rejected"]
+    status: Literal["open", "approved", "rejected", "resolved"]
     snapshot_id: str | None
     client_id: str | None
     confidence: float | None

@@ -68,7 +68,7 @@ def _detail(session, item: ReviewItem) -> ReviewItemDetail:  # type: ignore[no-u
 def list_reviews(
     principal: Reader,
     settings: AppSettings,
-    status: Annotated[Literal["open", "approved", "rejected"] | None, Query()] = None,
+    status: Annotated[Literal["open", "approved", "rejected", "resolved"] | None, Query()] = None,
     mart: Annotated[str | None, Query(max_length=64)] = None,
     client: Annotated[str | None, Query(max_length=255, description="A client_id.")] = None,
     snapshot: Annotated[str | None, Query(max_length=64, description="A snapshot_id.")] = None,

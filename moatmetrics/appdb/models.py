@@ -127,7 +127,8 @@ class ReviewItem(Base):
     mart: Mapped[str] = mapped_column(String(64), index=True)
     row_key: Mapped[str] = mapped_column(String(255))
     content_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), index=True)  # open | approved | rejected
+    # open | approved | rejected | resolved (no longer flagged; see appdb/reviews.py)
+    status: Mapped[str] = mapped_column(String(16), index=True)
     snapshot_id: Mapped[str | None] = mapped_column(String(64), index=True)
     client_id: Mapped[str | None] = mapped_column(String(255), index=True)
     confidence: Mapped[float | None] = mapped_column(Float)

@@ -5,6 +5,10 @@ row's canonical JSON, and every decision stores the hash it was made on: when a 
 produces different numbers for the same row, `sync_review_items` reopens the item, so an
 approval never silently carries over to numbers nobody has seen. Decisions are never deleted;
 the history of an item is the list of its decisions.
+
+An open item whose row is no longer flagged (its confidence rose above the threshold, or the
+row left the mart) is marked ``resolved`` by the next sync: nobody has to review it any more.
+It reopens if the row is flagged again. Decided items keep their decision.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import audit
@@ -23,7 +27,7 @@ from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewDecision, ReviewItem, utcnow
 from moatmetrics.settings import Settings
 
-STATUSES = ("open", "approved", "rejected")
+STATUSES = ("open", "approved", "rejected", "resolved")
 DECISIONS = ("approved", "rejected")
 _CHUNK = 500
 
@@ -41,6 +45,7 @@ class SyncSummary:
     created: int = 0
     reopened: int = 0
     unchanged: int = 0
+    resolved: int = 0
 
 
 def _load_existing(session: Session, mart: str, keys: list[str]) -> dict[str, ReviewItem]:
@@ -50,6 +55,27 @@ def _load_existing(session: Session, mart: str, keys: list[str]) -> dict[str, Re
         query = select(ReviewItem).where(ReviewItem.mart == mart, ReviewItem.row_key.in_(chunk))
         found.update({item.row_key: item for item in session.scalars(query)})
     return found
+
+
+def _resolve_unflagged(session: Session, mart: str, flagged: set[str]) -> int:
+    """Mark open items of `mart` whose row is not flagged any more as resolved."""
+    stale = [
+        item_id
+        for item_id, key in session.execute(
+            select(ReviewItem.id, ReviewItem.row_key).where(
+                ReviewItem.mart == mart, ReviewItem.status == "open"
+            )
+        )
+        if key not in flagged
+    ]
+    now = utcnow()
+    for start in range(0, len(stale), _CHUNK):
+        session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id.in_(stale[start : start + _CHUNK]))
+            .values(status="resolved", updated_at=now)
+        )
+    return len(stale)
 
 
 def _fill(item: ReviewItem, entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> None:
@@ -94,14 +120,15 @@ def sync_review_items(
                 session.add(item)
                 existing[key] = item
                 created += 1
-            elif item.content_hash != digest:
+            elif item.content_hash != digest or item.status == "resolved":
                 _fill(item, entry, digest, snapshot_id)
                 item.status = "open"
                 reopened += 1
             else:
                 _fill(item, entry, digest, snapshot_id)
                 unchanged += 1
-        summary = SyncSummary(created, reopened, unchanged)
+        resolved = _resolve_unflagged(session, mart, set(existing))
+        summary = SyncSummary(created, reopened, unchanged, resolved)
         audit.append(
             session, audit.PIPELINE, "pipeline.review_sync", "ok", target=f"reviews/{mart}",
             details={"snapshot_id": snapshot_id, **summary.__dict__},

@@ -80,7 +80,7 @@ def review_entries(
 
 
 def statuses(settings: Settings | None, mart: str, keys: list[str]) -> dict[str, str]:
-    """Current status of the given items (open, approved, rejected)."""
+    """Current status of the given items (open, approved, rejected, resolved)."""
     found: dict[str, str] = {}
     with session_scope(settings) as session:
         for start in range(0, len(keys), _CHUNK):

@@ -52,6 +52,7 @@ def _scores_asset(mart: str) -> dg.AssetsDefinition:
                 "review_status": dg.MetadataValue.json(run.review_counts),
                 "review_items_created": dg.MetadataValue.int(run.sync.created),
                 "review_items_reopened": dg.MetadataValue.int(run.sync.reopened),
+                "review_items_resolved": dg.MetadataValue.int(run.sync.resolved),
             }
         )
 

@@ -22,21 +22,24 @@ def gov_server(
     server = start_server(home, MOATMETRICS_METRICS_TOKEN="scrape-" + "s" * 32)
     settings = backend.settings(home)
     reviews.sync_review_items(
-        "client_profitability",
-        [
-            {
-                "row_key": f"C{n}|2024-01-01",
-                "row": {"client_id": f"C{n}", "month": "2024-01-01", "revenue": f"{n}00.00"},
-                "confidence": 0.4,
-                "factors": {"cost_completeness": 0.2},
-                "explanation": "Most hours have no known cost.",
-            }
-            for n in (1, 2, 3)
-        ],
-        settings,
-        snapshot_id=snapshot.snapshot_id,
+        "client_profitability", _flagged({2: "200.00"}), settings, snapshot_id=snapshot.snapshot_id
     )
     return server, settings, snapshot
+
+
+def _flagged(revenues: dict[int, str]) -> list[dict]:
+    """One run's flagged rows: clients C1..C3, revenue as given for some of them."""
+    return [
+        {
+            "row_key": f"C{n}|2024-01-01",
+            "row": {"client_id": f"C{n}", "month": "2024-01-01",
+                    "revenue": revenues.get(n, f"{n}00.00")},
+            "confidence": 0.4,
+            "factors": {"cost_completeness": 0.2},
+            "explanation": "Most hours have no known cost.",
+        }
+        for n in (1, 2, 3)
+    ]  # fmt: skip
 
 
 def test_review_flow(gov_server) -> None:
@@ -68,11 +71,7 @@ def test_review_flow(gov_server) -> None:
         assert http.get("/api/v1/reviews/99999").status_code == 404
 
     # The next run changes C2's numbers: the item is open again, the approval is history.
-    reviews.sync_review_items(
-        "client_profitability",
-        [{"row_key": "C2|2024-01-01", "row": {"client_id": "C2", "revenue": "250.00"}}],
-        settings,
-    )
+    reviews.sync_review_items("client_profitability", _flagged({2: "250.00"}), settings)
     with server.client("analyst") as http:
         detail = http.get(f"/api/v1/reviews/{item_id}").json()
         assert detail["status"] == "open"

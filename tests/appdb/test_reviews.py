@@ -107,3 +107,38 @@ def test_content_hash_is_canonical() -> None:
     a = reviews.content_hash({"b": Decimal("1.50"), "a": "x"})
     assert a == reviews.content_hash({"a": "x", "b": Decimal("1.50")})
     assert a != reviews.content_hash({"a": "x", "b": Decimal("1.5")})
+
+
+def test_items_no_longer_flagged_are_resolved_and_reopen_when_flagged_again(
+    app_settings: Settings,
+) -> None:
+    mart = "client_profitability"
+    reviews.sync_review_items(mart, flagged("100.00"), app_settings)
+    with session_scope(app_settings, write=True) as session:
+        decided = _item(session, "C2|2024-01-01")
+        reviews.decide(session, REVIEWER, decided.id, "approved", None, decided.content_hash)
+    reviews.sync_review_items("license_utilization", [flagged("5.00")[0]], app_settings)
+
+    # Next run: neither row of this mart is flagged any more (confidence rose).
+    summary = reviews.sync_review_items(mart, [], app_settings)
+    assert summary == reviews.SyncSummary(resolved=1)  # the open one; the decided one stays
+    with session_scope(app_settings) as session:
+        statuses = {
+            (item.mart, item.row_key): item.status for item in session.scalars(select(ReviewItem))
+        }
+    assert statuses == {
+        (mart, "C1|2024-01-01"): "resolved",
+        (mart, "C2|2024-01-01"): "approved",
+        ("license_utilization", "C1|2024-01-01"): "open",  # another mart is not touched
+    }
+
+    # Flagged again with the same numbers: it needs a reviewer again.
+    again = reviews.sync_review_items(mart, flagged("100.00"), app_settings)
+    assert again == reviews.SyncSummary(reopened=1, unchanged=1)
+    with session_scope(app_settings) as session:
+        assert _item_of(session, mart, "C1|2024-01-01").status == "open"
+
+
+def _item_of(session, mart: str, key: str) -> ReviewItem:  # type: ignore[no-untyped-def]
+    query = select(ReviewItem).where(ReviewItem.mart == mart, ReviewItem.row_key == key)
+    return session.scalars(query).one()

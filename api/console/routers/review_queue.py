@@ -37,7 +37,7 @@ def queue(
     request: Request,
     principal: Reader,
     settings: AppSettings,
-    status: Annotated[Literal["open", "approved", "rejected", ""], Query()] = "open",
+    status: Annotated[Literal["open", "approved", "rejected", "resolved", ""], Query()] = "open",
     mart: Annotated[str, Query(max_length=64)] = "",
     client: Annotated[str, Query(max_length=255)] = "",
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
