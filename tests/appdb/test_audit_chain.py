@@ -112,6 +112,7 @@ from moatmetrics.settings import get_settings
 settings = get_settings()
 engine_for(settings)
 go = Path(sys.argv[2])
+(go.parent / f"ready-{sys.argv[1]}").touch()
 while not go.exists():
     time.sleep(0.005)
 for index in range(int(sys.argv[3])):
@@ -137,7 +138,12 @@ def test_concurrent_writers_keep_the_chain(app_settings: Settings, tmp_path: Pat
         )  # fmt: skip
         for n in range(3)
     ]
-    time.sleep(1.5)  # let every writer import and connect
+    ready = [tmp_path / f"ready-writer-{n}" for n in range(3)]
+    deadline = time.monotonic() + 120
+    while not all(path.exists() for path in ready):  # every writer imported and connected
+        assert all(writer.poll() is None for writer in writers), "a writer died before the start"
+        assert time.monotonic() < deadline, "the writers did not get ready in 120 s"
+        time.sleep(0.01)
     go.touch()
     for writer in writers:
         _, stderr = writer.communicate(timeout=240)
