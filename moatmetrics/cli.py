@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moatmetrics.cli_keys import add_parsers as add_keys_and_audit_parsers
+from moatmetrics.cli_keys import cli_actor
 from moatmetrics.ingest.contract import load_order
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.settings import (
@@ -180,11 +181,38 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         return 0
     if args.action == "to-postgres":
         return _snapshot_to_postgres(settings, args)
+    if args.action == "prune":
+        return _prune_snapshots(settings, args)
     current = current_snapshot(settings)
     for snapshot in reversed(list_snapshots(settings)):
         mark = "*" if current and snapshot.snapshot_id == current.snapshot_id else " "
         counts = ", ".join(f"{k}={v}" for k, v in snapshot.row_counts.items())
         print(f"{mark} {snapshot.snapshot_id}  {snapshot.created_at}  {counts}")
+    return 0
+
+
+def _prune_snapshots(settings: Settings, args: argparse.Namespace) -> int:
+    """Remove all but the newest --keep snapshots (never the current one); audited."""
+    from moatmetrics.appdb.audit import record
+    from moatmetrics.snapshots import prune
+
+    keep = args.keep if args.keep is not None else settings.snapshot_keep
+    if keep is None or keep < 1:
+        print("give --keep N (at least 1), or set MOATMETRICS_SNAPSHOT_KEEP", file=sys.stderr)
+        return 2
+    where = "postgres" if args.url else "snapshots"
+    try:
+        removed = prune(settings, keep, args.url)
+    except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
+        record(settings, cli_actor(), "snapshots.prune", "failed", where,
+               details={"keep": keep, "error": str(exc)[:2000]})  # fmt: skip
+        print(f"moatmetrics: could not remove old snapshots: {exc}", file=sys.stderr)
+        return 1
+    record(settings, cli_actor(), "snapshots.prune", "ok", where,
+           details={"keep": keep, "removed": removed})  # fmt: skip
+    for snapshot_id in removed:
+        print(f"removed {snapshot_id}")
+    print(f"{len(removed)} snapshot(s) removed; the newest {keep} and the current one are kept")
     return 0
 
 
@@ -275,10 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots = sub.add_parser("snapshots", help="published snapshots")
     snapshots.add_argument(
         "action",
-        choices=["current", "list", "to-postgres"],
-        help="to-postgres: copy a snapshot (default: the current one) into PostgreSQL for BI",
+        choices=["current", "list", "to-postgres", "prune"],
+        help="to-postgres: copy a snapshot (default: the current one) into PostgreSQL for BI;"
+        " prune: remove all but the newest --keep snapshots (never the current one)",
     )
-    snapshots.add_argument("--url", help="to-postgres: PostgreSQL URL of the BI database")
+    snapshots.add_argument(
+        "--url", help="to-postgres, prune: PostgreSQL URL of the BI database that holds copies"
+    )
+    snapshots.add_argument(
+        "--keep", type=int, help="prune: how many to keep (default MOATMETRICS_SNAPSHOT_KEEP)"
+    )
     snapshots.add_argument("--snapshot", help="to-postgres: snapshot id (default: current)")
     snapshots.set_defaults(func=cmd_snapshots)
 

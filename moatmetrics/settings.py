@@ -54,6 +54,9 @@ class Settings:
     # DuckDB's memory budget in the pipeline (warehouse connection and dbt); past it DuckDB
     # spills to disk instead of growing (its default is 80 % of RAM). docs/benchmarks.md.
     duckdb_memory_limit: str = "3GB"
+    # Snapshots kept after each publish (the newest N, the current one always); None keeps
+    # every snapshot. A daily schedule otherwise adds a full copy of the marts every day.
+    snapshot_keep: int | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -116,6 +119,7 @@ def get_settings() -> Settings:
         review_threshold=_fraction("MOATMETRICS_REVIEW_THRESHOLD", 0.7),
         page_cache_mb=int(os.environ.get("MOATMETRICS_PAGE_CACHE_MB", "64")),
         duckdb_memory_limit=os.environ.get("MOATMETRICS_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
+        snapshot_keep=snapshot_keep_from_env(),
     )
 
 
@@ -157,6 +161,19 @@ def postgres_env(url: str) -> dict[str, str]:
     if parts.password:
         env["MOATMETRICS_PG_PASSWORD"] = unquote(parts.password)
     return env
+
+
+def snapshot_keep_from_env() -> int | None:
+    """MOATMETRICS_SNAPSHOT_KEEP: a whole number of snapshots, at least 1; unset keeps all."""
+    text = os.environ.get("MOATMETRICS_SNAPSHOT_KEEP", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(
+            f"MOATMETRICS_SNAPSHOT_KEEP={text!r} must be a whole number of snapshots, at least 1"
+            " (for example 30); leave it unset to keep every snapshot"
+        )
+    return int(text)
 
 
 def _fraction(name: str, default: float) -> float:

@@ -119,8 +119,48 @@ def list_snapshots(settings: Settings) -> list[Snapshot]:
         return pg_snapshots.list_snapshots(settings.warehouse_url)
     if not settings.snapshots_dir.exists():
         return []
-    manifests = sorted(settings.snapshots_dir.glob("*.json"))
-    return [load_snapshot(settings, p.stem) for p in manifests]
+    found = []
+    for manifest in sorted(settings.snapshots_dir.glob("*.json")):
+        try:
+            found.append(load_snapshot(settings, manifest.stem))
+        except FileNotFoundError:  # pruned since the listing: it is no longer published
+            continue
+    return found
+
+
+def prune(settings: Settings, keep: int, bi_url: str | None = None) -> list[str]:
+    """Delete every snapshot but the newest `keep` and the current one; returns the ids removed.
+
+    `bi_url` prunes the copies in a BI database of their own (`snapshots to-postgres`,
+    MOATMETRICS_PUBLISH_POSTGRES_URL) instead of the published snapshots.
+
+    Snapshots are immutable copies of the marts, so a daily schedule adds one a day for ever;
+    this is what bounds that. Removing one never disturbs a reader: the current snapshot is
+    never removed, a file still open in an API worker stays readable until it is closed, and
+    in PostgreSQL mode the schemas go in one transaction that waits for running queries.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, not {keep}: the current snapshot stays")
+    if bi_url or settings.warehouse_url:
+        from moatmetrics.warehouse import pg_snapshots
+
+        return pg_snapshots.prune(bi_url or settings.warehouse_url, keep)
+    folder = settings.snapshots_dir
+    if not folder.exists():
+        return []
+    current = current_snapshot_id(settings)
+    published = sorted(path.stem for path in folder.glob("*.json"))
+    removed = [snapshot_id for snapshot_id in published[:-keep] if snapshot_id != current]
+    for snapshot_id in removed:
+        # The manifest first: from then on nothing lists the snapshot, then its file goes.
+        _manifest_path(settings, snapshot_id).unlink(missing_ok=True)
+        (folder / f"{snapshot_id}.duckdb").unlink(missing_ok=True)
+    kept = [snapshot_id for snapshot_id in published if snapshot_id not in removed]
+    if kept:  # a file older than every kept snapshot, without manifest: an interrupted prune
+        for path in folder.glob("*.duckdb"):
+            if path.stem < kept[0] and path.stem != current and not path.name.startswith("."):
+                path.unlink(missing_ok=True)
+    return removed
 
 
 def _new_snapshot_id() -> str:

@@ -15,6 +15,8 @@ import dagster as dg
 from moatmetrics.appdb.audit import record_pipeline_event
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
 from moatmetrics.ingest.loader import UploadResult
+from moatmetrics.settings import Settings
+from moatmetrics.snapshots import prune
 
 
 def report_upload(con: Any, result: UploadResult) -> UploadResult:
@@ -42,3 +44,30 @@ def report_publish(snapshot_id: str | None, outcome: str, details: dict[str, Any
     record_pipeline_event(
         "pipeline.publish", outcome, target=f"snapshots/{snapshot_id or '-'}", details=details
     )
+
+
+def prune_snapshots(
+    context: dg.AssetExecutionContext, settings: Settings, bi_url: str | None = None
+) -> None:
+    """Apply MOATMETRICS_SNAPSHOT_KEEP after a publish and audit what went.
+
+    A failure is logged and audited but does not fail the step: the new snapshot is published
+    and served already, and the next run tries again.
+    """
+    if settings.snapshot_keep is None:
+        return
+    where = "postgres" if bi_url else "snapshots"
+    try:
+        removed = prune(settings, settings.snapshot_keep, bi_url)
+    except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
+        context.log.warning(f"could not remove old snapshots ({where}): {exc}")
+        record_pipeline_event(
+            "snapshots.prune", "failed", target=where, details={"error": str(exc)[:2000]}
+        )
+        return
+    if removed:
+        context.log.info(f"removed {len(removed)} old snapshot(s) ({where}): {', '.join(removed)}")
+        record_pipeline_event(
+            "snapshots.prune", "ok", target=where,
+            details={"keep": settings.snapshot_keep, "removed": removed},
+        )  # fmt: skip

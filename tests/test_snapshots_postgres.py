@@ -13,12 +13,12 @@ import os
 import secrets
 import subprocess
 import sys
-from datetime import date
 from decimal import Decimal
 
 import duckdb
 import pytest
 from postgres_server import PG, admin_connection, database_url
+from snapshot_warehouse import MARTS, small_warehouse
 
 from moatmetrics.settings import REPO_ROOT, Settings
 from moatmetrics.snapshots import publish
@@ -27,8 +27,6 @@ from moatmetrics.warehouse.postgres import (
     publish_snapshot_to_postgres,
     snapshot_schema,
 )
-
-MARTS = ("client_profitability", "staff_utilization")
 
 
 @pytest.fixture
@@ -58,39 +56,6 @@ def bi_database():
         admin.close()
 
 
-def _warehouse(settings: Settings, generation: int) -> None:
-    """The marts and uploads a good run leaves, values encoding the generation."""
-    settings.warehouse_path.unlink(missing_ok=True)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute("CREATE SCHEMA marts")
-        con.execute("CREATE SCHEMA ingest")
-        con.execute(
-            "CREATE TABLE marts.client_profitability (client_id VARCHAR, month DATE,"
-            " revenue DECIMAL(18, 2), gross_margin DOUBLE, explanation VARCHAR)"
-        )
-        con.executemany(
-            "INSERT INTO marts.client_profitability VALUES (?, ?, ?, ?, ?)",
-            [
-                ("C1", date(2024, 1, 1), Decimal("1000.50") + generation, 1 / 3, ""),
-                ("C2", date(2024, 1, 1), Decimal("0.00"), None, f'gen "{generation}",\nx'),
-                ("C3", None, None, float("inf"), None),
-            ],
-        )
-        con.execute(
-            "CREATE TABLE marts.staff_utilization (staff_id VARCHAR, month DATE,"
-            " logged_hours DECIMAL(18, 2), band VARCHAR)"
-        )
-        con.execute(f"INSERT INTO marts.staff_utilization VALUES ('S1', '2024-01-01', {generation},"
-                    " 'near')")  # fmt: skip
-        con.execute(
-            "CREATE TABLE ingest.uploads (upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR,"
-            " file_name VARCHAR, entity VARCHAR, row_count BIGINT, uploaded_at TIMESTAMPTZ,"
-            " status VARCHAR)"
-        )
-        con.execute("INSERT INTO ingest.uploads VALUES ('u1', 1, 'ab', 'clients.csv',"
-                    " 'clients', 3, now(), 'accepted')")  # fmt: skip
-
-
 def _snapshot_rows(path, mart: str) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(f"SELECT * FROM marts.{mart} ORDER BY client_id NULLS LAST"
@@ -109,7 +74,7 @@ def test_snapshots_in_postgres_switch_atomically_and_are_read_only(
 ) -> None:
     import psycopg
 
-    _warehouse(home, 1)
+    small_warehouse(home, 1)
     first = publish(home, MARTS)
     done = publish_snapshot_to_postgres(
         first.path, first.snapshot_id, bi_database["url"], reader_role=bi_database["role"]
@@ -139,7 +104,7 @@ def test_snapshots_in_postgres_switch_atomically_and_are_read_only(
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 bi.execute(statement)
 
-    _warehouse(home, 2)
+    small_warehouse(home, 2)
     second = publish(home, MARTS)
     done2 = publish_snapshot_to_postgres(
         second.path, second.snapshot_id, bi_database["url"], reader_role=bi_database["role"]
@@ -157,7 +122,7 @@ def test_snapshots_in_postgres_switch_atomically_and_are_read_only(
 def test_cli_copies_the_current_snapshot(home: Settings, bi_database: dict) -> None:
     import psycopg
 
-    _warehouse(home, 3)
+    small_warehouse(home, 3)
     snapshot = publish(home, MARTS)
     done = subprocess.run(
         [sys.executable, "-m", "moatmetrics.cli", "snapshots", "to-postgres",
@@ -177,6 +142,47 @@ def test_cli_copies_the_current_snapshot(home: Settings, bi_database: dict) -> N
             [READER_ROLE, READER_ROLE],
         ).fetchone()
     assert granted == (True, False)
+
+
+def test_prune_drops_old_snapshot_schemas_and_keeps_the_current(
+    home: Settings, bi_database: dict
+) -> None:
+    """`snapshots prune --url`: the newest N schemas and the current one stay, catalog included;
+    the `marts` views keep working, and the BI role can still read what is left."""
+    from moatmetrics.snapshots import prune
+
+    published = []
+    for generation in range(4):
+        small_warehouse(home, generation)
+        snapshot = publish(home, MARTS)
+        publish_snapshot_to_postgres(
+            snapshot.path, snapshot.snapshot_id, bi_database["url"], reader_role=bi_database["role"]
+        )
+        published.append(snapshot.snapshot_id)
+
+    removed = prune(home, 2, bi_database["url"])
+    assert removed == published[:2]
+    with _as_bi(bi_database) as bi:
+        found = bi.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'snapshot_%'")
+        schemas = {row[0] for row in found.fetchall()}
+        assert schemas == {snapshot_schema(i) for i in published[2:]}
+        catalog = bi.execute("SELECT snapshot_id FROM moatmetrics.snapshots ORDER BY 1").fetchall()
+        assert [row[0] for row in catalog] == published[2:]
+        assert bi.execute("SELECT logged_hours FROM marts.staff_utilization").fetchone() == (
+            Decimal("3.00"),
+        )
+    assert prune(home, 2, bi_database["url"]) == []  # nothing more to remove
+
+    # An older snapshot made current again by hand is kept even past `keep`.
+    import psycopg
+
+    with psycopg.connect(dbname=bi_database["dbname"], **PG) as pg:
+        pg.execute("UPDATE moatmetrics.snapshots SET is_current = false")
+        pg.execute("UPDATE moatmetrics.snapshots SET is_current = true WHERE snapshot_id = %s",
+                   [published[2]])  # fmt: skip
+    assert prune(home, 1, bi_database["url"]) == []
+    with psycopg.connect(dbname=bi_database["dbname"], **PG) as pg:
+        assert pg.execute("SELECT count(*) FROM moatmetrics.snapshots").fetchone() == (2,)
 
 
 @pytest.mark.slow

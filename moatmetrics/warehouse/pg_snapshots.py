@@ -133,3 +133,32 @@ def load_snapshot(url: str, snapshot_id: str) -> Snapshot:
 def list_snapshots(url: str) -> list[Snapshot]:
     """Every snapshot published into this database, oldest first."""
     return _query(url, "")
+
+
+def prune(url: str, keep: int) -> list[str]:
+    """Drop every snapshot schema but the newest `keep` and the current one (one transaction).
+
+    The catalog lock serialises this with publishers; dropping a schema waits for queries that
+    read it, at most `lock_timeout` (one minute), after which nothing has been dropped.
+    """
+    import psycopg
+    from psycopg import sql
+
+    from moatmetrics.warehouse.postgres import libpq_url
+
+    with psycopg.connect(libpq_url(url)) as pg:
+        if pg.execute("SELECT to_regclass(%s)", [CATALOG_TABLE]).fetchone()[0] is None:
+            return []
+        pg.execute("SET LOCAL lock_timeout = '60s'")
+        pg.execute(f"LOCK TABLE {CATALOG_TABLE} IN EXCLUSIVE MODE")
+        rows = pg.execute(
+            f"SELECT snapshot_id, snapshot_schema, is_current FROM {CATALOG_TABLE}"
+            " ORDER BY snapshot_id"
+        ).fetchall()
+        removed = [(snapshot_id, schema) for snapshot_id, schema, current in rows[:-keep]
+                   if not current]  # fmt: skip
+        for snapshot_id, schema in removed:
+            pg.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+            pg.execute(f"DELETE FROM {CATALOG_TABLE} WHERE snapshot_id = %s", [snapshot_id])
+        pg.commit()
+    return [snapshot_id for snapshot_id, _ in removed]

@@ -4,7 +4,7 @@ import dagster as dg
 
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES, publish
-from orchestration.app_events import report_publish
+from orchestration.app_events import prune_snapshots, report_publish
 from orchestration.assets.trust import TRUST_KEYS
 from orchestration.resources import warehouse_lock
 
@@ -18,7 +18,8 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
     kinds={"duckdb"},
     description="A new read-only DuckDB file of the marts with their trust columns and the "
     "churn risk; the `current` pointer moves to it (PostgreSQL mode: a new schema "
-    "snapshot_<id>, the marts views and the catalog switch to it).",
+    "snapshot_<id>, the marts views and the catalog switch to it). With "
+    "MOATMETRICS_SNAPSHOT_KEEP set, older snapshots beyond that many are removed.",
 )
 def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
@@ -35,6 +36,7 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         {"row_counts": snapshot.row_counts, "uploads_included": len(snapshot.upload_ids)},
     )
     context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
+    prune_snapshots(context, settings)
     return dg.MaterializeResult(
         metadata={
             "snapshot_id": snapshot.snapshot_id,

@@ -3,7 +3,8 @@
 Set MOATMETRICS_PUBLISH_POSTGRES_URL (a PostgreSQL database of its own, not the dbt warehouse)
 and every run that publishes also runs `moatmetrics snapshots to-postgres`: schema
 `snapshot_<id>`, the `marts` views switched to it in one transaction, readable by the role
-`moatmetrics_reader` (docs/operations.md). Unset, the asset materialises nothing.
+`moatmetrics_reader` (docs/operations.md); MOATMETRICS_SNAPSHOT_KEEP bounds the copies kept
+there as it bounds the snapshots. Unset, the asset materialises nothing.
 
 A failure here fails the run, but the DuckDB snapshot is already published and served.
 """
@@ -15,6 +16,7 @@ import dagster as dg
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import current_snapshot
 from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
+from orchestration.app_events import prune_snapshots
 
 PUBLISH_URL_ENV = "MOATMETRICS_PUBLISH_POSTGRES_URL"
 
@@ -42,6 +44,7 @@ def published_postgres(context: dg.AssetExecutionContext):
         raise RuntimeError("no published snapshot to copy into PostgreSQL")
     done = publish_snapshot_to_postgres(snapshot.path, snapshot.snapshot_id, url)
     context.log.info(f"snapshot {done.snapshot_id} copied into PostgreSQL schema {done.schema}")
+    prune_snapshots(context, settings, bi_url=url)
     yield dg.MaterializeResult(
         metadata={
             "snapshot_id": done.snapshot_id,
