@@ -9,6 +9,10 @@ the history of an item is the list of its decisions.
 An open item whose row is no longer flagged (its confidence rose above the threshold, or the
 row left the mart) is marked ``resolved`` by the next sync: nobody has to review it any more.
 It reopens if the row is flagged again. Decided items keep their decision.
+
+``snapshot_id`` names the newest snapshot that publishes the numbers an item shows. The
+pipeline syncs before it publishes, so the rows it flags have none until the publish names its
+snapshot on them (`stamp_published`); after a failed run they stay without one.
 """
 
 from __future__ import annotations
@@ -134,6 +138,17 @@ def sync_review_items(
             details={"snapshot_id": snapshot_id, **summary.__dict__},
         )  # fmt: skip
     return summary
+
+
+def stamp_published(snapshot_id: str, settings: Settings | None = None) -> int:
+    """Name `snapshot_id` on every item that waits for its numbers to be published."""
+    with session_scope(settings, write=True) as session:
+        stamped = session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.snapshot_id.is_(None))
+            .values(snapshot_id=snapshot_id)
+        )
+        return stamped.rowcount or 0
 
 
 @dataclass(frozen=True)

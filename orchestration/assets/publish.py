@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from moatmetrics.appdb.reviews import stamp_published
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES, publish
 from orchestration.app_events import prune_snapshots, report_publish
@@ -30,10 +31,15 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     except Exception as exc:
         report_publish(None, "failed", {"error": str(exc)[:2000]})
         raise
+    stamped = stamp_published(snapshot.snapshot_id)  # review items of this run's numbers
     report_publish(
         snapshot.snapshot_id,
         "ok",
-        {"row_counts": snapshot.row_counts, "uploads_included": len(snapshot.upload_ids)},
+        {
+            "row_counts": snapshot.row_counts,
+            "uploads_included": len(snapshot.upload_ids),
+            "review_items_stamped": stamped,
+        },
     )
     context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
     prune_snapshots(context, settings)

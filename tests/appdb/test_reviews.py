@@ -92,6 +92,21 @@ def test_sync_decide_and_reopen(app_settings: Settings) -> None:
     assert audit.verify(app_settings).valid
 
 
+def test_publish_names_its_snapshot_on_the_items_it_publishes(app_settings: Settings) -> None:
+    mart = "client_profitability"
+    reviews.sync_review_items(mart, flagged("100.00"), app_settings)  # before the publish
+    with session_scope(app_settings) as session:
+        assert {i.snapshot_id for i in session.scalars(select(ReviewItem))} == {None}
+    assert reviews.stamp_published("snap-1", app_settings) == 2
+    reviews.sync_review_items(mart, flagged("100.00")[:1], app_settings)  # C2 no longer flagged
+    assert reviews.stamp_published("snap-2", app_settings) == 1
+    assert reviews.stamp_published("snap-3", app_settings) == 0  # nothing waits
+    with session_scope(app_settings) as session:
+        assert _item(session, "C1|2024-01-01").snapshot_id == "snap-2"
+        c2 = _item(session, "C2|2024-01-01")  # resolved: where it was last flagged
+        assert (c2.status, c2.snapshot_id) == ("resolved", "snap-1")
+
+
 def test_decision_rules(sqlite_settings: Settings) -> None:
     reviews.sync_review_items("staff_utilization", flagged("1.00"), sqlite_settings)
     with session_scope(sqlite_settings) as session:

@@ -200,6 +200,11 @@ def _items(settings: Settings) -> dict[tuple[str, str], tuple[str, str | None]]:
         }
 
 
+def _item_snapshots(settings: Settings) -> set[str | None]:
+    with session_scope(settings) as session:
+        return set(session.scalars(select(ReviewItem.snapshot_id)))
+
+
 def _trust_tables(settings: Settings) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         return {
@@ -236,6 +241,7 @@ def _correct_one_invoice_line(demo: Demo, flagged: pd.DataFrame) -> tuple[str, s
 def test_decisions_stick_and_a_changed_invoice_reopens_only_that_client(demo: Demo) -> None:
     settings = demo.settings
     before = _trust_tables(settings)
+    assert _item_snapshots(settings) == {demo.first_snapshot.stem}  # named by the publish
     with session_scope(settings, write=True) as session:
         for item in session.scalars(select(ReviewItem).where(ReviewItem.status == "open")):
             reviews.decide(session, REVIEWER, item.id, "approved", "checked against the PSA")
@@ -245,6 +251,7 @@ def test_decisions_stick_and_a_changed_invoice_reopens_only_that_client(demo: De
     # Run 2, nothing new: every decision stands and every score is reproduced exactly.
     assert run_pipeline(settings).success
     assert _items(settings) == decided
+    assert _item_snapshots(settings) == {current_snapshot(settings).snapshot_id}
     after = _trust_tables(settings)
     for mart in MART_NAMES:
         flagged = before[mart]["needs_review"]
