@@ -53,8 +53,10 @@ staff utilization) as JSON pages or CSV, plus uploads, the review queue and the 
 
 TAGS = [
     {"name": "marts", "description": "The published marts: catalog, filtered pages, CSV."},
-    {"name": "reports", "description": "QBR reports as PDF or XLSX: client profitability,"
-     " license savings."},
+    {
+        "name": "reports",
+        "description": "QBR reports as PDF or XLSX: client profitability, license savings.",
+    },
     {"name": "snapshots", "description": "Published snapshots and the one being served."},
     {"name": "uploads", "description": "Export files in; ingest outcome and problem rows out."},
     {"name": "reviews", "description": "Flagged mart rows and reviewers' decisions."},

@@ -185,9 +185,7 @@ def fetch_page(
 
 def read_page(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> MartPage:
     """One validated page of a mart from the leased snapshot."""
-    total, rows = fetch_page(
-        lease.cursor, spec, query, lease.tables, lease.schema, lease.dialect
-    )
+    total, rows = fetch_page(lease.cursor, spec, query, lease.tables, lease.schema, lease.dialect)
     return spec.page_model(
         mart=spec.name,
         snapshot_id=lease.snapshot.snapshot_id,

@@ -130,8 +130,10 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
         result = dbtRunner().invoke(
             [
                 "parse",
-                "--project-dir", str(DBT_PROJECT_DIR),
-                "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
                 "--quiet",
             ]
         )
@@ -265,9 +267,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ensure_dbt_manifest()
     print(f"Dagster UI on http://{args.host}:{args.port}/", flush=True)
     argv = [
-        sys.executable, "-m", "dagster", "dev",
-        "-w", str(REPO_ROOT / "workspace.yaml"),
-        "-h", args.host, "-p", str(args.port),
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
     ]
     os.chdir(settings.home)
     os.execv(sys.executable, argv)

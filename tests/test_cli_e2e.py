@@ -18,9 +18,7 @@ pytestmark = pytest.mark.usefixtures("dbt_manifest")
 
 
 def _cli(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=600
-    )
+    result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(
             f"moatmetrics {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"

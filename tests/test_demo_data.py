@@ -18,30 +18,71 @@ V, D, B, INT, DEC = "VARCHAR", "DATE", "BOOLEAN", "BIGINT", "DECIMAL(18,4)"
 
 CONTRACT: dict[str, list[tuple[str, str]]] = {
     "clients": [
-        ("client_id", V), ("client_name", V), ("industry", V), ("status", V),
-        ("contract_type", V), ("contract_start", D), ("contract_end", D),
-        ("monthly_contract_value", DEC), ("managed_users", INT), ("managed_endpoints", INT),
+        ("client_id", V),
+        ("client_name", V),
+        ("industry", V),
+        ("status", V),
+        ("contract_type", V),
+        ("contract_start", D),
+        ("contract_end", D),
+        ("monthly_contract_value", DEC),
+        ("managed_users", INT),
+        ("managed_endpoints", INT),
     ],
     "staff": [
-        ("staff_id", V), ("staff_name", V), ("role", V), ("hourly_cost", DEC),
-        ("weekly_hours", DEC), ("billable_target", DEC), ("start_date", D), ("end_date", D),
+        ("staff_id", V),
+        ("staff_name", V),
+        ("role", V),
+        ("hourly_cost", DEC),
+        ("weekly_hours", DEC),
+        ("billable_target", DEC),
+        ("start_date", D),
+        ("end_date", D),
     ],
     "time_entries": [
-        ("entry_id", V), ("staff_id", V), ("client_id", V), ("work_date", D), ("hours", DEC),
-        ("billable", B), ("work_type", V), ("ticket_id", V), ("bill_rate", DEC),
+        ("entry_id", V),
+        ("staff_id", V),
+        ("client_id", V),
+        ("work_date", D),
+        ("hours", DEC),
+        ("billable", B),
+        ("work_type", V),
+        ("ticket_id", V),
+        ("bill_rate", DEC),
     ],
     "invoices": [
-        ("invoice_id", V), ("line_no", INT), ("client_id", V), ("invoice_date", D),
-        ("due_date", D), ("status", V), ("category", V), ("sku", V), ("quantity", DEC),
-        ("unit_price", DEC), ("amount", DEC), ("currency", V),
+        ("invoice_id", V),
+        ("line_no", INT),
+        ("client_id", V),
+        ("invoice_date", D),
+        ("due_date", D),
+        ("status", V),
+        ("category", V),
+        ("sku", V),
+        ("quantity", DEC),
+        ("unit_price", DEC),
+        ("amount", DEC),
+        ("currency", V),
     ],
     "licenses": [
-        ("client_id", V), ("vendor", V), ("product", V), ("sku", V), ("snapshot_date", D),
-        ("seats_purchased", INT), ("seats_assigned", INT), ("seats_active", INT),
-        ("seats_billed", INT), ("unit_cost", DEC), ("unit_price", DEC), ("term_end_date", D),
+        ("client_id", V),
+        ("vendor", V),
+        ("product", V),
+        ("sku", V),
+        ("snapshot_date", D),
+        ("seats_purchased", INT),
+        ("seats_assigned", INT),
+        ("seats_active", INT),
+        ("seats_billed", INT),
+        ("unit_cost", DEC),
+        ("unit_price", DEC),
+        ("term_end_date", D),
     ],
     "expenses": [
-        ("expense_id", V), ("client_id", V), ("expense_date", D), ("amount", DEC),
+        ("expense_id", V),
+        ("client_id", V),
+        ("expense_date", D),
+        ("amount", DEC),
         ("category", V),
     ],
 }
@@ -163,8 +204,10 @@ def test_no_date_after_today_or_outside_the_period(con) -> None:
     assert scalar(con, "SELECT max(work_date) FROM time_entries") <= date(end.year, end.month, 30)
     first = scalar(con, "SELECT min(work_date) FROM time_entries")
     assert (first.year, first.month) == (period_start().year, period_start().month)
-    assert scalar(con, "SELECT count(DISTINCT date_trunc('month', snapshot_date)) "
-                       "FROM licenses") == demo_data.MONTHS
+    assert (
+        scalar(con, "SELECT count(DISTINCT date_trunc('month', snapshot_date)) FROM licenses")
+        == demo_data.MONTHS
+    )
 
 
 def test_time_entries_only_on_weekdays_with_hours_in_range(con) -> None:
@@ -218,8 +261,7 @@ def violations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "OR client_id IS NULL OR invoice_date IS NULL OR amount IS NULL OR line_no < 1",
         "invoices.client_id known": "SELECT count(*) FROM invoices "
         "WHERE client_id NOT IN (SELECT client_id FROM clients)",
-        "invoices.due_date": "SELECT count(*) FROM invoices "
-        "WHERE due_date <> invoice_date + 30",
+        "invoices.due_date": "SELECT count(*) FROM invoices WHERE due_date <> invoice_date + 30",
         "invoices.status": "SELECT count(*) FROM invoices WHERE status NOT IN "
         "('draft', 'sent', 'pending', 'paid', 'overdue', 'void')",
         "invoices.category": "SELECT count(*) FROM invoices WHERE category NOT IN "
@@ -240,8 +282,7 @@ def violations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "licenses.snapshot on the 1st": "SELECT count(*) FROM licenses "
         "WHERE day(snapshot_date) <> 1",
         # expenses
-        "expenses.expense_id unique": "SELECT count(*) - count(DISTINCT expense_id) "
-        "FROM expenses",
+        "expenses.expense_id unique": "SELECT count(*) - count(DISTINCT expense_id) FROM expenses",
         "expenses.required": "SELECT count(*) FROM expenses WHERE expense_id IS NULL "
         "OR expense_date IS NULL OR amount IS NULL",
         "expenses.client_id known": "SELECT count(*) FROM expenses "
@@ -266,10 +307,22 @@ def test_only_the_documented_defects_break_rules(con, small) -> None:
         ("invoices.csv", "currency"): 1,
         ("invoices.csv", "amount"): 1,
     }
-    assert scalar(con, "SELECT any_value(staff_id) FROM time_entries "
-                       "WHERE staff_id NOT IN (SELECT staff_id FROM staff)") == "S9999"
-    assert scalar(con, "SELECT any_value(client_id) FROM time_entries "
-                       "WHERE client_id NOT IN (SELECT client_id FROM clients)") == "C99999"
+    assert (
+        scalar(
+            con,
+            "SELECT any_value(staff_id) FROM time_entries "
+            "WHERE staff_id NOT IN (SELECT staff_id FROM staff)",
+        )
+        == "S9999"
+    )
+    assert (
+        scalar(
+            con,
+            "SELECT any_value(client_id) FROM time_entries "
+            "WHERE client_id NOT IN (SELECT client_id FROM clients)",
+        )
+        == "C99999"
+    )
     assert scalar(con, "SELECT any_value(currency) FROM invoices WHERE currency <> 'USD'") == "EUR"
     # Far below the 1% of rows that would reject a whole file.
     counts = small[1]
@@ -283,18 +336,33 @@ def test_clients_cover_the_interesting_cases(con) -> None:
     assert by_status["churned"] >= demo_data.CHURNED_MIN
     assert scalar(con, "SELECT count(DISTINCT contract_type) FROM clients") == 4
     assert scalar(con, "SELECT count(DISTINCT industry) FROM clients") >= 6
-    assert scalar(con, "SELECT bool_and(contract_end IS NOT NULL) FROM clients "
-                       "WHERE status = 'churned'")
-    assert scalar(con, "SELECT count(*) FROM clients WHERE contract_end IS NOT NULL "
-                       "AND status <> 'churned'") == 0
+    assert scalar(
+        con, "SELECT bool_and(contract_end IS NOT NULL) FROM clients WHERE status = 'churned'"
+    )
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM clients WHERE contract_end IS NOT NULL AND status <> 'churned'",
+        )
+        == 0
+    )
     # Nothing happens for a churned client after its contract ended.
-    for table, column in (("time_entries", "work_date"), ("invoices", "invoice_date"),
-                          ("licenses", "snapshot_date"), ("expenses", "expense_date")):
-        after = scalar(con, f"SELECT count(*) FROM {table} t JOIN clients c USING (client_id) "
-                            f"WHERE t.{column} > c.contract_end")
+    for table, column in (
+        ("time_entries", "work_date"),
+        ("invoices", "invoice_date"),
+        ("licenses", "snapshot_date"),
+        ("expenses", "expense_date"),
+    ):
+        after = scalar(
+            con,
+            f"SELECT count(*) FROM {table} t JOIN clients c USING (client_id) "
+            f"WHERE t.{column} > c.contract_end",
+        )
         assert after == 0, table
     # Some clients lose money over the period (the client_profitability definition, summed).
-    losers = scalar(con, """
+    losers = scalar(
+        con,
+        """
         WITH rev AS (SELECT client_id, sum(amount) AS revenue FROM invoices
                      WHERE status NOT IN ('draft', 'void') GROUP BY 1),
              labour AS (SELECT t.client_id, sum(t.hours * s.hourly_cost) AS cost
@@ -305,34 +373,58 @@ def test_clients_cover_the_interesting_cases(con) -> None:
              other AS (SELECT client_id, sum(amount) AS cost FROM expenses GROUP BY 1)
         SELECT count(*) FROM rev JOIN labour USING (client_id)
         LEFT JOIN lic USING (client_id) LEFT JOIN other USING (client_id)
-        WHERE revenue < labour.cost + coalesce(lic.cost, 0) + coalesce(other.cost, 0)""")
+        WHERE revenue < labour.cost + coalesce(lic.cost, 0) + coalesce(other.cost, 0)""",
+    )
     assert losers >= 1
 
 
 def test_staff_cover_joiners_leavers_and_part_timers(con) -> None:
-    assert scalar(con, f"SELECT count(*) FROM staff "
-                       f"WHERE start_date > DATE '{period_start()}'") >= 1
+    assert (
+        scalar(con, f"SELECT count(*) FROM staff WHERE start_date > DATE '{period_start()}'") >= 1
+    )
     assert scalar(con, "SELECT count(*) FROM staff WHERE end_date IS NOT NULL") >= 1
     assert scalar(con, "SELECT count(*) FROM staff WHERE weekly_hours BETWEEN 20 AND 30") >= 1
     assert scalar(con, "SELECT min(hourly_cost) >= 35 AND max(hourly_cost) <= 95 FROM staff")
     assert scalar(con, "SELECT count(DISTINCT role) FROM staff") >= 5
-    outside = scalar(con, "SELECT count(*) FROM time_entries t JOIN staff s USING (staff_id) "
-                          "WHERE t.work_date < s.start_date OR t.work_date > s.end_date")
+    outside = scalar(
+        con,
+        "SELECT count(*) FROM time_entries t JOIN staff s USING (staff_id) "
+        "WHERE t.work_date < s.start_date OR t.work_date > s.end_date",
+    )
     assert outside == 0
 
 
 def test_time_entries_cover_work_internal_time_and_absence(con) -> None:
     kinds = {k for (k,) in con.execute("SELECT DISTINCT work_type FROM time_entries").fetchall()}
     assert {"remote_support", "onsite", "project", "maintenance", "pto", "holiday"} <= kinds
-    assert scalar(con, "SELECT count(*) FROM time_entries WHERE client_id IS NULL "
-                       "AND work_type NOT IN ('pto', 'holiday')") > 0
-    assert scalar(con, "SELECT count(*) FROM time_entries WHERE work_type IN ('pto', 'holiday') "
-                       "AND (client_id IS NOT NULL OR billable)") == 0
-    assert scalar(con, "SELECT count(*) FILTER (WHERE billable) > 0 AND "
-                       "count(*) FILTER (WHERE NOT billable AND client_id IS NOT NULL) > 0 "
-                       "FROM time_entries")
-    assert scalar(con, "SELECT count(*) FROM time_entries WHERE bill_rate IS NOT NULL "
-                       "AND NOT billable") == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM time_entries WHERE client_id IS NULL "
+            "AND work_type NOT IN ('pto', 'holiday')",
+        )
+        > 0
+    )
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM time_entries WHERE work_type IN ('pto', 'holiday') "
+            "AND (client_id IS NOT NULL OR billable)",
+        )
+        == 0
+    )
+    assert scalar(
+        con,
+        "SELECT count(*) FILTER (WHERE billable) > 0 AND "
+        "count(*) FILTER (WHERE NOT billable AND client_id IS NOT NULL) > 0 "
+        "FROM time_entries",
+    )
+    assert (
+        scalar(
+            con, "SELECT count(*) FROM time_entries WHERE bill_rate IS NOT NULL AND NOT billable"
+        )
+        == 0
+    )
     assert scalar(con, "SELECT count(ticket_id) > 0 FROM time_entries")
     # Seasonality: more PTO in July/August and December than in the rest of the year.
     busy, holiday = con.execute("""
@@ -343,21 +435,31 @@ def test_time_entries_cover_work_internal_time_and_absence(con) -> None:
 
 
 def test_invoices_cover_credits_voids_drafts_and_overdue(con) -> None:
-    statuses = dict(con.execute(
-        "SELECT status, count(DISTINCT invoice_id) FROM invoices GROUP BY 1").fetchall())
+    statuses = dict(
+        con.execute("SELECT status, count(DISTINCT invoice_id) FROM invoices GROUP BY 1").fetchall()
+    )
     assert {"paid", "sent", "overdue", "void", "draft"} <= set(statuses)
     categories = {c for (c,) in con.execute("SELECT DISTINCT category FROM invoices").fetchall()}
     assert {"recurring", "license", "labor", "project"} <= categories
     assert scalar(con, "SELECT count(*) FROM invoices WHERE amount < 0") > 0
     # One client, date and status per invoice.
-    assert scalar(con, "SELECT count(*) FROM (SELECT invoice_id FROM invoices GROUP BY 1 "
-                       "HAVING count(DISTINCT (client_id, invoice_date, status)) > 1)") == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM (SELECT invoice_id FROM invoices GROUP BY 1 "
+            "HAVING count(DISTINCT (client_id, invoice_date, status)) > 1)",
+        )
+        == 0
+    )
     # Each voided invoice was re-issued with the same lines.
-    reissued = scalar(con, """
+    reissued = scalar(
+        con,
+        """
         SELECT count(*) FROM (SELECT DISTINCT invoice_id, client_id, invoice_date
                               FROM invoices WHERE status = 'void') v
         WHERE EXISTS (SELECT 1 FROM invoices i WHERE i.client_id = v.client_id
-                      AND i.invoice_date = v.invoice_date AND i.status <> 'void')""")
+                      AND i.invoice_date = v.invoice_date AND i.status <> 'void')""",
+    )
     assert reissued == statuses["void"]
 
 
@@ -365,8 +467,14 @@ def test_licenses_cover_waste_leakage_and_over_deployment(con) -> None:
     assert scalar(con, "SELECT count(*) FROM licenses WHERE seats_assigned > seats_purchased") > 0
     assert scalar(con, "SELECT count(*) FROM licenses WHERE seats_billed IS NULL") > 0
     assert scalar(con, "SELECT count(*) FROM licenses WHERE seats_billed < seats_assigned") > 0
-    assert scalar(con, "SELECT count(*) FROM licenses WHERE seats_active < 0.8 * seats_purchased "
-                       "AND seats_purchased - seats_active >= 1") > 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM licenses WHERE seats_active < 0.8 * seats_purchased "
+            "AND seats_purchased - seats_active >= 1",
+        )
+        > 0
+    )
     critical = "SELECT count(*) FROM licenses WHERE seats_active < 0.3 * seats_purchased"
     assert scalar(con, critical) > 0
     assert scalar(con, "SELECT count(*) FROM licenses WHERE seats_active > seats_assigned") == 0

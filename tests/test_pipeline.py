@@ -48,8 +48,7 @@ def published_marts(settings: Settings) -> dict[str, list[dict]]:
             )
             names = [d[0] for d in cursor.description]
             marts[mart] = [
-                {n: _text(v) for n, v in zip(names, row, strict=True)}
-                for row in cursor.fetchall()
+                {n: _text(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()
             ]
         return marts
     finally:
@@ -131,7 +130,7 @@ def test_rejected_file_blocks_the_run_and_keeps_the_snapshot(home):
     served = current_snapshot(home)
     before = published_marts(home)
 
-    bad = "invoice_id,client_id,invoice_date,amount\nX1,C001,2025-01-15,\"1,000.00\"\n"
+    bad = 'invoice_id,client_id,invoice_date,amount\nX1,C001,2025-01-15,"1,000.00"\n'
     (home.landing_dir / "invoices_fix.csv").write_text(bad)
     outcome = run_pipeline(home)
     assert not outcome.success
@@ -155,7 +154,7 @@ def test_rejected_file_blocks_the_run_and_keeps_the_snapshot(home):
         for b, a in zip(before["client_profitability"], after["client_profitability"], strict=True)
         if a["client_id"] == "C001" and a["month"] == "2025-01-01"
     ]
-    (old, new), = acme
+    ((old, new),) = acme
     assert Decimal(new["revenue"]) - Decimal(old["revenue"]) == Decimal("1000.00")
 
 

@@ -53,8 +53,16 @@ def outbound_attempts(trace_dir: Path) -> list[str]:
 
 
 def _traced(trace_dir: Path, *command: str, inject: bool = False) -> list[str]:
-    argv = [STRACE, "-ff", "-qq", "--seccomp-bpf", "-e", f"trace={NETWORK_CALLS}", "-o",
-            str(trace_dir / "trace")]
+    argv = [
+        STRACE,
+        "-ff",
+        "-qq",
+        "--seccomp-bpf",
+        "-e",
+        f"trace={NETWORK_CALLS}",
+        "-o",
+        str(trace_dir / "trace"),
+    ]
     if inject:  # refuse every connect in the kernel: recorded, never sent
         argv += ["-e", "inject=connect:error=ENETUNREACH"]
     return [*argv, *command]
@@ -65,7 +73,9 @@ def demo_home(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     env = {**os.environ, "MOATMETRICS_HOME": str(home)}
     subprocess.run(
-        [str(BIN), "demo-data", "--out", str(home / "landing")], env=env, check=True,
+        [str(BIN), "demo-data", "--out", str(home / "landing")],
+        env=env,
+        check=True,
         capture_output=True,
     )
     return env
@@ -75,7 +85,10 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
     trace_dir = tmp_path / "traces"
     trace_dir.mkdir()
     run = subprocess.run(
-        _traced(trace_dir, str(BIN), "run"), env=demo_home, capture_output=True, text=True,
+        _traced(trace_dir, str(BIN), "run"),
+        env=demo_home,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
     assert run.returncode == 0, run.stdout + run.stderr
@@ -84,12 +97,18 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
 
     key = subprocess.run(
         [str(BIN), "keys", "create", "--name", "privacy", "--role", "viewer"],
-        env=demo_home, capture_output=True, text=True, check=True,
+        env=demo_home,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     port = free_port()
     server = subprocess.Popen(
-        _traced(trace_dir, str(BIN), "serve", "--port", str(port)), env=demo_home,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        _traced(trace_dir, str(BIN), "serve", "--port", str(port)),
+        env=demo_home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_for_api(port)
@@ -132,7 +151,9 @@ def test_a_deliberate_outbound_call_is_caught(tmp_path, demo_home):
     trace_dir = tmp_path / "traces"
     trace_dir.mkdir()
     subprocess.run(
-        _traced(trace_dir, str(BIN), "run", inject=True), env=env, capture_output=True,
+        _traced(trace_dir, str(BIN), "run", inject=True),
+        env=env,
+        capture_output=True,
         timeout=600,
     )
     leaks = outbound_attempts(trace_dir)

@@ -74,8 +74,7 @@ def _legend(series: Sequence[Series]) -> str:
     if len(series) < 2:
         return ""
     items = "".join(
-        f'<li><span class="swatch swatch-{i % len(COLORS)}"></span>'
-        f"{escape(s.label)}</li>"
+        f'<li><span class="swatch swatch-{i % len(COLORS)}"></span>{escape(s.label)}</li>'
         for i, s in enumerate(series)
     )
     return f'<ul class="legend" aria-hidden="true">{items}</ul>'

@@ -235,9 +235,7 @@ def validate_upload(
         expectation_parameters=_gx_parameters(parameters),
     )
     outcomes: list[ExpectationOutcome] = []
-    ordered = sorted(
-        result.results, key=lambda r: r.expectation_config.meta["moatmetrics_index"]
-    )
+    ordered = sorted(result.results, key=lambda r: r.expectation_config.meta["moatmetrics_index"])
     for expectation_result, spec in zip(ordered, document["expectations"], strict=True):
         meta = spec.get("meta", {})
         columns = _columns(spec.get("kwargs", {}))

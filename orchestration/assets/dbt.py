@@ -1,6 +1,5 @@
 """dbt models (staging -> intermediate -> marts) as Dagster assets, with dbt tests as checks."""
 
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,9 +33,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     In PostgreSQL mode dbt builds there, and the marts and trust inputs are then copied back
     into the local warehouse, where the trust layer computes.
     """
-    yield from dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test"], context=context
-    ).stream()
+    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
     settings = get_settings()
     if settings.postgres_mode:
         with warehouse_connection(settings) as con:

@@ -6,7 +6,6 @@ skipped. Each raw table has a blocking check: a file of that entity rejected in 
 the marts from being rebuilt, so the last published snapshot stays current.
 """
 
-
 from pathlib import Path
 
 import dagster as dg

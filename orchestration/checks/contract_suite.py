@@ -33,9 +33,7 @@ def _expectation_totals(results: list[UploadResult]) -> list[dict]:
     for result in results:
         for item in result.expectations:
             key = (item["expectation"], item["column"], item["severity"])
-            total = totals.setdefault(
-                key, {**item, "unexpected_count": 0, "sample_values": []}
-            )
+            total = totals.setdefault(key, {**item, "unexpected_count": 0, "sample_values": []})
             total["unexpected_count"] += item["unexpected_count"]
             total["sample_values"] = (total["sample_values"] + item["sample_values"])[:5]
     return list(totals.values())

@@ -203,9 +203,12 @@ class Backend:
         if home not in self._urls:
             if self._admin is None:
                 self._admin = admin_connection()
-                self._reader_existed = self._admin.execute(
-                    "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
-                ).fetchone() is not None
+                self._reader_existed = (
+                    self._admin.execute(
+                        "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
+                    ).fetchone()
+                    is not None
+                )
             name = f"moatmetrics_test_api_{secrets.token_hex(5)}"
             self._admin.execute(f'CREATE DATABASE "{name}"')
             self._urls[home] = database_url(name)
@@ -340,7 +343,6 @@ class ApiServer:
 
     def client(self, role: str | None = "viewer") -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0, headers=self.headers(role))
-
 
 
 @pytest.fixture(scope="session")

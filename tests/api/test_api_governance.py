@@ -14,9 +14,7 @@ CP = "/api/v1/marts/client_profitability"
 
 
 @pytest.fixture(scope="module")
-def gov_server(
-    tmp_path_factory: pytest.TempPathFactory, start_server, publish_generation, backend
-):
+def gov_server(tmp_path_factory: pytest.TempPathFactory, start_server, publish_generation, backend):
     home = tmp_path_factory.mktemp("home-governance")
     snapshot = publish_generation(home, 1)
     server = start_server(home, MOATMETRICS_METRICS_TOKEN="scrape-" + "s" * 32)

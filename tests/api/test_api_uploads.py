@@ -204,9 +204,7 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
     assert "client_name" in rejected["problems"][0]["rule"]
     with server.client("viewer") as viewer:  # the latest judged upload per entity
         quality = {q["entity"]: q for q in viewer.get("/api/v1/quality").json()["entities"]}
-    assert set(quality) == {
-        "clients", "staff", "time_entries", "invoices", "licenses", "expenses"
-    }
+    assert set(quality) == {"clients", "staff", "time_entries", "invoices", "licenses", "expenses"}
     assert (quality["clients"]["status"], quality["clients"]["quality_score"]) == ("rejected", 0.0)
     assert quality["invoices"]["status"] == "accepted"
     assert 0.9 < quality["invoices"]["quality_score"] <= 1.0

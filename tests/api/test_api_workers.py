@@ -95,7 +95,6 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-
 def _app_database_url(home: Path, app_database: str | None) -> str:
     """The parametrised app database; SQLite in the home, named explicitly (in PostgreSQL
     mode the default would be the warehouse's database)."""
@@ -127,6 +126,7 @@ def serve_workers(
     """`start(home, workers=2, **env)`: the real `moatmetrics serve --workers N`, sharing the
     parametrised app database."""
     started: list[Workers] = []
+
     def start(home: Path, workers: int = 2, **env: str) -> Workers:
         keys = {}
         database_url = _app_database_url(home, app_database)

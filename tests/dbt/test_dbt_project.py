@@ -80,6 +80,8 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
 }
 
 EXPECTED_UNIT_TESTS = 17
+
+
 def sort_rows(mart: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows in key order, NULL first, independent of the database's collation."""
 

@@ -15,8 +15,15 @@ CLIENTS_CSV = (
     "C2,Acme Corp,Legal,,managed,,\n"
 )
 EXPECTED_CLIENTS = [
-    ("C1", "Café Müller GmbH", "Healthcare", "active", "break_fix", date(2025, 1, 1),
-     Decimal("1500.0000")),
+    (
+        "C1",
+        "Café Müller GmbH",
+        "Healthcare",
+        "active",
+        "break_fix",
+        date(2025, 1, 1),
+        Decimal("1500.0000"),
+    ),
     ("C2", "Acme Corp", "Legal", "active", "managed", None, None),
 ]
 
@@ -57,11 +64,21 @@ def test_csv_semicolon_delimiter_is_read_and_reported(upload, warehouse):
 
 def test_json_array(upload, warehouse):
     records = [
-        {"client_id": "C1", "client_name": "Café Müller GmbH", "industry": "Healthcare",
-         "status": "Active", "contract_type": "break-fix", "contract_start": "2025-01-01",
-         "monthly_contract_value": 1500.00},
-        {"client_id": "C2", "client_name": "Acme Corp", "industry": "Legal",
-         "contract_type": "managed"},
+        {
+            "client_id": "C1",
+            "client_name": "Café Müller GmbH",
+            "industry": "Healthcare",
+            "status": "Active",
+            "contract_type": "break-fix",
+            "contract_start": "2025-01-01",
+            "monthly_contract_value": 1500.00,
+        },
+        {
+            "client_id": "C2",
+            "client_name": "Acme Corp",
+            "industry": "Legal",
+            "contract_type": "managed",
+        },
     ]
     result = upload("clients.json", json.dumps(records))
     assert result.status == "accepted", result.message
@@ -94,8 +111,15 @@ def _workbook(tmp_path, sheets: dict[str, list[list]]) -> bytes:
 
 
 XLSX_ROWS = [
-    ["Client ID", "Client Name", "Industry", "Status", "Contract Type", "Contract Start",
-     "Monthly Contract Value"],
+    [
+        "Client ID",
+        "Client Name",
+        "Industry",
+        "Status",
+        "Contract Type",
+        "Contract Start",
+        "Monthly Contract Value",
+    ],
     ["C1", "Café Müller GmbH", "Healthcare", "Active", "break-fix", date(2025, 1, 1), 1500],
     ["C2", "Acme Corp", "Legal", None, "managed", None, None],
 ]
@@ -118,8 +142,9 @@ def test_xlsx_first_sheet_when_none_named_like_the_entity(tmp_path, upload, ware
 
 
 def test_xlsx_problem_rows_are_the_sheet_rows(tmp_path, upload):
-    rows = [XLSX_ROWS[0]] + [[f"C{i}", f"Client {i}", None, None, None, None, 10]
-                             for i in range(1, 150)]
+    rows = [XLSX_ROWS[0]] + [
+        [f"C{i}", f"Client {i}", None, None, None, None, 10] for i in range(1, 150)
+    ]
     rows.append(["C999", "Bad", None, None, None, "12/03/2025", None])
     result = upload("clients.xlsx", _workbook(tmp_path, {"clients": rows}))
     assert result.status == "accepted"

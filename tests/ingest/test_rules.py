@@ -30,8 +30,12 @@ def _only_problem(result) -> tuple:
         ("E900,S1,C1,2025-01-06,0,yes,", "hours", "0", "must be > 0 and <= 24"),
         ("E900,S1,C1,2025-01-06,25,yes,", "hours", "25", "must be > 0 and <= 24"),
         ("E900,S1,C1,2025-01-06,1,maybe,", "billable", "maybe", "not a yes/no value"),
-        ('E900,S1,C1,2025-01-06,"1,5",yes,', "hours", "1,5",
-         "thousands separator or decimal comma"),
+        (
+            'E900,S1,C1,2025-01-06,"1,5",yes,',
+            "hours",
+            "1,5",
+            "thousands separator or decimal comma",
+        ),
         ("E900,S1,C1,2025-01-06,$2,yes,", "hours", "$2", "currency sign in a number"),
         ("E900,,C1,2025-01-06,1,yes,", "staff_id", None, "required value is missing"),
     ],
@@ -104,16 +108,25 @@ def test_duplicate_keys_in_one_file(upload, warehouse):
     [
         ("clients.csv", "", "the file is empty"),
         ("clients.csv", "client_id,client_name,Client-ID\n", "appears twice in the header"),
-        ("clients.csv", "client_id,industry\nC1,Legal\n",
-         "missing required column for clients: 'client_name' (accepted names: 'client_name',"
-         " 'name')"),
-        ("clients.csv", "client_id,client_name\nC1,A\nC2,B,extra\n",
-         "row 3 has a different number of columns than the header (2)"),
+        (
+            "clients.csv",
+            "client_id,industry\nC1,Legal\n",
+            "missing required column for clients: 'client_name' (accepted names: 'client_name',"
+            " 'name')",
+        ),
+        (
+            "clients.csv",
+            "client_id,client_name\nC1,A\nC2,B,extra\n",
+            "row 3 has a different number of columns than the header (2)",
+        ),
         ("stuff.csv", "client_id,client_name\nC1,A\n", "cannot tell what 'stuff.csv' holds"),
         ("clients.json", '{"client_id": "C1"}', "must hold an array of objects"),
         ("clients.json", "[1, 2]", "record 1 is not an object"),
-        ("clients.csv", "entry_id,staff_id,work_date,hours\nE1,S1,2025-01-01,1\n",
-         "look like a time_entries file"),
+        (
+            "clients.csv",
+            "entry_id,staff_id,work_date,hours\nE1,S1,2025-01-01,1\n",
+            "look like a time_entries file",
+        ),
     ],
 )
 def test_structural_errors_reject_the_whole_file(upload, warehouse, name, content, message):
@@ -145,8 +158,12 @@ def test_other_currency_is_rejected(upload):
     header = "invoice_id,client_id,invoice_date,amount,currency\n"
     good = "".join(f"I{i},C1,2025-01-01,10,usd\n" for i in range(120))
     result = upload("invoices.csv", header + good + "I999,C1,2025-01-01,10,EUR\n")
-    assert _only_problem(result) == (122, "currency", "EUR", "currency EUR is not the reporting"
-                                     " currency USD")
+    assert _only_problem(result) == (
+        122,
+        "currency",
+        "EUR",
+        "currency EUR is not the reporting currency USD",
+    )
 
 
 def test_seats_must_be_whole(upload):
@@ -158,8 +175,10 @@ def test_seats_must_be_whole(upload):
 
 def test_defaults_and_amount_from_quantity(upload, warehouse):
     header = "invoice_id,client_id,invoice_date,quantity,unit_price\n"
-    assert upload("invoices.csv", header + "I1,C1,2025-01-01,3,19.99\nI1,C1,2025-01-01,1,5\n"
-                  ).status == "accepted"
+    assert (
+        upload("invoices.csv", header + "I1,C1,2025-01-01,3,19.99\nI1,C1,2025-01-01,1,5\n").status
+        == "accepted"
+    )
     rows = warehouse.execute(
         "SELECT invoice_id, line_no, status, category, currency, amount FROM raw.invoices"
         " ORDER BY line_no"
@@ -168,8 +187,10 @@ def test_defaults_and_amount_from_quantity(upload, warehouse):
         ("I1", 1, "sent", "other", "USD", Decimal("59.9700")),
         ("I1", 2, "sent", "other", "USD", Decimal("5.0000")),
     ]
-    upload("licenses.csv", "client_id,product,seats_purchased,seats_active,unit_cost\n"
-           "C1,M365,10,8,12.5\n")
+    upload(
+        "licenses.csv",
+        "client_id,product,seats_purchased,seats_active,unit_cost\nC1,M365,10,8,12.5\n",
+    )
     assert warehouse.execute(
         "SELECT seats_assigned, snapshot_date = current_date FROM raw.licenses"
     ).fetchone() == (8, True)
