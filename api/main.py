@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from api.console.install import install_console
 from api.dependencies import no_nul_in_query
@@ -67,6 +68,18 @@ TAGS = [
 ]
 
 
+#: FastAPI traces, measures and logs requests through OpenTelemetry whenever the process has
+#: providers configured, and exports them over OTLP when FASTAPI_OTEL_AUTO_CONFIGURE=true is
+#: set. Neither may happen here: requests name clients and keys, and nothing leaves the machine.
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for one MoatMetrics home (default: from the environment). No I/O here."""
     settings = settings or get_settings()
@@ -80,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.close()
 
     app = FastAPI(
+        telemetry=NO_TELEMETRY,
         title="MoatMetrics API",
         summary="Offline MSP analytics: profitability, license and staff utilization.",
         description=DESCRIPTION,

@@ -158,3 +158,58 @@ def test_a_deliberate_outbound_call_is_caught(tmp_path, demo_home):
     )
     leaks = outbound_attempts(trace_dir)
     assert leaks and "203.0.113.7" in leaks[0]
+
+
+OTEL_PROBE = """
+from opentelemetry import metrics, trace
+
+asked = []
+
+
+class Tracers(trace.TracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        asked.append("tracer")
+        return trace.NoOpTracer()
+
+
+class Meters(metrics.MeterProvider):
+    def get_meter(self, name, *args, **kwargs):
+        asked.append("meter")
+        return metrics.NoOpMeter(name)
+
+
+trace.set_tracer_provider(Tracers())  # as an operator's instrumentation might
+metrics.set_meter_provider(Meters())
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+
+with TestClient(create_app()) as client:
+    assert client.get("/health").status_code == 200
+    assert client.get("/api/v1/marts").status_code == 401
+print("asked:", ",".join(asked) or "nothing")
+"""
+
+
+def test_fastapi_telemetry_is_off_even_when_the_environment_asks_for_it(tmp_path):
+    """FastAPI hands requests to any OpenTelemetry provider configured in the process and, with
+    FASTAPI_OTEL_AUTO_CONFIGURE=true, adds OTLP exporters: the API must do neither."""
+    from moatmetrics.settings import REPO_ROOT
+
+    env = {
+        **os.environ,
+        "MOATMETRICS_HOME": str(tmp_path / "home"),
+        "FASTAPI_OTEL_AUTO_CONFIGURE": "true",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://203.0.113.7:4318",
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", OTEL_PROBE],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "asked: nothing"
+    assert "telemetry" not in probe.stderr.lower()
