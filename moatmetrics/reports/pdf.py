@@ -1,11 +1,13 @@
 """PDF rendering of the reports (reportlab), laid out for a quarterly business review.
 
 Every page carries the report's title and scope, the snapshot id and the generation time, so a
-printed page can always be traced to the numbers behind it. The fonts are the Bitstream Vera
-TrueType fonts that ship inside reportlab, embedded (subset) in every file: no system font is
-assumed, and the text stays extractable (ToUnicode maps), which the tests rely on. Vera covers
-Latin-1 and a little more; a character outside it prints as an empty box (the XLSX keeps
-every character).
+printed page can always be traced to the numbers behind it. The fonts are DejaVu Sans (the
+Bitstream Vera design, same metrics, many more letters), shipped with this package in
+`fonts/` as a subset for Latin with all its European extensions, Greek and Cyrillic, and
+embedded (subset again) in every file: no system font is assumed, and the text stays
+extractable (ToUnicode maps), which the tests rely on. A client called "Łódź Dvořák" prints
+as such; a character outside the subset (CJK, say) prints as an empty box, while the XLSX
+keeps every character.
 
 Each data row is one table row of plain cells (one text line, so a copy or a text extraction
 reads it in order), followed by a full-width row with the row's explanation.
@@ -19,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4, landscape, letter
@@ -52,7 +53,7 @@ from moatmetrics.reports.model import (
 )
 
 FONT, BOLD, ITALIC = "MoatSans", "MoatSans-Bold", "MoatSans-Italic"
-_FONT_DIR = Path(reportlab.__file__).parent / "fonts"
+_FONT_DIR = Path(__file__).parent / "fonts"  # how they were made: fonts/README.md
 NAVY = colors.HexColor("#1F3A5F")
 MUTED = colors.HexColor("#5B6B7F")
 RULE = colors.HexColor("#C9D2DC")
@@ -69,8 +70,9 @@ def _register_fonts() -> None:
     """Once per process, at import: paragraphs resolve their fonts when they are created."""
     if FONT in pdfmetrics.getRegisteredFontNames():
         return
-    for name, file in ((FONT, "Vera.ttf"), (BOLD, "VeraBd.ttf"), (ITALIC, "VeraIt.ttf")):
-        pdfmetrics.registerFont(TTFont(name, str(_FONT_DIR / file)))
+    faces = ((FONT, "DejaVuSans"), (BOLD, "DejaVuSans-Bold"), (ITALIC, "DejaVuSans-Oblique"))
+    for name, file in faces:
+        pdfmetrics.registerFont(TTFont(name, str(_FONT_DIR / f"{file}.ttf")))
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=ITALIC, boldItalic=BOLD)
 
 

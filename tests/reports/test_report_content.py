@@ -93,3 +93,31 @@ def test_a_report_over_its_row_limit_is_refused_with_the_fix() -> None:
     problem = refused.value.problem
     assert (problem.status, problem.type.rsplit(":", 1)[1]) == (422, "report-too-large")
     assert "5,001 client-months" in problem.detail and "format=xlsx" in problem.detail
+
+
+EUROPEAN_NAMES = {"C1": "Łódź Dvořák Kft.", "C2": "Ősz & Þór ehf. — Ελληνικά · Москва · Nguyễn"}
+
+
+def test_pdf_prints_european_client_names_with_real_glyphs() -> None:
+    """Every letter of these names has a glyph in the embedded fonts (no empty boxes), and the
+    PDF's text reads back as spelled; a script outside the fonts' subset is not covered."""
+    import io
+
+    from pypdf import PdfReader
+    from reportlab.pdfbase import pdfmetrics
+
+    from moatmetrics.reports import pdf
+
+    for font in (pdf.FONT, pdf.BOLD, pdf.ITALIC):
+        glyphs = pdfmetrics.getFont(font).face.charToGlyph
+        for name in EUROPEAN_NAMES.values():
+            assert [c for c in name if ord(c) not in glyphs] == [], (font, name)
+        assert ord("漢") not in glyphs  # CJK: outside the subset, as docs/reports.md says
+
+    rows = [_row("C1", 1, "100.00", "50.00", "2", confidence=0.9, needs_review=False)]
+    report = model.profitability_report(CONTEXT, rows, EUROPEAN_NAMES)
+    text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(pdf.profitability_pdf(report))).pages
+    )
+    for name in EUROPEAN_NAMES.values():
+        assert name in text.replace("\n", " "), name
