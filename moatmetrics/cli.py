@@ -195,23 +195,17 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def _prune_snapshots(settings: Settings, args: argparse.Namespace) -> int:
     """Remove all but the newest --keep snapshots (never the current one); audited."""
-    from moatmetrics.appdb.audit import record
-    from moatmetrics.snapshots import prune
+    from moatmetrics.snapshots import prune_audited
 
     keep = args.keep if args.keep is not None else settings.snapshot_keep
     if keep is None or keep < 1:
         print("give --keep N (at least 1), or set MOATMETRICS_SNAPSHOT_KEEP", file=sys.stderr)
         return 2
-    where = "postgres" if args.url else "snapshots"
     try:
-        removed = prune(settings, keep, args.url)
+        removed = prune_audited(settings, keep, cli_actor(), args.url)
     except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
-        record(settings, cli_actor(), "snapshots.prune", "failed", where,
-               details={"keep": keep, "error": str(exc)[:2000]})  # fmt: skip
         print(f"moatmetrics: could not remove old snapshots: {exc}", file=sys.stderr)
         return 1
-    record(settings, cli_actor(), "snapshots.prune", "ok", where,
-           details={"keep": keep, "removed": removed})  # fmt: skip
     for snapshot_id in removed:
         print(f"removed {snapshot_id}")
     print(f"{len(removed)} snapshot(s) removed; the newest {keep} and the current one are kept")

@@ -32,11 +32,15 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from moatmetrics.settings import Settings
 from moatmetrics.trust import tables as trust_tables
+
+if TYPE_CHECKING:
+    from moatmetrics.appdb.audit import Actor
 
 MART_NAMES = ("client_profitability", "license_utilization", "staff_utilization")
 #: Published marts: the dbt marts (with their trust columns) and the churn-risk scores.
@@ -160,6 +164,24 @@ def prune(settings: Settings, keep: int, bi_url: str | None = None) -> list[str]
         for path in folder.glob("*.duckdb"):
             if path.stem < kept[0] and path.stem != current and not path.name.startswith("."):
                 path.unlink(missing_ok=True)
+    return removed
+
+
+def prune_audited(
+    settings: Settings, keep: int, actor: Actor, bi_url: str | None = None
+) -> list[str]:
+    """`prune`, recorded in the audit log as ``snapshots.prune`` whether it works or not."""
+    from moatmetrics.appdb import audit
+
+    where = "postgres" if bi_url else "snapshots"
+    try:
+        removed = prune(settings, keep, bi_url)
+    except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
+        details = {"keep": keep, "error": str(exc)[:2000]}
+        audit.record(settings, actor, "snapshots.prune", "failed", where, details=details)
+        raise
+    details = {"keep": keep, "removed": removed}
+    audit.record(settings, actor, "snapshots.prune", "ok", where, details=details)
     return removed
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import dagster as dg
 
-from moatmetrics.appdb.audit import record_pipeline_event
+from moatmetrics.appdb.audit import PIPELINE, record_pipeline_event
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
 from moatmetrics.ingest.loader import UploadResult
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import prune
+from moatmetrics.snapshots import prune_audited
 
 
 def report_upload(con: Any, result: UploadResult) -> UploadResult:
@@ -49,25 +49,18 @@ def report_publish(snapshot_id: str | None, outcome: str, details: dict[str, Any
 def prune_snapshots(
     context: dg.AssetExecutionContext, settings: Settings, bi_url: str | None = None
 ) -> None:
-    """Apply MOATMETRICS_SNAPSHOT_KEEP after a publish and audit what went.
+    """Apply MOATMETRICS_SNAPSHOT_KEEP after a publish (audited under ``pipeline``).
 
-    A failure is logged and audited but does not fail the step: the new snapshot is published
-    and served already, and the next run tries again.
+    A failure is logged but does not fail the step: the new snapshot is published and served
+    already, and the next run tries again.
     """
     if settings.snapshot_keep is None:
         return
     where = "postgres" if bi_url else "snapshots"
     try:
-        removed = prune(settings, settings.snapshot_keep, bi_url)
+        removed = prune_audited(settings, settings.snapshot_keep, PIPELINE, bi_url)
     except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
         context.log.warning(f"could not remove old snapshots ({where}): {exc}")
-        record_pipeline_event(
-            "snapshots.prune", "failed", target=where, details={"error": str(exc)[:2000]}
-        )
         return
     if removed:
         context.log.info(f"removed {len(removed)} old snapshot(s) ({where}): {', '.join(removed)}")
-        record_pipeline_event(
-            "snapshots.prune", "ok", target=where,
-            details={"keep": settings.snapshot_keep, "removed": removed},
-        )  # fmt: skip

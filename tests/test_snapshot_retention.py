@@ -78,6 +78,16 @@ def test_cli_prune_keeps_the_newest_and_a_reader_of_a_removed_one_reads_on(
     assert again.returncode == 0 and "0 snapshot(s) removed" in again.stdout
 
 
+def test_a_failed_prune_says_why_and_is_audited(home: Settings) -> None:
+    published = _publish(home, 2)
+    done = _cli(home, "prune", "--keep", "1", "--url", "postgresql://nobody@127.0.0.1:1/bi")
+    assert done.returncode == 1 and "could not remove old snapshots" in done.stderr
+    entry = _prune_entries(home)[-1]
+    assert (entry.outcome, entry.target) == ("failed", "postgres")
+    assert "127.0.0.1" in json.loads(entry.details)["error"]
+    assert [s.snapshot_id for s in list_snapshots(home)] == published  # the files untouched
+
+
 def test_prune_never_removes_the_current_snapshot_and_clears_leftover_files(
     home: Settings,
 ) -> None:
