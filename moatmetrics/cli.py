@@ -195,13 +195,17 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def _prune_snapshots(settings: Settings, args: argparse.Namespace) -> int:
     """Remove all but the newest --keep snapshots (never the current one); audited."""
-    from moatmetrics.snapshots import prune_audited
+    from moatmetrics.snapshots import prune, prune_audited
 
     keep = args.keep if args.keep is not None else settings.snapshot_keep
     if keep is None or keep < 1:
         print("give --keep N (at least 1), or set MOATMETRICS_SNAPSHOT_KEEP", file=sys.stderr)
         return 2
     try:
+        if args.dry_run:  # nothing changes, so nothing to audit
+            for snapshot_id in prune(settings, keep, args.url, dry_run=True):
+                print(f"would remove {snapshot_id}")
+            return 0
         removed = prune_audited(settings, keep, cli_actor(), args.url)
     except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
         print(f"moatmetrics: could not remove old snapshots: {exc}", file=sys.stderr)
@@ -315,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snapshots.add_argument(
         "--keep", type=int, help="prune: how many to keep (default MOATMETRICS_SNAPSHOT_KEEP)"
+    )
+    snapshots.add_argument(
+        "--dry-run", action="store_true", help="prune: list what would be removed, remove nothing"
     )
     snapshots.add_argument("--snapshot", help="to-postgres: snapshot id (default: current)")
     snapshots.set_defaults(func=cmd_snapshots)

@@ -132,8 +132,11 @@ def list_snapshots(settings: Settings) -> list[Snapshot]:
     return found
 
 
-def prune(settings: Settings, keep: int, bi_url: str | None = None) -> list[str]:
-    """Delete every snapshot but the newest `keep` and the current one; returns the ids removed.
+def prune(
+    settings: Settings, keep: int, bi_url: str | None = None, *, dry_run: bool = False
+) -> list[str]:
+    """Delete every snapshot but the newest `keep` and the current one; returns the ids removed
+    (with `dry_run`, the ids it would remove, and nothing is deleted).
 
     `bi_url` prunes the copies in a BI database of their own (`snapshots to-postgres`,
     MOATMETRICS_PUBLISH_POSTGRES_URL) instead of the published snapshots.
@@ -148,13 +151,15 @@ def prune(settings: Settings, keep: int, bi_url: str | None = None) -> list[str]
     if bi_url or settings.warehouse_url:
         from moatmetrics.warehouse import pg_snapshots
 
-        return pg_snapshots.prune(bi_url or settings.warehouse_url, keep)
+        return pg_snapshots.prune(bi_url or settings.warehouse_url, keep, dry_run=dry_run)
     folder = settings.snapshots_dir
     if not folder.exists():
         return []
     current = current_snapshot_id(settings)
     published = sorted(path.stem for path in folder.glob("*.json"))
     removed = [snapshot_id for snapshot_id in published[:-keep] if snapshot_id != current]
+    if dry_run:
+        return removed
     for snapshot_id in removed:
         # The manifest first: from then on nothing lists the snapshot, then its file goes.
         _manifest_path(settings, snapshot_id).unlink(missing_ok=True)

@@ -58,6 +58,10 @@ def test_cli_prune_keeps_the_newest_and_a_reader_of_a_removed_one_reads_on(
     oldest = home.snapshots_dir / f"{published[0]}.duckdb"
     reader = duckdb.connect(str(oldest), read_only=True)  # an API worker still on it
     try:
+        dry = _cli(home, "prune", "--keep", "2", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert dry.stdout.splitlines() == [f"would remove {i}" for i in published[:2]]
+        assert [s.snapshot_id for s in list_snapshots(home)] == published
         done = _cli(home, "prune", "--keep", "2")
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[:2] == [f"removed {i}" for i in published[:2]]

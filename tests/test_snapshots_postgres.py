@@ -160,6 +160,7 @@ def test_prune_drops_old_snapshot_schemas_and_keeps_the_current(
         )
         published.append(snapshot.snapshot_id)
 
+    assert prune(home, 2, bi_database["url"], dry_run=True) == published[:2]
     removed = prune(home, 2, bi_database["url"])
     assert removed == published[:2]
     with _as_bi(bi_database) as bi:

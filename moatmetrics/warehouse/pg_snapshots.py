@@ -135,8 +135,9 @@ def list_snapshots(url: str) -> list[Snapshot]:
     return _query(url, "")
 
 
-def prune(url: str, keep: int) -> list[str]:
-    """Drop every snapshot schema but the newest `keep` and the current one (one transaction).
+def prune(url: str, keep: int, *, dry_run: bool = False) -> list[str]:
+    """Drop every snapshot schema but the newest `keep` and the current one (one transaction);
+    `dry_run` only says which.
 
     The catalog lock serialises this with publishers; dropping a schema waits for queries that
     read it, at most `lock_timeout` (one minute), after which nothing has been dropped.
@@ -157,6 +158,9 @@ def prune(url: str, keep: int) -> list[str]:
         ).fetchall()
         removed = [(snapshot_id, schema) for snapshot_id, schema, current in rows[:-keep]
                    if not current]  # fmt: skip
+        if dry_run:
+            pg.rollback()
+            return [snapshot_id for snapshot_id, _ in removed]
         for snapshot_id, schema in removed:
             pg.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
             pg.execute(f"DELETE FROM {CATALOG_TABLE} WHERE snapshot_id = %s", [snapshot_id])
