@@ -16,6 +16,7 @@ from api.metrics import RequestMetrics
 from api.page_cache import PageCache
 from api.problems import install_problem_handlers
 from api.routers import (
+    api_docs,
     audit,
     health,
     keys,
@@ -101,13 +102,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         dependencies=[Depends(no_nul_in_query)],
+        docs_url=None,  # served offline by api.routers.api_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.snapshot_store = store
     app.state.request_metrics = RequestMetrics()
     app.state.page_cache = PageCache(settings.page_cache_mb * 2**20)
     install_problem_handlers(app)
-    routers = (health, marts, reports, snapshots, uploads, quality, reviews, audit, keys, metrics)
+    routers = (api_docs, health, marts, reports, snapshots, uploads)
+    routers += (quality, reviews, audit, keys, metrics)
     for module in routers:
         app.include_router(module.router)
     install_console(app)  # the web console at /console (api/console, docs/console.md)

@@ -26,8 +26,8 @@ from api.problems import forbidden, unauthorized
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.keys import ROLE_RANK, Principal
 
-# Open without a key: liveness and the API description (they reveal no data).
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Open without a key: liveness and the API description with its offline assets (no data).
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/redoc", "/docs/assets/{name}"})
 # The web console's entry points (api/console): its sign-in form, its CSS/JS and the redirect
 # from `/`. They show no data; every other console page is governed like an API endpoint.
 CONSOLE_PUBLIC_PATHS = frozenset({"/", "/console/sign-in", "/console/static/{name}"})
