@@ -89,6 +89,7 @@ def test_shipped_instance_config(tmp_path) -> None:
     (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.telemetry_enabled is False
+        assert instance.nux_enabled is False  # no first-visit e-mail prompt in the UI
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert instance.run_retries_enabled is True
         assert instance.run_retries_max_retries == 2
