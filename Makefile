@@ -45,14 +45,16 @@ run: install
 	$(BIN)/moatmetrics run
 	@echo "Starting the Dagster UI on http://127.0.0.1:$(UI_PORT)/ and the API on http://127.0.0.1:$(API_PORT)/ (Ctrl-C stops both)"
 	@$(BIN)/moatmetrics ui --port $(UI_PORT) > $(MOATMETRICS_HOME)/ui.log 2>&1 & ui=$$!; \
-		trap "kill $$ui 2>/dev/null" EXIT INT TERM; \
-		echo "API:       http://127.0.0.1:$(API_PORT)/api/v1/marts  (docs: http://127.0.0.1:$(API_PORT)/docs)"; \
-		echo "Console:   http://127.0.0.1:$(API_PORT)/console  (sign in with a key)"; \
-		key=$$($(BIN)/moatmetrics keys create --name "make-run-$$(date +%Y%m%d-%H%M%S)" --role viewer 2>/dev/null); \
-		echo "A new viewer key for this session (shown once; no default credentials exist):"; \
-		echo "  curl -H 'Authorization: Bearer $$key' http://127.0.0.1:$(API_PORT)/api/v1/marts/client_profitability"; \
-		echo "More keys: $(BIN)/moatmetrics keys create --name you --role admin"; \
+		trap 'kill -INT $$ui 2>/dev/null; wait $$ui 2>/dev/null' EXIT INT TERM; \
+		key=$$($(BIN)/moatmetrics keys create --name "make-run-$$(date +%Y%m%d-%H%M%S)" --role analyst 2>/dev/null); \
+		echo "Console:    http://127.0.0.1:$(API_PORT)/console  sign in with this analyst key (shown once):"; \
+		echo "              $$key"; \
+		echo "API:        curl -H 'Authorization: Bearer $$key' http://127.0.0.1:$(API_PORT)/api/v1/marts/client_profitability"; \
+		echo "API docs:   http://127.0.0.1:$(API_PORT)/docs"; \
 		echo "Dagster UI: http://127.0.0.1:$(UI_PORT)/  (log: $(MOATMETRICS_HOME)/ui.log)"; \
+		echo "An admin key (audit log, keys): $(BIN)/moatmetrics keys create --name you --role admin"; \
+		echo "Your own exports instead of the demo: put them in a folder's landing/ and run"; \
+		echo "  make run MOATMETRICS_HOME=/path/to/folder   (README: 'Use it with your own exports')"; \
 		$(BIN)/moatmetrics serve --port $(API_PORT)
 
 # The API tests run twice: on DuckDB snapshots (with everything else), then in PostgreSQL mode

@@ -10,6 +10,7 @@ import argparse
 import atexit
 import contextlib
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -277,6 +278,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
         str(args.port),
     ]
     os.chdir(settings.home)
+    # A shell that starts this in the background (`make run`) hands it SIGINT ignored, and an
+    # ignored signal stays ignored across exec: `dagster dev` and the webserver and daemon it
+    # starts would then outlive Ctrl-C. Default dispositions let them stop when asked.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.execv(sys.executable, argv)
     return 0
 

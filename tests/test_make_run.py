@@ -1,0 +1,84 @@
+"""`make run` as a first-time user meets it: it prints a key the console accepts for uploads and
+reviews, and Ctrl-C stops everything it started.
+
+Ctrl-C in a terminal sends SIGINT to the whole foreground process group. `make run` is started
+here in a session of its own and that group gets SIGINT, as from a terminal; afterwards no
+process of that session may be left (the Dagster UI's webserver and daemon used to survive,
+about 0.9 GB, because a backgrounded job inherits SIGINT ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from serving import free_port, wait_for_api
+
+from moatmetrics.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _session_members(sid: int) -> list[str]:
+    """Processes still alive in session `sid` (zombies have exited: they do not count)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        state, session = fields[0], int(fields[3])
+        if session == sid and state != "Z":
+            alive.append(text[: text.rindex(")") + 1])
+    return alive
+
+
+def _wait_for(predicate, what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} did not happen in {timeout_s:.0f} s"
+        time.sleep(0.5)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.timeout(900)
+def test_make_run_prints_an_analyst_key_and_ctrl_c_stops_everything(tmp_path, dbt_manifest):
+    api_port, ui_port = free_port(), free_port()
+    home = tmp_path / "home"
+    env = {**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1"}
+    output = tmp_path / "make-run.log"
+    with output.open("wb") as log:
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "run", f"API_PORT={api_port}", f"UI_PORT={ui_port}"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for_api(api_port, timeout_s=600)
+        _wait_for(lambda: _answers(f"http://127.0.0.1:{ui_port}/"), "the Dagster UI answering", 300)
+        printed = output.read_text()
+        key = re.search(r"^\s+(mmk_\S+)$", printed, re.MULTILINE)
+        assert key, printed
+        assert "MOATMETRICS_HOME=" in printed  # how to switch to one's own exports
+        me = httpx.get(
+            f"http://127.0.0.1:{api_port}/api/v1/me",
+            headers={"Authorization": f"Bearer {key.group(1)}"},
+        )
+        assert me.status_code == 200 and me.json()["role"] == "analyst", me.text
+        assert len(_session_members(make.pid)) > 3  # make, its shell, the API and the UI's
+    finally:
+        os.killpg(make.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+        make.wait(timeout=120)
+    _wait_for(lambda: not _session_members(make.pid), "every process stopping after Ctrl-C", 60)
