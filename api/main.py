@@ -110,8 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.request_metrics = RequestMetrics()
     app.state.page_cache = PageCache(settings.page_cache_mb * 2**20)
     install_problem_handlers(app)
-    routers = (api_docs, health, marts, reports, snapshots, uploads)
-    routers += (quality, reviews, audit, keys, metrics)
+    routers = [api_docs, health, marts, reports, snapshots, uploads, quality, reviews, audit]
+    routers += [keys, metrics]
     for module in routers:
         app.include_router(module.router)
     install_console(app)  # the web console at /console (api/console, docs/console.md)
