@@ -7,7 +7,8 @@ is escaped, so the pattern `"<column>":"<digits>"` can only match a real key and
 the values are DECIMAL(38,2) text from DuckDB (digits, optional sign and point, no exponent).
 
 Both formats are built from rows already fetched in full, so a response never depends on a
-database cursor that outlives the request.
+database cursor that outlives the request. CSV text cells go through the product's one formula
+neutraliser (`moatmetrics.formulas`): a client named `=HYPERLINK(...)` stays text in Excel.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fastapi import Response
 
 from api.catalog import MARTS, MartSpec
 from api.schemas import MartPage
+from moatmetrics.formulas import neutralise
 
 _DECIMAL_VALUES = {
     name: re.compile(
@@ -43,6 +45,7 @@ def page_json(spec: MartSpec, page: MartPage) -> Response:
 
 
 def _csv_text(value: object) -> str:
+    """Numbers, dates and flags as text (never altered); text from the data neutralised."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -51,7 +54,7 @@ def _csv_text(value: object) -> str:
         return format(value, "f")
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return neutralise(value) if isinstance(value, str) else str(value)
 
 
 def page_csv(spec: MartSpec, page: MartPage) -> Response:

@@ -81,9 +81,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         with session_scope() as session:
             if args.format == "csv":
-                import csv
+                from moatmetrics.formulas import SafeCsvWriter
 
-                writer = csv.writer(out, lineterminator="\n")
+                writer = SafeCsvWriter(out, lineterminator="\n")
                 writer.writerow(audit.EXPORT_FIELDS)
                 for entry in audit.iter_entries(session, audit.AuditFilter()):
                     writer.writerow(getattr(entry, name) for name in audit.EXPORT_FIELDS)

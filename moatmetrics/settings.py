@@ -69,6 +69,11 @@ class Settings:
         return self.home / "uploads"
 
     @property
+    def quarantine_dir(self) -> Path:
+        """Landing files that could not be read, moved aside with their reason."""
+        return self.home / "quarantine"
+
+    @property
     def warehouse_path(self) -> Path:
         """The pipeline's DuckDB warehouse: one writer (the pipeline), no outside readers."""
         return self.home / "warehouse.duckdb"

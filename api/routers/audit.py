@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -23,6 +22,7 @@ from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import AuditEntry
+from moatmetrics.formulas import SafeCsvWriter
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -92,7 +92,7 @@ def _export_lines(settings: Settings, flt: audit.AuditFilter, fmt: str) -> Itera
     with session_scope(settings) as session:
         if fmt == "csv":
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
+            writer = SafeCsvWriter(buffer, lineterminator="\n")
             writer.writerow(audit.EXPORT_FIELDS)
             for entry in audit.iter_entries(session, flt):
                 writer.writerow(getattr(entry, name) for name in audit.EXPORT_FIELDS)

@@ -210,7 +210,8 @@ def record_ingest_result(
             details={"file": result.file_name, "upload_id": result.upload_id,
                      "entity": result.entity, "rows_loaded": result.rows_loaded,
                      "rows_rejected": result.rows_rejected, "warnings": result.warnings,
-                     "problems": len(problems)},
+                     "problems": len(problems),
+                     "quarantined_to": getattr(result, "quarantined_to", None)},
         )  # fmt: skip
         return [u.id for u in uploads]
 

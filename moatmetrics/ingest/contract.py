@@ -19,6 +19,11 @@ from typing import Literal
 
 ColumnType = Literal["string", "date", "bool", "int", "decimal", "enum", "currency"]
 
+# Text values (names, ids, vendors, products...) are single-line and at most this long: the
+# reports, the console and a BI tool's column must be able to show any of them. A longer
+# value, or one with a control character, is a rejected row (see validation.py).
+TEXT_MAX_CHARS = 200
+
 SQL_TYPES: dict[str, str] = {
     "string": "VARCHAR",
     "enum": "VARCHAR",

@@ -5,6 +5,11 @@ re-upload changes nothing; rows are keyed by the entity's natural key and a newe
 replaces older rows with the same key; nothing is silently dropped (every row is loaded or in
 ``ingest.rejected_rows``); a file with a structural error or more than the configured share of
 rejected rows is rejected whole.
+
+A file that cannot be read at all (over the size limit, not a readable CSV/XLSX/JSON, past a
+reader's bounds, or failing in a way nobody foresaw) is rejected as ``unreadable``: whatever
+went wrong is caught here and becomes the file's reason, so one bad file never stops the others
+(the landing scan then quarantines it, see ``moatmetrics.ingest.quarantine``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from moatmetrics.formulas import neutralise_sql
 from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, Column, Entity, entity_for_file_stem
 from moatmetrics.ingest.readers import SourceTable, StructuralError, file_format, read_source
 from moatmetrics.ingest.validation import (
@@ -55,6 +61,8 @@ class UploadResult:
     recommendations: list[str] = field(default_factory=list)
     expectations: list[dict] = field(default_factory=list)
     validation_seconds: float = 0.0
+    unreadable: bool = False  # rejected before any row could be read: quarantined if landed
+    quarantined_to: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -231,7 +239,9 @@ class Ingestor:
             self.con.execute("DELETE FROM ingest.uploads WHERE upload_id = ?", [upload_id])
             self.con.execute("DELETE FROM ingest.rejected_rows WHERE upload_id = ?", [upload_id])
 
-        archived = self._archive(path, sha)
+        # Refused before it is archived: the archive holds only files within the limit.
+        over_limit = size > self.settings.max_upload_bytes
+        archived = None if over_limit else self._archive(path, sha)
         uploaded_at = datetime.now(UTC)
         ctx = ValidationContext(
             upload_date=uploaded_at.date(),
@@ -243,15 +253,17 @@ class Ingestor:
         ).fetchone()[0]
         fmt = None
         sheet = None
+        reading = True  # until the file is a table, any failure means it is unreadable
         self.con.execute("BEGIN TRANSACTION")
         try:
-            if size > self.settings.max_upload_bytes:
+            if over_limit:
                 raise StructuralError(
                     f"the file is {size:,} bytes, over the"
                     f" {self.settings.max_upload_bytes:,}-byte limit: split it or raise"
                     " MOATMETRICS_MAX_UPLOAD_BYTES"
                 )
             fmt = file_format(path)
+            reading = False
             if entity_name is None:
                 entity_name = entity_for_file_stem(path.stem)
             if entity_name not in ENTITIES:
@@ -263,19 +275,34 @@ class Ingestor:
                 )
             result.entity = entity_name
             entity = ENTITIES[entity_name]
+            reading = True
             source = read_source(self.con, path, entity_name, "src")
+            reading = False
             sheet = source.sheet
             result.notes.extend(source.notes)
             result.row_count = source.row_count
             self._validate_and_load(entity, source, ctx, result, upload_id, seq, sheet)
-        except StructuralError as exc:
-            self.con.execute("ROLLBACK")
+        except Exception as exc:  # noqa: BLE001 (one file's failure must not stop the others)
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:
+                raise exc from None  # the warehouse itself failed: no file is to blame
             self.con.execute("BEGIN TRANSACTION")
+            if isinstance(exc, StructuralError):
+                message = str(exc)
+            else:
+                first = (str(exc).splitlines() or [""])[0][:300]
+                message = (
+                    f"the file could not be processed ({type(exc).__name__}: {first}): check"
+                    " that it is a real export; if it is, report this message"
+                )
+                reading = True
             result.status = "rejected"
+            result.unreadable = reading
             result.rows_loaded = 0
             result.quality_score = 0.0
-            result.message = str(exc)
-            self._record_problem(upload_id, path.name, sheet, None, None, None, str(exc))
+            result.message = message
+            self._record_problem(upload_id, path.name, sheet, None, None, None, message)
         self.con.execute(
             "INSERT INTO ingest.uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -295,7 +322,7 @@ class Ingestor:
                 uploaded_by,
                 uploaded_at,
                 ctx.upload_date,
-                str(archived),
+                None if archived is None else str(archived),
             ],
         )
         if result.status == "accepted":
@@ -404,9 +431,15 @@ class Ingestor:
         if rows:
             report = self.settings.reports_dir / f"{result.upload_id}-problems.csv"
             report.parent.mkdir(parents=True, exist_ok=True)
+            # Values come straight from the file: neutralised like every CSV the product writes.
+            columns = ("file_name", "sheet", "row_number", "column_name", "value", "rule", "fix")
+            text = ", ".join(
+                c if c == "row_number" else f"{neutralise_sql(c)} AS {c}" for c in columns
+            )
             self.con.execute(
-                f"COPY (SELECT file_name, sheet, row_number, column_name, value, rule, fix,"
-                f" severity FROM ingest.rejected_rows WHERE upload_id = '{result.upload_id}'"
-                f" ORDER BY row_number NULLS FIRST, column_name) TO '{report}' (HEADER)"
+                f"COPY (SELECT {text}, severity FROM ingest.rejected_rows"
+                f" WHERE upload_id = ? ORDER BY row_number NULLS FIRST, column_name)"
+                f" TO '{report}' (HEADER)",
+                [result.upload_id],
             )
             result.report_path = str(report)

@@ -6,6 +6,11 @@ position for JSON, the line for JSON Lines) and one VARCHAR column per header, n
 normalised header. Typing and validation happen afterwards, in SQL, for every format alike.
 
 CSV and JSON go through DuckDB's vectorised readers; nothing loops over rows in Python.
+
+Every reader is bounded before it builds anything wide or long: at most ``MAX_COLUMNS`` columns
+with names of at most ``MAX_HEADER_CHARS`` characters, CSV rows of at most ``MAX_ROW_BYTES``.
+A file past a bound, or one a parser cannot read (whatever the parser raises), is a
+`StructuralError` naming the problem, never an exception that escapes the ingest.
 """
 
 from __future__ import annotations
@@ -24,6 +29,15 @@ from moatmetrics.ingest.contract import normalize_header
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "jsonl"}
 _CHUNK = 16 * 2**20
+# A contract entity has at most a dozen columns and vendor exports a few hundred; past these
+# bounds a file is not an export, and building a table that wide would exhaust memory (a JSON
+# object with a million keys took 8 GB).
+MAX_COLUMNS = 1_000
+MAX_HEADER_CHARS = 256
+# DuckDB's CSV reader drops a final row longer than its 32 MB buffer when no max_line_size is
+# given; with an explicit bound it reports the row instead.
+MAX_ROW_BYTES = 8 * 2**20
+_MAX_HEADER_LINE = MAX_COLUMNS * (MAX_HEADER_CHARS + 3)
 
 
 class StructuralError(ValueError):
@@ -56,16 +70,35 @@ def read_source(con: duckdb.DuckDBPyConnection, path: Path, entity: str, table: 
     fmt = file_format(path)
     if path.stat().st_size == 0:
         raise StructuralError("the file is empty: export it again with a header row and data")
-    if fmt == "csv":
-        return _read_csv(con, path, table)
-    if fmt == "xlsx":
-        return _read_xlsx(con, path, entity, table)
-    return _read_json(con, path, table, fmt)
+    try:
+        if fmt == "csv":
+            return _read_csv(con, path, table)
+        if fmt == "xlsx":
+            return _read_xlsx(con, path, entity, table)
+        return _read_json(con, path, table, fmt)
+    except StructuralError:
+        raise
+    except Exception as exc:  # any parser's own error: the file is unreadable, say why
+        first = (str(exc).splitlines() or [""])[0][:300]
+        raise StructuralError(
+            f"the file could not be read ({type(exc).__name__}: {first}): export it again"
+            " from the source system"
+        ) from exc
 
 
 def _check_headers(headers: list[str]) -> dict[str, str]:
+    if len(headers) > MAX_COLUMNS:
+        raise StructuralError(
+            f"the file has {len(headers):,} columns (limit {MAX_COLUMNS:,}): export only the"
+            " columns of the data contract"
+        )
     normalised: dict[str, str] = {}
-    for header in headers:
+    for position, header in enumerate(headers, start=1):
+        if len(header) > MAX_HEADER_CHARS:
+            raise StructuralError(
+                f"column {position} of the header is {len(header):,} characters long (limit"
+                f" {MAX_HEADER_CHARS}): the first row must name the columns"
+            )
         key = normalize_header(header)
         if not key:
             continue
@@ -115,11 +148,20 @@ def _transcode_to_utf8(path: Path, target: Path) -> None:
 
 
 def _header_line(path: Path) -> str:
+    """The first line, read no further than a real header row can reach."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        return handle.readline()
+        line = handle.readline(_MAX_HEADER_LINE + 1)
+    if len(line) > _MAX_HEADER_LINE:
+        raise StructuralError(
+            f"the header row is longer than {_MAX_HEADER_LINE:,} characters ({MAX_COLUMNS:,}"
+            f" columns of at most {MAX_HEADER_CHARS} characters): the first row must name the"
+            " columns"
+        )
+    return line
 
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_LINE_SIZE = re.compile(r"Maximum line size of \d+ bytes exceeded\. Actual Size:\s*(\d+)")
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> SourceTable:
@@ -145,7 +187,13 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> SourceT
         if delimiter != ",":
             shown = {"\t": "tab"}.get(delimiter, delimiter)
             notes.append(f"columns are separated by '{shown}' instead of ','; read as such")
-        headers = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+        try:
+            headers = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+        except csv.Error as exc:
+            raise StructuralError(
+                f"the header row could not be read ({exc}): the first row must name the"
+                f" columns, each name at most {MAX_HEADER_CHARS} characters"
+            ) from exc
         header_map = _check_headers(headers)
         positions = {normalize_header(h): i for i, h in enumerate(headers)}
         types = {f"c{i}": "VARCHAR" for i in range(len(headers))}
@@ -153,7 +201,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> SourceT
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table}_read AS SELECT * FROM read_csv(?,"
                 " header = true, auto_detect = false, columns = ?, delim = ?, quote = '\"',"
-                " escape = '\"', strict_mode = true, null_padding = false, encoding = 'utf-8')",
+                " escape = '\"', strict_mode = true, null_padding = false, encoding = 'utf-8',"
+                f" max_line_size = {MAX_ROW_BYTES})",
                 [str(source), types, delimiter],
             )
         except duckdb.Error as exc:
@@ -161,6 +210,12 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> SourceT
             match = _CSV_LINE.search(message)
             where = f"row {match.group(1)}" if match else "a row"
             first = message.splitlines()[0]
+            if too_long := _CSV_LINE_SIZE.search(message):
+                raise StructuralError(
+                    f"{where} is {int(too_long.group(1)):,} bytes long (limit"
+                    f" {MAX_ROW_BYTES // 2**20} MiB): one row is one record; look for a quote"
+                    " that is never closed, which joins the rest of the file into one row"
+                ) from exc
             if "Expected Number of Columns" in message:
                 raise StructuralError(
                     f"{where} has a different number of columns than the header"
@@ -209,6 +264,16 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, table: str, fmt: str)
         raise StructuralError(
             f'record {not_objects} is not an object: each record must be {{"column": value}}'
         )
+    # Counted in DuckDB before any key reaches Python or becomes a column: the wide table is
+    # what exhausted memory (10^6 keys: 8 GB), the count of distinct keys is one aggregate.
+    key_count = con.execute(
+        f"SELECT count(DISTINCT k) FROM (SELECT unnest(json_keys(json)) AS k FROM {table}_read)"
+    ).fetchone()[0]
+    if key_count > MAX_COLUMNS:
+        raise StructuralError(
+            f"the records have {key_count:,} different keys (limit {MAX_COLUMNS:,}): export"
+            " only the columns of the data contract, one key per column"
+        )
     keys = [
         r[0]
         for r in con.execute(
@@ -255,14 +320,14 @@ def _xlsx_cell_text(value: object) -> str | None:
 
 def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, entity: str, table: str) -> SourceTable:
     import pyarrow as pa
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineError, CalamineWorkbook
 
     from moatmetrics.ingest.xlsx_guard import check_xlsx_archive
 
     check_xlsx_archive(path)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types
+    except CalamineError as exc:
         raise StructuralError(f"the workbook could not be opened: {exc}") from exc
     sheets = list(workbook.sheet_names)
     chosen = next((s for s in sheets if normalize_header(s) == entity), None)
@@ -274,7 +339,13 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, entity: str, table: s
                 f"the workbook has {len(sheets)} sheets and none is named '{entity}';"
                 f" read the first sheet '{chosen}'"
             )
-    rows = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+    try:
+        rows = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+    except CalamineError as exc:  # malformed sheet XML: an unescaped '&', an unknown entity
+        raise StructuralError(
+            f"sheet '{chosen}' could not be read ({exc}): open the file in Excel and save it"
+            " again as .xlsx"
+        ) from exc
     if not rows:
         raise StructuralError(f"sheet '{chosen}' is empty: put the header in row 1")
     headers = ["" if h is None else str(h) for h in rows[0]]

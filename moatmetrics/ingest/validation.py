@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from moatmetrics.ingest.contract import SQL_TYPES, Column, Entity
+from moatmetrics.ingest.contract import SQL_TYPES, TEXT_MAX_CHARS, Column, Entity
 
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
@@ -24,6 +24,9 @@ FALSE_WORDS = ("false", "no", "n", "0")
 _INT_RE = r"[+-]?[0-9]+(\.0*)?"
 _DECIMAL_RE = r"[+-]?([0-9]{1,14}(\.[0-9]{0,4})?|\.[0-9]{1,4})"
 _ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]00:00(:00(\.0+)?)?)?"
+# C0 and C1 control characters and DEL (tabs and line breaks included): none belongs in a
+# name or an id, and they break reports, terminals and spreadsheets.
+_CONTROL_RE = r"[\x00-\x1f\x7f-\x9f]"
 
 
 def sql_literal(value: object) -> str:
@@ -152,10 +155,34 @@ def _problem(
     )
 
 
+def _text_problem(col: Column, parsed: str) -> str:
+    """Text with a control character, or longer than the contract allows."""
+    raw = f"{col.name}__raw"
+    control = f"regexp_matches({raw}, '{_CONTROL_RE}')"
+    too_long = f"length({raw}) > {TEXT_MAX_CHARS}"
+    # The value as shown in reports: control characters made visible, long text cut.
+    shown = (
+        f"regexp_replace(left({raw}, 80), '{_CONTROL_RE}', '\ufffd', 'g')"
+        f" || CASE WHEN length({raw}) > 80 THEN '…' ELSE '' END"
+    )
+    rule = (
+        f"CASE WHEN {control} THEN 'contains a control character ('"
+        f" || printf('U+%04X', unicode(regexp_extract({raw}, '{_CONTROL_RE}'))) || ')'"
+        f" ELSE 'longer than {TEXT_MAX_CHARS} characters (' || length({raw}) || ')' END"
+    )
+    fix = (
+        f"CASE WHEN {control} THEN 'remove line breaks, tabs and other control characters"
+        " from the text'"
+        f" ELSE 'shorten it to at most {TEXT_MAX_CHARS} characters' END"
+    )
+    condition = f"{raw} IS NOT NULL AND ({control} OR {too_long})"
+    return _problem(parsed, col.name, shown, condition, rule, fix, "error")
+
+
 def _type_problem(col: Column, parsed: str, ctx: ValidationContext) -> str | None:
     raw = f"{col.name}__raw"
     if col.type == "string":
-        return None
+        return _text_problem(col, parsed)
     if col.type == "enum":
         return None  # allowed values are a rule of the entity's suite
     if col.type == "currency":

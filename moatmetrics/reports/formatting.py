@@ -12,12 +12,30 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 
+from moatmetrics.ingest.contract import TEXT_MAX_CHARS
+
 NONE = "n/a"
+# Text from the data is shown at most this long: the contract's bound for names and ids (older
+# snapshots, or a PostgreSQL warehouse filled by other means, may hold longer text).
+TEXT_LIMIT = TEXT_MAX_CHARS
+EXPLANATION_LIMIT = 1_000
+# Control characters, lone surrogates and the two non-characters XML forbids: a PDF prints them
+# as boxes or garbage, a worksheet cannot hold them at all.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # DECIMAL(38, 2) has more digits than the default context (28) can quantize.
 _CONTEXT = Context(prec=60)
 _CENT = Decimal("0.01")
 _TENTH = Decimal("0.1")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def printable(text: str | None, limit: int | None = None) -> str | None:
+    """Any stored text made safe to print: unprintable characters become spaces, and text
+    longer than `limit` is cut with "…" (a 5,000-character name cannot fit a page)."""
+    if text is None:
+        return None
+    text = _UNPRINTABLE.sub(" ", text)
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def exact(value: Decimal | float | int) -> Decimal:

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from moatmetrics.reports import formatting as fmt
+
 Row = Mapping[str, Any]
 _CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -146,7 +148,7 @@ def _client_month(row: Row) -> ClientMonth:
         effective_hourly_rate=row["effective_hourly_rate"],
         confidence=row.get("confidence"),
         needs_review=row.get("needs_review"),
-        explanation=row.get("explanation"),
+        explanation=fmt.printable(row.get("explanation"), fmt.EXPLANATION_LIMIT),
         review_status=row.get("review_status"),
         labor_hours=row["labor_hours"],
         license_cost=row["license_cost"],
@@ -169,7 +171,12 @@ def profitability_report(
         grouped.setdefault(row["client_id"], []).append(_client_month(row))
         client_names[row["client_id"]] = row["client_name"] or client_names.get(row["client_id"])
     sections = tuple(
-        ClientSection(client_id, client_names.get(client_id), tuple(months), _totals(months))
+        ClientSection(
+            fmt.printable(client_id, fmt.TEXT_LIMIT),
+            fmt.printable(client_names.get(client_id), fmt.TEXT_LIMIT),
+            tuple(months),
+            _totals(months),
+        )
         for client_id, months in grouped.items()
     )
     every_month = [m for section in sections for m in section.months]
@@ -244,10 +251,10 @@ RECOMMENDATIONS = {
 
 def _license_line(row: Row, names: Mapping[str, str | None]) -> LicenseLine:
     return LicenseLine(
-        client_id=row["client_id"],
-        client_name=names.get(row["client_id"]),
-        vendor=row["vendor"],
-        product=row["product"],
+        client_id=fmt.printable(row["client_id"], fmt.TEXT_LIMIT),
+        client_name=fmt.printable(names.get(row["client_id"]), fmt.TEXT_LIMIT),
+        vendor=fmt.printable(row["vendor"], fmt.TEXT_LIMIT),
+        product=fmt.printable(row["product"], fmt.TEXT_LIMIT),
         month=row["month"],
         seats_purchased=row["seats_purchased"],
         seats_active=row["seats_active"],
@@ -258,7 +265,7 @@ def _license_line(row: Row, names: Mapping[str, str | None]) -> LicenseLine:
         recommendation=row["recommendation"],
         confidence=row.get("confidence"),
         needs_review=row.get("needs_review"),
-        explanation=row.get("explanation"),
+        explanation=fmt.printable(row.get("explanation"), fmt.EXPLANATION_LIMIT),
     )
 
 
@@ -285,5 +292,7 @@ def license_savings_report(
         monthly_savings=sum((line.monthly_savings for line in lines), ZERO),
         to_review=sum(1 for line in lines if line.needs_review),
     )
-    missing = tuple(c for c in context.client_ids if c not in present)
+    missing = tuple(
+        c for c in context.client_ids if fmt.printable(c, fmt.TEXT_LIMIT) not in present
+    )
     return LicenseSavingsReport(context, month, lines, totals, missing)

@@ -97,8 +97,8 @@ HEAD_RIGHT = ParagraphStyle("headright", parent=HEAD, alignment=TA_RIGHT)
 
 
 def _text(value: str | None) -> str:
-    """Paragraph markup for untrusted text (client names, explanations)."""
-    return escape(value or "")
+    """Paragraph markup for untrusted text (client names, explanations), printable."""
+    return escape(fmt.printable(value) or "")
 
 
 class _NumberedCanvas(Canvas):
@@ -436,7 +436,7 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
     rows = [
         (
             [
-                line.client_id,
+                _fit(line.client_id, widths[0]),
                 _fit(line.vendor or fmt.NONE, widths[1]),
                 _fit(line.product, widths[2]),
                 fmt.count(line.unused_seats),

@@ -4,8 +4,9 @@ Numbers are real numbers with number formats (money `#,##0.00`, margins `0.0%`, 
 dates), so a finance team can sum, filter and pivot them. Text from the data (client names,
 vendors, products, explanations) is never a formula: a value starting with `=`, `+`, `-`, `@`
 (or a tab or carriage return, which some spreadsheet programs skip before such a sign) gets a
-leading `'` and every text cell is written as a string cell, so opening the file or re-saving
-it as CSV cannot run anything (OWASP "CSV injection").
+leading `'` (`moatmetrics.formulas.neutralise`, the rule every CSV writer uses too) and every
+text cell is written as a string cell, so opening the file or re-saving it as CSV cannot run
+anything (OWASP "CSV injection").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from moatmetrics.formulas import neutralise
 from moatmetrics.reports import formatting as fmt
 from moatmetrics.reports.model import (
     FACTORS,
@@ -31,7 +33,6 @@ from moatmetrics.reports.model import (
     Totals,
 )
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MONEY = "#,##0.00"
 PERCENT = "0.0%"
 RATIO = "0.00"
@@ -40,6 +41,7 @@ COUNT = "#,##0"
 # Beyond this many rows a workbook is no longer a report, and it takes ~15 s to write (Excel's
 # own limit is 1,048,576 rows).
 MAX_XLSX_ROWS = 50_000
+EXCEL_CELL_CHARS = 32_767  # the most text one cell holds
 
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=16, color="1F3A5F")
@@ -49,18 +51,13 @@ _FLAG_FILL = PatternFill("solid", fgColor="FFF3DC")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
 
-def neutralise(text: str) -> str:
-    """Text that a spreadsheet could read as a formula, made literal with a leading `'`."""
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
 def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str | None = None,
           font: Font | None = None, fill: PatternFill | None = None,
           alignment: Alignment | None = None) -> WriteOnlyCell:  # fmt: skip
     if value == "":
         cell = WriteOnlyCell(sheet, value=None)
     elif isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=neutralise(value))
+        cell = WriteOnlyCell(sheet, value=fmt.printable(neutralise(value), EXCEL_CELL_CHARS))
         cell.data_type = "s"  # never "f", whatever the text
     else:
         cell = WriteOnlyCell(sheet, value=value)

@@ -3,7 +3,9 @@
 One op materialises the six raw tables (one asset per entity) because the landing area is
 scanned once: a file whose name names no entity must still be recorded and reported, not
 skipped. Each raw table has a blocking check: a file of that entity rejected in this run stops
-the marts from being rebuilt, so the last published snapshot stays current.
+the marts from being rebuilt, so the last published snapshot stays current. A file that cannot
+be read at all is quarantined instead (moved out of the landing area, reported with its
+reason) and does not block: the files beside it still publish.
 """
 
 from pathlib import Path
@@ -12,6 +14,7 @@ import dagster as dg
 
 from moatmetrics.ingest.contract import ENTITY_ORDER, load_order
 from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
+from moatmetrics.ingest.quarantine import quarantine
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.settings import Settings, get_settings
@@ -47,7 +50,10 @@ def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, in
         for path in sorted(landing_files(settings), key=lambda p: (load_order(p.stem), p.name)):
             if sha256_of(path) in known:
                 continue
-            results.append(report_upload(con, ingestor.ingest_file(path, uploaded_by="landing")))
+            result = ingestor.ingest_file(path, uploaded_by="landing")
+            if result.unreadable:
+                quarantine(con, path, result, settings)
+            results.append(report_upload(con, result))
         counts = {
             entity: con.execute(f"SELECT count(*) FROM raw.{entity}").fetchone()[0]
             for entity in ENTITY_ORDER

@@ -5,7 +5,9 @@ warehouse); this check publishes the verdict to Dagster. It fails — and so sto
 from being rebuilt, keeping the last published snapshot current — when an upload of the
 entity was rejected whole (a structural error, or more than the allowed share of rows with
 error-severity problems). Rows rejected under that share are reported, not blocking: the
-contract keeps the rest of the file.
+contract keeps the rest of the file. A file that could not be read at all was quarantined by the
+ingest; it fails the check with WARN severity (shown, not blocking), so the files beside it
+still publish.
 """
 
 import dagster as dg
@@ -43,15 +45,20 @@ def check_result(
     key: dg.AssetKey, mine: list[UploadResult], unassigned: list[UploadResult]
 ) -> dg.AssetCheckResult:
     """The verdict for one raw table (files of unknown entity fail every table's check)."""
-    rejected = [r for r in mine + unassigned if r.status == "rejected"]
+    refused = [r for r in mine + unassigned if r.status == "rejected"]
+    rejected = [r for r in refused if not r.unreadable]
+    quarantined = [r for r in refused if r.unreadable]
     judged = [r for r in mine if r.status != "unchanged"]
     scores = [r.quality_score for r in judged if r.quality_score is not None]
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=CHECK_NAME,
-        passed=not rejected,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{r.file_name}: rejected — {r.message}" for r in rejected)
+        passed=not refused,
+        severity=dg.AssetCheckSeverity.ERROR if rejected else dg.AssetCheckSeverity.WARN,
+        description="; ".join(
+            [f"{r.file_name}: rejected — {r.message}" for r in rejected]
+            + [f"{r.file_name}: unreadable, quarantined — {r.message}" for r in quarantined]
+        )
         or (f"{len(judged)} upload(s) accepted" if judged else "no new uploads"),
         metadata={
             "quality_score": dg.MetadataValue.float(float(min(scores)) if scores else 1.0),
@@ -72,8 +79,11 @@ def check_result(
                         "report": r.report_path,
                         "first_problems": r.problems[:5],
                     }
-                    for r in rejected
+                    for r in refused
                 ]
+            ),
+            "quarantined_files": dg.MetadataValue.json(
+                [{"file": r.file_name, "to": r.quarantined_to} for r in quarantined]
             ),
         },
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import openpyxl
 import pytest
+from bad_files import edit_sheets
 
 GOOD_ROWS = 250
 
@@ -232,6 +233,27 @@ ROW_CASES = [
         "required value is missing",
     ),
     RowCase(
+        "escape code in a client name",
+        "clients",
+        "C999,Evil\x1b[31mCo,legal,active,managed,2025-01-01,,1000.00,10,12",
+        "client_name",
+        "contains a control character (U+001B)",
+    ),
+    RowCase(
+        "line break in a quoted product",
+        "licenses",
+        'C999,Microsoft,"M365\nBusiness",,2025-01-01,10,9,8,9,22.00,,',
+        "product",
+        "contains a control character (U+000A)",
+    ),
+    RowCase(
+        "5,000-character client name",
+        "clients",
+        "C999," + "N" * 5000 + ",legal,active,managed,2025-01-01,,1000.00,10,12",
+        "client_name",
+        "longer than 200 characters (5000)",
+    ),
+    RowCase(
         "due before invoice date",
         "invoices",
         "I999,1,C1,2025-01-31,2025-01-01,paid,labor,,,,120.00,USD",
@@ -291,6 +313,12 @@ def _xlsx_bomb() -> bytes:
     return buffer.getvalue()
 
 
+def _patched_sheet(change) -> bytes:
+    """A real clients workbook whose sheet XML is then edited by `change` (bytes -> bytes)."""
+    rows = [HEADERS["clients"].split(",")] + [good_row("clients", i).split(",") for i in (1, 2)]
+    return edit_sheets(_xlsx({"clients": rows}), change)
+
+
 FILE_CASES = [
     (
         "UTF-16 export",
@@ -337,6 +365,34 @@ FILE_CASES = [
         "unsupported file type '.xls'",
     ),
     ("XLSX zip bomb", "clients.xlsx", _xlsx_bomb(), "possible zip bomb"),
+    (
+        "XLSX unescaped ampersand",
+        "clients.xlsx",
+        _patched_sheet(lambda xml: xml.replace(b"Client 1", b"Smith & Sons")),
+        "sheet 'clients' could not be read",
+    ),
+    (
+        "XLSX document type declaration",
+        "clients.xlsx",
+        _patched_sheet(
+            lambda xml: xml.replace(
+                b"<worksheet", b'<!DOCTYPE x [<!ENTITY e "Client">]><worksheet', 1
+            ).replace(b"Client 1", b"&e; 1")
+        ),
+        "declares a document type (<!DOCTYPE>)",
+    ),
+    (
+        "CSV header wider than a column name",
+        "clients.csv",
+        "client_id,client_name," + "x" * (129 * 1024) + "\nC1,Acme,1\n",
+        "the first row must name the columns",
+    ),
+    (
+        "CSV with 5,000 columns",
+        "clients.csv",
+        "client_id,client_name," + ",".join(f"c{i}" for i in range(5000)) + "\nC1,Acme\n",
+        "columns (limit 1,000)",
+    ),
     (
         "too many bad rows",
         "expenses.csv",
