@@ -195,6 +195,8 @@ EXPENSES = Entity(
         Column("category", "string"),
         Column("client_source", "string"),
         Column("client_key", "string"),
+        # Who billed it (accounting bills): license suppliers are never counted twice.
+        Column("supplier", "string"),
     ),
 )
 
@@ -236,11 +238,41 @@ LICENSE_FACTS = Entity(
         Column("cancelled_date", "date"),
         Column("billing_frequency", "string"),
         Column("deleted", "bool"),
+        # The vendor's own name for the client (Partner Center CustomerName), the fallback
+        # of client identity when no alias names the client_key.
+        Column("client_name", "string"),
+    ),
+)
+
+# Contract v2: invoice-level status and due date from an accounting invoice list (QuickBooks
+# Invoice List), joined by invoice_id onto the lines another file gives; never an amount line.
+INVOICE_STATUS = Entity(
+    name="invoice_status",
+    key=("invoice_id",),
+    columns=(
+        Column("invoice_id", "string", required=True),
+        Column("client_source", "string"),
+        Column("client_key", "string"),
+        Column("invoice_date", "date"),
+        Column("due_date", "date"),
+        Column("status", "enum", required=True),
+        Column("amount", "decimal"),
+        Column("open_balance", "decimal"),
     ),
 )
 
 ENTITIES: dict[str, Entity] = {
-    e.name: e for e in (CLIENTS, STAFF, TIME_ENTRIES, INVOICES, LICENSES, EXPENSES, LICENSE_FACTS)
+    e.name: e
+    for e in (
+        CLIENTS,
+        STAFF,
+        TIME_ENTRIES,
+        INVOICES,
+        LICENSES,
+        EXPENSES,
+        LICENSE_FACTS,
+        INVOICE_STATUS,
+    )
 }
 
 # Load order: referenced entities first (so reference checks see the newest clients/staff).
@@ -252,6 +284,7 @@ ENTITY_ORDER = (
     "licenses",
     "expenses",
     "license_facts",
+    "invoice_status",
 )
 
 

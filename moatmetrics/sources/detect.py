@@ -110,12 +110,13 @@ def _discriminates(profile: Profile, head: FileHead, index: int) -> bool:
     column, values = profile.discriminator
     wanted = {v.strip().lower() for v in values}
     if head.format == "json":
-        seen = [r.get(column, "") for r in head.sample]
+        seen = [r.get(a, "") for r in head.sample for a in column.split("|") if a in r]
     else:
         headers = [vendor_header(h) for h in head.headers_at(index)]
-        if vendor_header(column) not in headers:
+        found = [vendor_header(a) for a in column.split("|") if vendor_header(a) in headers]
+        if not found:
             return False
-        position = headers.index(vendor_header(column))
+        position = headers.index(found[0])
         seen = [r[position] for r in head.rows[index + 1 :] if position < len(r)]
     seen = [s.strip().lower() for s in seen if s and s.strip()]
     return bool(seen) and all(s in wanted for s in seen)
@@ -123,7 +124,7 @@ def _discriminates(profile: Profile, head: FileHead, index: int) -> bool:
 
 def evaluate(profile: Profile, head: FileHead) -> Candidate:
     """How well the file's head fits ``profile`` (the best header row when it is `auto`)."""
-    signature = [vendor_header(h) for h in profile.signature]
+    signature = [[vendor_header(a) for a in h.split("|")] for h in profile.signature]
     if head.format == "json":
         indexes = [0]
     elif profile.header_row == "auto":
@@ -133,7 +134,11 @@ def evaluate(profile: Profile, head: FileHead) -> Candidate:
     best: Candidate | None = None
     for index in indexes:
         present = {vendor_header(h) for h in head.headers_at(index)}
-        missing = [h for h, n in zip(profile.signature, signature, strict=True) if n not in present]
+        missing = [
+            h
+            for h, alternatives in zip(profile.signature, signature, strict=True)
+            if not any(a in present for a in alternatives)
+        ]
         if not missing:
             return Candidate(profile, index, [], _discriminates(profile, head, index))
         if best is None or len(missing) < len(best.missing):

@@ -155,7 +155,8 @@ class VendorFile:
         actual = {vendor_header(k): k for k in self.head.rows[0]}
         needed: dict[str, None] = {}
         for header in self._referenced_headers():
-            needed.setdefault(vendor_header(header), None)
+            for alternative in header.split("|"):
+                needed.setdefault(vendor_header(alternative), None)
         selects = []
         for index, key in enumerate(needed):
             original = actual.get(key, key)
@@ -205,13 +206,17 @@ class VendorFile:
             or (self.profile.date_format)
         )
 
+    def _column(self, header: str) -> str | None:
+        """The table column of a header; ``A|B`` names alternatives (two vocabularies)."""
+        for alternative in header.split("|"):
+            key = alternative if alternative.startswith("#") else vendor_header(alternative)
+            if key in self._columns:
+                return self._columns[key]
+        return None
+
     def _text(self, header: str) -> str:
-        if header.startswith("#") and header in self._columns:
-            return f"nullif(trim({self._columns[header]}), '')"
-        key = vendor_header(header)
-        if key not in self._columns:
-            return "CAST(NULL AS VARCHAR)"
-        return f"nullif(trim({self._columns[key]}), '')"
+        column = self._column(header)
+        return "CAST(NULL AS VARCHAR)" if column is None else f"nullif(trim({column}), '')"
 
     def _money_text(self, text: str) -> str:
         if self.profile.money != "formatted":
@@ -229,7 +234,9 @@ class VendorFile:
                 f"CASE WHEN regexp_matches({text}, '{ISO_PREFIX}')"
                 f" THEN try_cast(left({text}, 10) AS DATE) END"
             )
-        return f"CAST(try_strptime({text}, {sql_literal(fmt)}) AS DATE)"
+        formats = fmt.split("|")  # several layouts: the first that parses
+        layouts = "[" + ", ".join(sql_literal(f) for f in formats) + "]"
+        return f"CAST(try_strptime({text}, {layouts}) AS DATE)"
 
     def _resolver(self, upload_date: date):
         as_of = self._as_of(upload_date)
@@ -245,6 +252,10 @@ class VendorFile:
                 return sql_literal(self.options.client)
             if name == "_upload_date":
                 return sql_literal(upload_date)
+            if name == "_timezone":
+                return sql_literal(timezone_name())
+            if name == "_client_tracking":
+                return sql_literal(os.environ.get("MOATMETRICS_XERO_CLIENT_TRACKING") or "Client")
             kind, _, header = name.partition(":")
             if kind == "date" and header:
                 return self._parsed_date(self._text(header), self._date_format())
@@ -290,8 +301,9 @@ class VendorFile:
                 f"SELECT *, unnest(string_split(coalesce({items}, ''), {sep})) AS _item"
                 f" FROM ({sql})"
             )
-        cases = [f"WHEN {group_flag} THEN 'group row'"] if group_flag != "FALSE" else []
-        cases += [f"WHEN {render(s.when, resolve)} THEN {sql_literal(s.reason)}" for s in p.skips]
+        cases = [f"WHEN {render(s.when, resolve)} THEN {sql_literal(s.reason)}" for s in p.skips]
+        if group_flag != "FALSE":
+            cases.append(f"WHEN {group_flag} THEN 'group rows'")
         skip = f"CASE {' '.join(cases)} END" if cases else "CAST(NULL AS VARCHAR)"
         return f"SELECT *, {skip} AS _skip FROM ({sql})"
 
@@ -303,7 +315,7 @@ class VendorFile:
         for m in self.profile.mappings:
             if m.source is not None:
                 text = self._text(m.source)
-                if vendor_header(m.source) not in self._columns:
+                if self._column(m.source) is None:
                     self.notes.append(
                         f"header '{m.source}' is not in the file: {m.column} left empty"
                     )

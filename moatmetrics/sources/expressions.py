@@ -22,10 +22,20 @@ _STRING = re.compile(r"'(?:[^']|'')*'")
 _TOKEN = re.compile(
     r"\s*(?:([A-Za-z_][A-Za-z_0-9]*)|([0-9]+(?:\.[0-9]+)?)|(<=|>=|<>|!=|\|\||[-+*/%=<>(),.]))"
 )
-ENGINE_VALUES = ("_group", "_item", "_as_of", "_client", "_upload_date")
+ENGINE_VALUES = (
+    "_group",
+    "_item",
+    "_as_of",
+    "_client",
+    "_upload_date",
+    "_client_tracking",
+    "_timezone",
+)
 
 ALLOWED_WORDS = frozenset(
     [
+        "timezone",
+        "timestamptz",
         "abs",
         "and",
         "as",
