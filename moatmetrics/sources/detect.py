@@ -155,10 +155,19 @@ def choose(profiles: dict[str, Profile], head: FileHead, path: Path) -> Candidat
     if len(matching) == 1:
         return matching[0]
     if len(matching) > 1:
+        matching.sort(key=lambda c: c.profile.name)
         names = ", ".join(c.profile.name for c in matching)
+        signatures = {c.profile.name: set(c.profile.signature) for c in matching}
+        common = set.intersection(*signatures.values())
+        differ = [
+            f"only {name} requires {', '.join(sorted(sig - common))}"
+            for name, sig in signatures.items()
+            if sig - common
+        ]
         raise StructuralError(
-            f"'{path.name}' matches several source profiles ({names}): pass --source NAME"
-            " to pick one, or make one profile's signature stricter"
+            f"'{path.name}' matches several source profiles ({names}); their signatures"
+            + (f" differ: {'; '.join(differ)}" if differ else " are identical")
+            + ". Pass --source NAME to pick one, or make one profile's signature stricter"
         )
     return None
 
@@ -166,8 +175,13 @@ def choose(profiles: dict[str, Profile], head: FileHead, path: Path) -> Candidat
 def closest_profiles(profiles: dict[str, Profile], head: FileHead, limit: int = 3) -> str:
     """The nearest profiles and what each is missing, for the error message."""
     candidates = [evaluate(p, head) for p in profiles.values()]
+    # Most signature headers present first, then the smallest share missing.
     candidates.sort(
-        key=lambda c: (len(c.missing) / max(len(c.profile.signature), 1), c.profile.name)
+        key=lambda c: (
+            -(len(c.profile.signature) - len(c.missing)),
+            len(c.missing) / max(len(c.profile.signature), 1),
+            c.profile.name,
+        )
     )
     parts = []
     for c in candidates[:limit]:
