@@ -322,7 +322,7 @@ class VendorFile:
                 originals[m.column] = m.source
             elif m.expr is not None:
                 text = f"CAST({render(m.expr, resolve)} AS VARCHAR)"
-                originals[m.column] = m.column
+                originals[m.column] = m.header or m.column
             else:
                 text = sql_literal(m.value)
                 originals[m.column] = m.column
@@ -394,7 +394,7 @@ class VendorFile:
             ],
         )
         for m in self.profile.mappings:
-            if m.source is None:
+            if m.reported_as is None:
                 continue
             fix = None
             if m.transform == "date":
@@ -406,7 +406,7 @@ class VendorFile:
             con.execute(
                 "UPDATE ingest.rejected_rows SET column_name = ?, fix = coalesce(CASE WHEN"
                 " rule LIKE 'not %date%' THEN ? END, fix) WHERE upload_id = ? AND column_name = ?",
-                [m.source, fix, upload_id, m.column],
+                [m.reported_as, fix, upload_id, m.column],
             )
         result.rows_skipped = skipped
         if skipped:

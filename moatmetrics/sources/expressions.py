@@ -34,6 +34,10 @@ ENGINE_VALUES = (
 
 ALLOWED_WORDS = frozenset(
     [
+        "sum",
+        "over",
+        "partition",
+        "by",
         "timezone",
         "timestamptz",
         "abs",
@@ -113,6 +117,8 @@ def placeholders(expr: str) -> list[str]:
 def check_expression(expr: str) -> None:
     """Refuse anything but the allowed words, literals, operators and placeholders."""
     text = _STRING.sub(" ", PLACEHOLDER.sub(" x ", expr))
+    if "--" in text or "/*" in text or "*/" in text:
+        raise ExpressionError(f"comments are not allowed in expression {expr!r}")
     pos = 0
     while pos < len(text):
         if text[pos:].strip() == "":

@@ -39,6 +39,11 @@ class Mapping:
     value_map: dict[str, str] = field(default_factory=dict)
     negate_when: str | None = None
     date_format: str | None = None
+    header: str | None = None  # the file column problems are reported on (expressions)
+
+    @property
+    def reported_as(self) -> str | None:
+        return self.source or self.header
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def _mapping(path: Path, column: str, spec: Any, entity: str) -> Mapping:
     if column not in known:
         raise _fail(
             path,
-            f"column '{column}' is not a {entity} contract column;"
+            f"column '{column}' is not a column of the {entity} contract;"
             f" known: {', '.join(sorted(known))}",
         )
     if isinstance(spec, str):
@@ -102,7 +107,7 @@ def _mapping(path: Path, column: str, spec: Any, entity: str) -> Mapping:
         raise _fail(
             path, f"column '{column}': give a header name or a mapping with from/expr/value"
         )
-    allowed = {"from", "expr", "value", "as", "map", "negate_when", "date_format"}
+    allowed = {"from", "expr", "value", "as", "map", "negate_when", "date_format", "header"}
     extra = set(spec) - allowed
     if extra:
         raise _fail(path, f"column '{column}': unknown key(s) {', '.join(sorted(extra))}")
@@ -124,6 +129,7 @@ def _mapping(path: Path, column: str, spec: Any, entity: str) -> Mapping:
         value_map={str(k).strip().lower(): str(v) for k, v in value_map.items()},
         negate_when=spec.get("negate_when"),
         date_format=spec.get("date_format"),
+        header=spec.get("header"),
     )
 
 

@@ -99,7 +99,7 @@ def test_ambiguous_detection_names_the_candidates(home, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "matches several source profiles (my_xero, xero_invoices); their signatures are" in out
     assert main(["ingest", "--source", "my_xero", str(path)]) == 0
-    assert "profile my_xero v1" in capsys.readouterr().out
+    assert "profile my_xero v2" in capsys.readouterr().out
 
 
 def test_a_bad_profile_is_a_clear_error(home, tmp_path, capsys):
@@ -147,3 +147,27 @@ def test_ingest_as_of_and_client_flags(home, tmp_path, capsys):
     finally:
         con.close()
     assert json.loads(detail) == {"users without a license": 1}
+
+
+def test_profile_expressions_cannot_reach_beyond_the_file(tmp_path):
+    from moatmetrics.sources.profiles import ProfileError, parse_profile
+
+    base = "name: p\nversion: 1\nentity: invoices\nformat: csv\nsignature: [A]\ncolumns:\n"
+    attempts = {
+        'amount: {expr: "(SELECT sum(amount) FROM raw.invoices)"}': "'SELECT' is not allowed",
+        'amount: {expr: "{A} /* hidden */"}': "comments are not allowed",
+        "amount: {expr: \"read_csv('/etc/passwd')\"}": "'read_csv' is not allowed",
+        'amount: {expr: "{_secret}"}': "unknown engine value {_secret}",
+        "amount: {from: A, as: guess}": "'as' must be one of",
+        "nonsense: A": "'nonsense' is not a column of the invoices contract",
+    }
+    for line, message in attempts.items():
+        path = tmp_path / "p.yaml"
+        path.write_text(base + "  " + line + "\n")
+        try:
+            parse_profile(path)
+        except ProfileError as exc:
+            assert message in str(exc), (line, str(exc))
+            assert str(path) in str(exc)
+        else:
+            raise AssertionError(f"accepted: {line}")

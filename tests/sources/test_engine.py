@@ -103,7 +103,7 @@ XERO_LINES = [
 def test_xero_invoices_lines_credit_notes_negated_overpayments_skipped(upload, warehouse):
     result = upload("Invoices.csv", xero_csv(XERO_LINES))
     assert result.status == "accepted", (result.message, result.problems)
-    assert result.profile == "xero_invoices v1"
+    assert result.profile == "xero_invoices v2"
     assert result.rows_loaded == 4
     assert result.rows_skipped == 1
     assert "1 rows skipped (1 overpayment rows)" in result.message
@@ -163,3 +163,28 @@ def test_canonical_files_still_go_to_the_contract(upload, warehouse):
     result = upload("clients.csv", "client_id,client_name\nC1,Acme\n")
     assert result.status == "accepted"
     assert result.profile is None
+
+
+def test_xero_tax_inclusive_organisation_amounts_exclude_tax(upload, warehouse):
+    inclusive = [
+        xero_line(ContactName="Acme", InvoiceNumber="INV-9", InvoiceDate="01/06/2026",
+                  DueDate="15/06/2026", Total="345.00", TaxTotal="45.00", Quantity="1",
+                  UnitAmount="115.00", LineAmount="115.00", TaxAmount="15.00"),
+        xero_line(ContactName="Acme", InvoiceNumber="INV-9", InvoiceDate="01/06/2026",
+                  DueDate="15/06/2026", Total="345.00", TaxTotal="45.00", Quantity="2",
+                  UnitAmount="115.00", LineAmount="230.00", TaxAmount="30.00"),
+        # Tax on top (exclusive): Total = lines + tax, amounts stay as written.
+        xero_line(ContactName="Acme", InvoiceNumber="INV-10", InvoiceDate="01/06/2026",
+                  DueDate="15/06/2026", Total="115.00", TaxTotal="15.00", Quantity="1",
+                  UnitAmount="100.00", LineAmount="100.00", TaxAmount="15.00"),
+    ]  # fmt: skip
+    result = upload("Invoices.csv", xero_csv(inclusive))
+    assert result.status == "accepted", (result.message, result.problems)
+    assert result.warnings == 0
+    assert warehouse.execute(
+        "SELECT invoice_id, line_no, unit_price, amount FROM raw.invoices ORDER BY 1, 2"
+    ).fetchall() == [
+        ("INV-10", 1, Decimal("100"), Decimal("100")),
+        ("INV-9", 1, Decimal("100"), Decimal("100")),
+        ("INV-9", 2, Decimal("100"), Decimal("200")),
+    ]
