@@ -78,6 +78,7 @@ class VendorFile:
     skipped: dict[str, int] = field(default_factory=dict)
     rows_read: int = 0
     _columns: dict[str, str] = field(default_factory=dict)  # vendor header -> table column
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (rule, fix), file-level
 
     # -- archive -----------------------------------------------------------------------
     def archive_target(self, sha: str) -> Path:
@@ -192,11 +193,16 @@ class VendorFile:
     def _truncation_warning(self) -> None:
         cap = self.profile.truncation_rows
         if cap and self.rows_read == cap:
-            self.notes.append(
-                f"warning: the file has exactly {cap:,} rows, the most an {self.profile.family}"
-                " grid export writes: it looks truncated; export in smaller date ranges or"
-                " through the API"
+            self._warn(
+                f"the file has exactly {cap:,} rows, the most an {self.profile.family} grid"
+                " export writes: it looks truncated",
+                "export in smaller date ranges or through the API, and upload every part",
             )
+
+    def _warn(self, rule: str, fix: str) -> None:
+        """A file-level warning: a note now, a warning row of the upload report after load."""
+        self.warnings.append((rule, fix))
+        self.notes.append(f"warning: {rule}: {fix}")
 
     # -- SQL generation ----------------------------------------------------------------
     def _date_format(self, mapping: Mapping | None = None) -> str | None:
@@ -274,10 +280,11 @@ class VendorFile:
                 return date.fromisoformat(match.group(1))
             except ValueError:
                 pass
-        if self.profile.as_of == "file" and not any("--as-of" in n for n in self.notes):
-            self.notes.append(
-                f"warning: the file has no date of its own and none in its name; dated"
-                f" {upload_date.isoformat()} (the upload date): pass --as-of DATE to date it"
+        if self.profile.as_of == "file" and not any("--as-of" in f for _, f in self.warnings):
+            self._warn(
+                "the file has no date of its own and none in its name; dated"
+                f" {upload_date.isoformat()} (the upload date)",
+                "pass --as-of DATE, or put the date (YYYY-MM-DD) in the file name",
             )
         return upload_date
 
@@ -408,6 +415,13 @@ class VendorFile:
                 " rule LIKE 'not %date%' THEN ? END, fix) WHERE upload_id = ? AND column_name = ?",
                 [m.reported_as, fix, upload_id, m.column],
             )
+        for rule, fix in self.warnings:
+            con.execute(
+                "INSERT INTO ingest.rejected_rows VALUES (?, ?, NULL, NULL, NULL, NULL, ?, ?,"
+                " 'warning')",
+                [upload_id, self.path.name, rule, fix],
+            )
+        result.warnings += len(self.warnings)
         result.rows_skipped = skipped
         if skipped:
             detail = ", ".join(f"{n} {reason}" for reason, n in self.skipped.items())

@@ -289,6 +289,9 @@ def test_autotask_file_of_exactly_5000_rows_warns_it_looks_truncated(upload):
     result = upload("at_time.json", json.dumps(entries))
     assert result.status == "accepted", result.message
     assert any("looks truncated" in n and "5,000" in n for n in result.notes)
+    warning = next(p for p in result.problems if "truncated" in p["rule"])
+    assert warning["severity"] == "warning" and warning["row"] is None
+    assert "smaller date ranges" in warning["fix"] and result.warnings >= 1
     fewer = upload("at_time_2.json", json.dumps(entries[:4999]))
     assert not any("truncated" in n for n in fewer.notes)
 
