@@ -18,6 +18,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -51,7 +52,15 @@ _MONEY = r"^\(?[-+]?\$?[-+]?[0-9][0-9,]*(\.[0-9]+)?\)?$"
 
 def timezone_name() -> str:
     """The MSP's time zone for work dates (``MOATMETRICS_TIMEZONE``, default UTC)."""
-    return os.environ.get("MOATMETRICS_TIMEZONE") or "UTC"
+    name = os.environ.get("MOATMETRICS_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise StructuralError(
+            f"MOATMETRICS_TIMEZONE '{name}' is not a time zone: use an IANA name such as"
+            " America/New_York or Europe/London"
+        ) from exc
+    return name
 
 
 @dataclass(frozen=True)

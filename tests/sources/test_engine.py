@@ -188,3 +188,10 @@ def test_xero_tax_inclusive_organisation_amounts_exclude_tax(upload, warehouse):
         ("INV-9", 1, Decimal("100"), Decimal("100")),
         ("INV-9", 2, Decimal("100"), Decimal("200")),
     ]
+
+
+def test_an_unknown_time_zone_is_a_clear_error(upload, monkeypatch):
+    monkeypatch.setenv("MOATMETRICS_TIMEZONE", "Mars/Olympus")
+    result = upload("cw_time.json", cw_json(ENTRIES[:1]))
+    assert result.status == "rejected"
+    assert "MOATMETRICS_TIMEZONE 'Mars/Olympus' is not a time zone" in result.message
