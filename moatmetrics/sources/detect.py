@@ -119,7 +119,7 @@ def _discriminates(profile: Profile, head: FileHead, index: int) -> bool:
         position = headers.index(found[0])
         seen = [r[position] for r in head.rows[index + 1 :] if position < len(r)]
     seen = [s.strip().lower() for s in seen if s and s.strip()]
-    return bool(seen) and all(s in wanted for s in seen)
+    return any(s in wanted for s in seen)  # a bad value is a row problem, not another layout
 
 
 def evaluate(profile: Profile, head: FileHead) -> Candidate:

@@ -115,15 +115,21 @@ class VendorFile:
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _row_number, {selects}"
                 " FROM vstage WHERE _skip IS NULL"
             )
+            # The text tables hold the file as written (names, addresses): gone now. On an
+            # error the loader rolls the upload's transaction back, and them with it.
+            for name in ("vsrc_read", "vsrc", "vstage"):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
         except duckdb.Error as exc:
+            # A database message may quote a value; from a file with personal data it is
+            # not repeated into the upload report.
+            detail = (
+                "details withheld, the file holds personal data: check it is an unchanged export"
+                if self.profile.private
+                else str(exc).splitlines()[0]
+            )
             raise StructuralError(
-                f"the {self.profile.name} profile could not read the file:"
-                f" {str(exc).splitlines()[0]}"
+                f"the {self.profile.name} profile could not read the file: {detail}"
             ) from exc
-        finally:
-            # The text tables hold the file as written (names, addresses): gone now.
-            con.execute("DROP TABLE IF EXISTS vsrc")
-            con.execute("DROP TABLE IF EXISTS vstage")
         rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         if self.profile.private:
             self._archive_pseudonymised(con, table)

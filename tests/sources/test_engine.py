@@ -195,3 +195,12 @@ def test_an_unknown_time_zone_is_a_clear_error(upload, monkeypatch):
     result = upload("cw_time.json", cw_json(ENTRIES[:1]))
     assert result.status == "rejected"
     assert "MOATMETRICS_TIMEZONE 'Mars/Olympus' is not a time zone" in result.message
+
+
+def test_a_vendor_file_the_reader_cannot_parse_is_rejected_whole_with_the_line(upload, warehouse):
+    text = xero_csv(XERO_LINES[:2]) + "Acme" + ",x" * 44 + "\n"
+    result = upload("Invoices.csv", text)
+    assert result.status == "rejected"
+    assert "the xero_invoices profile could not read the file" in result.message
+    assert "Line: 4" in result.message or "row 4" in result.message
+    assert warehouse.execute("SELECT count(*) FROM raw.invoices").fetchone() == (0,)

@@ -100,3 +100,15 @@ def test_no_upn_email_or_display_name_is_stored_under_the_home(home, tmp_path, c
     # 4. The salt lives under the home, apart from the data, readable by the owner only.
     salt = home.home / "secrets" / "pseudonym.salt"
     assert salt.stat().st_mode & 0o077 == 0
+
+
+def test_a_broken_microsoft_365_file_does_not_quote_its_rows(upload, warehouse):
+    # A row with more columns than the header: the reader fails on it.
+    text = m365_users_csv("A") + "Eve Evil,False,eve@contoso.com" + ",x" * 27 + ",extra\n"
+    result = upload("users_2026-06-30.csv", text)
+    assert result.status == "rejected"
+    assert "details withheld" in result.message
+    stored = warehouse.execute(
+        "SELECT message FROM ingest.uploads UNION ALL SELECT rule FROM ingest.rejected_rows"
+    ).fetchall()
+    assert not any("@" in (row[0] or "") for row in stored)
