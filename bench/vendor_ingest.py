@@ -94,12 +94,16 @@ def ingest(home: Path, reference: list[Path], files: list[Path]) -> tuple[float,
         ingestor = Ingestor(con, settings)
         for path in reference:
             assert ingestor.ingest_file(path).ok
+        results, per_file = [], {}
         started = time.perf_counter()
-        results = [ingestor.ingest_file(path) for path in files]
+        for path in files:
+            file_started = time.perf_counter()
+            results.append(ingestor.ingest_file(path))
+            per_file[f"{path.name} seconds"] = round(time.perf_counter() - file_started, 2)
         seconds = time.perf_counter() - started
         for result in results:
             assert result.ok, (result.file_name, result.message)
-        rows = {r.file_name: r.rows_loaded for r in results}
+        rows = {r.file_name: r.rows_loaded for r in results} | per_file
         rows["raw.time_entries"] = con.execute("SELECT count(*) FROM raw.time_entries").fetchone()[
             0
         ]

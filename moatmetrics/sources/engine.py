@@ -45,6 +45,9 @@ from moatmetrics.sources.expressions import placeholders, render
 from moatmetrics.sources.profiles import Mapping, Profile, ProfileError, load_profiles
 from moatmetrics.sources.pseudonym import pseudonym_salt
 
+# A freshly created table's rows in file order, 0 for the first: rowids are appended in
+# order but start at a transaction-local offset (cheaper than row_number() over a sort).
+_ROW_FROM_ROWID = "CAST(rowid - (SELECT min(rowid) FROM vsrc_read) AS BIGINT)"
 VENDOR_FORMATS = {".csv": "csv", ".txt": "csv", ".json": "json"}
 ISO_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _MONEY = r"^\(?[-+]?\$?[-+]?[0-9][0-9,]*(\.[0-9]+)?\)?$"
@@ -101,19 +104,32 @@ class VendorFile:
                 self._read_json(con)
             else:
                 self._read_csv(con)
-            self.rows_read = con.execute("SELECT count(*) FROM vsrc").fetchone()[0]
-            self._truncation_warning()
-            con.execute(f"CREATE OR REPLACE TEMP TABLE vstage AS {self._stage_sql(upload_date)}")
-            self.skipped = dict(
+            self.rows_read, span = con.execute(
+                "SELECT count(*), coalesce(max(_row_number) - min(_row_number) + 1, 0) FROM vsrc"
+            ).fetchone()
+            if span != self.rows_read:  # rowids not dense: number the rows by sorting them
                 con.execute(
-                    "SELECT _skip, count(*) FROM vstage WHERE _skip IS NOT NULL"
-                    " GROUP BY _skip ORDER BY _skip"
-                ).fetchall()
-            )
+                    "CREATE OR REPLACE TEMP TABLE vsrc AS SELECT * REPLACE (CAST(min(_row_number)"
+                    " OVER () + row_number() OVER (ORDER BY _row_number) - 1 AS BIGINT)"
+                    " AS _row_number) FROM vsrc"
+                )
+            self._truncation_warning()
+            stage, kept = "vsrc", ""
+            if self._needs_stage():  # group rows, lists or skip rules: one more pass
+                stage, kept = "vstage", " WHERE _skip IS NULL"
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE vstage AS {self._stage_sql(upload_date)}"
+                )
+                self.skipped = dict(
+                    con.execute(
+                        "SELECT _skip, count(*) FROM vstage WHERE _skip IS NOT NULL"
+                        " GROUP BY _skip ORDER BY _skip"
+                    ).fetchall()
+                )
             selects, originals = self._mapping_sql(upload_date)
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _row_number, {selects}"
-                " FROM vstage WHERE _skip IS NULL"
+                f" FROM {stage}{kept}"
             )
             # The text tables hold the file as written (names, addresses): gone now. On an
             # error the loader rolls the upload's transaction back, and them with it.
@@ -162,33 +178,54 @@ class VendorFile:
                 source.unlink(missing_ok=True)
         first_line = self.header_index + 2
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE vsrc AS SELECT CAST(row_number() OVER (ORDER BY rowid)"
-            f" + {first_line - 1} AS BIGINT) AS _row_number, * FROM vsrc_read"
+            f"CREATE OR REPLACE TEMP TABLE vsrc AS SELECT {_ROW_FROM_ROWID} + {first_line}"
+            " AS _row_number, * FROM vsrc_read"
         )
         con.execute("DROP TABLE vsrc_read")
 
     def _read_json(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Only the referenced fields, parsed once by DuckDB's JSON reader into typed columns.
+
+        Nested objects (``company.identifier``) are read as structs of text fields; numbers
+        and booleans arrive as their JSON text, like a CSV cell.
+        """
         actual = {vendor_header(k): k for k in self.head.rows[0]}
         needed: dict[str, None] = {}
         for header in self._referenced_headers():
             for alternative in header.split("|"):
                 needed.setdefault(vendor_header(alternative), None)
-        selects = []
+        tree: dict[str, dict[str, str]] = {}  # top-level key -> {field: table column}
+        leaves: dict[str, str] = {}  # top-level key -> table column
         for index, key in enumerate(needed):
-            original = actual.get(key, key)
-            path = "$." + ".".join(
-                '"' + part.replace('"', '\\"') + '"' for part in original.split(".")
-            )
+            top, _, sub = actual.get(key, key).partition(".")
             self._columns[key] = f"c{index}"
-            selects.append(f"json ->> {sql_literal(path)} AS c{index}")
+            if sub:
+                tree.setdefault(top, {})[sub] = f"c{index}"
+            else:
+                leaves[top] = f"c{index}"
+        types: dict[str, str] = {}
+        selects: list[str] = []
+        for top, fields in tree.items():
+            inner = ", ".join(f"{_ident(f)} VARCHAR" for f in fields)
+            types[top] = f"STRUCT({inner})"
+            selects += [
+                f"struct_extract({_ident(top)}, {sql_literal(f)}) AS {column}"
+                for f, column in fields.items()
+            ]
+        for top, column in leaves.items():
+            if top in tree:  # the object itself as well as its fields: its JSON text
+                selects.append(f"CAST(to_json({_ident(top)}) AS VARCHAR) AS {column}")
+            else:
+                types[top] = "VARCHAR"
+                selects.append(f"{_ident(top)} AS {column}")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE vsrc_read AS SELECT json"
-            " FROM read_json_objects(?, format = 'array')",
-            [str(self.path)],
+            "CREATE OR REPLACE TEMP TABLE vsrc_read AS SELECT * FROM read_json(?,"
+            " format = 'array', columns = ?)",
+            [str(self.path), types or {"_": "VARCHAR"}],
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE vsrc AS SELECT CAST(row_number() OVER (ORDER BY rowid)"
-            f" AS BIGINT) AS _row_number{''.join(', ' + s for s in selects)} FROM vsrc_read"
+            f"CREATE OR REPLACE TEMP TABLE vsrc AS SELECT {_ROW_FROM_ROWID} + 1 AS _row_number"
+            f"{''.join(', ' + s for s in selects)} FROM vsrc_read"
         )
         con.execute("DROP TABLE vsrc_read")
 
@@ -302,6 +339,10 @@ class VendorFile:
                 "pass --as-of DATE, or put the date (YYYY-MM-DD) in the file name",
             )
         return upload_date
+
+    def _needs_stage(self) -> bool:
+        p = self.profile
+        return bool(p.skips or p.explode or (p.group_when and p.group_value))
 
     def _stage_sql(self, upload_date: date) -> str:
         p = self.profile
@@ -441,6 +482,10 @@ class VendorFile:
         if skipped:
             detail = ", ".join(f"{n} {reason}" for reason, n in self.skipped.items())
             result.message += f"; {skipped} rows skipped ({detail})"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def vendor_format(path: Path) -> str | None:
