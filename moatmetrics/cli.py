@@ -18,6 +18,8 @@ from typing import Any
 
 from moatmetrics.cli_keys import add_parsers as add_keys_and_audit_parsers
 from moatmetrics.cli_keys import cli_actor
+from moatmetrics.cli_sources import add_ingest_flags, source_options
+from moatmetrics.cli_sources import add_parsers as add_sources_parsers
 from moatmetrics.ingest.contract import load_order
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.settings import (
@@ -61,6 +63,11 @@ def print_upload(result) -> None:
     entity = f" [{result.entity}]" if result.entity else ""
     score = f" (quality {result.quality_score:.1%})" if result.quality_score is not None else ""
     print(f"{mark} {result.file_name}{entity}: {result.status} — {result.message}{score}")
+    if getattr(result, "profile", None):
+        print(
+            f"      profile {result.profile}: {result.rows_loaded} rows mapped,"
+            f" {result.rows_skipped} skipped, {result.rows_rejected} rejected"
+        )
     for recommendation in result.recommendations[:5]:
         print(f"      - {recommendation}")
     for note in result.notes:
@@ -102,7 +109,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with warehouse_connection(settings) as con:
         ingestor = Ingestor(con, settings)
         for path in files:
-            result = ingestor.ingest_file(path, entity_name=args.entity, uploaded_by=args.by)
+            result = ingestor.ingest_file(
+                path, entity_name=args.entity, uploaded_by=args.by, options=source_options(args)
+            )
             print_upload(result)
             _record_upload(con, result)
             failed |= result.status == "rejected"
@@ -304,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+")
     ingest.add_argument("--entity", help="the entity of the files, when their names do not say")
     ingest.add_argument("--by", default=os.environ.get("USER", "cli"), help="who uploads")
+    add_ingest_flags(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
     run = sub.add_parser("run", help="ingest the landing area, build the marts, publish")
@@ -344,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
 
     add_keys_and_audit_parsers(sub)
+    add_sources_parsers(sub)
     return parser
 
 

@@ -118,6 +118,10 @@ TIME_ENTRIES = Entity(
         Column("work_type", "enum"),
         Column("ticket_id", "string"),
         Column("bill_rate", "decimal", aliases=("rate",)),
+        # Contract v2 (vendor files): the client as the vendor names it, resolved in dbt.
+        Column("client_source", "string"),
+        Column("client_key", "string"),
+        Column("billing_option", "string"),
     ),
 )
 
@@ -146,8 +150,14 @@ INVOICES = Entity(
             default_sql="round(quantity * unit_price, 2)",
         ),
         Column("currency", "currency", default_sql="$reporting_currency"),
+        Column("client_source", "string"),
+        Column("client_key", "string"),
+        # The accounting account code of a vendor line, for account_map (contract v2).
+        Column("account", "string"),
     ),
     validation_columns=(
+        # A vendor line names its client by the vendor's key until dbt resolves it.
+        ("client_reference", "coalesce(client_id, client_key)", "client_id"),
         (
             "amount_difference",
             "CAST(amount - round(quantity * unit_price, 2) AS DOUBLE)",
@@ -188,15 +198,99 @@ EXPENSES = Entity(
         Column("expense_date", "date", required=True),
         Column("amount", "decimal", required=True),
         Column("category", "string"),
+        Column("client_source", "string"),
+        Column("client_key", "string"),
+        # Who billed it (accounting bills): license suppliers are never counted twice.
+        Column("supplier", "string"),
+    ),
+)
+
+# Contract v2: one observed license fact per row (docs/sources.md), from the Microsoft 365,
+# Partner Center and PSA files; dbt assembles license rows from them per client and month.
+LICENSE_FACT_KINDS = ("purchased", "assigned", "active", "billed")
+
+LICENSE_FACTS = Entity(
+    name="license_facts",
+    key=(
+        "source",
+        "client_source",
+        "client_key",
+        "client_id",
+        "product",
+        "as_of_date",
+        "fact",
+        "user_hash",
+        "subscription_id",
+        "effective_date",
+    ),
+    columns=(
+        Column("source", "string", required=True),
+        Column("client_source", "string"),
+        Column("client_key", "string"),
+        Column("client_id", "string"),
+        Column("vendor", "string"),
+        Column("product", "string", required=True),
+        Column("sku", "string"),
+        Column("as_of_date", "date", required=True),
+        Column("fact", "enum", required=True),
+        Column("user_hash", "string"),
+        Column("quantity", "decimal"),
+        Column("unit_cost", "decimal"),
+        Column("unit_price", "decimal"),
+        Column("term_end_date", "date"),
+        Column("subscription_id", "string"),
+        Column("effective_date", "date"),
+        Column("cancelled_date", "date"),
+        Column("billing_frequency", "string"),
+        Column("deleted", "bool"),
+        # The vendor's own name for the client (Partner Center CustomerName), the fallback
+        # of client identity when no alias names the client_key.
+        Column("client_name", "string"),
+    ),
+)
+
+# Contract v2: invoice-level status and due date from an accounting invoice list (QuickBooks
+# Invoice List), joined by invoice_id onto the lines another file gives; never an amount line.
+INVOICE_STATUS = Entity(
+    name="invoice_status",
+    key=("invoice_id",),
+    columns=(
+        Column("invoice_id", "string", required=True),
+        Column("client_source", "string"),
+        Column("client_key", "string"),
+        Column("invoice_date", "date"),
+        Column("due_date", "date"),
+        Column("status", "enum", required=True),
+        Column("amount", "decimal"),
+        Column("open_balance", "decimal"),
     ),
 )
 
 ENTITIES: dict[str, Entity] = {
-    e.name: e for e in (CLIENTS, STAFF, TIME_ENTRIES, INVOICES, LICENSES, EXPENSES)
+    e.name: e
+    for e in (
+        CLIENTS,
+        STAFF,
+        TIME_ENTRIES,
+        INVOICES,
+        LICENSES,
+        EXPENSES,
+        LICENSE_FACTS,
+        INVOICE_STATUS,
+    )
 }
 
 # Load order: referenced entities first (so reference checks see the newest clients/staff).
-ENTITY_ORDER = ("clients", "staff", "time_entries", "invoices", "licenses", "expenses")
+ENTITY_ORDER = (
+    "clients",
+    "staff",
+    "time_entries",
+    "invoices",
+    "licenses",
+    "expenses",
+    "license_facts",
+    "invoice_status",
+)
 
 
 def entity_for_file_stem(stem: str) -> str | None:

@@ -37,6 +37,7 @@ from moatmetrics.ingest.validation import (
 from moatmetrics.quality.gate import collect_problems, quality_summary
 from moatmetrics.quality.suites import SuiteError
 from moatmetrics.settings import Settings
+from moatmetrics.sources.engine import SourceOptions, detect_vendor_file
 
 PROBLEM_SAMPLE = 20
 
@@ -63,6 +64,8 @@ class UploadResult:
     validation_seconds: float = 0.0
     unreadable: bool = False  # rejected before any row could be read: quarantined if landed
     quarantined_to: str | None = None
+    profile: str | None = None  # the source profile of a vendor file (docs/sources.md)
+    rows_skipped: int = 0  # a vendor file's group and subtotal rows, counted, not rejected
 
     @property
     def ok(self) -> bool:
@@ -95,6 +98,11 @@ def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE TABLE IF NOT EXISTS ingest.{entity.name}_rows ({columns},"
             " _upload_id VARCHAR, _upload_seq BIGINT, _row_number BIGINT)"
         )
+        for c in entity.columns:  # columns added to the contract since the table was made
+            con.execute(
+                f"ALTER TABLE ingest.{entity.name}_rows ADD COLUMN IF NOT EXISTS"
+                f" {c.name} {SQL_TYPES[c.type]}"
+            )
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables"
             " WHERE table_schema = 'raw' AND table_name = ?",
@@ -219,7 +227,11 @@ class Ingestor:
         ensure_ingest_schema(con)
 
     def ingest_file(
-        self, path: Path, entity_name: str | None = None, uploaded_by: str = "cli"
+        self,
+        path: Path,
+        entity_name: str | None = None,
+        uploaded_by: str = "cli",
+        options: SourceOptions | None = None,
     ) -> UploadResult:
         path = Path(path)
         result = UploadResult(file_name=path.name, entity=entity_name, status="rejected")
@@ -239,14 +251,26 @@ class Ingestor:
             self.con.execute("DELETE FROM ingest.uploads WHERE upload_id = ?", [upload_id])
             self.con.execute("DELETE FROM ingest.rejected_rows WHERE upload_id = ?", [upload_id])
 
+        options = options or SourceOptions()
+        vendor, detect_error = None, None
+        try:  # vendor exports: the one plug-in point of moatmetrics.sources
+            vendor = detect_vendor_file(path, entity_name, options, self.settings)
+        except Exception as exc:  # noqa: BLE001 (an unreadable file is rejected below, not raised)
+            detect_error = exc
+        if vendor is not None:
+            result.profile = f"{vendor.profile.name} v{vendor.profile.version}"
+        private = vendor is not None and vendor.profile.private
         # Refused before it is archived: the archive holds only files within the limit.
         over_limit = size > self.settings.max_upload_bytes
-        archived = None if over_limit else self._archive(path, sha)
+        if over_limit:
+            archived = None
+        else:
+            archived = vendor.archive_target(sha) if private else self._archive(path, sha)
         uploaded_at = datetime.now(UTC)
         ctx = ValidationContext(
             upload_date=uploaded_at.date(),
             reporting_currency=self.settings.reporting_currency,
-            date_format=os.environ.get("MOATMETRICS_DATE_FORMAT") or None,
+            date_format=options.date_format or os.environ.get("MOATMETRICS_DATE_FORMAT") or None,
         )
         seq = self.con.execute(
             "SELECT coalesce(max(upload_seq), 0) + 1 FROM ingest.uploads"
@@ -264,6 +288,11 @@ class Ingestor:
                 )
             fmt = file_format(path)
             reading = False
+            if detect_error is not None:
+                reading = not isinstance(detect_error, StructuralError)
+                raise detect_error
+            if vendor is not None:
+                entity_name = vendor.profile.entity
             if entity_name is None:
                 entity_name = entity_for_file_stem(path.stem)
             if entity_name not in ENTITIES:
@@ -276,12 +305,17 @@ class Ingestor:
             result.entity = entity_name
             entity = ENTITIES[entity_name]
             reading = True
-            source = read_source(self.con, path, entity_name, "src")
+            if vendor is not None:
+                source = vendor.read(self.con, "src", ctx.upload_date)
+            else:
+                source = read_source(self.con, path, entity_name, "src")
             reading = False
             sheet = source.sheet
             result.notes.extend(source.notes)
             result.row_count = source.row_count
             self._validate_and_load(entity, source, ctx, result, upload_id, seq, sheet)
+            if vendor is not None:
+                vendor.after_load(self.con, upload_id, result)
         except Exception as exc:  # noqa: BLE001 (one file's failure must not stop the others)
             try:
                 self.con.execute("ROLLBACK")
