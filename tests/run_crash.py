@@ -8,6 +8,7 @@ for an outcome until a generous deadline.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -119,12 +120,12 @@ def run_failure_messages(home: Path, run_id: str) -> list[str]:
 
 
 def stop_process_group(process: subprocess.Popen) -> None:
-    """SIGTERM a process started in its own session, and its children; SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
+    """SIGTERM a process started in its own session and its children; then SIGKILL whatever of
+    that process group is left (a run worker the daemon launched, its step processes)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
+    process.wait(timeout=60)
