@@ -163,8 +163,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     ensure_dbt_manifest()
+    terminal = sys.stderr  # the wait notice must reach the user, not the run's log file
+
+    def waiting() -> None:
+        print("another pipeline run is in progress; this one starts when it ends", file=terminal)
+        terminal.flush()
+
     if args.verbose:
-        outcome = run_pipeline(settings, log_level="DEBUG")
+        outcome = run_pipeline(settings, log_level="DEBUG", on_wait=waiting)
     else:
         # dbt's progress lines go to a log file; the summary below says what matters.
         log_path = settings.home / "logs" / "last-run.log"
@@ -174,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
         ):
-            outcome = run_pipeline(settings)
+            outcome = run_pipeline(settings, on_wait=waiting)
         print(f"full log: {log_path}")
     print(outcome.summary())
     return 0 if outcome.published else 1

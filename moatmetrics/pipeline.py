@@ -2,10 +2,17 @@
 
 The same `Definitions` the Dagster UI loads are executed against the home's Dagster instance,
 so CLI runs appear in the UI's run history with their logs, checks and lineage.
+
+A run holds the home's running lock from start to end (a second run waits, then runs) and a
+worker lock of its own, named in its run tag, so that a run whose process was killed is
+recognised and marked failed (`moatmetrics.runs`), here at the next start and by the daemon's
+run monitoring (`orchestration.run_launcher`).
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from moatmetrics.settings import Settings, apply_process_environment, ensure_home
@@ -43,23 +50,42 @@ class RunOutcome:
         return "\n".join(lines)
 
 
-def run_pipeline(settings: Settings, log_level: str = "WARNING") -> RunOutcome:
+def run_pipeline(
+    settings: Settings,
+    log_level: str = "WARNING",
+    on_wait: Callable[[], None] | None = None,
+) -> RunOutcome:
+    """Run the whole asset graph in this process; `on_wait` is called if another run is going."""
     from moatmetrics.quality.suites import preload_in_background
 
     preload_in_background()  # overlaps GX's slow import with Dagster's start-up
     from dagster import AssetCheckSeverity, DagsterInstance
 
+    from moatmetrics.runs import (
+        WORKER_LOCK_TAG,
+        fail_orphaned_runs,
+        pipeline_running_lock,
+        worker_lock,
+    )
     from orchestration.definitions import defs
 
     # The warehouse path dbt reads and the Dagster instance follow this home, even when one
     # process runs several homes (tests).
     ensure_home(settings)
     apply_process_environment(settings)
-    before = current_snapshot(settings)
     job = defs.resolve_implicit_global_asset_job_def()
-    with DagsterInstance.get() as instance:
+    run_id = str(uuid.uuid4())  # known before the run exists: its worker lock comes first
+    with (
+        pipeline_running_lock(settings, on_wait),
+        worker_lock(settings, run_id) as lock_path,
+        DagsterInstance.get() as instance,
+    ):
+        fail_orphaned_runs(instance)  # a killed run left STARTED must not block the queue
+        before = current_snapshot(settings)
         result = job.execute_in_process(
             instance=instance,
+            run_id=run_id,
+            tags={WORKER_LOCK_TAG: str(lock_path)},
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )

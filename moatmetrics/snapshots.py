@@ -190,6 +190,27 @@ def prune_audited(
     return removed
 
 
+BUILDING_SUFFIX = ".duckdb.building"
+
+
+def remove_abandoned_building_files(settings: Settings) -> list[str]:
+    """Delete the half-written snapshot files a killed publish left; returns their names.
+
+    A publish writes ``.<id>.duckdb.building`` and renames it when complete; a publish killed
+    in between leaves it, and nothing else would ever remove it (a full copy of the marts).
+    The caller must hold the warehouse lock (`orchestration.resources.warehouse_lock`): every
+    publish writes its file under that lock, so none of these files is being written by a
+    live run.
+    """
+    if not settings.snapshots_dir.exists():
+        return []
+    removed = []
+    for path in settings.snapshots_dir.glob(f".*{BUILDING_SUFFIX}"):
+        path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
 def _new_snapshot_id() -> str:
     # Sortable by time, unique even for two publishes in the same second.
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
@@ -292,7 +313,7 @@ def _write_snapshot_file(
 ) -> tuple[str, dict[str, int], list[str]]:
     """Write `<folder>/<snapshot_id>.duckdb` read-only; returns created_at, counts, upload ids."""
     final_path = folder / f"{snapshot_id}.duckdb"
-    building_path = folder / f".{snapshot_id}.duckdb.building"
+    building_path = folder / f".{snapshot_id}{BUILDING_SUFFIX}"
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         con = duckdb.connect(str(building_path))
@@ -338,6 +359,9 @@ def _write_snapshot_file(
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        from moatmetrics.runs import pause_point
+
+        pause_point("publish.building")  # crash tests: a kill here leaves the .building file
         os.chmod(building_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         os.replace(building_path, final_path)
     except (duckdb.Error, OSError) as exc:

@@ -16,7 +16,7 @@ from moatmetrics.appdb.audit import PIPELINE, record_pipeline_event
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
 from moatmetrics.ingest.loader import UploadResult
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import prune_audited
+from moatmetrics.snapshots import list_snapshots, prune_audited
 
 
 def report_upload(con: Any, result: UploadResult) -> UploadResult:
@@ -44,6 +44,43 @@ def report_publish(snapshot_id: str | None, outcome: str, details: dict[str, Any
     record_pipeline_event(
         "pipeline.publish", outcome, target=f"snapshots/{snapshot_id or '-'}", details=details
     )
+
+
+def record_unaudited_publishes(settings: Settings) -> list[str]:
+    """Record ``pipeline.publish`` for each published snapshot the audit log has no entry for.
+
+    The publish entry is written after the `current` pointer moves; a run killed between the
+    two (kill -9, out of memory) published a snapshot the log does not show. The next publish
+    calls this first, so every published snapshot has its entry; a late one says so
+    (``recorded_late``) and carries the snapshot's own creation time. Returns the ids recorded.
+    """
+    from sqlalchemy import select
+
+    from moatmetrics.appdb.db import session_scope
+    from moatmetrics.appdb.models import AuditEntry
+
+    published = list_snapshots(settings)
+    if not published:
+        return []
+    with session_scope(settings) as session:
+        audited = set(
+            session.scalars(
+                select(AuditEntry.target).where(
+                    AuditEntry.action == "pipeline.publish", AuditEntry.outcome == "ok"
+                )
+            )
+        )
+    missing = [s for s in published if f"snapshots/{s.snapshot_id}" not in audited]
+    for snapshot in missing:
+        details = {
+            "row_counts": snapshot.row_counts,
+            "uploads_included": len(snapshot.upload_ids),
+            "recorded_late": True,
+            "published_at": snapshot.created_at,
+            "reason": "the publishing run ended before it recorded this publish",
+        }
+        report_publish(snapshot.snapshot_id, "ok", details)
+    return [s.snapshot_id for s in missing]
 
 
 def prune_snapshots(

@@ -8,7 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from moatmetrics.settings import get_settings
 from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
-from orchestration.resources import dbt_project, warehouse_connection
+from orchestration.resources import dbt_project, warehouse_connection, warehouse_lock
 
 
 class MoatMetricsDbtTranslator(DagsterDbtTranslator):
@@ -33,9 +33,16 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     In PostgreSQL mode dbt builds there, and the marts and trust inputs are then copied back
     into the local warehouse, where the trust layer computes.
     """
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
     settings = get_settings()
-    if settings.postgres_mode:
-        with warehouse_connection(settings) as con:
-            pulled = pull_dbt_outputs(con, settings)
-        context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    if not settings.postgres_mode:
+        # dbt writes the DuckDB file: under the writer lock, a step of another run (a CLI
+        # ingest during a daemon-launched run, say) waits for it instead of failing on
+        # DuckDB's own file lock.
+        with warehouse_lock(settings):
+            yield from dbt.cli(build, context=context).stream()
+        return
+    yield from dbt.cli(build, context=context).stream()
+    with warehouse_connection(settings) as con:
+        pulled = pull_dbt_outputs(con, settings)
+    context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))

@@ -3,9 +3,10 @@
 import dagster as dg
 
 from moatmetrics.appdb.reviews import stamp_published
+from moatmetrics.runs import pause_point
 from moatmetrics.settings import get_settings
-from moatmetrics.snapshots import MART_NAMES, publish
-from orchestration.app_events import prune_snapshots, report_publish
+from moatmetrics.snapshots import MART_NAMES, publish, remove_abandoned_building_files
+from orchestration.app_events import prune_snapshots, record_unaudited_publishes, report_publish
 from orchestration.assets.trust import TRUST_KEYS
 from orchestration.resources import warehouse_lock
 
@@ -24,13 +25,20 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
 )
 def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
-    # Hold the writer lock so no ingest changes the warehouse while it is copied.
+    # Hold the writer lock so no ingest changes the warehouse while it is copied. Under it,
+    # what a killed publish left is put right first: its half-written file goes (no live run
+    # writes one without this lock), and a publish it made but did not record is recorded.
     try:
         with warehouse_lock(settings):
+            for name in remove_abandoned_building_files(settings):
+                context.log.warning(f"removed {name}, left by a publish that was killed")
+            for snapshot_id in record_unaudited_publishes(settings):
+                context.log.warning(f"recorded the publish of {snapshot_id} in the audit log")
             snapshot = publish(settings)
     except Exception as exc:
         report_publish(None, "failed", {"error": str(exc)[:2000]})
         raise
+    pause_point("publish.unrecorded")  # crash tests: a kill here leaves the publish unrecorded
     stamped = stamp_published(snapshot.snapshot_id)  # review items of this run's numbers
     report_publish(
         snapshot.snapshot_id,
