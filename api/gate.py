@@ -18,8 +18,8 @@ change, and mark the request as audited (`api.security.mark_audited`).
 What an entry records is bounded and never secret (docs/security.md): at most
 `MAX_QUERY_BYTES` of the query and `MAX_TARGET_CHARS` of the path, API keys and session
 tokens replaced by their public prefix. Refusals without a valid key are counted per client
-address and minute (`moatmetrics.appdb.refusals`): the first is logged in full, the rest in
-one summary entry, and past `MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE` they get 429.
+address, action and minute (`moatmetrics.appdb.refusals`): the first is logged in full, the
+rest in one summary entry, and past `MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE` they get 429.
 """
 
 from __future__ import annotations
@@ -192,8 +192,10 @@ def settle(
     """
     rate = None
     if refused_addr is not None:
-        refusal = refusals.hit(session, refused_addr, settings.anonymous_limit_per_minute)
-        if refusal.first_in_window:
+        action = draft.action if draft is not None else "unknown"
+        limit = settings.anonymous_limit_per_minute
+        first, _ = refusals.hit(session, refused_addr, action, limit)
+        if first:
             refusals.summarise_closed(session)
             if draft is not None:
                 record_draft(session, draft)

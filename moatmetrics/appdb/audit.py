@@ -158,7 +158,12 @@ def checkpoint_committed(session: Session) -> None:
     first = session.info.pop("audit_first_seq", None)
     if head is not None:
         settings = session.info.get("settings") or get_settings()
-        checkpoints.advance(settings, first, head[0], head[1])
+        checkpoints.advance(settings, first, head[0], head[1], lambda seq: _hash_at(settings, seq))
+
+
+def _hash_at(settings: Settings, seq: int) -> str | None:
+    with session_scope(settings) as session:
+        return session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == seq))
 
 
 def record(

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,7 @@ from moatmetrics.appdb.signing import signing_key
 from moatmetrics.settings import Settings
 
 PURPOSE = "audit-checkpoint"
+log = logging.getLogger("moatmetrics.audit")
 
 
 class CheckpointError(RuntimeError):
@@ -65,11 +68,20 @@ def read(settings: Settings) -> Checkpoint | None:
     return checkpoint
 
 
-def advance(settings: Settings, first_seq: int, seq: int, entry_hash: str) -> None:
+def advance(
+    settings: Settings,
+    first_seq: int,
+    seq: int,
+    entry_hash: str,
+    hash_at: Callable[[int], str | None],
+) -> None:
     """Record that entries up to `seq` (hash `entry_hash`) are committed; never moves back.
 
     `first_seq` is the first entry this commit appended: when no checkpoint exists yet, every
-    entry before it predates signing.
+    entry before it predates signing. `hash_at(seq)` reads an entry's hash from the database:
+    the checkpoint only moves on if the entry it names is still there, unchanged. Otherwise
+    the log was cut or rewritten below it, and moving on would bless the new chain; it stays
+    put as evidence for `audit verify`.
     """
     path = settings.audit_checkpoint_path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +93,13 @@ def advance(settings: Settings, first_seq: int, seq: int, entry_hash: str) -> No
         except CheckpointError:
             return  # keep the evidence: verify reports it; never overwrite a tampered file
         if current is not None and current.seq >= seq:
+            return
+        if current is not None and hash_at(current.seq) != current.entry_hash:
+            log.error(
+                "audit log tampered with: entry %s no longer matches the signed checkpoint;"
+                " the checkpoint is kept (run moatmetrics audit verify)",
+                current.seq,
+            )
             return
         unsigned_until = current.unsigned_until if current else max(first_seq - 1, 0)
         written_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

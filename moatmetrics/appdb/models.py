@@ -204,7 +204,7 @@ class RateWindow(Base):
 
 
 class RefusalWindow(Base):
-    """Refused anonymous requests of one client address in one one-minute window.
+    """Refused anonymous requests of one client address and action in one one-minute window.
 
     Shared by all API workers like `RateWindow`; the audit log gets the first refusal of the
     window in full and one summary entry with the count once the window is over.
@@ -213,6 +213,7 @@ class RefusalWindow(Base):
     __tablename__ = "refusal_windows"
 
     client_addr: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer)
 

@@ -33,6 +33,7 @@ def upgrade() -> None:
     op.create_table(
         "refusal_windows",
         sa.Column("client_addr", sa.String(64), primary_key=True),
+        sa.Column("action", sa.String(64), primary_key=True),
         sa.Column("window_start", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("count", sa.Integer, nullable=False),
     )
