@@ -8,7 +8,8 @@
 - deleting or replacing app.db under a running API gives 503, never a split log, and the
   empty log that follows does not verify;
 - a forged entry with a correct hash, and a truncation that rewrites the head, are reported
-  by `audit verify` (API and CLI) thanks to the signatures and the signed checkpoint.
+  by `audit verify` (API and CLI) thanks to the signatures and the signed checkpoint;
+- `X-Forwarded-For` names the client only when the request comes from a trusted proxy.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serving import free_port, wait_for_api
 from sqlalchemy import text
 
 from moatmetrics.appdb import audit
@@ -251,3 +253,29 @@ def test_a_truncation_that_rewrites_the_head_is_reported(fresh, backend) -> None
         assert "signed checkpoint" in report["reason"]
     result = _verify_cli(backend, server.home)
     assert result.returncode == 1 and "signed checkpoint" in result.stdout
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    fresh, backend, tmp_path: Path, trusted: str
+) -> None:
+    server = fresh()  # its home and keys; served here by `moatmetrics serve`, as in production
+    port = free_port()
+    env = {
+        **os.environ, **backend.env(server.home), "DO_NOT_TRACK": "1",
+        "MOATMETRICS_RUN_ON_UPLOAD": "0", "MOATMETRICS_TRUSTED_PROXIES": trusted,
+    }  # fmt: skip
+    with open(tmp_path / "serve.log", "ab") as log:
+        process = subprocess.Popen(
+            [str(BIN), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_api(port)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            headers = {**server.headers("viewer"), "X-Forwarded-For": "203.0.113.9"}
+            assert http.get("/api/v1/me", headers=headers).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    (entry,) = _entries(server, action="auth.whoami")
+    assert entry["client_addr"] == ("203.0.113.9" if trusted else "127.0.0.1")
