@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -39,6 +40,7 @@ from moatmetrics.appdb.signing import SigningKey, signing_key
 from moatmetrics.settings import Settings, get_settings
 
 ENTRY_PURPOSE = "audit-entry"
+log = logging.getLogger("moatmetrics.audit")
 
 GENESIS_HASH = "0" * 64
 PIPELINE_ACTOR = "pipeline"
@@ -156,9 +158,13 @@ def checkpoint_committed(session: Session) -> None:
     """Advance the signed checkpoint to the head this (committed) session appended."""
     head = session.info.pop("audit_head", None)
     first = session.info.pop("audit_first_seq", None)
-    if head is not None:
-        settings = session.info.get("settings") or get_settings()
+    if head is None:
+        return
+    settings = session.info.get("settings") or get_settings()
+    try:
         checkpoints.advance(settings, first, head[0], head[1], lambda seq: _hash_at(settings, seq))
+    except Exception:  # the entries are committed: never fail (or retry) their requests now
+        log.exception("could not advance the audit checkpoint to entry %s", head[0])
 
 
 def _hash_at(settings: Settings, seq: int) -> str | None:
