@@ -266,9 +266,8 @@ class _Exchange:
 
     def target(self) -> str:
         path = self.scope["path"]
-        return self.state.get("audit_target") or recorded_target(
-            path.removeprefix("/api/v1/").lstrip("/")
-        )
+        target = self.state.get("audit_target") or path.removeprefix("/api/v1/").lstrip("/")
+        return recorded_target(target)
 
     def details(self) -> dict[str, Any]:
         raw = self.scope.get("query_string", b"")
