@@ -9,8 +9,19 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.page_cache import PageCache
-from api.problems import invalid_parameter, no_snapshot, snapshot_unavailable
-from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError, Store
+from api.problems import (
+    invalid_parameter,
+    no_snapshot,
+    snapshot_pointer_broken,
+    snapshot_unavailable,
+)
+from api.snapshot_store import (
+    BrokenPointerError,
+    NoSnapshotError,
+    SnapshotLease,
+    SnapshotOpenError,
+    Store,
+)
 from moatmetrics.settings import Settings
 
 
@@ -37,6 +48,8 @@ def snapshot_lease(store: Annotated[Store, Depends(get_store)]) -> Iterator[Snap
             lease = stack.enter_context(store.lease())
         except NoSnapshotError:
             raise no_snapshot() from None
+        except BrokenPointerError as exc:
+            raise snapshot_pointer_broken() from exc
         except SnapshotOpenError as exc:
             raise snapshot_unavailable(exc.snapshot_id) from exc
         yield lease
@@ -68,3 +81,13 @@ def only_query_params(*allowed: str) -> Callable[[Request], None]:
             )
 
     return check
+
+
+def current_snapshot_id(store: Store) -> str | None:
+    """The id the store serves now, None before the first publish; 503 problems otherwise."""
+    try:
+        return store.current_id()
+    except BrokenPointerError as exc:
+        raise snapshot_pointer_broken() from exc
+    except Exception as exc:  # PostgreSQL catalog unreachable
+        raise snapshot_unavailable("current") from exc

@@ -14,6 +14,12 @@ the other requests settling at that moment, `api.settlement`); see docs/api.md, 
 
 Handlers that change state write their audit entry themselves, in the same transaction as the
 change, and mark the request as audited (`api.security.mark_audited`).
+
+What an entry records is bounded and never secret (docs/security.md): at most
+`MAX_QUERY_BYTES` of the query and `MAX_TARGET_CHARS` of the path, API keys and session
+tokens replaced by their public prefix. Refusals without a valid key are counted per client
+address, action and minute (`moatmetrics.appdb.refusals`): the first is logged in full, the
+rest in one summary entry, and past `MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE` they get 429.
 """
 
 from __future__ import annotations
@@ -33,12 +39,13 @@ from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.console.errors import browser_response
-from api.console.session import is_console, session_key
+from api.console.session import is_console, session_token
 from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
     audit_unavailable,
     forbidden,
+    invalid_path,
     method_not_allowed,
     problem_response,
     rate_limited,
@@ -47,8 +54,8 @@ from api.problems import (
 )
 from api.security import PUBLIC_PATHS, SCRAPER, Authorize, RouteEntry, match_route, route_table
 from api.settlement import GroupCommit
-from moatmetrics.appdb import audit, keys, ratelimit
-from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb import audit, console_sessions, keys, ratelimit, refusals
+from moatmetrics.appdb.db import AppDatabaseReplaced, session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.settings import Settings
 
@@ -60,6 +67,53 @@ DEFAULT_BODY_LIMIT = 2**20
 MULTIPART_OVERHEAD = 64 * 2**10
 # Paths that match no route still need a valid key (no probing for what exists).
 UNMATCHED = Authorize("viewer", "api.unknown_path")
+# What one audit entry may hold of a request (an anonymous 60 KB query is not kept whole).
+MAX_QUERY_BYTES = 2048
+MAX_TARGET_CHARS = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Secrets that may arrive in a URL: logged as their public prefix only, never in clear.
+_SECRETS = re.compile(r"(mmk_[0-9a-f]{8})_[A-Za-z0-9_-]{43}|mms_[A-Za-z0-9_-]{43}")
+_SECRET_PARAMS = frozenset(
+    {"key", "api_key", "apikey", "token", "access_token", "secret", "password", "authorization"}
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str, extra_secret: str | None = None) -> str:
+    """`text` with API keys reduced to their prefix and session tokens (and `extra_secret`,
+    the scrape token) removed: a key sent in a URL must not be stored in clear."""
+    if extra_secret and extra_secret in text:
+        text = text.replace(extra_secret, REDACTED)
+    return _SECRETS.sub(lambda m: f"{m.group(1)}_{REDACTED}" if m.group(1) else REDACTED, text)
+
+
+def recorded_query(raw: bytes, extra_secret: str | None = None) -> dict[str, Any]:
+    """The query as an audit entry keeps it: parsed, secrets redacted, at most
+    MAX_QUERY_BYTES of it (beyond: the parameters that fit and the full size)."""
+    text = raw.decode("latin-1")
+    details: dict[str, Any] = {}
+    if len(raw) > MAX_QUERY_BYTES:
+        details["query_bytes"] = len(raw)
+        text = text[:MAX_QUERY_BYTES].rsplit("&", 1)[0] if "&" in text[:MAX_QUERY_BYTES] else ""
+    query = QueryParams(text)
+    if query:
+        details["query"] = {
+            redact(k, extra_secret): [
+                REDACTED if k.lower() in _SECRET_PARAMS else redact(v, extra_secret)
+                for v in query.getlist(k)
+            ]
+            for k in sorted(set(query.keys()))
+        }
+    return details
+
+
+def recorded_target(path: str) -> str:
+    """A path as an audit target: secrets redacted, control characters escaped, capped."""
+    text = redact(path)
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if len(text) > MAX_TARGET_CHARS:
+        text = text[:MAX_TARGET_CHARS] + f"...({len(path)} characters)"
+    return text
 
 
 class _BodyTooLarge(Exception):
@@ -74,19 +128,28 @@ class Admission:
     rate: ratelimit.RateDecision | None = None
 
 
-def admit(settings: Settings, token: str | None, rule: Authorize) -> Admission:
-    """Authenticate the token and read the key's rate window (a read: nothing is written)."""
+def admit(
+    settings: Settings,
+    token: str | None,
+    rule: Authorize,
+    *,
+    console: bool = False,
+    client_addr: str | None = None,
+) -> Admission:
+    """Authenticate the token (an API key, or a console session token when `console`) and read
+    the key's rate window, or for a refusal the address's refusal window (reads only)."""
     scrape = settings.metrics_token
     if rule.scrape_token and scrape and token and hmac.compare_digest(token, scrape):
         return Admission(SCRAPER)
-    if not token:
-        return Admission(None, "missing")
-    if not keys.KEY_PATTERN.match(token):
-        return Admission(None, "malformed")
     with session_scope(settings) as session:
-        auth = keys.authenticate(session, token)
+        if console:
+            auth = console_sessions.authenticate(session, token)
+        else:
+            auth = keys.authenticate(session, token)
         if auth.principal is None:
-            return Admission(None, auth.reason, auth.key_name)
+            limit = settings.anonymous_limit_per_minute
+            rate = refusals.peek(session, client_addr, limit)
+            return Admission(None, auth.reason, auth.key_name, rate)
         rate = ratelimit.peek(session, auth.principal.key_id, settings.rate_limit_per_minute)
         return Admission(auth.principal, rate=rate)
 
@@ -118,21 +181,38 @@ def settle(
     draft: Draft | None,
     *,
     sample: bool = False,
+    refused_addr: str | None = None,
 ) -> None:
     """The one write of a request: count it in the key's window and append its audit entry.
+
+    A refusal without a valid key (`refused_addr`, its client address) is counted in the
+    address's window instead, and logged in full only as the window's first.
 
     Runs inside a write session shared with other requests (`api.settlement.GroupCommit`).
     """
     rate = None
+    if refused_addr is not None:
+        action = draft.action if draft is not None else "unknown"
+        limit = settings.anonymous_limit_per_minute
+        first, _ = refusals.hit(session, refused_addr, action, limit)
+        if first:
+            refusals.summarise_closed(session)
+            if draft is not None:
+                record_draft(session, draft)
+        return
     if key_id:
         rate = ratelimit.hit(session, key_id, settings.rate_limit_per_minute)
         if rate.first_in_window:
             keys.touch(session, key_id)
     if draft is not None and (not sample or _sampled_refusal(rate)):
-        audit.append(
-            session, draft.actor, draft.action, draft.outcome, draft.target, draft.status,
-            draft.details,
-        )  # fmt: skip
+        record_draft(session, draft)
+
+
+def record_draft(session: Session, draft: Draft) -> None:
+    audit.append(
+        session, draft.actor, draft.action, draft.outcome, draft.target, draft.status,
+        draft.details,
+    )  # fmt: skip
 
 
 def _outcome(status: int) -> str:
@@ -186,13 +266,13 @@ class _Exchange:
 
     def target(self) -> str:
         path = self.scope["path"]
-        return self.state.get("audit_target") or path.removeprefix("/api/v1/").lstrip("/")
+        target = self.state.get("audit_target") or path.removeprefix("/api/v1/").lstrip("/")
+        return recorded_target(target)
 
     def details(self) -> dict[str, Any]:
-        query = QueryParams(self.scope.get("query_string", b"").decode("latin-1"))
+        raw = self.scope.get("query_string", b"")
         details: dict[str, Any] = {"method": self.scope["method"]}
-        if query:
-            details["query"] = {k: query.getlist(k) for k in sorted(set(query.keys()))}
+        details.update(recorded_query(raw, self.settings.metrics_token))
         return {**details, **self.extra_details, **self.state.get("audit_details", {})}
 
     def response_headers(self) -> dict[str, str]:
@@ -239,6 +319,10 @@ class Gate:
         exchange.state["request_id"] = exchange.request_id
         exchange.allowed = allowed
         try:
+            if _CONTROL.search(scope["path"]):  # e.g. %00: no route has one; PostgreSQL
+                # cannot even store it. Refused before any lookup, and not logged (no key).
+                await self._reply(exchange, send, invalid_path(), audit_it=False)
+                return
             public = route.public if route is not None else scope["path"] in PUBLIC_PATHS
             if public:
                 await self._public(exchange, headers, receive, send)
@@ -276,19 +360,33 @@ class Gate:
         try:
             # The web console (api/console) sends its key in the session cookie instead of a
             # Bearer header; from here on it is admitted, limited and audited like any call.
-            token = session_key(exchange.scope) if is_console(exchange.scope) else _bearer(headers)
-            admission = await anyio.to_thread.run_sync(admit, settings, token, rule)
+            console = is_console(exchange.scope)
+            token = session_token(exchange.scope) if console else _bearer(headers)
+            admission = await anyio.to_thread.run_sync(
+                lambda: admit(
+                    settings, token, rule, console=console, client_addr=exchange.client_addr
+                )
+            )
+        except AppDatabaseReplaced as exc:
+            log.error("%s", exc)
+            await self._reply(exchange, send, audit_unavailable(str(exc)), audit_it=False)
+            return
         except Exception:
             log.exception("app database unavailable while authenticating")
             await self._reply(exchange, send, audit_unavailable(), audit_it=False)
             return
         exchange.principal, exchange.key_name = admission.principal, admission.key_name
-        exchange.rate = admission.rate
         principal = admission.principal
         if principal is None:
             exchange.extra_details["reason"] = admission.reason
-            await self._reply(exchange, send, unauthorized(admission.reason or "unknown"))
+            refusal = admission.rate
+            if refusal is not None and not refusal.allowed:
+                problem = rate_limited(refusal.limit, refusal.reset_after)
+            else:
+                problem = unauthorized(admission.reason or "unknown")
+            await self._reply(exchange, send, problem, refused=True)
             return
+        exchange.rate = admission.rate
         if admission.rate is not None and not admission.rate.allowed:
             problem = rate_limited(admission.rate.limit, admission.rate.reset_after)
             await self._reply(exchange, send, problem, sample=True)
@@ -366,7 +464,13 @@ class Gate:
         return gated_send
 
     async def _settle(
-        self, exchange: _Exchange, status: int, *, audit_it: bool, sample: bool = False
+        self,
+        exchange: _Exchange,
+        status: int,
+        *,
+        audit_it: bool,
+        sample: bool = False,
+        refused: bool = False,
     ) -> bool:
         """Count the request and append its audit entry (one transaction); False on failure."""
         principal = exchange.principal
@@ -379,10 +483,14 @@ class Gate:
             )  # fmt: skip
         if key_id is None and draft is None:
             return True
+        refused_addr = (exchange.client_addr or refusals.UNKNOWN_ADDR) if refused else None
         try:
             settings = exchange.settings
             await self.group_commit.settle(
-                settings, lambda session: settle(session, settings, key_id, draft, sample=sample)
+                settings,
+                lambda session: settle(
+                    session, settings, key_id, draft, sample=sample, refused_addr=refused_addr
+                ),
             )
             return True
         except Exception:
@@ -397,11 +505,12 @@ class Gate:
         *,
         audit_it: bool = True,
         sample: bool = False,
+        refused: bool = False,
     ) -> None:
         """Answer with a problem from the gate itself (the app never sees the request)."""
         status = problem.problem.status
         if audit_it:
-            await self._settle(exchange, status, audit_it=True, sample=sample)
+            await self._settle(exchange, status, audit_it=True, sample=sample, refused=refused)
         exchange.status = status
         response = problem_response(
             problem.problem, {**(problem.headers or {}), **exchange.response_headers()}

@@ -61,6 +61,18 @@ def snapshot_unavailable(snapshot_id: str) -> ProblemError:
     )
 
 
+def snapshot_pointer_broken() -> ProblemError:
+    return ProblemError(
+        503,
+        "snapshot-pointer-broken",
+        "Current snapshot pointer is damaged",
+        "The snapshots/CURRENT pointer does not hold a snapshot id, so no snapshot can be"
+        " served. Publish again (moatmetrics run), or write the id of a published snapshot"
+        " (moatmetrics snapshots list) into it.",
+        headers={"Retry-After": "60"},
+    )
+
+
 def unknown_mart(name: str, known: list[str]) -> ProblemError:
     return ProblemError(
         404, "unknown-mart", "Unknown mart", f"No mart named {name!r}. Known: {', '.join(known)}."
@@ -84,6 +96,8 @@ def unauthorized(reason: str) -> ProblemError:
         "malformed": "The bearer token is not a MoatMetrics API key (mmk_...).",
         "unknown": "The API key is not known. Ask an admin for a valid key.",
         "revoked": "The API key was revoked. Ask an admin for a new key.",
+        "signed_out": "This console session was signed out. Sign in again.",
+        "expired": "This console session expired (sessions last 8 hours). Sign in again.",
     }
     return ProblemError(
         401,
@@ -150,14 +164,28 @@ def conflict(kind: str, title: str, detail: str) -> ProblemError:
     return ProblemError(409, kind, title, detail)
 
 
-def audit_unavailable() -> ProblemError:
+def audit_unavailable(cause: str | None = None) -> ProblemError:
+    """503: the request cannot be recorded, so it is not served; `cause` says why if known."""
+    detail = (
+        "The request could not be recorded in the audit log, so it was not served. Check the"
+        " app database (MOATMETRICS_DATABASE_URL or $MOATMETRICS_HOME/app.db)."
+    )
     return ProblemError(
         503,
         "audit-unavailable",
         "Audit log unavailable",
-        "The request could not be recorded in the audit log, so it was not served. Check the"
-        " app database (MOATMETRICS_DATABASE_URL or $MOATMETRICS_HOME/app.db).",
+        f"{detail} Cause: {cause}." if cause else detail,
         headers={"Retry-After": "30"},
+    )
+
+
+def invalid_path() -> ProblemError:
+    return ProblemError(
+        400,
+        "invalid-path",
+        "Invalid path",
+        "The URL path contains a control character (such as NUL, %00); no MoatMetrics path"
+        " does. Remove it.",
     )
 
 

@@ -241,8 +241,16 @@ class SnapshotList(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "degraded"] = Field(
+        "ok", description="`degraded` when the process runs but cannot serve the marts."
+    )
     snapshot_id: str | None = Field(description="Current snapshot, null before the first.")
+    snapshot: Literal["ok", "none", "broken", "unreachable"] = Field(
+        "ok",
+        description="`none` before the first publish, `broken` when the CURRENT pointer is"
+        " damaged, `unreachable` when the PostgreSQL catalog cannot be read.",
+    )
+    problem: str | None = Field(None, description="What is wrong, when not `ok`.")
 
 
 class Problem(BaseModel):

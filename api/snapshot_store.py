@@ -16,6 +16,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -40,6 +41,30 @@ class SnapshotOpenError(RuntimeError):
     def __init__(self, snapshot_id: str) -> None:
         super().__init__(snapshot_id)
         self.snapshot_id = snapshot_id
+
+
+class BrokenPointerError(SnapshotOpenError):
+    """The CURRENT pointer holds no valid snapshot id (damaged or edited by hand)."""
+
+    def __init__(self) -> None:
+        super().__init__("CURRENT")
+
+
+# What `moatmetrics.snapshots` writes (20240501T093000123456Z-1a2b3c); nothing else may reach
+# a file path, and undecodable bytes must become a clear 503, not a 500.
+_SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def checked_current_id(settings: Settings) -> str | None:
+    """The current snapshot id, None before the first publish; BrokenPointerError when the
+    pointer holds anything but a snapshot id."""
+    try:
+        snapshot_id = current_snapshot_id(settings)
+    except (OSError, ValueError) as exc:  # unreadable, or not UTF-8
+        raise BrokenPointerError from exc
+    if snapshot_id is not None and not _SNAPSHOT_ID.match(snapshot_id):
+        raise BrokenPointerError
+    return snapshot_id
 
 
 @dataclass
@@ -108,7 +133,7 @@ class SnapshotStore:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def current_id(self) -> str | None:
-        return current_snapshot_id(self._settings)
+        return checked_current_id(self._settings)
 
     @contextmanager
     def lease(self) -> Iterator[SnapshotLease]:

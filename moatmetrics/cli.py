@@ -263,8 +263,12 @@ def _snapshot_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _settings()
+    settings = _settings()
     print(f"MoatMetrics API on http://{args.host}:{args.port}/ (docs: /docs)", flush=True)
+    # X-Forwarded-For names the client in the audit log only when the request comes from a
+    # proxy listed in MOATMETRICS_TRUSTED_PROXIES; uvicorn's own default would believe any
+    # local process (docs/security.md).
+    proxies = settings.trusted_proxies
     uvicorn.run(
         "api.main:app",
         host=args.host,
@@ -272,6 +276,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         server_header=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) if proxies else "",
     )
     return 0
 

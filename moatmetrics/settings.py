@@ -9,6 +9,7 @@ can point one process at several homes.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -57,6 +58,24 @@ class Settings:
     # Snapshots kept after each publish (the newest N, the current one always); None keeps
     # every snapshot. A daily schedule otherwise adds a full copy of the marts every day.
     snapshot_keep: int | None = None
+    # Hardening of the API (docs/security.md): refused anonymous requests allowed per client
+    # address and minute (past it: 429, counted, not logged one by one; 0 = off), the proxies
+    # whose X-Forwarded-For is believed (none by default), and where the installation's
+    # signing key and the audit log's signed checkpoint live (outside the app database).
+    anonymous_limit_per_minute: int = 60
+    trusted_proxies: tuple[str, ...] = ()
+    signing_key_file: Path | None = None
+    audit_checkpoint_file: Path | None = None
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The installation's secret key (HMAC): never in the app database, mode 0600."""
+        return self.signing_key_file or self.home / "secrets" / "signing.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """The newest signed checkpoint of the audit log's head (moatmetrics.appdb.checkpoints)."""
+        return self.audit_checkpoint_file or self.home / "audit-checkpoint.json"
 
     @property
     def landing_dir(self) -> Path:
@@ -125,7 +144,37 @@ def get_settings() -> Settings:
         page_cache_mb=int(os.environ.get("MOATMETRICS_PAGE_CACHE_MB", "64")),
         duckdb_memory_limit=os.environ.get("MOATMETRICS_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
         snapshot_keep=snapshot_keep_from_env(),
+        anonymous_limit_per_minute=int(
+            os.environ.get("MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE", "60")
+        ),
+        trusted_proxies=trusted_proxies_from_env(),
+        signing_key_file=_path_from_env("MOATMETRICS_SIGNING_KEY_FILE"),
+        audit_checkpoint_file=_path_from_env("MOATMETRICS_AUDIT_CHECKPOINT_FILE"),
     )
+
+
+def _path_from_env(name: str) -> Path | None:
+    text = os.environ.get(name, "").strip()
+    return Path(text).expanduser().resolve() if text else None
+
+
+def trusted_proxies_from_env() -> tuple[str, ...]:
+    """MOATMETRICS_TRUSTED_PROXIES: addresses or networks (comma-separated) of reverse proxies.
+
+    Only a request arriving from one of them may name the client in X-Forwarded-For; by
+    default none may, so no local process can put another address in the audit log.
+    """
+    text = os.environ.get("MOATMETRICS_TRUSTED_PROXIES", "")
+    proxies = tuple(part.strip() for part in text.split(",") if part.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"MOATMETRICS_TRUSTED_PROXIES: {proxy!r} is not an IP address or network; use"
+                " e.g. 127.0.0.1 or 10.0.0.0/24 (comma-separated), or leave it unset"
+            ) from None
+    return proxies
 
 
 def mask_password(url: str) -> str:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from api.console.session import SIGN_IN_PATH, clear_session, is_console, session_key
+from api.console.session import SIGN_IN_PATH, clear_session, is_console, session_token
 from api.console.templating import PAGE_HEADERS, render_error
 from api.problems import ProblemError
 
@@ -36,7 +36,7 @@ def browser_response(scope: Scope, response: Response) -> Response:
         redirect = RedirectResponse(
             f"{SIGN_IN_PATH}?next={quote(target)}", status_code=303, headers=keep
         )
-        if session_key(scope):
+        if session_token(scope):
             clear_session(redirect)
         return redirect
     problem = json.loads(bytes(response.body))

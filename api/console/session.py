@@ -1,16 +1,18 @@
-"""The console's browser session: the API key in an HttpOnly cookie, CSRF tokens, HTML errors.
+"""The console's browser session: a server-side session token in an HttpOnly cookie, CSRF.
 
-Why a cookie that holds the key itself rather than a server-side session table: the gate
-(`api.gate`) then authenticates a console page exactly like an API call (same key lookup,
-revocation from the next request, rate limit, role, audit entry), any number of API workers
-share nothing but the app database, and signing out or revoking the key ends the session.
-The cookie is HttpOnly (no script can read it), SameSite=Strict (no other site can make the
-browser send it), scoped to /console, and Secure whenever the console is served over HTTPS.
+The cookie holds a random session token (`moatmetrics.appdb.console_sessions`), never the API
+key: the session row in the app database says which key it acts for, and ends on sign-out,
+after 8 hours, or when the key is revoked, so a copied cookie stops working then too. The
+gate (`api.gate`) authenticates a console page from that row and then treats it exactly like
+an API call (the key's rate limit, role and audit entry); API workers share nothing but the
+app database. The cookie is HttpOnly (no script can read it), SameSite=Strict (no other site
+can make the browser send it), scoped to /console, and Secure whenever the console is served
+over HTTPS.
 
-CSRF: every form carries a token. Signed in, it is an HMAC of the session's key (a
+CSRF: every form carries a token. Signed in, it is an HMAC of the session token (a
 synchronizer token no other site can compute, the same in every worker, no storage); on the
-sign-in form, before there is a key, it is a random value also set in a short-lived cookie
-(double submit). A POST without the right token is refused with 403.
+sign-in form, before there is a session, it is a random value also set in a short-lived
+cookie (double submit). A POST without the right token is refused with 403.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from api.problems import ProblemError
+from moatmetrics.appdb.console_sessions import SESSION_HOURS
 
 PREFIX = "/console"
 SESSION_COOKIE = "mm_console"
 SIGN_IN_COOKIE = "mm_console_signin"
 SIGN_IN_PATH = f"{PREFIX}/sign-in"
-SESSION_HOURS = 8
 _CSRF_CONTEXT = b"moatmetrics-console-csrf-v1"
 
 
@@ -39,8 +41,8 @@ def is_console(scope: Scope) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
-def session_key(scope: Scope) -> str | None:
-    """The API key of a console request (from its session cookie), for the gate to admit."""
+def session_token(scope: Scope) -> str | None:
+    """The session token of a console request (its cookie), for the gate to admit."""
     cookies = _cookies(Headers(scope=scope))
     return cookies.get(SESSION_COOKIE) or None
 
@@ -55,9 +57,10 @@ def _cookies(headers: Headers) -> dict[str, str]:
     return jar
 
 
-def csrf_token(key: str) -> str:
-    """The session's CSRF token: HMAC of its key (nobody without the key can compute it)."""
-    return hmac.new(key.encode("utf-8"), _CSRF_CONTEXT, hashlib.sha256).hexdigest()
+def csrf_token(token: str) -> str:
+    """The session's CSRF token: HMAC keyed by the session token (only its holder can compute
+    it)."""
+    return hmac.new(token.encode("utf-8"), _CSRF_CONTEXT, hashlib.sha256).hexdigest()
 
 
 def new_sign_in_token() -> str:
@@ -68,9 +71,9 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def set_session(response: Response, request: Request, key: str) -> None:
+def set_session(response: Response, request: Request, token: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE, key, max_age=SESSION_HOURS * 3600, path=PREFIX, httponly=True,
+        SESSION_COOKIE, token, max_age=SESSION_HOURS * 3600, path=PREFIX, httponly=True,
         samesite="strict", secure=_secure(request),
     )  # fmt: skip
     response.delete_cookie(SIGN_IN_COOKIE, path=SIGN_IN_PATH)
@@ -99,7 +102,7 @@ def csrf_refused() -> ProblemError:
 
 def require_csrf(request: Request, csrf_token_field: str | None = Form(None, alias="csrf")) -> None:
     """Dependency of every signed-in console POST: the form's token must match the session."""
-    key = session_key(request.scope)
+    key = session_token(request.scope)
     if not key or not csrf_token_field:
         raise csrf_refused()
     if not hmac.compare_digest(csrf_token_field, csrf_token(key)):

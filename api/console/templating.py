@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.console.session import csrf_token, session_key
+from api.console.session import csrf_token, session_token
 from moatmetrics.appdb.keys import Principal
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -99,7 +99,7 @@ _env.filters.update(
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A full page for the signed-in principal: navigation by role and the form token."""
     principal: Principal | None = request.scope.get("state", {}).get("principal")
-    key = session_key(request.scope)
+    key = session_token(request.scope)
     nav = [(label, path) for label, path, role in NAV if principal and principal.has_role(role)]
     page = _env.get_template(template).render(
         principal=principal,

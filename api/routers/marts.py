@@ -24,11 +24,16 @@ from api.catalog import (
 from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
 from api.mart_queries import build_query, read_page
 from api.page_cache import PageCache
-from api.problems import problem_responses, snapshot_unavailable, unknown_mart
+from api.problems import (
+    problem_responses,
+    snapshot_pointer_broken,
+    snapshot_unavailable,
+    unknown_mart,
+)
 from api.rendering import page_csv, page_json
 from api.schemas import MartCatalog
 from api.security import Authorize
-from api.snapshot_store import NoSnapshotError, SnapshotOpenError, Store
+from api.snapshot_store import BrokenPointerError, NoSnapshotError, SnapshotOpenError, Store
 
 router = APIRouter(prefix="/api/v1/marts", tags=["marts"])
 # Every read of mart rows is audited with its filters (the query string) and snapshot id.
@@ -145,6 +150,8 @@ def list_marts(store: Annotated[Store, Depends(get_store)]) -> MartCatalog:
             )
     except NoSnapshotError:
         return describe_marts(None, {}, {})
+    except BrokenPointerError as exc:
+        raise snapshot_pointer_broken() from exc
     except SnapshotOpenError as exc:
         raise snapshot_unavailable(exc.snapshot_id) from exc
 

@@ -6,12 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies import get_settings
+from api.dependencies import current_snapshot_id, get_settings, get_store
 from api.problems import no_snapshot, problem_responses, snapshot_unavailable
 from api.schemas import SnapshotInfo, SnapshotList
 from api.security import Authorize
+from api.snapshot_store import Store
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import Snapshot, current_snapshot_id, list_snapshots, load_snapshot
+from moatmetrics.snapshots import Snapshot, list_snapshots, load_snapshot
+
+AppStore = Annotated[Store, Depends(get_store)]
 
 router = APIRouter(
     prefix="/api/v1/snapshots",
@@ -36,8 +39,10 @@ def _info(snapshot: Snapshot, current_id: str | None) -> SnapshotInfo:
     summary="Published snapshots, newest first",
     responses=problem_responses(),
 )
-def snapshots(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotList:
-    current_id = current_snapshot_id(settings)
+def snapshots(
+    settings: Annotated[Settings, Depends(get_settings)], store: AppStore
+) -> SnapshotList:
+    current_id = current_snapshot_id(store)
     published = sorted(list_snapshots(settings), key=lambda s: s.snapshot_id, reverse=True)
     return SnapshotList(
         current_snapshot_id=current_id, snapshots=[_info(s, current_id) for s in published]
@@ -50,8 +55,8 @@ def snapshots(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotL
     summary="The snapshot the API serves now",
     responses=problem_responses(503),
 )
-def current(settings: Annotated[Settings, Depends(get_settings)]) -> SnapshotInfo:
-    snapshot_id = current_snapshot_id(settings)
+def current(settings: Annotated[Settings, Depends(get_settings)], store: AppStore) -> SnapshotInfo:
+    snapshot_id = current_snapshot_id(store)
     if snapshot_id is None:
         raise no_snapshot()
     try:

@@ -11,14 +11,19 @@ head + 1 under that lock rather than by a sequence, so a rolled-back append leav
 would look like a deletion. An append joins the caller's transaction: a decision and its audit
 entry commit together or not at all.
 
-Someone who can write the database can still rebuild the whole chain; export the head hash
-(``audit verify`` prints it) to somewhere they cannot reach to detect that too.
+Someone who can write the database could rebuild the whole chain, forge an entry with a
+correct hash, or cut the newest entries and rewrite the head. Two things they cannot reach
+stop that (docs/security.md): every entry carries ``entry_mac``, an HMAC of its hash with the
+installation's signing key (kept outside the database, `signing.py`), and after each commit
+the writer advances a signed checkpoint of the head in a file (`checkpoints.py`) that verify
+requires the database to still contain.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -28,9 +33,14 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from moatmetrics.appdb import checkpoints
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import AuditEntry, AuditHead
-from moatmetrics.settings import Settings
+from moatmetrics.appdb.signing import SigningKey, signing_key
+from moatmetrics.settings import Settings, get_settings
+
+ENTRY_PURPOSE = "audit-entry"
+log = logging.getLogger("moatmetrics.audit")
 
 GENESIS_HASH = "0" * 64
 PIPELINE_ACTOR = "pipeline"
@@ -128,11 +138,38 @@ def append(
     }
     entry = AuditEntry(**fields, prev_hash=head.entry_hash, entry_hash="")
     entry.entry_hash = compute_hash(fields, head.entry_hash)
+    settings = session.info.get("settings") or get_settings()
+    entry.entry_mac = _entry_key(settings).sign(entry.entry_hash)
     session.add(entry)
     head.seq = entry.seq
     head.entry_hash = entry.entry_hash
     session.flush()
+    # After the commit, `session_scope` advances the signed checkpoint to this head.
+    session.info.setdefault("audit_first_seq", entry.seq)
+    session.info["audit_head"] = (entry.seq, entry.entry_hash)
     return entry
+
+
+def _entry_key(settings: Settings) -> SigningKey:
+    return signing_key(settings).derive(ENTRY_PURPOSE)
+
+
+def checkpoint_committed(session: Session) -> None:
+    """Advance the signed checkpoint to the head this (committed) session appended."""
+    head = session.info.pop("audit_head", None)
+    first = session.info.pop("audit_first_seq", None)
+    if head is None:
+        return
+    settings = session.info.get("settings") or get_settings()
+    try:
+        checkpoints.advance(settings, first, head[0], head[1], lambda seq: _hash_at(settings, seq))
+    except Exception:  # the entries are committed: never fail (or retry) their requests now
+        log.exception("could not advance the audit checkpoint to entry %s", head[0])
+
+
+def _hash_at(settings: Settings, seq: int) -> str | None:
+    with session_scope(settings) as session:
+        return session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == seq))
 
 
 def record(
@@ -224,11 +261,20 @@ class VerifyReport:
 
 
 def verify(settings: Settings | None = None, batch: int = 5000) -> VerifyReport:
-    """Walk the chain in order; report the first entry whose content, link or position is wrong.
+    """Walk the chain in order; report the first entry whose content, link, signature or
+    position is wrong, then hold the result against the signed checkpoint outside the database.
 
     Entries appended while the walk runs (after the head was read) are checked like the
     others; the head only has to match the entry it names.
     """
+    settings = settings or get_settings()
+    try:
+        checkpoint = checkpoints.read(settings)
+    except checkpoints.CheckpointError as exc:
+        return VerifyReport(False, 0, -1, "", None, str(exc))
+    key = _entry_key(settings)
+    unsigned_until = checkpoint.unsigned_until if checkpoint else None
+    hash_at_checkpoint = None
     with session_scope(settings) as session:
         head = session.get(AuditHead, 1)
         if head is None:
@@ -238,21 +284,47 @@ def verify(settings: Settings | None = None, batch: int = 5000) -> VerifyReport:
         hash_at_head = GENESIS_HASH if head_seq == 0 else None
         for entry in iter_entries(session, AuditFilter(), batch):
             checked += 1
-            problem = _check(entry, expected, prev)
+            problem = _check(entry, expected, prev) or _check_mac(entry, key, unsigned_until)
             if problem:
                 seq, reason = problem
                 return VerifyReport(False, checked, head_seq, head_hash, seq, reason)
             expected, prev = entry.seq + 1, entry.entry_hash
             if entry.seq == head_seq:
                 hash_at_head = entry.entry_hash
+            if checkpoint is not None and entry.seq == checkpoint.seq:
+                hash_at_checkpoint = entry.entry_hash
     last_seq = expected - 1
+    if checkpoint is not None and checkpoint.seq > max(last_seq, head_seq):
+        reason = (
+            f"entries {last_seq + 1}..{checkpoint.seq} are missing: the signed checkpoint shows"
+            f" entry {checkpoint.seq} was written (log truncated, or the app database was"
+            " replaced or deleted)"
+        )
+        return VerifyReport(False, checked, head_seq, head_hash, last_seq + 1, reason)
     if last_seq < head_seq:
         reason = f"entries {last_seq + 1}..{head_seq} are missing (the log was truncated)"
         return VerifyReport(False, checked, head_seq, head_hash, last_seq + 1, reason)
     if hash_at_head != head_hash:
         reason = f"the audit head does not match entry {head_seq} (head or entry rewritten)"
         return VerifyReport(False, checked, head_seq, head_hash, max(head_seq, 1), reason)
+    if checkpoint is not None and hash_at_checkpoint != checkpoint.entry_hash:
+        reason = f"entry {checkpoint.seq} differs from the signed checkpoint (chain rewritten)"
+        return VerifyReport(False, checked, head_seq, head_hash, checkpoint.seq, reason)
+    if checkpoint is None and last_seq > 0 and _any_signed(settings):
+        reason = (
+            f"the signed checkpoint ({settings.audit_checkpoint_path.name}) is missing although"
+            " the log holds signed entries: restore it from the backup taken with the database"
+        )
+        return VerifyReport(False, checked, head_seq, head_hash, None, reason)
     return VerifyReport(True, checked, head_seq, head_hash)
+
+
+def _any_signed(settings: Settings) -> bool:
+    with session_scope(settings) as session:
+        return (
+            session.scalar(select(AuditEntry.seq).where(AuditEntry.entry_mac.is_not(None)).limit(1))
+            is not None
+        )
 
 
 def _check(entry: AuditEntry, expected: int, prev: str) -> tuple[int, str] | None:
@@ -263,4 +335,23 @@ def _check(entry: AuditEntry, expected: int, prev: str) -> tuple[int, str] | Non
     fields = {name: getattr(entry, name) for name in HASHED_FIELDS}
     if compute_hash(fields, entry.prev_hash) != entry.entry_hash:
         return entry.seq, f"entry {entry.seq} was modified: its content does not match its hash"
+    return None
+
+
+def _check_mac(
+    entry: AuditEntry, key: SigningKey, unsigned_until: int | None
+) -> tuple[int, str] | None:
+    """Entries after signing began must carry this installation's signature."""
+    if entry.entry_mac is None:
+        if unsigned_until is None or entry.seq <= unsigned_until:
+            return None  # written before this installation signed entries
+        return entry.seq, (
+            f"entry {entry.seq} is not signed: it was not written by MoatMetrics (added with"
+            " access to the database only)"
+        )
+    if not key.verify(entry.entry_hash, entry.entry_mac):
+        return entry.seq, (
+            f"entry {entry.seq} has a wrong signature: it was not written by MoatMetrics"
+            " (forged with access to the database only), or the signing key was replaced"
+        )
     return None

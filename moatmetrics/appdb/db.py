@@ -7,6 +7,12 @@ IMMEDIATE`` so they take the write lock up front: a transaction that first reads
 writes (the audit chain reads its head, then appends) can otherwise fail with "database is
 locked" when another process committed in between. PostgreSQL needs none of this; appends to
 the audit log serialise there on a row lock (see `audit.py`).
+
+A SQLite file deleted or replaced under a running process would split the audit log: pooled
+connections keep writing into the deleted file while other processes create a new one. So the
+engine remembers the file's identity (device and inode) and every session checks it first;
+a mismatch raises `AppDatabaseReplaced` (the API answers 503, nothing is served unaudited)
+until the process is restarted on the right file.
 """
 
 from __future__ import annotations
@@ -33,6 +39,42 @@ _engines_lock = threading.Lock()
 
 class AppDatabaseError(RuntimeError):
     """The app database cannot be reached or migrated."""
+
+
+class AppDatabaseReplaced(AppDatabaseError):
+    """The SQLite file this process opened was deleted or replaced while it ran."""
+
+
+_identities: dict[str, tuple[Path, tuple[int, int]]] = {}  # engine url -> (file, (dev, ino))
+
+
+def _sqlite_file(url: str) -> Path | None:
+    database = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
+    return Path(database) if database and database != ":memory:" else None
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def check_identity(engine: Engine) -> None:
+    """Raise AppDatabaseReplaced when the engine's SQLite file is gone or another file."""
+    known = _identities.get(str(engine.url))
+    if known is None:
+        return
+    path, identity = known
+    current = _file_identity(path)
+    if current != identity:
+        state = "was deleted" if current is None else "was replaced by another file"
+        raise AppDatabaseReplaced(
+            f"the app database {path.name} {state} while this process was running; nothing is"
+            " served unaudited. Restore the file (with its audit-checkpoint.json) and restart"
+            " the API"
+        )
 
 
 def normalize_url(url: str) -> str:
@@ -111,6 +153,11 @@ def engine_for(settings: Settings | None = None) -> Engine:
             except Exception as exc:
                 engine.dispose()
                 raise AppDatabaseError(f"cannot open the app database: {exc}") from exc
+            sqlite_file = _sqlite_file(url)
+            if sqlite_file is not None:
+                identity = _file_identity(sqlite_file)
+                if identity is not None:
+                    _identities[str(engine.url)] = (sqlite_file, identity)
             _engines[key] = engine
     return engine
 
@@ -121,6 +168,7 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _identities.clear()
 
 
 @contextmanager
@@ -129,9 +177,16 @@ def session_scope(settings: Settings | None = None, *, write: bool = False) -> I
 
     ``write=True`` takes SQLite's write lock at BEGIN; every session that writes must say so.
     """
+    settings = settings or get_settings()
     engine = engine_for(settings)
+    check_identity(engine)
     bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
     with Session(bind, expire_on_commit=False) as session:
         session.info["write"] = write
+        session.info["settings"] = settings
         with session.begin():
             yield session
+        if "audit_head" in session.info:  # committed: sign the new head outside the database
+            from moatmetrics.appdb.audit import checkpoint_committed
+
+            checkpoint_committed(session)

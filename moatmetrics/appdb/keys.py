@@ -16,11 +16,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import audit
-from moatmetrics.appdb.models import ApiKey, utcnow
+from moatmetrics.appdb.models import ApiKey, ConsoleSession, utcnow
 
 ROLES = ("viewer", "analyst", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -132,6 +132,12 @@ def revoke_key(session: Session, actor: audit.Actor, ident: str | int) -> KeyInf
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         key.revoked_by = actor.name
+        # Its console sessions end with it (they would be refused anyway: the key is revoked).
+        session.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.key_id == key.id, ConsoleSession.ended_at.is_(None))
+            .values(ended_at=key.revoked_at, ended_reason="key_revoked")
+        )
         audit.append(
             session, actor, "keys.revoke", "ok", target=f"keys/{key.id}",
             details={"name": key.name, "prefix": key.prefix},
@@ -144,7 +150,8 @@ class Authentication:
     """Result of looking a presented key up: `principal` is set only when it is valid."""
 
     principal: Principal | None
-    reason: str | None  # missing | malformed | unknown | revoked
+    # missing | malformed | unknown | revoked; console sessions also: signed_out | expired
+    reason: str | None
     key_name: str | None = None  # a revoked key's name, for the audit entry
 
 

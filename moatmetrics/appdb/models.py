@@ -178,6 +178,9 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of entry_hash with the installation's key (outside the database): a forged entry
+    # with a correct hash has no valid one. NULL only for entries from before signing.
+    entry_mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -198,3 +201,32 @@ class RateWindow(Base):
     key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class RefusalWindow(Base):
+    """Refused anonymous requests of one client address and action in one one-minute window.
+
+    Shared by all API workers like `RateWindow`; the audit log gets the first refusal of the
+    window in full and one summary entry with the count once the window is over.
+    """
+
+    __tablename__ = "refusal_windows"
+
+    client_addr: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: only the SHA-256 of the random cookie value is stored."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(16))  # signed_out | key_revoked

@@ -47,6 +47,7 @@ MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
 DEFAULT_SERVER_ENV = {
     "MOATMETRICS_RUN_ON_UPLOAD": "0",
     "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "1000000",
+    "MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE": "1000000",
 }
 CLIENTS = [("C1", "Acme"), ("C2", "Globex"), ("C3", "Initech")]
 

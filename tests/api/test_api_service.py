@@ -17,7 +17,8 @@ def test_catalog_covers_the_published_marts() -> None:
 def test_health_names_the_current_snapshot(client: httpx.Client, snapshot_id: str) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "snapshot_id": snapshot_id}
+    body = {"status": "ok", "snapshot_id": snapshot_id, "snapshot": "ok", "problem": None}
+    assert response.json() == body
 
 
 def test_list_marts(client: httpx.Client, snapshot_id: str) -> None:

@@ -62,12 +62,19 @@ def test_edited_details_are_reported(app_settings: Settings) -> None:
 
 
 def test_rehashed_edit_breaks_the_next_link(app_settings: Settings) -> None:
+    """Rehashing an edited entry breaks the next link; the entry's own signature (an HMAC with
+    a key outside the database) already gives it away."""
     _fill(app_settings, 10)
     with session_scope(app_settings, write=True) as session:
         entry = session.get(AuditEntry, 5)
         entry.actor = "mallory"
         fields = {name: getattr(entry, name) for name in audit.HASHED_FIELDS}
         entry.entry_hash = audit.compute_hash(fields, entry.prev_hash)
+    report = audit.verify(app_settings)
+    assert report.first_broken_seq == 5 and "wrong signature" in report.reason
+    with session_scope(app_settings, write=True) as session:  # re-sign it: a key thief
+        entry = session.get(AuditEntry, 5)
+        entry.entry_mac = audit._entry_key(app_settings).sign(entry.entry_hash)
     report = audit.verify(app_settings)
     assert report.first_broken_seq == 6 and "does not link" in report.reason
 

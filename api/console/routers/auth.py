@@ -2,8 +2,11 @@
 
 The sign-in form is public (it shows no data); it checks the key with the gate's own
 admission (`api.gate.admit`: the same lookup, revocation and rate window as every API call)
-and records the attempt in the audit log, allowed or not. The key then lives only in the
-HttpOnly session cookie.
+and records the attempt in the audit log: a success in full, in the same transaction that
+starts the server-side session (`moatmetrics.appdb.console_sessions`); failures like every
+refusal without a valid key (counted per address and minute, `moatmetrics.appdb.refusals`).
+The browser then holds only the session's random token, never the key. Signing out ends the
+session in the database, so the cookie is worthless even if it was copied.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ from api.console.session import (
     clear_session,
     new_sign_in_token,
     require_csrf,
+    session_token,
     set_session,
     set_sign_in_token,
 )
 from api.console.templating import render_bare
 from api.dependencies import get_settings
-from api.gate import admit
+from api.gate import Draft, admit, settle
 from api.security import Authorize
-from moatmetrics.appdb import audit
+from moatmetrics.appdb import audit, console_sessions
+from moatmetrics.appdb.db import session_scope
 from moatmetrics.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -78,32 +83,45 @@ async def sign_in(
 ) -> Response:
     check_sign_in_token(request, csrf)
     key = key.strip()
-    admission = await anyio.to_thread.run_sync(admit, settings, key, SIGN_IN_RULE)
+    client_addr = request.client.host if request.client else None
+    admission = await anyio.to_thread.run_sync(
+        lambda: admit(settings, key, SIGN_IN_RULE, client_addr=client_addr)
+    )
     principal = admission.principal
     actor = audit.Actor(
         name=principal.name if principal else (admission.key_name or "anonymous"),
         role=principal.role if principal else None,
         request_id=request.scope.get("state", {}).get("request_id"),
-        client_addr=request.client.host if request.client else None,
-    )
-    status = 303 if principal else 401
-    details = {} if principal else {"reason": admission.reason}
-    await anyio.to_thread.run_sync(
-        lambda: audit.record(
-            settings,
-            actor,
-            "console.sign_in",
-            "ok" if principal else "denied",
-            "console",
-            status,
-            details,
-        )  # fmt: skip
+        client_addr=client_addr,
     )
     if principal is None:
+        draft = Draft(actor, "console.sign_in", "denied", "console", 401,
+                      {"reason": admission.reason})  # fmt: skip
+        refused_addr = client_addr or "unknown"
+
+        def record_refusal() -> None:
+            with session_scope(settings, write=True) as session:
+                settle(session, settings, None, draft, refused_addr=refused_addr)
+
+        await anyio.to_thread.run_sync(record_refusal)
+        refusal = admission.rate
+        if refusal is not None and not refusal.allowed:  # MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE
+            message = f"Too many refused attempts from your address: wait {refusal.reset_after} s."
+            response = _form(request, _safe_next(next), message, 429)
+            response.headers["Retry-After"] = str(refusal.reset_after)
+            return response
         message = _REASONS.get(admission.reason or "", "That key was not accepted.")
         return _form(request, _safe_next(next), message, 401)
+
+    def start_session() -> str:
+        with session_scope(settings, write=True) as session:
+            token = console_sessions.start(session, principal.key_id)
+            audit.append(session, actor, "console.sign_in", "ok", "console", 303, {})
+            return token
+
+    token = await anyio.to_thread.run_sync(start_session)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    set_session(response, request, key)
+    set_session(response, request, token)
     return response
 
 
@@ -111,7 +129,10 @@ async def sign_in(
     f"{PREFIX}/sign-out",
     dependencies=[Depends(Authorize("viewer", "console.sign_out")), Depends(require_csrf)],
 )
-def sign_out() -> Response:
+def sign_out(request: Request, settings: AppSettings) -> Response:
+    """End the session in the database (the gate then audits `console.sign_out`)."""
+    with session_scope(settings, write=True) as session:
+        console_sessions.end(session, session_token(request.scope))
     response = RedirectResponse(SIGN_IN_PATH, status_code=303)
     clear_session(response)
     return response

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console.session import require_csrf
 from api.console.templating import render
-from api.dependencies import get_settings, get_store
+from api.dependencies import current_snapshot_id, get_settings, get_store
 from api.problems import ProblemError
 from api.routers.uploads import get_upload, list_uploads
 from api.security import Authorize, actor_of, mark_audited
@@ -94,7 +94,7 @@ def upload_page(
         str(upload_id), request, principal, settings, PROBLEMS_PAGE, problems_offset
     )
     published_in = None
-    current = store.current_id()
+    current = current_snapshot_id(store)
     if current and upload.status == "accepted":
         snapshot = load_snapshot(settings, current)
         if upload.sha256 and warehouse_upload_id(upload.sha256) in snapshot.upload_ids:
