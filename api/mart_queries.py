@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
+
 from api.catalog import Column, MartSpec
 from api.problems import ProblemError, invalid_parameter
 from api.schemas import MartPage
@@ -94,7 +96,8 @@ def build_query(
     if months["month_from"] and months["month_to"] and months["month_from"] > months["month_to"]:
         raise invalid_parameter("month_to", "must not be before month_from")
     return MartQuery(
-        filters={name: tuple(values) for name, values in filters.items() if values},
+        # `IN` ignores order and repeats: one canonical form, one cache entry and one ETag.
+        filters={name: tuple(sorted(set(values))) for name, values in filters.items() if values},
         month_from=months["month_from"],
         month_to=months["month_to"],
         sort=parse_sort(spec, sort),
@@ -143,18 +146,15 @@ def _order_by(spec: MartSpec, query: MartQuery) -> str:
     )
 
 
-def fetch_page(
-    cursor: Any,
+def _page_sql(
     spec: MartSpec,
     query: MartQuery,
     tables: Mapping[str, Mapping[str, str]],
-    schema: str = "marts",
-    dialect: Dialect = DUCKDB,
-) -> tuple[int, list[dict[str, Any]]]:
-    """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams).
-
-    `cursor` is a DuckDB cursor or a psycopg cursor; `schema` holds the snapshot's marts.
-    """
+    schema: str,
+    dialect: Dialect,
+) -> tuple[str, str, list[Any]]:
+    """The count query, the page query and their shared filter parameters (page query:
+    append limit and offset)."""
     present = tables.get(spec.name)
     if present is None:
         raise ProblemError(
@@ -174,13 +174,70 @@ def fetch_page(
     table = f"{_ident(schema)}.{_ident(spec.name)}"
     mark = dialect.placeholder
     where, params = _where(query, mark)
-    total = cursor.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()
     select = ", ".join(_select_item(column, present, dialect) for column in spec.columns)
     order = _order_by(spec, query)
-    sql = f"SELECT {select} FROM {table}{where} ORDER BY {order} LIMIT {mark} OFFSET {mark}"
+    count = f"SELECT count(*) FROM {table}{where}"
+    page = f"SELECT {select} FROM {table}{where} ORDER BY {order} LIMIT {mark} OFFSET {mark}"
+    return count, page, params
+
+
+def fetch_page(
+    cursor: Any,
+    spec: MartSpec,
+    query: MartQuery,
+    tables: Mapping[str, Mapping[str, str]],
+    schema: str = "marts",
+    dialect: Dialect = DUCKDB,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams).
+
+    `cursor` is a DuckDB cursor or a psycopg cursor; `schema` holds the snapshot's marts.
+    """
+    count, sql, params = _page_sql(spec, query, tables, schema, dialect)
+    total = cursor.execute(count, params).fetchone()
     rows = cursor.execute(sql, [*params, query.limit, query.offset]).fetchall()
     names = spec.column_names
     return (total[0] if total else 0), [dict(zip(names, row, strict=True)) for row in rows]
+
+
+_ARROW_TYPES: Mapping[str, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "decimal": pa.decimal128(38, 2),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+    "number": pa.float64(),
+}
+
+
+def arrow_schema(spec: MartSpec) -> pa.Schema:
+    """The mart's Arrow schema, the same in both modes (money stays an exact decimal)."""
+    return pa.schema(
+        [pa.field(c.name, _ARROW_TYPES[c.kind], nullable=c.nullable) for c in spec.columns]
+    )
+
+
+def read_page_arrow(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> tuple[int, pa.Table]:
+    """Total matching rows and the page as an Arrow table, for the columnar exports.
+
+    DuckDB hands its result over as Arrow record batches (vectorised, no Python row objects).
+    PostgreSQL mode reads the page through psycopg and builds the columns from it (no
+    postgres scanner is installed offline, see docs/api.md).
+    """
+    count, sql, params = _page_sql(spec, query, lease.tables, lease.schema, lease.dialect)
+    cursor = lease.cursor
+    total_row = cursor.execute(count, params).fetchone()
+    total = total_row[0] if total_row else 0
+    schema = arrow_schema(spec)
+    result = cursor.execute(sql, [*params, query.limit, query.offset])
+    if lease.dialect is DUCKDB:
+        table = result.to_arrow_table()
+        return total, table.cast(schema)
+    columns = list(zip(*result.fetchall(), strict=True)) or [() for _ in spec.columns]
+    arrays = [
+        pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)
+    ]
+    return total, pa.Table.from_arrays(arrays, schema=schema)
 
 
 def read_page(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> MartPage:

@@ -18,6 +18,8 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from fastapi import Response
 
 from api.catalog import MARTS, MartSpec
@@ -65,3 +67,34 @@ def page_csv(spec: MartSpec, page: MartPage) -> Response:
     filename = f"{spec.name}-{page.snapshot_id}.csv"
     headers = {**_headers(page), "Content-Disposition": f'attachment; filename="{filename}"'}
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+#: Media type and file extension of each columnar export format.
+COLUMNAR_FORMATS = {
+    "parquet": ("application/vnd.apache.parquet", "parquet"),
+    "arrow": ("application/vnd.apache.arrow.stream", "arrows"),
+}
+
+
+def page_columnar(
+    spec: MartSpec, snapshot_id: str, total: int, table: pa.Table, format: str
+) -> Response:
+    """A page as a Parquet file or an Arrow IPC stream, written from Arrow batches.
+
+    Column types come from `api.mart_queries.arrow_schema`: money is decimal128(38, 2), so a BI
+    tool gets exact values; the snapshot id is in the file name like the CSV export.
+    """
+    media_type, extension = COLUMNAR_FORMATS[format]
+    sink = pa.BufferOutputStream()
+    if format == "parquet":
+        pq.write_table(table, sink, compression="zstd")
+    else:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    filename = f"{spec.name}-{snapshot_id}.{extension}"
+    headers = {
+        "X-Snapshot-Id": snapshot_id,
+        "X-Total-Count": str(total),
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    return Response(sink.getvalue().to_pybytes(), media_type=media_type, headers=headers)
