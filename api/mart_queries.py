@@ -10,7 +10,9 @@ Sorting always ends with the grain columns, so pages are stable and never overla
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -188,16 +190,80 @@ def fetch_page(
     tables: Mapping[str, Mapping[str, str]],
     schema: str = "marts",
     dialect: Dialect = DUCKDB,
+    total: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams).
 
     `cursor` is a DuckDB cursor or a psycopg cursor; `schema` holds the snapshot's marts.
+    A `total` already known (`TOTALS`) saves the count query: one query per page.
     """
     count, sql, params = _page_sql(spec, query, tables, schema, dialect)
-    total = cursor.execute(count, params).fetchone()
+    if total is None:
+        counted = cursor.execute(count, params).fetchone()
+        total = counted[0] if counted else 0
     rows = cursor.execute(sql, [*params, query.limit, query.offset]).fetchall()
     names = spec.column_names
-    return (total[0] if total else 0), [dict(zip(names, row, strict=True)) for row in rows]
+    return total, [dict(zip(names, row, strict=True)) for row in rows]
+
+
+class TotalCache:
+    """Matching-row counts per (snapshot, mart, filters): exact, a snapshot never changes.
+
+    Paging through a mart, or asking the same filter sorted another way, then costs one query
+    per page instead of two. Bounded LRU; a publish makes old keys unreachable.
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(lease: SnapshotLease, spec: MartSpec, query: MartQuery) -> Hashable:
+        filters, month_from, month_to, *_ = query.cache_key()
+        return (lease.snapshot.snapshot_id, spec.name, filters, month_from, month_to)
+
+    def get(self, key: Hashable) -> int | None:
+        with self._lock:
+            total = self._entries.get(key)
+            if total is not None:
+                self._entries.move_to_end(key)
+            return total
+
+    def put(self, key: Hashable, total: int) -> None:
+        with self._lock:
+            self._entries[key] = total
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+TOTALS = TotalCache()
+
+
+@dataclass(frozen=True)
+class PageRows:
+    """A page as fetched: plain row dicts in column order, rendered without re-validation
+    (the SQL already cast every column to its response type)."""
+
+    mart: str
+    snapshot_id: str
+    total: int
+    limit: int
+    offset: int
+    rows: list[dict[str, Any]]
+
+
+def read_rows(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> PageRows:
+    """One page of a mart from the leased snapshot, counted at most once per filter."""
+    key = TotalCache.key(lease, spec, query)
+    known = TOTALS.get(key)
+    total, rows = fetch_page(
+        lease.cursor, spec, query, lease.tables, lease.schema, lease.dialect, known
+    )
+    if known is None:
+        TOTALS.put(key, total)
+    return PageRows(spec.name, lease.snapshot.snapshot_id, total, query.limit, query.offset, rows)
 
 
 _ARROW_TYPES: Mapping[str, pa.DataType] = {
@@ -226,8 +292,12 @@ def read_page_arrow(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> t
     """
     count, sql, params = _page_sql(spec, query, lease.tables, lease.schema, lease.dialect)
     cursor = lease.cursor
-    total_row = cursor.execute(count, params).fetchone()
-    total = total_row[0] if total_row else 0
+    key = TotalCache.key(lease, spec, query)
+    total = TOTALS.get(key)
+    if total is None:
+        counted = cursor.execute(count, params).fetchone()
+        total = counted[0] if counted else 0
+        TOTALS.put(key, total)
     schema = arrow_schema(spec)
     result = cursor.execute(sql, [*params, query.limit, query.offset])
     if lease.dialect is DUCKDB:

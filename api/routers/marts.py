@@ -23,7 +23,7 @@ from api.catalog import (
     describe_marts,
 )
 from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
-from api.mart_queries import MartQuery, build_query, read_page, read_page_arrow
+from api.mart_queries import MartQuery, build_query, read_page_arrow, read_rows
 from api.page_cache import PageCache
 from api.problems import problem_responses, snapshot_unavailable, unknown_mart
 from api.rendering import COLUMNAR_FORMATS, page_columnar, page_csv, page_json
@@ -150,7 +150,7 @@ def _serve(
         if page.format in COLUMNAR_FORMATS:
             total, table = read_page_arrow(spec, snapshot, query)
             return page_columnar(spec, snapshot_id, total, table, page.format)
-        result = read_page(spec, snapshot, query)
+        result = read_rows(spec, snapshot, query)
         return page_csv(spec, result) if page.format == "csv" else page_json(spec, result)
 
     key = (snapshot_id, spec.name, page.format, query.cache_key())
