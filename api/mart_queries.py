@@ -10,10 +10,14 @@ Sorting always ends with the grain columns, so pages are stable and never overla
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import pyarrow as pa
 
 from api.catalog import Column, MartSpec
 from api.problems import ProblemError, invalid_parameter
@@ -94,7 +98,8 @@ def build_query(
     if months["month_from"] and months["month_to"] and months["month_from"] > months["month_to"]:
         raise invalid_parameter("month_to", "must not be before month_from")
     return MartQuery(
-        filters={name: tuple(values) for name, values in filters.items() if values},
+        # `IN` ignores order and repeats: one canonical form, one cache entry and one ETag.
+        filters={name: tuple(sorted(set(values))) for name, values in filters.items() if values},
         month_from=months["month_from"],
         month_to=months["month_to"],
         sort=parse_sort(spec, sort),
@@ -143,18 +148,15 @@ def _order_by(spec: MartSpec, query: MartQuery) -> str:
     )
 
 
-def fetch_page(
-    cursor: Any,
+def _page_sql(
     spec: MartSpec,
     query: MartQuery,
     tables: Mapping[str, Mapping[str, str]],
-    schema: str = "marts",
-    dialect: Dialect = DUCKDB,
-) -> tuple[int, list[dict[str, Any]]]:
-    """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams).
-
-    `cursor` is a DuckDB cursor or a psycopg cursor; `schema` holds the snapshot's marts.
-    """
+    schema: str,
+    dialect: Dialect,
+) -> tuple[str, str, list[Any]]:
+    """The count query, the page query and their shared filter parameters (page query:
+    append limit and offset)."""
     present = tables.get(spec.name)
     if present is None:
         raise ProblemError(
@@ -174,13 +176,138 @@ def fetch_page(
     table = f"{_ident(schema)}.{_ident(spec.name)}"
     mark = dialect.placeholder
     where, params = _where(query, mark)
-    total = cursor.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()
     select = ", ".join(_select_item(column, present, dialect) for column in spec.columns)
     order = _order_by(spec, query)
-    sql = f"SELECT {select} FROM {table}{where} ORDER BY {order} LIMIT {mark} OFFSET {mark}"
+    count = f"SELECT count(*) FROM {table}{where}"
+    page = f"SELECT {select} FROM {table}{where} ORDER BY {order} LIMIT {mark} OFFSET {mark}"
+    return count, page, params
+
+
+def fetch_page(
+    cursor: Any,
+    spec: MartSpec,
+    query: MartQuery,
+    tables: Mapping[str, Mapping[str, str]],
+    schema: str = "marts",
+    dialect: Dialect = DUCKDB,
+    total: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Total matching rows and the requested page, fully fetched (DuckDB 2.0 streams).
+
+    `cursor` is a DuckDB cursor or a psycopg cursor; `schema` holds the snapshot's marts.
+    A `total` already known (`TOTALS`) saves the count query: one query per page.
+    """
+    count, sql, params = _page_sql(spec, query, tables, schema, dialect)
+    if total is None:
+        counted = cursor.execute(count, params).fetchone()
+        total = counted[0] if counted else 0
     rows = cursor.execute(sql, [*params, query.limit, query.offset]).fetchall()
     names = spec.column_names
-    return (total[0] if total else 0), [dict(zip(names, row, strict=True)) for row in rows]
+    return total, [dict(zip(names, row, strict=True)) for row in rows]
+
+
+class TotalCache:
+    """Matching-row counts per (snapshot, mart, filters): exact, a snapshot never changes.
+
+    Paging through a mart, or asking the same filter sorted another way, then costs one query
+    per page instead of two. Bounded LRU; a publish makes old keys unreachable.
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(lease: SnapshotLease, spec: MartSpec, query: MartQuery) -> Hashable:
+        filters, month_from, month_to, *_ = query.cache_key()
+        return (lease.snapshot.snapshot_id, spec.name, filters, month_from, month_to)
+
+    def get(self, key: Hashable) -> int | None:
+        with self._lock:
+            total = self._entries.get(key)
+            if total is not None:
+                self._entries.move_to_end(key)
+            return total
+
+    def put(self, key: Hashable, total: int) -> None:
+        with self._lock:
+            self._entries[key] = total
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+TOTALS = TotalCache()
+
+
+@dataclass(frozen=True)
+class PageRows:
+    """A page as fetched: plain row dicts in column order, rendered without re-validation
+    (the SQL already cast every column to its response type)."""
+
+    mart: str
+    snapshot_id: str
+    total: int
+    limit: int
+    offset: int
+    rows: list[dict[str, Any]]
+
+
+def read_rows(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> PageRows:
+    """One page of a mart from the leased snapshot, counted at most once per filter."""
+    key = TotalCache.key(lease, spec, query)
+    known = TOTALS.get(key)
+    total, rows = fetch_page(
+        lease.cursor, spec, query, lease.tables, lease.schema, lease.dialect, known
+    )
+    if known is None:
+        TOTALS.put(key, total)
+    return PageRows(spec.name, lease.snapshot.snapshot_id, total, query.limit, query.offset, rows)
+
+
+_ARROW_TYPES: Mapping[str, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "decimal": pa.decimal128(38, 2),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+    "number": pa.float64(),
+}
+
+
+def arrow_schema(spec: MartSpec) -> pa.Schema:
+    """The mart's Arrow schema, the same in both modes (money stays an exact decimal)."""
+    return pa.schema(
+        [pa.field(c.name, _ARROW_TYPES[c.kind], nullable=c.nullable) for c in spec.columns]
+    )
+
+
+def read_page_arrow(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> tuple[int, pa.Table]:
+    """Total matching rows and the page as an Arrow table, for the columnar exports.
+
+    DuckDB hands its result over as Arrow record batches (vectorised, no Python row objects).
+    PostgreSQL mode reads the page through psycopg and builds the columns from it (no
+    postgres scanner is installed offline, see docs/api.md).
+    """
+    count, sql, params = _page_sql(spec, query, lease.tables, lease.schema, lease.dialect)
+    cursor = lease.cursor
+    key = TotalCache.key(lease, spec, query)
+    total = TOTALS.get(key)
+    if total is None:
+        counted = cursor.execute(count, params).fetchone()
+        total = counted[0] if counted else 0
+        TOTALS.put(key, total)
+    schema = arrow_schema(spec)
+    result = cursor.execute(sql, [*params, query.limit, query.offset])
+    if lease.dialect is DUCKDB:
+        table = result.to_arrow_table()
+        return total, table.cast(schema)
+    columns = list(zip(*result.fetchall(), strict=True)) or [() for _ in spec.columns]
+    arrays = [
+        pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)
+    ]
+    return total, pa.Table.from_arrays(arrays, schema=schema)
 
 
 def read_page(spec: MartSpec, lease: SnapshotLease, query: MartQuery) -> MartPage:

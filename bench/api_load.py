@@ -4,12 +4,19 @@ For each server configuration (uvicorn workers) and each scenario, N connections
 requests back to back for a fixed time; we report requests per second, latency percentiles
 and errors (connect/read/write errors, timeouts and HTTP statuses >= 400).
 
-Scenarios (paths cycle through a list built from the published snapshot):
+Scenarios (paths cycle through a list built from the published snapshot), each closed-loop at
+every connection count:
 
-- ``filtered``: ``/api/v1/marts/client_profitability?client_id=<id>&month_from=<YYYY-MM>``
-  with varying clients and months (a filtered mart query, JSON);
-- ``csv_export``: ``/api/v1/marts/license_utilization?format=csv&limit=1000&offset=<k*1000>``
-  over the whole mart (a paged CSV export).
+- ``health``: ``/health`` (no key, no audit): the framework's own ceiling in the same run;
+- ``bi_refresh``: the same 20 filtered ``client_profitability`` queries again and again
+  (what a dashboard refresh asks: page-cache hits);
+- ``analyst``: 5,000 distinct filtered queries (client, month, sort, page size: misses);
+- ``export_csv`` / ``export_parquet``: the whole ``license_utilization`` mart in pages of
+  10,000 rows, as CSV and as Parquet.
+
+Then one open-loop run (`open_loop.py`): 1000 connections held open, a steady 300 requests a
+second between them, 80 % BI refresh and 20 % analyst, latency from each request's scheduled
+time (no coordinated omission).
 
 The generator is wrk (Debian's package) when installed, else a bounded asyncio + httpx client
 (it needs more CPU per request, so on this 2-core machine it lowers the server's share).
@@ -34,6 +41,7 @@ from pathlib import Path
 import duckdb
 import httpx
 from measure import busy_cpu_seconds, tree_rss, wait_for_quiet
+from open_loop import mixed_paths, run_open_loop
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -66,21 +74,42 @@ def build_paths(snapshot: Path, out_dir: Path, seed: int = 7) -> dict[str, Path]
         license_rows = con.execute("SELECT count(*) FROM marts.license_utilization").fetchone()[0]
     finally:
         con.close()
-    filtered = [
+    months_from = months[: max(1, len(months) - 1)]
+    # BI refresh: the same 20 dashboard queries again and again (page cache and ETag hits).
+    bi_refresh = [
         f"/api/v1/marts/client_profitability?client_id={rng.choice(clients)}"
-        f"&month_from={rng.choice(months[: max(1, len(months) - 1)])}"
-        for _ in range(5000)
+        f"&month_from={rng.choice(months_from)}"
+        for _ in range(20)
     ]
-    pages = max(1, -(-license_rows // 1000))
+    # Analyst: 5,000 distinct filtered queries (cache misses: a query per request).
+    sorts = ["", "&sort=-revenue", "&sort=-gross_profit", "&sort=month", "&limit=50"]
+    analyst: list[str] = []
+    seen: set[str] = set()
+    for _ in range(50 * 5000):  # bounded: a small snapshot has fewer distinct queries
+        if len(analyst) == 5000:
+            break
+        path = (
+            f"/api/v1/marts/client_profitability?client_id={rng.choice(clients)}"
+            f"&month_from={rng.choice(months_from)}{rng.choice(sorts)}"
+        )
+        if path not in seen:
+            seen.add(path)
+            analyst.append(path)
+    # Export: the whole license_utilization mart, page by page (10,000 rows, the API's cap).
+    pages = max(1, -(-license_rows // 10_000))
     offsets = list(range(pages))
     rng.shuffle(offsets)
-    csv_export = [
-        f"/api/v1/marts/license_utilization?format=csv&limit=1000&offset={k * 1000}"
-        for k in offsets
-    ]
+    export = "/api/v1/marts/license_utilization?limit=10000&offset={}&format={}"
+    scenarios = {
+        "health": ["/health"],
+        "bi_refresh": bi_refresh,
+        "analyst": analyst,
+        "export_csv": [export.format(k * 10_000, "csv") for k in offsets],
+        "export_parquet": [export.format(k * 10_000, "parquet") for k in offsets],
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name, paths in (("filtered", filtered), ("csv_export", csv_export)):
+    for name, paths in scenarios.items():
         files[name] = out_dir / f"paths-{name}.txt"
         files[name].write_text("\n".join(paths) + "\n")
     return files
@@ -144,8 +173,7 @@ class Server:
         self.url = f"http://{HOST}:{self.port}"
         self.log = open(log, "w")  # noqa: SIM115
         argv = [str(BIN / "moatmetrics"), "serve", "--host", HOST, "--port", str(self.port)]
-        if workers != 1:
-            argv += ["--workers", str(workers)]
+        argv += ["--workers", str(workers)]  # explicit: the default is the machine's cores
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.peak_rss = 0
         self._stop = threading.Event()
@@ -378,6 +406,20 @@ def api_benchmark(
                         flush=True,
                     )
                     time.sleep(2)  # let the server drain closed connections
+            print(f"  api: {count} worker(s), open loop, 1000 connections, 300 req/s ...")
+            paths = mixed_paths(files["bi_refresh"], files["analyst"])
+            busy_before = busy_cpu_seconds()
+            row = run_open_loop(server.url, paths, token, 1000, 300.0, duration)
+            row["machine_busy_cores"] = round(
+                (busy_cpu_seconds() - busy_before) / max(row["duration_s"], 1e-9), 2
+            )
+            row.update({"workers": count, "scenario": "open_loop_80bi_20analyst"})
+            results["scenarios"].append(row)
+            print(
+                f"    {row['rps']} req/s of {row['target_rps']}, p50 {row['latency_ms']['p50']}"
+                f" ms, p99 {row['latency_ms']['p99']} ms, errors {row['errors']}",
+                flush=True,
+            )
         finally:
             server.stop()
             results.setdefault("server_peak_rss_mb", {})[f"{count}w"] = round(

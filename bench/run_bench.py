@@ -372,7 +372,7 @@ def api_verdicts(api: dict) -> list[dict]:
     """
     rows = []
     for workers in sorted({s["workers"] for s in api["scenarios"]}):
-        for scenario in ("filtered", "csv_export"):
+        for scenario in ("bi_refresh", "analyst", "export_csv", "export_parquet"):
             picked = {
                 s["connections"]: s
                 for s in api["scenarios"]

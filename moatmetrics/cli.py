@@ -357,7 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the read-only API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the machine's cores; docs/operations.md)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     ui = sub.add_parser("ui", help="the Dagster UI (lineage, runs, reruns)")

@@ -7,10 +7,11 @@ catch-all that answers 404 for any other name. Handlers only wire parameters to
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from api.catalog import (
     CLIENT_PROFITABILITY,
@@ -22,7 +23,7 @@ from api.catalog import (
     describe_marts,
 )
 from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
-from api.mart_queries import build_query, read_page
+from api.mart_queries import MartQuery, build_query, read_page_arrow, read_rows
 from api.page_cache import PageCache
 from api.problems import (
     problem_responses,
@@ -30,7 +31,7 @@ from api.problems import (
     snapshot_unavailable,
     unknown_mart,
 )
-from api.rendering import page_csv, page_json
+from api.rendering import COLUMNAR_FORMATS, page_columnar, page_csv, page_json
 from api.schemas import MartCatalog
 from api.security import Authorize
 from api.snapshot_store import BrokenPointerError, NoSnapshotError, SnapshotOpenError, Store
@@ -43,6 +44,10 @@ CATALOG = Depends(Authorize("viewer", "marts.catalog"))
 MAX_LIMIT = 10_000
 _MONTH_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
 _COMMON_PARAMS = ("month_from", "month_to", "sort", "limit", "offset", "format")
+Format = Literal["json", "csv", "parquet", "arrow"]
+# Per key and role (never for a shared cache), and revalidated on every use: the ETag makes the
+# revalidation a cheap 304, and every use still passes the gate and is audited.
+CACHE_CONTROL = "private, no-cache"
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ class PageParams:
     sort: str | None
     limit: int
     offset: int
-    format: Literal["json", "csv"]
+    format: Format
+    if_none_match: str | None = None
 
 
 def page_params(
@@ -84,10 +90,21 @@ def page_params(
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT, description="Rows per page.")] = 100,
     offset: Annotated[int, Query(ge=0, le=10**12, description="Rows to skip.")] = 0,
     format: Annotated[
-        Literal["json", "csv"], Query(description="`csv` returns text/csv with a header row.")
+        Format,
+        Query(
+            description="`csv` returns text/csv with a header row; `parquet` a Parquet file and "
+            "`arrow` an Arrow IPC stream (exact decimal money, for Power BI, Excel, pandas)."
+        ),
     ] = "json",
+    if_none_match: Annotated[
+        str | None,
+        Header(
+            description="ETag of a page you hold: 304 Not Modified while the snapshot and "
+            "query are the same."
+        ),
+    ] = None,
 ) -> PageParams:
-    return PageParams(month_from, month_to, sort, limit, offset, format)
+    return PageParams(month_from, month_to, sort, limit, offset, format, if_none_match)
 
 
 Page = Annotated[PageParams, Depends(page_params)]
@@ -97,6 +114,24 @@ Values = list[str] | None
 
 def _values(description: str) -> Any:
     return Query(description=description + " Repeat the parameter to match several values.")
+
+
+def page_etag(snapshot_id: str, mart: str, format: str, query: MartQuery) -> str:
+    """Strong ETag of one page: exact, because a snapshot never changes after its publish.
+
+    Built from the normalised query (`MartQuery.cache_key`: filters sorted, months parsed), so
+    the same question asked with its parameters in another order gets the same tag.
+    """
+    text = repr((snapshot_id, mart, format, query.cache_key()))
+    return '"' + hashlib.blake2b(text.encode(), digest_size=16).hexdigest() + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: `*` or any listed tag, compared weakly (W/ ignored)."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def _serve(
@@ -109,13 +144,24 @@ def _serve(
     query = build_query(
         spec, filters, page.month_from, page.month_to, page.sort, page.limit, page.offset
     )
+    snapshot_id = snapshot.snapshot.snapshot_id
+    etag = page_etag(snapshot_id, spec.name, page.format, query)
+    validators = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if _matches(page.if_none_match, etag):
+        # No query runs; the gate still audits this read, with status 304 and the snapshot.
+        return Response(status_code=304, headers={**validators, "X-Snapshot-Id": snapshot_id})
 
     def render() -> Response:
-        result = read_page(spec, snapshot, query)
+        if page.format in COLUMNAR_FORMATS:
+            total, table = read_page_arrow(spec, snapshot, query)
+            return page_columnar(spec, snapshot_id, total, table, page.format)
+        result = read_rows(spec, snapshot, query)
         return page_csv(spec, result) if page.format == "csv" else page_json(spec, result)
 
-    key = (snapshot.snapshot.snapshot_id, spec.name, page.format, query.cache_key())
-    return cache.get_or_render(key, render)
+    key = (snapshot_id, spec.name, page.format, query.cache_key())
+    response = cache.get_or_render(key, render)
+    response.headers.update(validators)
+    return response
 
 
 def _route(spec: MartSpec) -> dict[str, Any]:
@@ -127,7 +173,14 @@ def _route(spec: MartSpec) -> dict[str, Any]:
         + f" Grain: {', '.join(spec.grain)}. Money and hours are exact decimals with 2 places;"
         " rates are fractions.",
         "responses": {
-            200: {"content": {"text/csv": {}}, "description": "A page of rows (JSON or CSV)."},
+            200: {
+                "content": {
+                    "text/csv": {},
+                    **{media: {} for media, _ in COLUMNAR_FORMATS.values()},
+                },
+                "description": "A page of rows (JSON, CSV, Parquet or Arrow IPC stream).",
+            },
+            304: {"description": "Not modified: the page of the If-None-Match ETag."},
             **problem_responses(404, 422, 503),
         },
         "dependencies": [READ, Depends(only_query_params(*_COMMON_PARAMS, *spec.filters))],
