@@ -24,16 +24,15 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.console.errors import browser_response
-from api.console.session import is_console, session_key
 from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
@@ -204,13 +203,36 @@ class _Exchange:
         return headers
 
 
+class BrowserFront(Protocol):
+    """The paths a browser signs in to (the web console): where their key is and how refusals look.
+
+    Handed to the gate by the app (`api.console.install.CONSOLE_FRONT`), so the middleware
+    does not import the console it serves.
+    """
+
+    def owns(self, scope: Scope) -> bool:
+        """Whether the request is on the browser's paths."""
+        ...
+
+    def session_key(self, scope: Scope) -> str | None:
+        """The API key a browser request carries (its session cookie), if any."""
+        ...
+
+    def response(self, scope: Scope, response: Response) -> Response:
+        """A refusal as the browser should see it; other paths' responses unchanged."""
+        ...
+
+
 class Gate:
     """ASGI middleware; `api` is the FastAPI app whose route table declares the rules."""
 
-    def __init__(self, app: ASGIApp, api: FastAPI, metrics: RequestMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, api: FastAPI, metrics: RequestMetrics, browser: BrowserFront
+    ) -> None:
         self.app = app
         self.api = api
         self.metrics = metrics
+        self.browser = browser
         self.group_commit = GroupCommit(session_scope)
         self._table: list[RouteEntry] | None = None
 
@@ -276,7 +298,10 @@ class Gate:
         try:
             # The web console (api/console) sends its key in the session cookie instead of a
             # Bearer header; from here on it is admitted, limited and audited like any call.
-            token = session_key(exchange.scope) if is_console(exchange.scope) else _bearer(headers)
+            scope = exchange.scope
+            token = (
+                self.browser.session_key(scope) if self.browser.owns(scope) else _bearer(headers)
+            )
             admission = await anyio.to_thread.run_sync(admit, settings, token, rule)
         except Exception:
             log.exception("app database unavailable while authenticating")
@@ -407,7 +432,7 @@ class Gate:
             problem.problem, {**(problem.headers or {}), **exchange.response_headers()}
         )
         # The console (api/console) gets a sign-in redirect or an HTML page instead.
-        response = browser_response(exchange.scope, response)
+        response = self.browser.response(exchange.scope, response)
         await send(
             {
                 "type": "http.response.start",

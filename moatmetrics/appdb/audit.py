@@ -183,7 +183,7 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def filtered(query: Select, flt: AuditFilter) -> Select:
+def filtered(query: Select[Any], flt: AuditFilter) -> Select[Any]:
     if flt.actor is not None:
         query = query.where(AuditEntry.actor == flt.actor)
     if flt.action is not None:

@@ -21,13 +21,10 @@ from pathlib import Path
 import duckdb
 
 from moatmetrics.ingest.contract import normalize_header
+from moatmetrics.ingest.errors import StructuralError
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "jsonl"}
 _CHUNK = 16 * 2**20
-
-
-class StructuralError(ValueError):
-    """The whole file is unusable; the message names the problem and the fix."""
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from moatmetrics.ingest.readers import StructuralError
+from moatmetrics.ingest.errors import StructuralError
 
 MAX_UNCOMPRESSED_BYTES = 1024 * 2**20
 MAX_RATIO = 200
