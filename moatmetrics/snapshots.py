@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from moatmetrics.settings import Settings
-from moatmetrics.storage.base import Snapshot, SnapshotError
+from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
+from moatmetrics.storage.base import SnapshotError as SnapshotError
 from moatmetrics.trust import tables as trust_tables
 
 if TYPE_CHECKING:
