@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
+from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
 from moatmetrics.settings import Settings
 from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
 from moatmetrics.storage.base import SnapshotError as SnapshotError
@@ -43,9 +45,6 @@ from moatmetrics.trust import tables as trust_tables
 if TYPE_CHECKING:
     from moatmetrics.appdb.audit import Actor
 
-MART_NAMES = ("client_profitability", "license_utilization", "staff_utilization")
-#: Published marts: the dbt marts (with their trust columns) and the churn-risk scores.
-PUBLISHED_MARTS = (*MART_NAMES, trust_tables.RISK_TABLE)
 POINTER_NAME = "CURRENT"
 
 
