@@ -11,10 +11,10 @@ from fastapi.telemetry import TelemetryConfig
 
 from api.console.install import CONSOLE_FRONT, install_console
 from api.dependencies import no_nul_in_query
-from api.gate import Gate
 from api.metrics import RequestMetrics
 from api.page_cache import PageCache
 from api.problems import install_problem_handlers
+from api.request_gate import Gate
 from api.routers import (
     audit,
     health,

@@ -2,7 +2,7 @@
 
 One place for the list that dbt builds (`dbt_project/models/marts`), the trust layer scores,
 snapshots publish and the console filters on. A new mart is added here, as a dbt model, and in
-the API's catalog (`api/catalog.py`, its description and row schema); see CONTRIBUTING.md.
+the API's catalog (`api/mart_catalog.py`, its description and row schema); see CONTRIBUTING.md.
 """
 
 from __future__ import annotations

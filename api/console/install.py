@@ -21,7 +21,7 @@ from api.console.session import is_console, session_key
 
 
 class ConsoleFront:
-    """The console for the gate (`api.gate.BrowserFront`): /console, its cookie, its pages."""
+    """The console for the gate (`api.request_gate.BrowserFront`): /console, cookie, pages."""
 
     def owns(self, scope: Scope) -> bool:
         return is_console(scope)

@@ -1,7 +1,7 @@
 """The console's browser session: the API key in an HttpOnly cookie, CSRF tokens, HTML errors.
 
 Why a cookie that holds the key itself rather than a server-side session table: the gate
-(`api.gate`) then authenticates a console page exactly like an API call (same key lookup,
+(`api.request_gate`) then authenticates a console page exactly like an API call (same key lookup,
 revocation from the next request, rate limit, role, audit entry), any number of API workers
 share nothing but the app database, and signing out or revoking the key ends the session.
 The cookie is HttpOnly (no script can read it), SameSite=Strict (no other site can make the

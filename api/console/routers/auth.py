@@ -1,7 +1,7 @@
 """Signing in with an API key and signing out.
 
 The sign-in form is public (it shows no data); it checks the key with the gate's own
-admission (`api.gate.admit`: the same lookup, revocation and rate window as every API call)
+admission (`api.request_gate.admit`: the same lookup, revocation and rate window as every API call)
 and records the attempt in the audit log, allowed or not. The key then lives only in the
 HttpOnly session cookie.
 """
@@ -26,7 +26,7 @@ from api.console.session import (
 )
 from api.console.templating import render_bare
 from api.dependencies import get_settings
-from api.gate import admit
+from api.request_gate import admit
 from api.security import Authorize
 from moatmetrics.appdb import audit
 from moatmetrics.settings import Settings

@@ -10,7 +10,7 @@ A pure ASGI middleware rather than FastAPI dependencies alone, for three reasons
 
 Cost: one read when the request arrives (key and rate window) and one share of a group commit
 when the response starts (the rate counter and the audit entry, written together with those of
-the other requests settling at that moment, `api.settlement`); see docs/api.md, "Measured".
+the other requests settling at that moment, `api.audit_group_commit`); see docs/api.md, "Measured".
 
 Handlers that change state write their audit entry themselves, in the same transaction as the
 change, and mark the request as audited (`api.security.mark_audited`).
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.audit_group_commit import GroupCommit
 from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
@@ -45,7 +46,6 @@ from api.problems import (
     unauthorized,
 )
 from api.security import PUBLIC_PATHS, SCRAPER, Authorize, RouteEntry, match_route, route_table
-from api.settlement import GroupCommit
 from moatmetrics.appdb import audit, keys, ratelimit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
@@ -120,7 +120,7 @@ def settle(
 ) -> None:
     """The one write of a request: count it in the key's window and append its audit entry.
 
-    Runs inside a write session shared with other requests (`api.settlement.GroupCommit`).
+    Runs inside a write session shared with other requests (`api.audit_group_commit.GroupCommit`).
     """
     rate = None
     if key_id:

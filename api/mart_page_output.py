@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from fastapi import Response
 
-from api.catalog import MARTS, MartSpec
+from api.mart_catalog import MARTS, MartSpec
 from api.schemas import MartPage
 
 _DECIMAL_VALUES = {
