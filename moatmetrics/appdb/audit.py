@@ -17,7 +17,9 @@ Someone who can write the database can still rebuild the whole chain; export the
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -264,3 +266,26 @@ def _check(entry: AuditEntry, expected: int, prev: str) -> tuple[int, str] | Non
     if compute_hash(fields, entry.prev_hash) != entry.entry_hash:
         return entry.seq, f"entry {entry.seq} was modified: its content does not match its hash"
     return None
+
+
+def export_lines(settings: Settings | None, flt: AuditFilter, fmt: str) -> Iterator[str]:
+    """The export (CSV or JSON Lines) of the matching entries in chain order, batch by batch.
+
+    The one export of the audit log: the API, the console and `moatmetrics audit export` all
+    stream these lines (the session lives in the generator).
+    """
+    with session_scope(settings) as session:
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(EXPORT_FIELDS)
+            for entry in iter_entries(session, flt):
+                writer.writerow(getattr(entry, name) for name in EXPORT_FIELDS)
+                if buffer.tell() > 65536:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+        else:
+            for entry in iter_entries(session, flt):
+                yield json.dumps(entry_dict(entry), ensure_ascii=False) + "\n"
