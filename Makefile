@@ -64,9 +64,13 @@ test: install
 	$(BIN)/python -m pytest -q
 	MOATMETRICS_TEST_BACKEND=postgres $(BIN)/python -m pytest -q tests/api
 
+# ruff, the formatter, the type checker (mypy; strict on the core, pyproject.toml) and the
+# import contracts (import-linter: the layers of docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # `make bench`: 1m pipeline + floor + API load (docs/benchmarks.md); add 10m with
 # `make bench BENCH_ARGS=--with-10m`. wrk (Debian) drives the API load; without it (and

@@ -9,12 +9,12 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from api.console.install import install_console
+from api.console.install import CONSOLE_FRONT, install_console
 from api.dependencies import no_nul_in_query
-from api.gate import Gate
 from api.metrics import RequestMetrics
 from api.page_cache import PageCache
 from api.problems import install_problem_handlers
+from api.request_gate import Gate
 from api.routers import (
     api_docs,
     audit,
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     install_console(app)  # the web console at /console (api/console, docs/console.md)
-    app.add_middleware(Gate, api=app, metrics=app.state.request_metrics)
+    app.add_middleware(Gate, api=app, metrics=app.state.request_metrics, browser=CONSOLE_FRONT)
     return app
 
 

@@ -1,6 +1,6 @@
 """Turn validated query parameters into parameterised SQL over one snapshot's marts.
 
-Identifiers come only from the mart catalog (`api.catalog`); every user value travels as a
+Identifiers come only from the mart catalog (`api.mart_catalog`); every user value travels as a
 bound parameter. Each column is cast to the type of its response field, so rows render the same
 whatever numeric type the dbt model chose (money and hours as DECIMAL(38,2), rates as DOUBLE
 with non-finite values as null, because a ratio with a zero denominator is null by definition).
@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from api.catalog import Column, MartSpec
+from api.mart_catalog import Column, MartSpec
 from api.problems import ProblemError, invalid_parameter
 from api.schemas import MartPage
 from api.snapshot_store import SnapshotLease

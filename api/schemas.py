@@ -1,7 +1,7 @@
 """Pydantic models of every API response: the public, documented shape BI tools bind to.
 
 The row models mirror `shared/spec/metrics.md` column for column. Money and hours are exact
-`Decimal` values with 2 places (rendered as JSON numbers, see `api.rendering`), rates are
+`Decimal` values with 2 places (rendered as JSON numbers, see `api.mart_page_output`), rates are
 fractions as plain numbers, `month` is the first day of the month. A field is nullable only
 where the metric definition allows null (an unknown or zero denominator, unknown input), so the
 OpenAPI schema tells a consumer exactly which values may be missing.

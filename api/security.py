@@ -1,7 +1,7 @@
 """Who may call what: roles declared per route, checked before the request body is read.
 
 Every route except the public ones (`PUBLIC_PATHS`) declares its minimum role and its audit
-action with `Depends(Authorize("viewer", "marts.read"))`. The gate middleware (`api.gate`)
+action with `Depends(Authorize("viewer", "marts.read"))`. The gate middleware (`api.request_gate`)
 reads that declaration from the route table to authenticate, rate-limit and authorise *before*
 FastAPI parses a body (an anonymous 500 MB multipart is refused at its first bytes); the
 dependency itself checks again at handler time (defence in depth) and hands the principal to

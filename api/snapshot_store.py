@@ -20,35 +20,20 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import duckdb
 
-from api.sql_dialect import DUCKDB, Dialect
+from api.snapshot_lease import (
+    BrokenPointerError,
+    NoSnapshotError,
+    SnapshotLease,
+    SnapshotOpenError,
+    Store,
+)
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import Snapshot, current_snapshot_id, load_snapshot
-
-
-class NoSnapshotError(LookupError):
-    """The CURRENT pointer does not exist yet: nothing was ever published."""
-
-
-class SnapshotOpenError(RuntimeError):
-    """The current snapshot's manifest or file cannot be read."""
-
-    def __init__(self, snapshot_id: str) -> None:
-        super().__init__(snapshot_id)
-        self.snapshot_id = snapshot_id
-
-
-class BrokenPointerError(SnapshotOpenError):
-    """The CURRENT pointer holds no valid snapshot id (damaged or edited by hand)."""
-
-    def __init__(self) -> None:
-        super().__init__("CURRENT")
-
 
 # What `moatmetrics.snapshots` writes (20240501T093000123456Z-1a2b3c); nothing else may reach
 # a file path, and undecodable bytes must become a clear 503, not a 500.
@@ -74,31 +59,6 @@ class _Entry:
     tables: Mapping[str, Mapping[str, str]]
     leases: int = 0
     retired: bool = False
-
-
-@dataclass(frozen=True)
-class SnapshotLease:
-    """What a request reads: one snapshot, a private cursor and the snapshot's mart columns.
-
-    Queries name `schema` (`marts` in a snapshot file, `snapshot_<id>` in PostgreSQL) and use
-    `dialect`'s parameter marker, so they read the leased snapshot whatever is current now.
-    """
-
-    snapshot: Snapshot
-    cursor: Any  # duckdb.DuckDBPyConnection or a psycopg cursor
-    tables: Mapping[str, Mapping[str, str]] = field(repr=False)
-    schema: str = "marts"
-    dialect: Dialect = DUCKDB
-
-
-class Store(Protocol):
-    """What the API needs of a snapshot store (DuckDB files or PostgreSQL schemas)."""
-
-    def current_id(self) -> str | None: ...
-
-    def lease(self) -> AbstractContextManager[SnapshotLease]: ...
-
-    def close(self) -> None: ...
 
 
 def store_for(settings: Settings) -> Store:

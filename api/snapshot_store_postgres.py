@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.snapshot_store import NoSnapshotError, SnapshotLease, SnapshotOpenError
+from api.snapshot_lease import NoSnapshotError, SnapshotLease, SnapshotOpenError
 from api.sql_dialect import POSTGRES
 from moatmetrics.appdb.db import normalize_url
 from moatmetrics.warehouse.pg_snapshots import current_snapshot_on

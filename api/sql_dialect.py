@@ -16,7 +16,7 @@ class Dialect:
     name: str
     #: Bound-parameter marker of the driver (`?` for DuckDB, `%s` for psycopg).
     placeholder: str
-    #: SQL type per response field kind (`api.catalog.Column.kind`).
+    #: SQL type per response field kind (`api.mart_catalog.Column.kind`).
     types: Mapping[str, str]
     #: SQL that is true when a DOUBLE expression is neither infinite nor NaN.
     finite: Callable[[str], str]

@@ -25,8 +25,8 @@ from moatmetrics.appdb.models import Upload
 from moatmetrics.ingest.contract import ENTITIES, entity_for_file_stem
 from moatmetrics.ingest.readers import StructuralError, file_format
 from moatmetrics.ingest.xlsx_guard import check_xlsx_archive
-from moatmetrics.runs import request_run
 from moatmetrics.settings import Settings
+from moatmetrics.upload_runs import request_run
 
 MAX_NAME_LENGTH = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

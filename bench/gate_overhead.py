@@ -126,7 +126,7 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=10)
 
-    from api.gate import admit
+    from api.request_gate import admit
     from api.security import Authorize
 
     rule = Authorize("viewer", "bench")

@@ -39,9 +39,9 @@ def main() -> int:
     home = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "work" / "home-1m"
     os.environ["MOATMETRICS_HOME"] = str(home)
     sys.path.insert(0, str(REPO))
-    from api.catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION
+    from api.mart_catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION
+    from api.mart_page_output import page_csv, page_json
     from api.mart_queries import build_query, fetch_page, read_rows
-    from api.rendering import page_csv, page_json
     from api.snapshot_store import SnapshotStore
     from moatmetrics.settings import get_settings
 

@@ -86,7 +86,7 @@ def ingest(home: Path, reference: list[Path], files: list[Path]) -> tuple[float,
     os.environ["MOATMETRICS_HOME"] = str(home)
     from moatmetrics.ingest.loader import Ingestor
     from moatmetrics.settings import ensure_home, get_settings
-    from orchestration.resources import warehouse_connection
+    from moatmetrics.warehouse.connection import warehouse_connection
 
     settings = get_settings()
     ensure_home(settings)

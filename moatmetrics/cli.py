@@ -97,7 +97,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from moatmetrics.ingest.loader import Ingestor
     from moatmetrics.quality.suites import preload_in_background
-    from orchestration.resources import warehouse_connection
+    from moatmetrics.warehouse.connection import warehouse_connection
 
     preload_in_background()
     settings = _settings()
@@ -159,7 +159,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from moatmetrics.pipeline import run_pipeline
+    from orchestration.pipeline import run_pipeline
 
     settings = _settings()
     ensure_dbt_manifest()

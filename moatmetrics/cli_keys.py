@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 
 from moatmetrics.appdb.keys import ROLES
@@ -65,7 +64,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from moatmetrics.appdb import audit
-    from moatmetrics.appdb.db import session_scope
 
     if args.audit_action == "verify":
         report = audit.verify()
@@ -79,17 +77,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 1
     out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
-        with session_scope() as session:
-            if args.format == "csv":
-                from moatmetrics.formulas import SafeCsvWriter
-
-                writer = SafeCsvWriter(out, lineterminator="\n")
-                writer.writerow(audit.EXPORT_FIELDS)
-                for entry in audit.iter_entries(session, audit.AuditFilter()):
-                    writer.writerow(getattr(entry, name) for name in audit.EXPORT_FIELDS)
-            else:
-                for entry in audit.iter_entries(session, audit.AuditFilter()):
-                    out.write(json.dumps(audit.entry_dict(entry), ensure_ascii=False) + "\n")
+        for lines in audit.export_lines(None, audit.AuditFilter(), args.format):
+            out.write(lines)
     finally:
         if out is not sys.stdout:
             out.close()

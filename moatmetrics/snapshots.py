@@ -29,51 +29,23 @@ import os
 import secrets
 import stat
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
+from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
+from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
 from moatmetrics.settings import Settings
+from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
+from moatmetrics.storage.base import SnapshotError as SnapshotError
 from moatmetrics.trust import tables as trust_tables
 
 if TYPE_CHECKING:
     from moatmetrics.appdb.audit import Actor
 
-MART_NAMES = ("client_profitability", "license_utilization", "staff_utilization")
-#: Published marts: the dbt marts (with their trust columns) and the churn-risk scores.
-PUBLISHED_MARTS = (*MART_NAMES, trust_tables.RISK_TABLE)
 POINTER_NAME = "CURRENT"
-
-
-class SnapshotError(RuntimeError):
-    """Publishing could not complete; the previous snapshot stays current."""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    snapshot_id: str
-    path: Path | None  # the DuckDB file; None for a snapshot that lives in PostgreSQL
-    created_at: str
-    row_counts: dict[str, int]
-    upload_ids: list[str]
-    schema: str | None = None  # PostgreSQL mode: the schema `snapshot_<id>`
-
-    @property
-    def location(self) -> str:
-        """Where the snapshot's marts are: its file, or its PostgreSQL schema."""
-        return str(self.path) if self.path else f"PostgreSQL schema {self.schema}"
-
-    def as_dict(self) -> dict:
-        return {
-            "snapshot_id": self.snapshot_id,
-            "path": self.location,
-            "created_at": self.created_at,
-            "row_counts": self.row_counts,
-            "upload_ids": self.upload_ids,
-        }
 
 
 def _manifest_path(settings: Settings, snapshot_id: str) -> Path:
@@ -148,10 +120,11 @@ def prune(
     """
     if keep < 1:
         raise ValueError(f"keep must be at least 1, not {keep}: the current snapshot stays")
-    if bi_url or settings.warehouse_url:
+    url = bi_url or settings.warehouse_url
+    if url:
         from moatmetrics.warehouse import pg_snapshots
 
-        return pg_snapshots.prune(bi_url or settings.warehouse_url, keep, dry_run=dry_run)
+        return pg_snapshots.prune(url, keep, dry_run=dry_run)
     folder = settings.snapshots_dir
     if not folder.exists():
         return []
@@ -328,7 +301,9 @@ def _write_snapshot_file(
                 if select is None:
                     continue
                 con.execute(f"CREATE TABLE marts.{mart} AS {select}")
-                row_counts[mart] = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
+                counted = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()
+                assert counted is not None  # count(*) always answers one row
+                row_counts[mart] = counted[0]
             upload_ids = [
                 row[0]
                 for row in con.execute(
@@ -359,7 +334,7 @@ def _write_snapshot_file(
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        from moatmetrics.runs import pause_point
+        from moatmetrics.run_lock import pause_point
 
         pause_point("publish.building")  # crash tests: a kill here leaves the .building file
         os.chmod(building_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

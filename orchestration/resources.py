@@ -1,67 +1,18 @@
-"""Resources shared by the assets: the warehouse (single writer) and dbt."""
+"""dbt, the one resource the assets share (the warehouse: `moatmetrics.warehouse.connection`)."""
 
 from __future__ import annotations
 
-import fcntl
 import importlib.metadata
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
-from moatmetrics.settings import DBT_PROJECT_DIR, Settings, ensure_home
+from moatmetrics.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-class WarehouseLockTimeout(RuntimeError):
-    """Another MoatMetrics process is writing the warehouse."""
-
-
-@contextmanager
-def warehouse_lock(settings: Settings, timeout_s: float = 600.0) -> Iterator[None]:
-    """Hold the home's writer lock.
-
-    DuckDB allows one read-write process per file; the lock makes a second writer (a CLI
-    ingest during a scheduled run, say) wait its turn instead of failing on the file lock.
-    """
-    ensure_home(settings)
-    with open(settings.home / "warehouse.lock", "a+") as lock:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() > deadline:
-                    raise WarehouseLockTimeout(
-                        f"another MoatMetrics process has been writing {settings.warehouse_path}"
-                        f" for over {timeout_s:.0f} s"
-                    ) from exc
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
-@contextmanager
-def warehouse_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse for writing under the writer lock."""
-    with warehouse_lock(settings):
-        con = duckdb.connect(
-            str(settings.warehouse_path), config={"memory_limit": settings.duckdb_memory_limit}
-        )
-        try:
-            yield con
-        finally:
-            con.close()
 
 
 class OfflineDbtCliResource(DbtCliResource):

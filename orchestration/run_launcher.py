@@ -6,7 +6,7 @@ process of each STARTED run is still alive; `DefaultRunLauncher` cannot tell
 code server's sight — every `moatmetrics run` and upload-triggered run, which execute in
 their own process — stayed STARTED for ever and, with one run allowed at a time, the daemon
 never launched another. Such runs carry the tag `moatmetrics/worker_lock`: the lock file their
-process holds while it runs (`moatmetrics.runs.worker_lock`). This launcher reports a run whose
+process holds while it runs (`moatmetrics.run_lock.worker_lock`). This launcher reports a run whose
 lock is free as FAILED, and run monitoring then marks it failed, freeing the queue.
 
 Runs the daemon launched have no such tag: their worker is a child of the code server, which
@@ -21,7 +21,7 @@ from dagster import DefaultRunLauncher
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 
-from moatmetrics.runs import ORPHANED_MESSAGE, WORKER_LOCK_TAG, worker_gone
+from moatmetrics.run_lock import ORPHANED_MESSAGE, WORKER_LOCK_TAG, worker_gone
 
 
 class MoatMetricsRunLauncher(DefaultRunLauncher):

@@ -4,7 +4,7 @@ The job (`moatmetrics_pipeline`) is the whole asset graph, the same one `moatmet
 executes in-process. Runs started by the Dagster daemon (this schedule, the landing sensor, a
 launch from the UI) go through the instance's run queue, which the shipped `dagster.yaml`
 limits to one run at a time, so two warehouse writers never overlap; the warehouse file lock
-(`orchestration.resources.warehouse_lock`) serialises them with CLI and upload-triggered runs.
+(`moatmetrics.run_lock.warehouse_lock`) serialises them with CLI and upload-triggered runs.
 
 Transient failures: a run whose worker process dies (killed, out of memory, machine restart,
 lost connection to Dagster's run storage) is retried by the daemon, up to `RUN_MAX_RETRIES`
@@ -25,8 +25,8 @@ import os
 
 import dagster as dg
 
+from moatmetrics.run_lock import pipeline_run_active
 from moatmetrics.settings import get_settings
-from orchestration.sensors import upload_run_active
 
 JOB_NAME = "moatmetrics_pipeline"
 SCHEDULE_NAME = "daily_pipeline"
@@ -54,7 +54,7 @@ pipeline_job = dg.define_asset_job(
     description="Rebuilds the marts and publishes a snapshot once a day.",
 )
 def daily_pipeline(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    if upload_run_active(get_settings()):
+    if pipeline_run_active(get_settings()):
         return dg.SkipReason("an upload-triggered pipeline run is queued or running")
     tick = context.scheduled_execution_time
     return dg.RunRequest(

@@ -5,7 +5,7 @@ so unchanged files are not read again) and asks for a run of the whole asset gra
 holds content the app database has no ingest outcome for. The run key is derived from the sorted
 hashes of those files, so one set of new files starts one run however often the sensor ticks.
 
-Off by default: the API already starts a run after each HTTP upload (`moatmetrics.runs`).
+Off by default: the API already starts a run after each HTTP upload (`moatmetrics.upload_runs`).
 Turn the sensor on in the Dagster UI for files copied into the landing folder by other means,
 and set MOATMETRICS_RUN_ON_UPLOAD=0 if it should be the only trigger. It skips a tick while an
 upload-triggered run is queued or running, so the two never write the warehouse at once.
@@ -13,7 +13,6 @@ upload-triggered run is queued or running, so the two never write the warehouse 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 
 from moatmetrics.ingest.loader import sha256_of
-from moatmetrics.runs import QUEUED_LOCK, RUNNING_LOCK
+from moatmetrics.run_lock import pipeline_run_active
 from moatmetrics.settings import Settings, get_settings
 from orchestration.assets.ingest import landing_files
 
@@ -37,21 +36,6 @@ def _hashes(files: list[Path], cursor: dict[str, list]) -> dict[str, list]:
         else:
             seen[str(path)] = [stat.st_size, stat.st_mtime_ns, sha256_of(path)]
     return seen
-
-
-def upload_run_active(settings: Settings) -> bool:
-    """An upload-triggered run holds one of the pipeline locks."""
-    for name in (QUEUED_LOCK, RUNNING_LOCK):
-        path = settings.home / name
-        if not path.exists():
-            continue
-        with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    return False
 
 
 def new_landing_content(settings: Settings, cursor: dict[str, list]) -> tuple[list[str], dict]:
@@ -81,7 +65,7 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         return dg.SensorResult(
             skip_reason="no new content in the landing folder", cursor=json.dumps(seen)
         )
-    if upload_run_active(settings):
+    if pipeline_run_active(settings):
         return dg.SensorResult(
             skip_reason="an upload-triggered pipeline run is queued or running",
             cursor=json.dumps(seen),

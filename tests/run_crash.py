@@ -1,6 +1,6 @@
 """Crash-test helpers: real `moatmetrics run` processes held at a named point, then killed.
 
-A run started with `pause_at` stops at that point (`moatmetrics.runs.pause_point`, variable
+A run started with `pause_at` stops at that point (`moatmetrics.run_lock.pause_point`, variable
 MOATMETRICS_PAUSE_AT) and says so with a file; the test then kills it with SIGKILL, or lets it
 go on, at exactly that point. Nothing here depends on how fast the machine is: every wait polls
 for an outcome until a generous deadline.
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from moatmetrics.runs import PAUSE_ENV
+from moatmetrics.run_lock import PAUSE_ENV
 from moatmetrics.settings import REPO_ROOT
 
 BIN = Path(sys.executable).parent / "moatmetrics"

@@ -25,7 +25,7 @@ from run_crash import (
     wait_for,
 )
 
-from moatmetrics.runs import ORPHANED_MESSAGE
+from moatmetrics.run_lock import ORPHANED_MESSAGE
 from moatmetrics.settings import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("dbt_manifest")
@@ -101,7 +101,7 @@ def test_worker_health_follows_the_worker_lock(tmp_path: Path) -> None:
 
     import dagster as dg
 
-    from moatmetrics.runs import WORKER_LOCK_TAG
+    from moatmetrics.run_lock import WORKER_LOCK_TAG
     from orchestration.run_launcher import MoatMetricsRunLauncher
 
     lock = tmp_path / "run.lock"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from moatmetrics.runs import RUNNING_LOCK
+from moatmetrics.run_lock import RUNNING_LOCK
 from moatmetrics.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.usefixtures("dbt_manifest")

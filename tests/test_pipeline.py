@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from moatmetrics.ingest.loader import Ingestor
-from moatmetrics.pipeline import run_pipeline
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import MART_NAMES, current_snapshot
+from orchestration.pipeline import run_pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HANDMADE = FIXTURES / "handmade"

@@ -23,9 +23,9 @@ from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import Upload
 from moatmetrics.demo_data import generate
-from moatmetrics.pipeline import run_pipeline
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import current_snapshot
+from orchestration.pipeline import run_pipeline
 
 pytestmark = pytest.mark.usefixtures("dbt_manifest")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from run_crash import Run, dagster_runs, lock_is_free, new_home, run_failure_messages, wait_for
 
-from moatmetrics.runs import ORPHANED_MESSAGE, RUNNING_LOCK, WORKER_LOCK_TAG
+from moatmetrics.run_lock import ORPHANED_MESSAGE, RUNNING_LOCK, WORKER_LOCK_TAG
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.snapshots import BUILDING_SUFFIX, current_snapshot_id, list_snapshots
 

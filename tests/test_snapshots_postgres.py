@@ -198,7 +198,7 @@ def test_a_pipeline_run_publishes_into_postgres_when_configured(
 
     import psycopg
 
-    from moatmetrics.pipeline import run_pipeline
+    from orchestration.pipeline import run_pipeline
 
     for path in (REPO_ROOT / "tests" / "fixtures" / "handmade").glob("*.csv"):
         shutil.copy(path, home.landing_dir / path.name)

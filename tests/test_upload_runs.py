@@ -11,8 +11,9 @@ import pytest
 
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_upload_id
 from moatmetrics.ingest.loader import UploadResult, sha256_of
-from moatmetrics.runs import QUEUED_LOCK, request_run
+from moatmetrics.run_lock import QUEUED_LOCK
 from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.upload_runs import request_run
 
 
 def test_a_queued_run_absorbs_the_next_upload(home: Settings) -> None:

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from api.catalog import CLIENT_PROFITABILITY, CLIENT_RISK, LICENSE_UTILIZATION, MartSpec
+from api.mart_catalog import CLIENT_PROFITABILITY, CLIENT_RISK, LICENSE_UTILIZATION, MartSpec
 from api.mart_queries import build_query, read_page
 from api.schemas import ClientProfitabilityRow, ClientRiskRow, LicenseUtilizationRow
 from api.snapshot_store import SnapshotLease

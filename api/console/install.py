@@ -1,11 +1,12 @@
-"""Mounting the console on the API app (kept out of the package's __init__ so that
-`api.gate`, which the console's sign-in uses, can import `api.console.errors` freely)."""
+"""Mounting the console on the API app, and the console as the gate sees it (`CONSOLE_FRONT`)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.types import Scope
 
-from api.console.errors import install_html_errors
+from api.console.errors import browser_response, install_html_errors
 from api.console.routers import (
     audit_log,
     auth,
@@ -16,6 +17,23 @@ from api.console.routers import (
     static,
     upload_pages,
 )
+from api.console.session import is_console, session_token
+
+
+class ConsoleFront:
+    """The console for the gate (`api.request_gate.BrowserFront`): /console, cookie, pages."""
+
+    def owns(self, scope: Scope) -> bool:
+        return is_console(scope)
+
+    def session_token(self, scope: Scope) -> str | None:
+        return session_token(scope)
+
+    def response(self, scope: Scope, response: Response) -> Response:
+        return browser_response(scope, response)
+
+
+CONSOLE_FRONT = ConsoleFront()
 
 
 def install_console(app: FastAPI) -> None:

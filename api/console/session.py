@@ -3,7 +3,7 @@
 The cookie holds a random session token (`moatmetrics.appdb.console_sessions`), never the API
 key: the session row in the app database says which key it acts for, and ends on sign-out,
 after 8 hours, or when the key is revoked, so a copied cookie stops working then too. The
-gate (`api.gate`) authenticates a console page from that row and then treats it exactly like
+gate (`api.request_gate`) authenticates a console page from that row and then treats it exactly like
 an API call (the key's rate limit, role and audit entry); API workers share nothing but the
 app database. The cookie is HttpOnly (no script can read it), SameSite=Strict (no other site
 can make the browser send it), scoped to /console, and Secure whenever the console is served

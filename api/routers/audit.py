@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import json
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -22,7 +19,6 @@ from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import AuditEntry
-from moatmetrics.formulas import SafeCsvWriter
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -87,25 +83,6 @@ def list_entries(
     return AuditPage(total=total, limit=limit, offset=offset, entries=entries)
 
 
-def _export_lines(settings: Settings, flt: audit.AuditFilter, fmt: str) -> Iterator[str]:
-    """Rows in chain order, generated batch by batch (the session lives in the generator)."""
-    with session_scope(settings) as session:
-        if fmt == "csv":
-            buffer = io.StringIO()
-            writer = SafeCsvWriter(buffer, lineterminator="\n")
-            writer.writerow(audit.EXPORT_FIELDS)
-            for entry in audit.iter_entries(session, flt):
-                writer.writerow(getattr(entry, name) for name in audit.EXPORT_FIELDS)
-                if buffer.tell() > 65536:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-        else:
-            for entry in audit.iter_entries(session, flt):
-                yield json.dumps(audit.entry_dict(entry), ensure_ascii=False) + "\n"
-
-
 @router.get(
     "/export",
     summary="Every matching entry in chain order, as CSV or JSON Lines",
@@ -124,7 +101,7 @@ def export(
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     filename = f"moatmetrics-audit.{format}"
     return StreamingResponse(
-        _export_lines(settings, flt, format),
+        audit.export_lines(settings, flt, format),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -43,4 +43,6 @@ def health(store: Annotated[Store, Depends(get_store)]) -> Health:
             problem="The warehouse's snapshot catalog cannot be read: check the PostgreSQL"
             " server named in MOATMETRICS_WAREHOUSE_URL.",
         )  # fmt: skip
-    return Health(snapshot_id=snapshot_id, snapshot="ok" if snapshot_id else "none")
+    return Health(
+        status="ok", snapshot_id=snapshot_id, snapshot="ok" if snapshot_id else "none", problem=None
+    )

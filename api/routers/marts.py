@@ -2,7 +2,7 @@
 
 One route per mart (each with its own filters and row schema in the OpenAPI docs) and a
 catch-all that answers 404 for any other name. Handlers only wire parameters to
-`api.mart_queries` and `api.rendering`.
+`api.mart_queries` and `api.mart_page_output`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from api.catalog import (
+from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
+from api.mart_catalog import (
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
     LICENSE_UTILIZATION,
@@ -22,7 +23,7 @@ from api.catalog import (
     MartSpec,
     describe_marts,
 )
-from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
+from api.mart_page_output import COLUMNAR_FORMATS, page_columnar, page_csv, page_json
 from api.mart_queries import MartQuery, build_query, read_page_arrow, read_rows
 from api.page_cache import PageCache
 from api.problems import (
@@ -31,7 +32,6 @@ from api.problems import (
     snapshot_unavailable,
     unknown_mart,
 )
-from api.rendering import COLUMNAR_FORMATS, page_columnar, page_csv, page_json
 from api.schemas import MartCatalog
 from api.security import Authorize
 from api.snapshot_store import BrokenPointerError, NoSnapshotError, SnapshotOpenError, Store

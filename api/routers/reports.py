@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from api.catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION, MartSpec
 from api.dependencies import CurrentSnapshot, get_settings, only_query_params
+from api.mart_catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION, MartSpec
 from api.mart_queries import build_query, read_page
 from api.problems import ProblemError, invalid_parameter, problem_responses
 from api.routers.marts import _MONTH_PATTERN

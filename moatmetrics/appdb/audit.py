@@ -22,6 +22,7 @@ requires the database to still contain.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,7 @@ from moatmetrics.appdb import checkpoints
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import AuditEntry, AuditHead
 from moatmetrics.appdb.signing import SigningKey, signing_key
+from moatmetrics.formulas import SafeCsvWriter
 from moatmetrics.settings import Settings, get_settings
 
 ENTRY_PURPOSE = "audit-entry"
@@ -220,7 +222,7 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def filtered(query: Select, flt: AuditFilter) -> Select:
+def filtered(query: Select[Any], flt: AuditFilter) -> Select[Any]:
     if flt.actor is not None:
         query = query.where(AuditEntry.actor == flt.actor)
     if flt.action is not None:
@@ -355,3 +357,26 @@ def _check_mac(
             " (forged with access to the database only), or the signing key was replaced"
         )
     return None
+
+
+def export_lines(settings: Settings | None, flt: AuditFilter, fmt: str) -> Iterator[str]:
+    """The export (CSV or JSON Lines) of the matching entries in chain order, batch by batch.
+
+    The one export of the audit log: the API, the console and `moatmetrics audit export` all
+    stream these lines (the session lives in the generator).
+    """
+    with session_scope(settings) as session:
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = SafeCsvWriter(buffer, lineterminator="\n")
+            writer.writerow(EXPORT_FIELDS)
+            for entry in iter_entries(session, flt):
+                writer.writerow(getattr(entry, name) for name in EXPORT_FIELDS)
+                if buffer.tell() > 65536:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+        else:
+            for entry in iter_entries(session, flt):
+                yield json.dumps(entry_dict(entry), ensure_ascii=False) + "\n"

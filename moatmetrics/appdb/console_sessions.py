@@ -78,4 +78,4 @@ def end(session: Session, token: str | None, reason: str = "signed_out") -> bool
         .where(ConsoleSession.token_hash == _hash(token), ConsoleSession.ended_at.is_(None))
         .values(ended_at=utcnow(), ended_reason=reason)
     )
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult at run time

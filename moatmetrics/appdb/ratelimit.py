@@ -41,7 +41,8 @@ def _upsert(session: Session, key_id: int, window_start: int):  # type: ignore[n
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        # Same call, the SQLite class of statement (mypy sees two unrelated types).
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     statement = insert(RateWindow).values(key_id=key_id, window_start=window_start, count=1)
     return statement.on_conflict_do_update(
         index_elements=[RateWindow.key_id, RateWindow.window_start],
@@ -79,7 +80,7 @@ def hit(session: Session, key_id: int, limit: int, now: float | None = None) -> 
     """
     now = time.time() if now is None else now
     window_start = _window(now)
-    count = session.execute(_upsert(session, key_id, window_start)).scalar_one()
+    count: int = session.execute(_upsert(session, key_id, window_start)).scalar_one()
     if count == 1:  # a new window: forget this key's old ones
         session.execute(
             delete(RateWindow).where(

@@ -32,11 +32,10 @@ UNKNOWN_ADDR = "unknown"
 
 
 def _upsert(session: Session, addr: str, action: str, window_start: int):  # type: ignore[no-untyped-def]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(RefusalWindow).values(
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(RefusalWindow).values(
         client_addr=addr, action=action, window_start=window_start, count=1
     )
     return statement.on_conflict_do_update(
@@ -73,7 +72,7 @@ def hit(
     now = time.time() if now is None else now
     window_start = _window(now)
     addr = addr or UNKNOWN_ADDR
-    count = session.execute(_upsert(session, addr, action, window_start)).scalar_one()
+    count: int = session.execute(_upsert(session, addr, action, window_start)).scalar_one()
     total = session.scalar(
         select(func.sum(RefusalWindow.count)).where(
             RefusalWindow.client_addr == addr, RefusalWindow.window_start == window_start

@@ -21,9 +21,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import audit
@@ -143,10 +143,13 @@ def sync_review_items(
 def stamp_published(snapshot_id: str, settings: Settings | None = None) -> int:
     """Name `snapshot_id` on every item that waits for its numbers to be published."""
     with session_scope(settings, write=True) as session:
-        stamped = session.execute(
-            update(ReviewItem)
-            .where(ReviewItem.snapshot_id.is_(None))
-            .values(snapshot_id=snapshot_id)
+        stamped = cast(
+            CursorResult[Any],
+            session.execute(
+                update(ReviewItem)
+                .where(ReviewItem.snapshot_id.is_(None))
+                .values(snapshot_id=snapshot_id)
+            ),
         )
         return stamped.rowcount or 0
 

@@ -132,7 +132,9 @@ def warehouse_problems(con: Any, upload_id: str) -> list[dict[str, Any]]:
     return [dict(zip(PROBLEM_KEYS, row, strict=True)) for row in rows]
 
 
-def _apply_result(session: Session, upload: Upload, result: Any, problems: Sequence[dict]) -> None:
+def _apply_result(
+    session: Session, upload: Upload, result: Any, problems: Sequence[dict[str, Any]]
+) -> None:
     upload.status = result.status
     upload.entity = result.entity or upload.entity
     upload.stored_name = upload.stored_name or result.file_name
@@ -171,7 +173,7 @@ def _apply_result(session: Session, upload: Upload, result: Any, problems: Seque
 
 def record_ingest_result(
     result: Any,
-    problems: list[dict],
+    problems: list[dict[str, Any]],
     settings: Settings | None = None,
     *,
     source: str = "landing",

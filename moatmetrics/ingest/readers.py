@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from moatmetrics.ingest.contract import normalize_header
+from moatmetrics.ingest.errors import StructuralError
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "jsonl"}
 _CHUNK = 16 * 2**20
@@ -38,10 +39,6 @@ MAX_HEADER_CHARS = 256
 # given; with an explicit bound it reports the row instead.
 MAX_ROW_BYTES = 8 * 2**20
 _MAX_HEADER_LINE = MAX_COLUMNS * (MAX_HEADER_CHARS + 3)
-
-
-class StructuralError(ValueError):
-    """The whole file is unusable; the message names the problem and the fix."""
 
 
 @dataclass

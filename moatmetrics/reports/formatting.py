@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import overload
 
 from moatmetrics.ingest.contract import TEXT_MAX_CHARS
 
@@ -27,6 +28,14 @@ _CONTEXT = Context(prec=60)
 _CENT = Decimal("0.01")
 _TENTH = Decimal("0.1")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@overload
+def printable(text: str, limit: int | None = None) -> str: ...
+@overload
+def printable(text: None, limit: int | None = None) -> None: ...
+@overload
+def printable(text: str | None, limit: int | None = None) -> str | None: ...
 
 
 def printable(text: str | None, limit: int | None = None) -> str | None:

@@ -104,9 +104,11 @@ class VendorFile:
                 self._read_json(con)
             else:
                 self._read_csv(con)
-            self.rows_read, span = con.execute(
+            counted = con.execute(
                 "SELECT count(*), coalesce(max(_row_number) - min(_row_number) + 1, 0) FROM vsrc"
             ).fetchone()
+            assert counted is not None  # an aggregate always returns one row
+            self.rows_read, span = counted
             if span != self.rows_read:  # rowids not dense: number the rows by sorting them
                 con.execute(
                     "CREATE OR REPLACE TEMP TABLE vsrc AS SELECT * REPLACE (CAST(min(_row_number)"
@@ -146,7 +148,9 @@ class VendorFile:
             raise StructuralError(
                 f"the {self.profile.name} profile could not read the file: {detail}"
             ) from exc
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        counted = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert counted is not None  # an aggregate always returns one row
+        rows = counted[0]
         if self.profile.private:
             self._archive_pseudonymised(con, table)
         columns = {name: name for name in originals}

@@ -138,12 +138,12 @@ def suggest_profile(path: Path, entity_name: str | None = None) -> tuple[str, st
     scores = {}
     for name in (entity_name,) if entity_name else ENTITY_HINTS:
         entity = ENTITIES[name]
-        taken: set[str] = set()
+        guessed: set[str] = set()
         hits = 0
         for header in headers:
-            column, _ = _guess(header, entity, taken)
+            column, _ = _guess(header, entity, guessed)
             if column:
-                taken.add(column)
+                guessed.add(column)
                 hits += 1
         scores[name] = hits
     entity = ENTITIES[max(scores, key=lambda n: scores[n])]

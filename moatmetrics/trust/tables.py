@@ -7,18 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from moatmetrics.marts import GRAINS as GRAINS  # re-exported: the registry
+from moatmetrics.marts import RISK_TABLE as RISK_TABLE
+
 if TYPE_CHECKING:  # the API imports this module; it never needs pandas at run time
     import duckdb
     import pandas as pd
 
 SCHEMA = "trust"
 
-#: Columns that identify a row of each scored mart (its grain).
-GRAINS: dict[str, tuple[str, ...]] = {
-    "client_profitability": ("client_id", "month"),
-    "license_utilization": ("client_id", "vendor", "product", "month"),
-    "staff_utilization": ("staff_id", "month"),
-}
 
 #: The confidence factors, in the order they are published.
 FACTORS = ("cost_completeness", "evidence_volume", "data_quality", "consistency", "coverage")
@@ -37,7 +34,6 @@ TRUST_COLUMNS: dict[str, str] = {
 #: Review status of a row whose confidence is at or above the threshold.
 NOT_REQUIRED = "not_required"
 
-RISK_TABLE = "client_risk"
 MODEL_TABLE = "churn_model"
 
 #: marts.client_risk: one row per current client, the latest month's churn risk.

@@ -14,15 +14,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from typing import TYPE_CHECKING, Any
+
+from moatmetrics.storage.base import Snapshot
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from moatmetrics.snapshots import Snapshot
 
 CATALOG_SCHEMA = "moatmetrics"
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy-style URL (postgresql+psycopg://...) as libpq expects it."""
+    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", url)
+
+
 CATALOG_TABLE = f"{CATALOG_SCHEMA}.snapshots"
 _COLUMNS = "snapshot_id, snapshot_schema, created_at, row_counts, upload_ids"
 
@@ -80,7 +89,6 @@ def engine(url: str) -> Engine:
 
 
 def _snapshot(row: Any) -> Snapshot:
-    from moatmetrics.snapshots import Snapshot
 
     snapshot_id, schema, created_at, row_counts, upload_ids = row
     return Snapshot(
@@ -144,8 +152,6 @@ def prune(url: str, keep: int, *, dry_run: bool = False) -> list[str]:
     """
     import psycopg
     from psycopg import sql
-
-    from moatmetrics.warehouse.postgres import libpq_url
 
     with psycopg.connect(libpq_url(url)) as pg:
         if pg.execute("SELECT to_regclass(%s)", [CATALOG_TABLE]).fetchone()[0] is None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from moatmetrics.warehouse.pg_snapshots import CATALOG_SCHEMA, register_snapshot
+from moatmetrics.warehouse.pg_snapshots import CATALOG_SCHEMA, libpq_url, register_snapshot
 
 BLOCK_BYTES = 2**20
 
@@ -69,11 +69,6 @@ def postgres_type(duckdb_type: str) -> str:
     if decimal:
         return f"numeric({decimal.group(1)}, {decimal.group(2)})"
     raise UnsupportedColumnType(f"no PostgreSQL type for DuckDB type {duckdb_type!r}")
-
-
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy-style URL (postgresql+psycopg://...) as libpq expects it."""
-    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", url)
 
 
 def _quote(name: str) -> str:

@@ -6,9 +6,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import get_settings
+from moatmetrics.warehouse.connection import warehouse_connection
 from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
-from orchestration.resources import dbt_project, warehouse_connection, warehouse_lock
+from orchestration.resources import dbt_project
 
 
 class MoatMetricsDbtTranslator(DagsterDbtTranslator):

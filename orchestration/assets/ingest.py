@@ -18,10 +18,10 @@ from moatmetrics.ingest.quarantine import quarantine
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.settings import Settings, get_settings
+from moatmetrics.warehouse.connection import warehouse_connection
 from moatmetrics.warehouse.pg_mode import push_raw
 from orchestration.app_events import audited, report_upload
 from orchestration.checks.contract_suite import check_result, check_spec
-from orchestration.resources import warehouse_connection
 
 RAW_KEYS = {entity: dg.AssetKey(["raw", entity]) for entity in ENTITY_ORDER}
 

@@ -3,12 +3,11 @@
 import dagster as dg
 
 from moatmetrics.appdb.reviews import stamp_published
-from moatmetrics.runs import pause_point
+from moatmetrics.run_lock import pause_point, warehouse_lock
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES, publish, remove_abandoned_building_files
 from orchestration.app_events import prune_snapshots, record_unaudited_publishes, report_publish
 from orchestration.assets.trust import TRUST_KEYS
-from orchestration.resources import warehouse_lock
 
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
 

@@ -14,8 +14,8 @@ from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES
 from moatmetrics.trust import scoring
 from moatmetrics.trust.tables import MODEL_TABLE, RISK_TABLE, SCHEMA, scores_table
+from moatmetrics.warehouse.connection import warehouse_connection
 from moatmetrics.warehouse.pg_mode import push_trust
-from orchestration.resources import warehouse_connection
 
 GROUP = "trust"
 SCORE_KEYS = {mart: dg.AssetKey([SCHEMA, scores_table(mart)]) for mart in MART_NAMES}

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from api.catalog import MARTS
+from api.mart_catalog import MARTS
 
 PAGES = [
     ("client_profitability", {}),

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from api.catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION
+from api.mart_catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION
 from api.mart_queries import SortKey, build_query, parse_month, parse_sort
 from api.problems import ProblemError
 

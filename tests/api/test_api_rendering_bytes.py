@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from api.catalog import MARTS, MartSpec
+from api.mart_catalog import MARTS, MartSpec
+from api.mart_page_output import _csv_text, page_csv, page_json
 from api.mart_queries import PageRows, build_query, fetch_page, read_rows
-from api.rendering import _csv_text, page_csv, page_json
 from api.snapshot_store import store_for
 from moatmetrics.snapshots import Snapshot
 

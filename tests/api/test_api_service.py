@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.catalog import MARTS
+from api.mart_catalog import MARTS
 from moatmetrics.snapshots import PUBLISHED_MARTS
 
 PROBLEM = "application/problem+json"

@@ -60,7 +60,7 @@ def test_postgres_lease_pins_its_schema_while_publishes_switch(
 ) -> None:
     if not backend.postgres:
         pytest.skip("PostgreSQL store: runs in the MOATMETRICS_TEST_BACKEND=postgres pass")
-    from api.catalog import MARTS
+    from api.mart_catalog import MARTS
     from api.mart_queries import MartQuery, fetch_page
     from api.snapshot_store import store_for
 

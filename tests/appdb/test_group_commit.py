@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from api.settlement import GroupCommit
+from api.audit_group_commit import GroupCommit
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import AuditEntry

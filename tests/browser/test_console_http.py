@@ -218,8 +218,9 @@ def test_before_the_first_publish_pages_say_what_to_do(tmp_path) -> None:
 
 
 def test_the_gate_imports_on_its_own() -> None:
-    """api.gate uses the console's error pages and the console's sign-in uses api.gate:
-    either may be imported first (bench/gate_overhead.py imports the gate alone)."""
-    for module in ("api.gate", "api.console.routers.auth"):
+    """api.request_gate serves the console's error pages and the console's sign-in uses
+    api.request_gate: either may be imported first (bench/gate_overhead.py imports the gate
+    alone)."""
+    for module in ("api.request_gate", "api.console.routers.auth"):
         done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
         assert done.returncode == 0, done.stderr.decode()

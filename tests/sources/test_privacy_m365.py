@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from moatmetrics.cli import main
-from moatmetrics.pipeline import run_pipeline
+from orchestration.pipeline import run_pipeline
 from tests.sources.vendor_files import M365_USERS, m365_active_csv, m365_users_csv
 
 HANDMADE = Path(__file__).parents[1] / "fixtures" / "handmade"

@@ -27,11 +27,11 @@ from moatmetrics.appdb import audit, reviews
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewItem
 from moatmetrics.demo_data import generate
-from moatmetrics.pipeline import run_pipeline
 from moatmetrics.settings import Settings, apply_process_environment, ensure_home, get_settings
 from moatmetrics.snapshots import MART_NAMES, current_snapshot
 from moatmetrics.trust import churn, formatting, scoring
 from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS, TRUST_COLUMNS
+from orchestration.pipeline import run_pipeline
 
 pytestmark = pytest.mark.slow
 

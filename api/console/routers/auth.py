@@ -1,7 +1,7 @@
 """Signing in with an API key and signing out.
 
 The sign-in form is public (it shows no data); it checks the key with the gate's own
-admission (`api.gate.admit`: the same lookup, revocation and rate window as every API call)
+admission (`api.request_gate.admit`: the same lookup, revocation and rate window as every API call)
 and records the attempt in the audit log: a success in full, in the same transaction that
 starts the server-side session (`moatmetrics.appdb.console_sessions`); failures like every
 refusal without a valid key (counted per address and minute, `moatmetrics.appdb.refusals`).
@@ -30,7 +30,7 @@ from api.console.session import (
 )
 from api.console.templating import render_bare
 from api.dependencies import get_settings
-from api.gate import Draft, admit, settle
+from api.request_gate import Draft, admit, settle
 from api.security import Authorize
 from moatmetrics.appdb import audit, console_sessions
 from moatmetrics.appdb.db import session_scope

@@ -21,6 +21,7 @@ from api.security import Authorize, actor_of, mark_audited
 from moatmetrics.appdb import reviews
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
+from moatmetrics.marts import MART_NAMES
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/console/reviews", include_in_schema=False)
@@ -49,7 +50,7 @@ def queue(
     return render(
         request, "reviews.html", items=page.items, total=page.total, offset=offset, page=PAGE,
         filters={"status": status, "mart": mart, "client": client},
-        marts=("client_profitability", "license_utilization", "staff_utilization"),
+        marts=MART_NAMES,
     )  # fmt: skip
 
 

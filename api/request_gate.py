@@ -10,7 +10,7 @@ A pure ASGI middleware rather than FastAPI dependencies alone, for three reasons
 
 Cost: one read when the request arrives (key and rate window) and one share of a group commit
 when the response starts (the rate counter and the audit entry, written together with those of
-the other requests settling at that moment, `api.settlement`); see docs/api.md, "Measured".
+the other requests settling at that moment, `api.audit_group_commit`); see docs/api.md, "Measured".
 
 Handlers that change state write their audit entry themselves, in the same transaction as the
 change, and mark the request as audited (`api.security.mark_audited`).
@@ -30,16 +30,16 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.console.errors import browser_response
-from api.console.session import is_console, session_token
+from api.audit_group_commit import GroupCommit
 from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
@@ -53,7 +53,6 @@ from api.problems import (
     unauthorized,
 )
 from api.security import PUBLIC_PATHS, SCRAPER, Authorize, RouteEntry, match_route, route_table
-from api.settlement import GroupCommit
 from moatmetrics.appdb import audit, console_sessions, keys, ratelimit, refusals
 from moatmetrics.appdb.db import AppDatabaseReplaced, session_scope
 from moatmetrics.appdb.keys import Principal
@@ -188,7 +187,7 @@ def settle(
     A refusal without a valid key (`refused_addr`, its client address) is counted in the
     address's window instead, and logged in full only as the window's first.
 
-    Runs inside a write session shared with other requests (`api.settlement.GroupCommit`).
+    Runs inside a write session shared with other requests (`api.audit_group_commit.GroupCommit`).
     """
     rate = None
     if refused_addr is not None:
@@ -284,13 +283,36 @@ class _Exchange:
         return headers
 
 
+class BrowserFront(Protocol):
+    """The paths a browser signs in to (the web console): where their key is and how refusals look.
+
+    Handed to the gate by the app (`api.console.install.CONSOLE_FRONT`), so the middleware
+    does not import the console it serves.
+    """
+
+    def owns(self, scope: Scope) -> bool:
+        """Whether the request is on the browser's paths."""
+        ...
+
+    def session_token(self, scope: Scope) -> str | None:
+        """The session token a browser request carries (its session cookie), if any."""
+        ...
+
+    def response(self, scope: Scope, response: Response) -> Response:
+        """A refusal as the browser should see it; other paths' responses unchanged."""
+        ...
+
+
 class Gate:
     """ASGI middleware; `api` is the FastAPI app whose route table declares the rules."""
 
-    def __init__(self, app: ASGIApp, api: FastAPI, metrics: RequestMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, api: FastAPI, metrics: RequestMetrics, browser: BrowserFront
+    ) -> None:
         self.app = app
         self.api = api
         self.metrics = metrics
+        self.browser = browser
         self.group_commit = GroupCommit(session_scope)
         self._table: list[RouteEntry] | None = None
 
@@ -360,8 +382,9 @@ class Gate:
         try:
             # The web console (api/console) sends its key in the session cookie instead of a
             # Bearer header; from here on it is admitted, limited and audited like any call.
-            console = is_console(exchange.scope)
-            token = session_token(exchange.scope) if console else _bearer(headers)
+            scope = exchange.scope
+            console = self.browser.owns(scope)
+            token = self.browser.session_token(scope) if console else _bearer(headers)
             admission = await anyio.to_thread.run_sync(
                 lambda: admit(
                     settings, token, rule, console=console, client_addr=exchange.client_addr
@@ -516,7 +539,7 @@ class Gate:
             problem.problem, {**(problem.headers or {}), **exchange.response_headers()}
         )
         # The console (api/console) gets a sign-in redirect or an HTML page instead.
-        response = browser_response(exchange.scope, response)
+        response = self.browser.response(exchange.scope, response)
         await send(
             {
                 "type": "http.response.start",

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import Response
 
-from api.catalog import MARTS, MartSpec
+from api.mart_catalog import MARTS, MartSpec
 from api.mart_queries import PageRows
 from moatmetrics.formulas import neutralise
 

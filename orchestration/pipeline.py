@@ -61,7 +61,7 @@ def run_pipeline(
     preload_in_background()  # overlaps GX's slow import with Dagster's start-up
     from dagster import AssetCheckSeverity, DagsterInstance
 
-    from moatmetrics.runs import (
+    from moatmetrics.run_lock import (
         WORKER_LOCK_TAG,
         fail_orphaned_runs,
         pipeline_running_lock,

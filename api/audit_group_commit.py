@@ -2,7 +2,7 @@
 one transaction.
 
 Every governed request ends with one write (its rate-window count and its audit entry,
-`api.gate.settle`). Committed one by one, each is a synchronous SQLite commit (an fsync) and
+`api.request_gate.settle`). Committed one by one, each is a synchronous SQLite commit (an fsync) and
 requests queue on the database's single write lock: that capped the API near 120 requests/s
 whatever the number of workers (docs/benchmarks.md, A1). Here a writer thread per process
 takes every request waiting to be settled, writes them all in one transaction and commits

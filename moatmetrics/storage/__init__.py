@@ -1,0 +1,1 @@
+"""Storage shared by the DuckDB and PostgreSQL modes."""
