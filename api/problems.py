@@ -257,7 +257,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": text,
     }
     for status, text in (
-        (400, "Malformed request (e.g. a file name with a path)."),
+        (400, "Malformed request (a control character in the path, a file name with a path)."),
         (401, "No API key, or an unknown or revoked one."),
         (403, "The key's role is below what this endpoint needs."),
         (404, "Unknown mart, path or resource."),
@@ -275,5 +275,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The documented problem responses of an endpoint: 401, 403 and 429 always, plus these."""
-    return {s: PROBLEM_RESPONSES[s] for s in sorted({401, 403, 429, *statuses})}
+    """The documented problem responses of an endpoint: 400 (the gate refuses a control
+    character in any path), 401, 403 and 429 always, plus these."""
+    return {s: PROBLEM_RESPONSES[s] for s in sorted({400, 401, 403, 429, *statuses})}
