@@ -52,7 +52,7 @@ def test_demo_data_run_snapshots_and_serve(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_api(port)
+        wait_for_api(port, server)
         url = f"http://127.0.0.1:{port}/api/v1/marts/client_profitability"
         assert httpx.get(url).status_code == 401  # no default credentials
         key = _cli(env, "keys", "create", "--name", "e2e", "--role", "viewer").stdout.strip()

@@ -4,7 +4,6 @@ every mart has something to show. The expected columns and types are written out
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 
@@ -97,15 +96,13 @@ LAYOUT = {
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int], float]:
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     out = tmp_path_factory.mktemp("demo") / "seed42"
-    started = time.perf_counter()
-    counts = generate(out)
-    return out, counts, time.perf_counter() - started
+    return out, generate(out)
 
 
 @pytest.fixture(scope="module")
-def con(small: tuple[Path, dict[str, int], float]) -> duckdb.DuckDBPyConnection:
+def con(small: tuple[Path, dict[str, int]]) -> duckdb.DuckDBPyConnection:
     """Every file as raw text (``<entity>_raw``) and typed like raw.* (``<entity>``)."""
     out = small[0]
     con = duckdb.connect()
@@ -131,9 +128,8 @@ def period_start() -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def test_small_scale_is_fast_and_counts_match_files(small) -> None:
-    out, counts, seconds = small
-    assert seconds < 3.0
+def test_small_scale_counts_match_files(small) -> None:
+    out, counts = small
     assert list(counts) == [f"{e}.csv" for e in CONTRACT]
     for name, rows in counts.items():
         lines = (out / name).read_bytes().count(b"\n")

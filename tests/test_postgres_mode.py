@@ -139,7 +139,7 @@ def _run_and_serve(home: Path, env: dict) -> dict:
     server = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        wait_for_api(port)
+        wait_for_api(port, server)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
                           headers={"Authorization": f"Bearer {key}"}) as http:  # fmt: skip
             answers = {"catalog": http.get("/api/v1/marts").json()}
@@ -229,7 +229,7 @@ def test_unreachable_warehouse_keeps_the_api_alive_and_answers_503(tmp_path: Pat
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_for_api(port)
+        wait_for_api(port, server)
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
         assert health.status_code == 200
         assert health.json()["snapshot_id"] is None

@@ -111,7 +111,7 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
         start_new_session=True,
     )
     try:
-        wait_for_api(port)
+        wait_for_api(port, server)
         auth = {"Authorization": f"Bearer {key}"}
         for mart in ("client_profitability", "license_utilization", "staff_utilization"):
             response = httpx.get(

@@ -33,7 +33,10 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     In PostgreSQL mode dbt builds there, and the marts and trust inputs are then copied back
     into the local warehouse, where the trust layer computes.
     """
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+    # The op's context, not the asset context: dagster-dbt reads `context.op.tags`, which the
+    # asset context deprecates (a DeprecationWarning on every run).
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    yield from dbt.cli(build, context=context.op_execution_context).stream()
     settings = get_settings()
     if settings.postgres_mode:
         with warehouse_connection(settings) as con:

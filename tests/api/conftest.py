@@ -23,7 +23,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -33,7 +32,7 @@ import duckdb
 import httpx
 import pytest
 from postgres_server import admin_connection, database_url
-from serving import free_port
+from serving import answers_health, free_port, wait_until
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
@@ -314,19 +313,18 @@ class ApiServer:
             self.stop()
         raise RuntimeError(f"uvicorn did not start:\n{self.log_path.read_text()}")
 
-    def _wait_ready(self, timeout: float = 30.0) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        return False
+    def _wait_ready(self) -> bool:
+        """True once /health answers, False if the process exited (its port was taken, say).
+        No deadline of its own: the test's pytest timeout bounds the wait."""
+        process = self.process
+        assert process is not None
+
+        def ready_or_exited() -> str | None:
+            if process.poll() is not None:
+                return "exited"
+            return "ready" if answers_health(self.url) else None
+
+        return wait_until(ready_or_exited, step=0.1) == "ready"
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -49,16 +49,26 @@ def test_publish_during_a_burst_of_requests(
     start_server: Callable[[Path], Any],
     publish_generation: Callable[..., Snapshot],
 ) -> None:
+    """Requests run while generations 2, 3 and 4 are published. Each publish starts once 45
+    responses of the batch before it arrived, with the rest still queued or in flight; the
+    next batch waits for the publish to return. So every batch after a publish must see that
+    generation or a newer one (the switch is forced, not left to the scheduler), and any
+    request may overlap a publish: none may fail or mix two snapshots."""
     home = tmp_path / "home"
     generations = {publish_generation(home, 1).snapshot_id: 1}
     server = start_server(home)
 
+    batch = 60
+    published = {generation: threading.Event() for generation in (2, 3, 4)}
     done = threading.Semaphore(0)
-    results: list[tuple[str, int, str | None, int | None]] = []
+    results: list[tuple[str, int, str | None, int | None, int]] = []
     lock = threading.Lock()
 
     def fetch(index: int) -> None:
         path = PATHS[index % len(PATHS)]
+        at_least = 1 + index // batch  # the generation published before this request starts
+        if at_least > 1:
+            published[at_least].wait()
         try:
             with server.client() as http:
                 response = http.get(path)
@@ -71,24 +81,30 @@ def test_publish_during_a_burst_of_requests(
         except Exception as exc:  # any transport error is a failure too
             outcome = (path, -1, repr(exc), None)
         with lock:
-            results.append(outcome)
+            results.append((*outcome, at_least))
         done.release()
 
+    # The batches are queued in order, so a waiting request never holds up an earlier one.
     with ThreadPoolExecutor(max_workers=16) as pool:
-        futures = [pool.submit(fetch, i) for i in range(200)]
+        futures = [pool.submit(fetch, i) for i in range(4 * batch)]
         for generation in (2, 3, 4):
-            for _ in range(45):  # publish after each further 45 responses, mid-burst
+            for _ in range(45):  # publish after 45 responses of the batch before, mid-batch
                 done.acquire()
             generations[publish_generation(home, generation).snapshot_id] = generation
+            published[generation].set()
+            for _ in range(batch - 45):
+                done.acquire()
         wait(futures)
 
     failures = [r for r in results if r[1] != 200]
     assert not failures, failures[:5]
-    assert len(results) == 200
-    served = {snapshot for _, _, snapshot, _ in results}
-    assert len(served) >= 2, served  # the switch happened during the burst
+    assert len(results) == 4 * batch
+    served = {snapshot for _, _, snapshot, _, _ in results}
     assert served <= set(generations)
-    for path, _, snapshot, generation in results:
+    assert len({s for s in served if s}) == 4, served  # each generation was served
+    for path, _, snapshot, generation, at_least in results:
+        if snapshot is not None:  # never an older snapshot than the one published before
+            assert generations[snapshot] >= at_least, (path, snapshot, at_least)
         if generation is not None:  # rows come from the snapshot the response names
             assert generation == generations[snapshot], (path, snapshot, generation)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from serving import wait_until
 from sqlalchemy import func, select, text
 
 from moatmetrics.appdb import audit
@@ -149,11 +149,12 @@ def test_concurrent_writers_keep_the_chain(app_settings: Settings, tmp_path: Pat
         for n in range(3)
     ]
     ready = [tmp_path / f"ready-writer-{n}" for n in range(3)]
-    deadline = time.monotonic() + 120
-    while not all(path.exists() for path in ready):  # every writer imported and connected
+
+    def all_ready() -> bool:  # every writer imported and connected
         assert all(writer.poll() is None for writer in writers), "a writer died before the start"
-        assert time.monotonic() < deadline, "the writers did not get ready in 120 s"
-        time.sleep(0.01)
+        return all(path.exists() for path in ready)
+
+    wait_until(all_ready, step=0.01)
     go.touch()
     for writer in writers:
         _, stderr = writer.communicate(timeout=240)

@@ -54,7 +54,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Ite
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_for_api(port)
+        wait_for_api(port, server)
         yield Console(f"http://127.0.0.1:{port}", home, keys, settings)
     finally:
         server.terminate()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from console_home import Console
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from serving import wait_until
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -231,11 +231,14 @@ def test_upload_rejected_then_corrected(console: Console, open_page) -> None:
 
     _upload(page, "clients_new.csv", GOOD_CLIENTS, drop=True)
     expect(page.locator("[data-upload-status=accepted]")).to_be_visible(timeout=120_000)
-    deadline = time.monotonic() + 120
-    while "published in snapshot" not in page.locator("dl.facts").inner_text():
-        assert time.monotonic() < deadline, "the run after the corrected upload did not publish"
-        time.sleep(2)
+
+    def published() -> bool:  # the run after the corrected upload published (test timeout bounds)
+        if "published in snapshot" in page.locator("dl.facts").inner_text():
+            return True
         page.reload()
+        return False
+
+    wait_until(published, step=2)
     facts = page.locator("dl.facts").inner_text()
     assert "Quality score\n100 %" in facts and "2 read, 2 loaded, 0 rejected" in facts, facts
     check_page(page, "upload-accepted")
