@@ -10,14 +10,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from built_homes import BuiltHome, build_home, copy_home
+from fixture_files import FIXTURES, HANDMADE
 
-from moatmetrics.ingest.loader import Ingestor
 from moatmetrics.pipeline import run_pipeline
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import MART_NAMES, current_snapshot
 
-FIXTURES = Path(__file__).parent / "fixtures"
-HANDMADE = FIXTURES / "handmade"
 MART_KEYS = {
     "client_profitability": ("client_id", "month"),
     "license_utilization": ("client_id", "vendor", "product", "month"),
@@ -78,12 +77,22 @@ def test_definitions_load():
     assert defs.resolve_implicit_global_asset_job_def() is not None
 
 
-def test_handmade_fixture_equals_hand_computed_marts(home):
-    _land(home, HANDMADE)
-    outcome = run_pipeline(home)
-    assert outcome.success, outcome.summary()
+@pytest.fixture(scope="module")
+def handmade(tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
+    """The handmade files through the pipeline once; tests that go on from there copy it."""
+    return build_home(tmp_path_factory.mktemp("handmade") / "home", HANDMADE)
+
+
+@pytest.fixture
+def handmade_copy(handmade: BuiltHome, home: Settings) -> Settings:
+    """The test's own home (`home`) holding a copy of the handmade home."""
+    copy_home(handmade, home.home)
+    return home
+
+
+def test_handmade_fixture_equals_hand_computed_marts(handmade: BuiltHome):
     expected = json.loads((HANDMADE / "expected.json").read_text())
-    got = published_marts(home)
+    got = published_marts(handmade.settings)
     for mart in MART_NAMES:
         columns = list(expected[mart][0])  # the dbt mart's columns; trust columns follow
         assert [list(row)[: len(columns)] for row in got[mart]] == [columns] * len(got[mart])
@@ -91,9 +100,8 @@ def test_handmade_fixture_equals_hand_computed_marts(home):
         assert mart_only == _sorted_expected(expected[mart], mart), mart
 
 
-def test_importing_the_same_files_twice_changes_nothing(home, warehouse_closed):
-    _land(home, HANDMADE)
-    assert run_pipeline(home).success
+def test_importing_the_same_files_twice_changes_nothing(handmade_copy: Settings):
+    home = handmade_copy
     first = published_marts(home)
     # Same rows in new files (different bytes: an extra blank line) and the same files again.
     again = home.home / "again"
@@ -124,9 +132,8 @@ def test_moatmetrics_1x_file_set_imports_and_produces_marts(home):
     assert len(marts["license_utilization"]) == 2
 
 
-def test_rejected_file_blocks_the_run_and_keeps_the_snapshot(home):
-    _land(home, HANDMADE)
-    assert run_pipeline(home).success
+def test_rejected_file_blocks_the_run_and_keeps_the_snapshot(handmade_copy: Settings):
+    home = handmade_copy
     served = current_snapshot(home)
     before = published_marts(home)
 
@@ -169,12 +176,3 @@ def test_cli_ingest_reports_per_file_and_exit_status(home, capsys):
     out = capsys.readouterr().out
     assert "REJ staff.csv [staff]: rejected" in out
     assert "row 2, column hourly_cost, value '$45': currency sign in a number" in out
-
-
-@pytest.fixture
-def warehouse_closed(home: Settings) -> Settings:
-    """Ensure the warehouse exists (ingest schema) but no connection stays open."""
-    con = duckdb.connect(str(home.warehouse_path))
-    Ingestor(con, home)
-    con.close()
-    return home

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+from fixture_files import HANDMADE
+from serving import wait_until
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "handmade"
+FIXTURES = HANDMADE
 PROBLEM = "application/problem+json"
 LIMIT = 64 * 1024
 CLIENTS = b"client_id,client_name\nC1,Acme\n"
@@ -147,14 +148,9 @@ def test_accepted_upload_lands_under_a_safe_name(upload_server) -> None:
     assert detail["entity"] == "clients" and detail["uploaded_by"].startswith("test-analyst-")
 
 
-def _wait(predicate, timeout: float = 240.0, step: float = 0.5):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out waiting for the pipeline run")
+def _wait(predicate):  # type: ignore[no-untyped-def]
+    """Until the pipeline run has done it (no deadline: the test's timeout bounds the wait)."""
+    return wait_until(predicate, step=0.5)
 
 
 @pytest.mark.slow

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from fixture_files import HANDMADE as HANDMADE_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from moatmetrics.settings import REPO_ROOT
+
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-HANDMADE_DIR = REPO_ROOT / "tests" / "fixtures" / "handmade"
 
 REPORTING_CURRENCY = "USD"
 

@@ -1,17 +1,16 @@
 """Fixtures for the report tests: real snapshots served by the API over real HTTP.
 
-`demo_api`: the small demo data through the real pipeline (about 30 s, once per session), so
-the reports are checked on the numbers a user sees first. `hostile_api`: a hand-built
-warehouse whose text columns start with `=`, `+`, `-` and `@`, published with the real
-`moatmetrics.snapshots.publish`. Each server is `uvicorn api.main:app` in its own process with
-one key per role, as in tests/api.
+`demo_api`: the session's demo home (the small demo data through the real pipeline, shared
+with other tests: tests/built_homes.py), so the reports are checked on the numbers a user
+sees first. `hostile_api`: a hand-built warehouse whose text columns start with `=`, `+`, `-`
+and `@`, published with the real `moatmetrics.snapshots.publish`. Each server is
+`uvicorn api.main:app` in its own process with one key per role, as in tests/api.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from built_homes import BuiltHome
 from report_support import (
     HOSTILE_EXPLANATION,
     HOSTILE_NAME,
@@ -32,8 +32,6 @@ from serving import free_port, wait_for_api
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
-from moatmetrics.demo_data import generate
-from moatmetrics.pipeline import run_pipeline
 from moatmetrics.settings import REPO_ROOT, Settings, ensure_home, get_settings
 from moatmetrics.snapshots import publish
 
@@ -53,7 +51,7 @@ def _serve(settings: Settings, snapshot_id: str, log: Path) -> Iterator[Api]:
             cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_for_api(port)
+        wait_for_api(port, server)
         yield Api(f"http://127.0.0.1:{port}", keys, snapshot_id)
     finally:
         server.terminate()
@@ -61,18 +59,10 @@ def _serve(settings: Settings, snapshot_id: str, log: Path) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="session")
-def demo_api(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Iterator[Api]:
-    root = tmp_path_factory.mktemp("reports-demo")
-    settings = dataclasses.replace(get_settings(), home=root / "home")
-    ensure_home(settings)
-    generate(root / "files")
-    for path in (root / "files").glob("*.csv"):
-        shutil.copy(path, settings.landing_dir / path.name)
-    with pytest.MonkeyPatch.context() as patch:  # the pipeline reads its home from the env
-        patch.setenv("MOATMETRICS_HOME", str(settings.home))
-        outcome = run_pipeline(get_settings())
-    assert outcome.success and outcome.published, outcome.summary()
-    yield from _serve(settings, outcome.published.snapshot_id, root / "server.log")
+def demo_api(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Api]:
+    """The session's demo home (read only: the server adds keys and audit entries)."""
+    log = tmp_path_factory.mktemp("reports-demo") / "server.log"
+    yield from _serve(demo_home.settings, demo_home.snapshot_id, log)
 
 
 def _hostile_warehouse(path: Path) -> None:

@@ -1,7 +1,8 @@
 """The trust layer end to end on the small demo data: three pipeline runs in one home.
 
-Run 1 builds and publishes everything; the churn model, the explanations and the published
-trust columns are checked on it. A reviewer then approves every open item; run 2 (no new
+Run 1 (the session's demo home, tests/built_homes.py) builds and publishes everything; the
+churn model, the explanations and the published trust columns are checked on it. Runs 2 and 3
+happen in a copy of that home. A reviewer then approves every open item; run 2 (no new
 data) must keep every decision and reproduce every score; run 3 follows a corrected invoice
 line of one client and must reopen that client's items only.
 """
@@ -20,15 +21,15 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from built_homes import BuiltHome, copy_home
 from sqlalchemy import select
 from trust_support import foreign_numbers
 
 from moatmetrics.appdb import audit, reviews
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewItem
-from moatmetrics.demo_data import generate
 from moatmetrics.pipeline import run_pipeline
-from moatmetrics.settings import Settings, apply_process_environment, ensure_home, get_settings
+from moatmetrics.settings import Settings, apply_process_environment
 from moatmetrics.snapshots import MART_NAMES, current_snapshot
 from moatmetrics.trust import churn, formatting, scoring
 from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS, TRUST_COLUMNS
@@ -52,19 +53,21 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Iterator[Demo]:
-    root = tmp_path_factory.mktemp("trust")
+def demo(demo_home: BuiltHome) -> Iterator[Demo]:
+    """The session's demo home, read only (its home in the env, as the pipeline has it)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOATMETRICS_HOME", str(root / "home"))
+        patch.setenv("MOATMETRICS_HOME", str(demo_home.settings.home))
         patch.delenv("MOATMETRICS_REVIEW_THRESHOLD", raising=False)
-        settings = get_settings()
-        ensure_home(settings)
-        generate(root / "files")
-        for path in (root / "files").glob("*.csv"):
-            shutil.copy(path, settings.landing_dir / path.name)
-        outcome = run_pipeline(settings)
-        assert outcome.success, outcome.summary()
-        yield Demo(settings, root / "files", outcome.published.path)
+        yield Demo(demo_home.settings, demo_home.files, demo_home.snapshot)
+
+
+@pytest.fixture
+def own_demo(demo_home: BuiltHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Demo:
+    """A private copy of the demo home, for a test that runs the pipeline again in it."""
+    copy = copy_home(demo_home, tmp_path / "home")
+    monkeypatch.setenv("MOATMETRICS_HOME", str(copy.settings.home))
+    monkeypatch.delenv("MOATMETRICS_REVIEW_THRESHOLD", raising=False)
+    return Demo(copy.settings, copy.files, copy.snapshot)
 
 
 def read(snapshot: Path, sql: str) -> pd.DataFrame:
@@ -238,7 +241,8 @@ def _correct_one_invoice_line(demo: Demo, flagged: pd.DataFrame) -> tuple[str, s
     return client, month[:10]
 
 
-def test_decisions_stick_and_a_changed_invoice_reopens_only_that_client(demo: Demo) -> None:
+def test_decisions_stick_and_a_changed_invoice_reopens_only_that_client(own_demo: Demo) -> None:
+    demo = own_demo
     settings = demo.settings
     before = _trust_tables(settings)
     assert _item_snapshots(settings) == {demo.first_snapshot.stem}  # named by the publish
