@@ -29,7 +29,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build`: models and data tests; any failure blocks publishing.
 
     dbt's unit tests check the SQL's formulas against fixed inputs, not the data, so they run
-    in the test suite (`tests/dbt`, CI) rather than on every production run (1.7 s at 1m).
+    in the test suite (`tests/integration/dbt`, CI) rather than on every production run (1.7 s
+    at 1m).
     In PostgreSQL mode dbt builds there, and the marts and trust inputs are then copied back
     into the local warehouse, where the trust layer computes.
     """
