@@ -1,14 +1,14 @@
-"""Fixtures for the console tests: one real demo home (demo data through `moatmetrics run`),
-one key per role, and the API process serving it over real HTTP.
+"""Fixtures for the console tests: one real demo home, one key per role, and the API process
+serving it over real HTTP.
 
-The home is built once per session (about 25 s): review items, churn risk and uploads then
-exist as a user would see them. The server runs pipeline runs after uploads, as in
-production, so the upload flow ends in a real ingest.
+The home is a private copy of the session's demo home (demo data through the real pipeline,
+tests/built_homes.py): review items, churn risk and uploads exist as a user would see them.
+A copy, because the server runs pipeline runs after uploads, as in production, so the upload
+flow ends in a real ingest and a new snapshot in this home.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -16,31 +16,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from built_homes import BuiltHome, copy_home
 from console_home import Console
 from serving import free_port, wait_for_api
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
-from moatmetrics.settings import REPO_ROOT, get_settings
+from moatmetrics.settings import REPO_ROOT
 
-BIN = Path(sys.executable).parent / "moatmetrics"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-def _cli(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=600)
-    output = f"{result.stdout}\n{result.stderr}"
-    assert result.returncode == 0, f"moatmetrics {' '.join(args)} failed:\n{output}"
-
-
 @pytest.fixture(scope="session")
-def console(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Iterator[Console]:
+def console(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Console]:
     home = tmp_path_factory.mktemp("console-home")
+    settings = copy_home(demo_home, home).settings
     env = {**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1"}
-    _cli(env, "demo-data", "--out", str(home / "landing"), "--seed", "11")
-    _cli(env, "run")
-    settings = dataclasses.replace(get_settings(), home=home)
     keys = {}
     with session_scope(settings, write=True) as session:
         for role in ROLES:
