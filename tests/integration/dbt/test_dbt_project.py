@@ -81,6 +81,9 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
 
 EXPECTED_UNIT_TESTS = 17
 
+# Full dbt builds (a minute or more each on a busy machine): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 def sort_rows(mart: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows in key order, NULL first, independent of the database's collation."""
