@@ -11,13 +11,13 @@ export MOATMETRICS_HOME ?= $(CURDIR)/.moatmetrics
 API_PORT ?= 8000
 UI_PORT ?= 3000
 
-.PHONY: install browser prepare run test lint bench clean
+.PHONY: install browser prepare run test test-fast lint bench clean
 
 install: $(STAMP) $(MANIFEST) browser
 
-# The browser tests (tests/browser) drive Debian's chromium through Playwright; Playwright's
-# own browser download is not used. Installed only when missing, and only as root; otherwise
-# the browser tests skip, and say so.
+# The browser tests (tests/e2e/browser) drive Debian's chromium through Playwright;
+# Playwright's own browser download is not used. Installed only when missing, and only as
+# root; otherwise the browser tests skip, and say so.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& echo "installing chromium (Debian package) for the browser tests" \
@@ -57,12 +57,21 @@ run: install
 		echo "  make run MOATMETRICS_HOME=/path/to/folder   (README: 'Use it with your own exports')"; \
 		$(BIN)/moatmetrics serve --port $(API_PORT)
 
-# The API tests run twice: on DuckDB snapshots (with everything else), then in PostgreSQL mode
-# (MOATMETRICS_TEST_BACKEND=postgres: each test home gets its own PostgreSQL database).
+# Tests live in tests/unit, tests/integration and tests/e2e (CONTRIBUTING.md says what goes
+# where). The API tests (tests/e2e/api) run twice: on DuckDB snapshots (with everything else),
+# then in PostgreSQL mode (MOATMETRICS_TEST_BACKEND=postgres: each test home gets its own
+# PostgreSQL database). pytest's exit code 5 (no test collected) fails the target like any
+# other non-zero code: a selection that finds nothing is a broken selection.
+PYTEST := $(BIN)/python -m pytest -q
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
-	MOATMETRICS_TEST_BACKEND=postgres $(BIN)/python -m pytest -q tests/api
+	$(PYTEST)
+	MOATMETRICS_TEST_BACKEND=postgres $(PYTEST) tests/e2e/api
+
+# The inner loop: unit tests and the integration tests not marked slow (no full pipeline run,
+# no server, no full dbt build); a minute or two instead of `make test`'s many.
+test-fast: $(STAMP) $(MANIFEST)
+	$(PYTEST) -m "not slow" tests/unit tests/integration
 
 # ruff, the formatter, the type checker (mypy; strict on the core, pyproject.toml) and the
 # import contracts (import-linter: the layers of docs/architecture.md).

@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own MoatMetrics home (warehouse, snapshots, uploads)."""
+"""Shared fixtures: every test gets its own MoatMetrics home (warehouse, snapshots, uploads),
+and the demo home is built once per session for the tests that read it (tests/built_homes.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from built_homes import BuiltHome, build_home
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -35,6 +37,17 @@ def dbt_manifest() -> Path:
     from moatmetrics.cli import ensure_dbt_manifest
 
     return ensure_dbt_manifest(force=True)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> BuiltHome:
+    """The small demo data (seed 42) through the real pipeline, once per session. Read it as
+    it is; copy it (`built_homes.copy_home`) before changing anything in it."""
+    from moatmetrics.demo_data import generate
+
+    root = tmp_path_factory.mktemp("demo-home")
+    generate(root / "files")
+    return build_home(root / "home", root / "files")
 
 
 @pytest.fixture

@@ -31,20 +31,24 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build`: models and data tests; any failure blocks publishing.
 
     dbt's unit tests check the SQL's formulas against fixed inputs, not the data, so they run
-    in the test suite (`tests/dbt`, CI) rather than on every production run (1.7 s at 1m).
+    in the test suite (`tests/integration/dbt`, CI) rather than on every production run (1.7 s
+    at 1m).
     In PostgreSQL mode dbt builds there, and the marts and trust inputs are then copied back
     into the local warehouse, where the trust layer computes.
     """
     settings = get_settings()
     build = ["build", "--exclude-resource-type", "unit_test"]
+    # The op's context, not the asset context: dagster-dbt reads `context.op.tags`, which the
+    # asset context deprecates (a DeprecationWarning on every run).
+    op_context = context.op_execution_context
     if not settings.postgres_mode:
         # dbt writes the DuckDB file: under the writer lock, a step of another run (a CLI
         # ingest during a daemon-launched run, say) waits for it instead of failing on
         # DuckDB's own file lock.
         with warehouse_lock(settings):
-            yield from dbt.cli(build, context=context).stream()
+            yield from dbt.cli(build, context=op_context).stream()
         return
-    yield from dbt.cli(build, context=context).stream()
+    yield from dbt.cli(build, context=op_context).stream()
     with warehouse_connection(settings) as con:
         pulled = pull_dbt_outputs(con, settings)
     context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))

@@ -1,0 +1,410 @@
+"""Fixtures for the API tests: fake warehouses, real publishes, and uvicorn over real HTTP.
+
+The fake warehouse has the shape the pipeline leaves behind (`marts.*` and `ingest.uploads`),
+and snapshots are made by `moatmetrics.snapshots.publish`, so the API is tested against the
+same files it will read in production. Each server runs in its own process, as in production:
+the test process is the only writer, the server only ever opens snapshots read-only.
+
+Everything lives in this conftest (no helper module) so the tests import nothing from the
+test folder and work under any pytest import mode.
+
+Back ends: `MOATMETRICS_TEST_BACKEND=postgres` runs every API test in PostgreSQL mode. Each
+home then gets a fresh PostgreSQL database (127.0.0.1:5432, `MOATMETRICS_PG_*`), named in
+`MOATMETRICS_WAREHOUSE_URL` for the publishes, the servers and the app database, and dropped
+at the end of the session; tests reach a home's settings and environment through the `backend`
+fixture, never by building Settings themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+from postgres_server import admin_connection, database_url
+from serving import answers_health, free_port, wait_until
+
+from moatmetrics.appdb.audit import Actor
+from moatmetrics.appdb.db import dispose_engines, session_scope
+from moatmetrics.appdb.keys import ROLES, create_key
+from moatmetrics.settings import REPO_ROOT, Settings, get_settings
+from moatmetrics.snapshots import Snapshot, publish
+from moatmetrics.warehouse.postgres import READER_ROLE
+
+MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+# Test servers: no background pipeline runs, and a rate limit no functional test reaches.
+DEFAULT_SERVER_ENV = {
+    "MOATMETRICS_RUN_ON_UPLOAD": "0",
+    "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "1000000",
+    "MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE": "1000000",
+}
+CLIENTS = [("C1", "Acme"), ("C2", "Globex"), ("C3", "Initech")]
+
+_CLIENT_PROFITABILITY = """
+CREATE TABLE marts.client_profitability (
+    client_id VARCHAR, client_name VARCHAR, month DATE,
+    revenue DECIMAL(18, 2), recurring_revenue DECIMAL(18, 2),
+    labor_hours DECIMAL(18, 4), billable_hours DECIMAL(18, 4), labor_cost DECIMAL(18, 2),
+    labor_cost_unknown_hours DECIMAL(18, 4), license_cost DECIMAL(18, 2),
+    other_cost DECIMAL(18, 2), total_cost DECIMAL(18, 2), gross_profit DECIMAL(18, 2),
+    gross_margin DOUBLE, effective_hourly_rate DECIMAL(18, 2),
+    confidence DOUBLE, needs_review BOOLEAN, explanation VARCHAR,
+    internal_note VARCHAR
+)"""
+_LICENSE_UTILIZATION = """
+CREATE TABLE marts.license_utilization (
+    client_id VARCHAR, vendor VARCHAR, product VARCHAR, month DATE,
+    seats_purchased BIGINT, seats_assigned BIGINT, seats_active BIGINT, seats_billed BIGINT,
+    unit_cost DECIMAL(18, 2), unit_price DECIMAL(18, 2),
+    assignment_rate DOUBLE, utilization_rate DOUBLE, unused_seats BIGINT,
+    monthly_waste DECIMAL(18, 2), unbilled_seats BIGINT, monthly_leakage DECIMAL(18, 2),
+    utilization_band VARCHAR, recommendation VARCHAR,
+    confidence DOUBLE, needs_review BOOLEAN, explanation VARCHAR
+)"""
+# Without confidence/needs_review/explanation: the state before the Python assets exist.
+_STAFF_UTILIZATION = """
+CREATE TABLE marts.staff_utilization (
+    staff_id VARCHAR, staff_name VARCHAR, month DATE,
+    available_hours DECIMAL(18, 2), logged_hours DECIMAL(18, 2), billable_hours DECIMAL(18, 2),
+    utilization DOUBLE, logged_ratio DOUBLE, overtime_hours DECIMAL(18, 2),
+    capacity_gap_hours DECIMAL(18, 2), band VARCHAR
+)"""
+_UPLOADS = """
+CREATE TABLE ingest.uploads (
+    upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR, file_name VARCHAR, entity VARCHAR,
+    row_count BIGINT, uploaded_at TIMESTAMPTZ, status VARCHAR
+)"""
+
+
+def revenue(client_index: int, month_index: int, generation: int) -> Decimal:
+    """Revenue of a fake row; encodes the generation so torn reads would show."""
+    return Decimal(1000 * (client_index + 1) + 100 * month_index + generation) + Decimal("0.50")
+
+
+def _client_rows(generation: int) -> list[tuple]:
+    rows = []
+    for ci, (client_id, name) in enumerate(CLIENTS):
+        months = MONTHS if client_id != "C3" else MONTHS[1:2]
+        for mi, month in enumerate(months):
+            rev = revenue(ci, mi, generation)
+            if client_id == "C3":
+                rev = Decimal("0.00")  # gross_margin null by definition
+            labor_hours = Decimal("7.5") + mi
+            cost = Decimal("400.25") + ci
+            margin = None if rev <= 0 else float((rev - cost) / rev)
+            if client_id == "C2" and mi == 2:
+                margin = float("inf")  # a careless division: must be served as null
+            rows.append(
+                (client_id, name, month, rev, rev / 2, labor_hours, labor_hours - 1,
+                 Decimal("300.00"), Decimal("0"), Decimal("100.25") + ci, Decimal("0"),
+                 cost, rev - cost, margin, Decimal("95.40"), 0.5 + 0.1 * ci, ci == 0,
+                 f"generation {generation}", "not for the API")
+            )  # fmt: skip
+    return rows
+
+
+def _license_rows(generation: int) -> list[tuple]:
+    base = [
+        ("C1", "Microsoft", "M365 E3", MONTHS[0], 10, 9, 8, 9),
+        ("C1", "Microsoft", "M365 E3", MONTHS[1], 10, 10, 9, 10),
+        ("C1", "Microsoft", "Defender", MONTHS[1], 5, 6, 2, 5),
+        ("C2", "Google", "Workspace", MONTHS[0], 20, 15, 15, None),
+        ("C2", None, "Backup", MONTHS[1], 4, 4, 4, 4),
+    ]
+    rows = []
+    for client_id, vendor, product, month, bought, assigned, active, billed in base:
+        unused = max(bought - active, 0)
+        unbilled = None if billed is None else max(assigned - billed, 0)
+        rows.append(
+            (client_id, vendor, product, month, bought, assigned, active, billed,
+             Decimal("12.10"), Decimal("15.00"), assigned / bought, active / bought, unused,
+             Decimal("12.10") * unused, unbilled,
+             None if unbilled is None else Decimal("15.00") * unbilled,
+             "optimal" if active / bought >= 0.8 else "critical", "ok", 0.9, False,
+             f"generation {generation}")
+        )  # fmt: skip
+    return rows
+
+
+def _staff_rows(generation: int) -> list[tuple]:
+    return [
+        ("S1", "Alice", MONTHS[0], Decimal("184.00"), Decimal("150.00"), Decimal("120.00"),
+         120 / 184, 150 / 184, Decimal("0.00"), Decimal("18.00"), "near"),
+        ("S1", "Alice", MONTHS[1], Decimal("160.00"), Decimal("170.00"), Decimal("140.00"),
+         140 / 160, 170 / 160, Decimal("10.00"), Decimal("-20.00"), "on_target"),
+        ("S2", "Bob", MONTHS[0], Decimal("184.00"), Decimal("100.00"), Decimal("80.00"),
+         80 / 184, 100 / 184, Decimal("0.00"), Decimal("58.00"), "under"),
+        ("S9", None, MONTHS[1], None, Decimal(generation), Decimal("1.00"),
+         None, None, None, None, None),
+    ]  # fmt: skip
+
+
+def build_warehouse(path: Path, generation: int = 1) -> None:
+    """Write a warehouse with the marts and uploads a successful pipeline run leaves."""
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE SCHEMA ingest")
+        for ddl in (_CLIENT_PROFITABILITY, _LICENSE_UTILIZATION, _STAFF_UTILIZATION, _UPLOADS):
+            con.execute(ddl)
+        for table, rows in (
+            ("client_profitability", _client_rows(generation)),
+            ("license_utilization", _license_rows(generation)),
+            ("staff_utilization", _staff_rows(generation)),
+        ):
+            marks = ", ".join("?" for _ in rows[0])
+            con.executemany(f"INSERT INTO marts.{table} VALUES ({marks})", rows)
+        con.executemany(
+            "INSERT INTO ingest.uploads VALUES (?, ?, ?, ?, ?, ?, now(), ?)",
+            [
+                ("u0001", 1, "a" * 64, "clients.csv", "clients", 3, "accepted"),
+                ("u0002", 2, "b" * 64, "bad.csv", "invoices", 9, "rejected"),
+                (f"u1{generation:03d}", 3, "c" * 64, "invoices.csv", "invoices", 7, "accepted"),
+            ],
+        )
+    finally:
+        con.close()
+
+
+BACKEND = os.environ.get("MOATMETRICS_TEST_BACKEND", "duckdb").strip().lower()
+if BACKEND not in ("duckdb", "postgres"):
+    raise ValueError(f"MOATMETRICS_TEST_BACKEND={BACKEND!r}: use duckdb (default) or postgres")
+
+
+class Backend:
+    """Where a test home keeps its snapshots: files (duckdb) or a PostgreSQL database each."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._urls: dict[Path, str] = {}
+        self._admin = None
+        self._reader_existed = True
+
+    @property
+    def postgres(self) -> bool:
+        return self.name == "postgres"
+
+    def url(self, home: Path) -> str | None:
+        """The home's warehouse URL: a database created on first use (postgres), else None."""
+        if not self.postgres:
+            return None
+        home = home.resolve()
+        if home not in self._urls:
+            if self._admin is None:
+                self._admin = admin_connection()
+                self._reader_existed = (
+                    self._admin.execute(
+                        "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
+                    ).fetchone()
+                    is not None
+                )
+            name = f"moatmetrics_test_api_{secrets.token_hex(5)}"
+            self._admin.execute(f'CREATE DATABASE "{name}"')
+            self._urls[home] = database_url(name)
+        return self._urls[home]
+
+    def settings(self, home: Path, **changes) -> Settings:
+        return dataclasses.replace(
+            get_settings(), home=home, warehouse_url=self.url(home), **changes
+        )
+
+    def env(self, home: Path) -> dict[str, str]:
+        """Environment of a process (server, CLI) working on the home."""
+        url = self.url(home)
+        return {"MOATMETRICS_HOME": str(home)} | ({"MOATMETRICS_WAREHOUSE_URL": url} if url else {})
+
+    def drop_all(self) -> None:
+        if self._admin is None:
+            return
+        dispose_engines()
+        for url in self._urls.values():
+            self._admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        if not self._reader_existed:  # created by these tests' publishes: leave no trace
+            with contextlib.suppress(Exception):  # granted in another database since: keep it
+                self._admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
+        self._admin.close()
+
+
+_BACKEND = Backend(BACKEND)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend() -> Iterator[Backend]:
+    """`backend.settings(home)`, `backend.env(home)`; PostgreSQL databases dropped at the end."""
+    yield _BACKEND
+    _BACKEND.drop_all()
+
+
+def settings_for(home: Path) -> Settings:
+    return _BACKEND.settings(home)
+
+
+def _publish_generation(
+    home: Path, generation: int, before_publish: Callable[[Path], None] | None = None
+) -> Snapshot:
+    """Rebuild the fake warehouse for a generation and publish it with the real code."""
+    settings = settings_for(home)
+    home.mkdir(parents=True, exist_ok=True)
+    build_warehouse(settings.warehouse_path, generation)
+    if before_publish:
+        before_publish(settings.warehouse_path)
+    return publish(settings)
+
+
+@pytest.fixture(scope="session")
+def publish_generation(backend: Backend) -> Callable[..., Snapshot]:
+    """`publish_generation(home, generation, before_publish=None)` -> the new Snapshot."""
+    return _publish_generation
+
+
+class ApiServer:
+    """`uvicorn api.main:app` in a child process, bound to 127.0.0.1 on a free port.
+
+    Before it starts, one API key per role is created in its home (`keys[role]`), the way an
+    admin would with `moatmetrics keys create`; `client(role)` sends that role's key.
+    """
+
+    def __init__(self, home: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.home = home
+        self.log_path = log_path
+        self.env = {**DEFAULT_SERVER_ENV, **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.keys: dict[str, str] = {}
+
+    def create_keys(self) -> None:
+        settings = settings_for(self.home)
+        with session_scope(settings, write=True) as session:
+            for role in ROLES:
+                name = f"test-{role}-{secrets.token_hex(3)}"
+                self.keys[role] = create_key(session, Actor("tests"), name, role)[1]
+
+    def start(self, attempts: int = 3) -> ApiServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        if not self.keys:
+            self.create_keys()
+        for _ in range(attempts):  # a free port can be taken between probe and bind
+            port = free_port()
+            env = {
+                **os.environ,
+                **_BACKEND.env(self.home),
+                "DO_NOT_TRACK": "1",
+                **self.env,
+            }
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                     "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                    cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            self.url = f"http://127.0.0.1:{port}"
+            if self._wait_ready():
+                return self
+            self.stop()
+        raise RuntimeError(f"uvicorn did not start:\n{self.log_path.read_text()}")
+
+    def _wait_ready(self) -> bool:
+        """True once /health answers, False if the process exited (its port was taken, say).
+        No deadline of its own: the test's pytest timeout bounds the wait."""
+        process = self.process
+        assert process is not None
+
+        def ready_or_exited() -> str | None:
+            if process.poll() is not None:
+                return "exited"
+            return "ready" if answers_health(self.url) else None
+
+        return wait_until(ready_or_exited, step=0.1) == "ready"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def headers(self, role: str | None = "viewer") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+
+    def client(self, role: str | None = "viewer") -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0, headers=self.headers(role))
+
+
+@pytest.fixture(scope="session")
+def start_server(
+    tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[ServerFactory]:
+    """Factory: `start(home, **env)` starts a server for a home. Servers started by a test
+    stop when it ends (`_stop_servers_of_each_test`), the others with the session."""
+    factory = ServerFactory(tmp_path_factory)
+    yield factory
+    factory.stop_from(0)
+
+
+class ServerFactory:
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self.servers: list[ApiServer] = []
+
+    def __call__(self, home: Path, **env: str) -> ApiServer:
+        server = ApiServer(home, self._tmp.mktemp("uvicorn-log") / "server.log", env)
+        self.servers.append(server)
+        return server.start()
+
+    def stop_from(self, index: int) -> None:
+        for server in self.servers[index:]:
+            server.stop()
+        del self.servers[index:]
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers_of_each_test(start_server: ServerFactory) -> Iterator[None]:
+    """Servers a test (or its function-scoped fixtures) started stop when it ends, so idle
+    servers do not pile up (in PostgreSQL mode each holds pooled database connections).
+    Module- and session-scoped fixtures are set up before this one, so theirs stay."""
+    started_before = len(start_server.servers)
+    yield
+    start_server.stop_from(started_before)
+
+
+@pytest.fixture(scope="session")
+def published(
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., ApiServer]
+) -> tuple[ApiServer, Snapshot]:
+    """A server whose home has one published snapshot (generation 1). Tests must not publish."""
+    home = tmp_path_factory.mktemp("home-published")
+    snapshot = _publish_generation(home, 1)
+    return start_server(home), snapshot
+
+
+@pytest.fixture(scope="session")
+def empty_server(
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., ApiServer]
+) -> ApiServer:
+    """A server whose home has never seen a publish."""
+    return start_server(tmp_path_factory.mktemp("home-empty"))
+
+
+@pytest.fixture()
+def client(published: tuple[ApiServer, Snapshot]) -> Iterator[httpx.Client]:
+    with published[0].client() as http:
+        yield http
+
+
+@pytest.fixture()
+def snapshot_id(published: tuple[ApiServer, Snapshot]) -> str:
+    return published[1].snapshot_id

@@ -1,0 +1,218 @@
+"""Uploads over HTTP: refusals before anything lands, and a valid file ending in a snapshot."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from fixture_files import HANDMADE
+from serving import wait_until
+
+FIXTURES = HANDMADE
+PROBLEM = "application/problem+json"
+LIMIT = 64 * 1024
+CLIENTS = b"client_id,client_name\nC1,Acme\n"
+
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory: pytest.TempPathFactory, start_server):
+    home = tmp_path_factory.mktemp("home-uploads")
+    return start_server(home, MOATMETRICS_MAX_UPLOAD_BYTES=str(LIMIT))
+
+
+def _landed(server) -> list[str]:
+    landing = server.home / "landing"
+    return sorted(p.name for p in landing.iterdir()) if landing.exists() else []
+
+
+def _bomb() -> bytes:
+    """A valid-looking workbook whose sheet inflates 1000x (20 MiB of zeros in ~20 KiB)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (20 * 2**20))
+    return buffer.getvalue()
+
+
+def _problem(response: httpx.Response, status: int, kind: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status and body["type"].endswith(kind), body
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_refused_uploads_leave_nothing_behind(upload_server) -> None:
+    server = upload_server
+    with server.client("analyst") as http:
+        for name in ("../../etc/passwd", "..\\..\\clients.csv", "reports/clients.csv", ".."):
+            body = _problem(
+                http.post("/api/v1/uploads", files={"file": (name, CLIENTS)}),
+                400,
+                "invalid-file-name",
+            )
+            assert "path" in body["detail"]
+        body = _problem(
+            http.post("/api/v1/uploads", files={"file": ("clients.csv", b"x" * (LIMIT + 1))}),
+            413,
+            "too-large",
+        )
+        assert "MiB" in body["detail"]
+        body = _problem(
+            http.post("/api/v1/uploads", files={"file": ("licenses.xlsx", _bomb())}),
+            422,
+            "unsafe-workbook",
+        )
+        assert "zip bomb" in body["detail"]
+        _problem(
+            http.post("/api/v1/uploads", files={"file": ("licenses.xlsx", b"not a zip")}),
+            422,
+            "unsafe-workbook",
+        )
+        _problem(
+            http.post("/api/v1/uploads", files={"file": ("clients.exe", CLIENTS)}),
+            422,
+            "unsupported-file-type",
+        )
+        body = _problem(
+            http.post("/api/v1/uploads", files={"file": ("export.csv", CLIENTS)}),
+            422,
+            "unknown-entity",
+        )
+        assert "entity" in body["detail"]
+        _problem(
+            http.post(
+                "/api/v1/uploads",
+                files={"file": ("export.csv", CLIENTS)},
+                data={"entity": "passwords"},
+            ),
+            422,
+            "unknown-entity",
+        )
+        _problem(
+            http.post("/api/v1/uploads", files={"file": ("clients.csv", b"")}), 422, "empty-file"
+        )
+        _problem(http.post("/api/v1/uploads", data={"entity": "clients"}), 422, "")
+    assert _landed(server) == []
+    assert not (server.home.parent / "etc").exists()
+    with server.client("admin") as admin:
+        refused = admin.get("/api/v1/audit", params={"action": "uploads.create"}).json()
+        assert refused["total"] == 12
+        assert {e["outcome"] for e in refused["entries"]} == {"refused"}
+        assert {e["status"] for e in refused["entries"]} == {400, 413, 422}
+
+
+def test_chunked_upload_over_the_limit_is_413(upload_server) -> None:
+    """Without Content-Length the gate counts the bytes as they arrive."""
+    boundary = "moatmetricsboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="clients.csv"'
+        "\r\nContent-Type: text/csv\r\n\r\n"
+    ).encode()
+
+    def body():
+        yield head
+        for _ in range(8):
+            yield b"y" * (16 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {
+        **upload_server.headers("analyst"),
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    with httpx.Client(base_url=upload_server.url, timeout=30) as http:
+        response = http.post("/api/v1/uploads", content=body(), headers=headers)
+    _problem(response, 413, "too-large")
+    assert [n for n in _landed(upload_server) if n.startswith(".")] == []
+
+
+def test_accepted_upload_lands_under_a_safe_name(upload_server) -> None:
+    with upload_server.client("analyst") as http:
+        response = http.post(
+            "/api/v1/uploads",
+            files={"file": ("Kunden März 2024.csv", CLIENTS)},
+            data={"entity": "clients"},
+        )
+        assert response.status_code == 202, response.text
+        accepted = response.json()
+        assert response.headers["location"] == accepted["location"]
+        assert accepted["status"] == "received" and accepted["run_requested"] is False
+        detail = http.get(accepted["location"]).json()
+    assert detail["file_name"] == "Kunden März 2024.csv"
+    assert detail["stored_name"].startswith("clients__Kunden_M")
+    assert detail["stored_name"] in _landed(upload_server)
+    assert detail["entity"] == "clients" and detail["uploaded_by"].startswith("test-analyst-")
+
+
+def _wait(predicate):  # type: ignore[no-untyped-def]
+    """Until the pipeline run has done it (no deadline: the test's timeout bounds the wait)."""
+    return wait_until(predicate, step=0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.usefixtures("dbt_manifest")
+def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> None:
+    server = start_server(tmp_path / "home", MOATMETRICS_RUN_ON_UPLOAD="1")
+    with server.client("analyst") as http:
+        assert http.get("/api/v1/snapshots/current").status_code == 503
+        ids = []
+        for path in sorted(FIXTURES.glob("*.csv")):
+            response = http.post("/api/v1/uploads", files={"file": (path.name, path.read_bytes())})
+            assert response.status_code == 202, response.text
+            assert response.json()["run_requested"] is True
+            ids.append(response.json()["id"])
+
+        def all_processed():
+            uploads = [http.get(f"/api/v1/uploads/{i}").json() for i in ids]
+            return uploads if all(u["status"] != "received" for u in uploads) else None
+
+        uploads = _wait(all_processed)
+        assert {u["status"] for u in uploads} == {"accepted"}, uploads
+        snapshot = _wait(lambda: http.get("/api/v1/snapshots/current").json().get("snapshot_id"))
+        current = http.get("/api/v1/snapshots/current").json()
+        assert current["row_counts"]["client_profitability"] > 0
+        rows = http.get("/api/v1/marts/client_profitability").json()
+        assert rows["snapshot_id"] == snapshot and rows["total"] > 0
+
+        again = http.post(
+            "/api/v1/uploads",
+            files={"file": ("clients.csv", (FIXTURES / "clients.csv").read_bytes())},
+        ).json()
+        assert again["status"] == "unchanged" and again["run_requested"] is False
+
+        bad = b"client_id,industry\nC9,Legal\n"
+        rejected_id = http.post("/api/v1/uploads", files={"file": ("clients_fix.csv", bad)}).json()[
+            "id"
+        ]
+        rejected = _wait(
+            lambda: (
+                (u := http.get(f"/api/v1/uploads/{rejected_id}").json())["status"] != "received"
+                and u
+            )
+        )
+    assert rejected["status"] == "rejected"
+    assert rejected["problems_total"] >= 1
+    assert "client_name" in rejected["problems"][0]["rule"]
+    with server.client("viewer") as viewer:  # the latest judged upload per entity
+        quality = {q["entity"]: q for q in viewer.get("/api/v1/quality").json()["entities"]}
+    assert set(quality) == {"clients", "staff", "time_entries", "invoices", "licenses", "expenses"}
+    assert (quality["clients"]["status"], quality["clients"]["quality_score"]) == ("rejected", 0.0)
+    assert quality["invoices"]["status"] == "accepted"
+    assert 0.9 < quality["invoices"]["quality_score"] <= 1.0
+    with server.client("admin") as admin:
+        assert admin.get("/api/v1/snapshots/current").json()["snapshot_id"] == snapshot
+        assert admin.get("/api/v1/audit/verify").json()["valid"] is True
+        actions = [
+            e["action"]
+            for e in admin.get("/api/v1/audit", params={"actor": "pipeline", "limit": 1000}).json()[
+                "entries"
+            ]
+        ]
+    assert actions.count("pipeline.ingest") == 7
+    assert actions.count("pipeline.publish") >= 1
+    assert "pipeline.check" in actions

@@ -1,0 +1,54 @@
+"""Fixtures for the console tests: one real demo home, one key per role, and the API process
+serving it over real HTTP.
+
+The home is a private copy of the session's demo home (demo data through the real pipeline,
+tests/built_homes.py): review items, churn risk and uploads exist as a user would see them.
+A copy, because the server runs pipeline runs after uploads, as in production, so the upload
+flow ends in a real ingest and a new snapshot in this home.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from built_homes import BuiltHome, copy_home
+from console_home import Console
+from serving import free_port, wait_for_api
+
+from moatmetrics.appdb.audit import Actor
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.keys import ROLES, create_key
+from moatmetrics.settings import REPO_ROOT
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Console]:
+    home = tmp_path_factory.mktemp("console-home")
+    settings = copy_home(demo_home, home).settings
+    env = {**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1"}
+    keys = {}
+    with session_scope(settings, write=True) as session:
+        for role in ROLES:
+            keys[role] = create_key(session, Actor("tests"), f"console-{role}", role)[1]
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("console-log") / "server.log", "ab")  # noqa: SIM115
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=REPO_ROOT, env={**env, "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0"},
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_api(port, server)
+        yield Console(f"http://127.0.0.1:{port}", home, keys, settings)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        log.close()

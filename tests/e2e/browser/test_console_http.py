@@ -1,0 +1,222 @@
+"""The console's rules over plain HTTP: sign-in, cookie, roles, CSRF, audit, speed.
+
+No browser here: these are the acceptance rules that must hold for any client (a viewer
+never gets review actions or the audit page, a forged POST without the CSRF token is
+refused), checked against the real API process serving a real demo home.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+
+import httpx
+from console_home import Console
+from serving import free_port, wait_for_api
+
+from api.main import create_app
+from api.security import CONSOLE_PUBLIC_PATHS, route_table
+from moatmetrics.appdb import audit, keys
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.settings import REPO_ROOT, get_settings
+
+
+def _open_item(console: Console, offset: int) -> dict:
+    with console.api("analyst") as api:
+        page = api.get("/api/v1/reviews", params={"status": "open", "limit": 1, "offset": offset})
+        return page.json()["items"][0]
+
+
+def test_sign_in_rejects_a_bad_key_and_sets_a_strict_cookie_for_a_good_one(
+    console: Console,
+) -> None:
+    with httpx.Client(base_url=console.url) as http:
+        assert http.get("/").headers["location"] == "/console"
+        first = http.get("/console/clients")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/console/sign-in?next=/console/clients"
+        form = http.get("/console/sign-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        unknown_key = "mmk_00000000_" + "x" * 43
+        bad = http.post("/console/sign-in", data={"csrf": token, "key": unknown_key})
+        assert bad.status_code == 401 and "No key matches" in bad.text
+        assert "mm_console=" not in bad.headers.get("set-cookie", "")
+        token = re.search(r'name="csrf" value="([^"]+)"', bad.text).group(1)  # a fresh form
+        good = http.post(
+            "/console/sign-in",
+            data={"csrf": token, "key": console.keys["viewer"], "next": "https://evil.example/"},
+        )
+        assert good.status_code == 303 and good.headers["location"] == "/console"
+        cookie = good.headers["set-cookie"]
+        assert "mm_console=" in cookie and "HttpOnly" in cookie
+        assert "samesite=strict" in cookie.lower() and "Path=/console" in cookie
+        assert http.get("/console").status_code == 200
+        # The cookie is for the console only: the API still wants a Bearer key.
+        assert http.get("/api/v1/marts").status_code == 401
+    with console.api("admin") as api:
+        entries = api.get("/api/v1/audit", params={"action": "console.sign_in"}).json()["entries"]
+    outcomes = {(e["actor"], e["outcome"]) for e in entries}
+    assert ("console-viewer", "ok") in outcomes and ("anonymous", "denied") in outcomes
+
+
+def test_sign_in_form_needs_its_own_token_and_takes_no_large_body(console: Console) -> None:
+    with httpx.Client(base_url=console.url) as http:  # no sign-in cookie: a cross-site post
+        forged = http.post("/console/sign-in", data={"csrf": "x", "key": console.keys["admin"]})
+        assert forged.status_code == 403
+        assert "mm_console=" not in forged.headers.get("set-cookie", "")
+        # The one public route with a body: anonymous, so bounded like every API body.
+        huge = http.post("/console/sign-in", data={"key": "x" * (2 * 2**20)})
+        assert huge.status_code == 413
+
+        def chunks():  # no Content-Length: counted as it arrives
+            for _ in range(40):
+                yield b"key=" + b"x" * 65536
+
+        chunked = http.post(
+            "/console/sign-in", content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+        assert chunked.status_code == 413
+
+
+def test_viewer_sees_no_review_actions_and_no_audit_page(console: Console) -> None:
+    item = _open_item(console, 0)
+    with console.signed_in("viewer") as viewer:
+        overview = viewer.get("/console")
+        assert overview.status_code == 200
+        assert 'href="/console/reviews"' not in overview.text
+        assert 'href="/console/audit"' not in overview.text
+        audit_page = viewer.get("/console/audit")
+        assert audit_page.status_code == 403 and "text/html" in audit_page.headers["content-type"]
+        assert viewer.get("/console/audit/export").status_code == 403
+        assert viewer.get("/console/reviews").status_code == 403
+        item_page = viewer.get(f"/console/reviews/{item['id']}")
+        assert item_page.status_code == 403 and "Approve" not in item_page.text
+        uploads = viewer.get("/console/uploads")
+        assert uploads.status_code == 200 and 'type="file"' not in uploads.text
+        token = re.search(r'name="csrf" value="([^"]+)"', overview.text).group(1)
+        decided = viewer.post(
+            f"/console/reviews/{item['id']}/decision", data={"csrf": token, "decision": "approved"}
+        )
+        assert decided.status_code == 403
+    with console.signed_in("analyst") as analyst:
+        page = analyst.get(f"/console/reviews/{item['id']}")
+        assert page.status_code == 200 and "Approve" in page.text and "Reject" in page.text
+        assert analyst.get("/console/audit").status_code == 403
+    assert _item_status(console, item["id"]) == "open"
+
+
+def _item_status(console: Console, item_id: int) -> str:
+    with console.api("analyst") as api:
+        return api.get(f"/api/v1/reviews/{item_id}").json()["status"]
+
+
+def test_a_forged_post_without_the_csrf_token_is_refused(console: Console) -> None:
+    item = _open_item(console, 1)
+    url = f"/console/reviews/{item['id']}/decision"
+    with console.signed_in("analyst") as analyst:
+        for data in ({"decision": "approved"}, {"decision": "approved", "csrf": "0" * 64}):
+            forged = analyst.post(url, data=data)
+            assert forged.status_code == 403, forged.text
+            assert "CSRF" in forged.text
+        upload = analyst.post(
+            "/console/uploads", files={"file": ("clients.csv", b"client_id,client_name\nX,Y\n")}
+        )
+        assert upload.status_code == 403
+        assert analyst.post("/console/sign-out").status_code == 403
+    assert _item_status(console, item["id"]) == "open"
+    with console.api("admin") as api:
+        denied = api.get(
+            "/api/v1/audit", params={"action": "reviews.decide", "target": "console/reviews/"}
+        ).json()["entries"]
+    assert any(e["status"] == 403 and e["actor"] == "console-analyst" for e in denied)
+
+
+def test_a_revoked_key_ends_the_session(console: Console) -> None:
+    with session_scope(console.settings, write=True) as session:
+        info, secret = keys.create_key(session, audit.Actor("tests"), "console-short", "viewer")
+    console.keys["short"] = secret
+    with console.signed_in("short") as http:
+        assert http.get("/console/uploads").status_code == 200
+        with session_scope(console.settings, write=True) as session:
+            keys.revoke_key(session, audit.Actor("tests"), info.id)
+        again = http.get("/console/uploads")
+        assert again.status_code == 303 and again.headers["location"].startswith("/console/sign-in")
+
+
+def test_pages_load_on_the_demo_data(console: Console) -> None:
+    item = _open_item(console, 2)
+    with console.api("viewer") as api:
+        client_id = api.get("/api/v1/marts/client_risk", params={"limit": 1}).json()["rows"][0][
+            "client_id"
+        ]
+    pages = [
+        "/console", "/console/clients", f"/console/clients/{client_id}", "/console/reviews",
+        f"/console/reviews/{item['id']}", "/console/uploads", "/console/reports",
+        "/console/audit", "/console/static/console.css",
+    ]  # fmt: skip
+    with console.signed_in("admin") as admin:
+        for path in pages:
+            response = admin.get(path)
+            assert response.status_code == 200, (path, response.text[:300])
+            if path.startswith("/console/static/"):
+                continue
+            # Not framable (no clickjacking of the review buttons); forms post back only here.
+            policy = response.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy, path
+            # Everything a page loads comes from this server: no CDN, font or tracker.
+            assert not re.findall(r'(?:src|href|action)="(?:https?:)?//', response.text), path
+
+
+def test_console_routes_match_docs_console_md(tmp_path) -> None:
+    """docs/console.md lists every console page with the role it needs: code and docs agree."""
+    text = (REPO_ROOT / "docs" / "console.md").read_text()
+    documented = dict(re.findall(r"^\| `((?:GET|POST) /console[^`]*)` \| (\w+) \|", text, re.M))
+    table = route_table(create_app(dataclasses.replace(get_settings(), home=tmp_path)))
+    actual = {}
+    for entry in table:
+        if entry.path.startswith("/console") and not entry.public:
+            for method in entry.methods - {"HEAD"}:
+                actual[f"{method} {entry.path}"] = entry.rule.role
+    assert actual == documented
+    assert {e.path for e in table if e.public and e.path.startswith(("/console", "/"))} >= set(
+        CONSOLE_PUBLIC_PATHS
+    )
+
+
+def test_before_the_first_publish_pages_say_what_to_do(tmp_path) -> None:
+    """A new home: the overview explains there is nothing yet; uploads already work."""
+    settings = dataclasses.replace(get_settings(), home=tmp_path)
+    with session_scope(settings, write=True) as session:
+        key = keys.create_key(session, audit.Actor("tests"), "new-home", "analyst")[1]
+    port = free_port()
+    env = {**os.environ, "MOATMETRICS_HOME": str(tmp_path), "MOATMETRICS_RUN_ON_UPLOAD": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_api(port, server)
+        console = Console(f"http://127.0.0.1:{port}", tmp_path, {"analyst": key}, settings)
+        with console.signed_in("analyst") as http:
+            overview = http.get("/console")
+            assert overview.status_code == 503
+            assert "No snapshot published yet" in overview.text
+            assert 'href="/console/uploads"' in overview.text
+            assert http.get("/console/uploads").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def test_the_gate_imports_on_its_own() -> None:
+    """api.request_gate serves the console's error pages and the console's sign-in uses
+    api.request_gate: either may be imported first (bench/gate_overhead.py imports the gate
+    alone)."""
+    for module in ("api.request_gate", "api.console.routers.auth"):
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()

@@ -1,0 +1,124 @@
+"""Fixtures for the report tests: real snapshots served by the API over real HTTP.
+
+`demo_api`: the session's demo home (the small demo data through the real pipeline, shared
+with other tests: tests/built_homes.py), so the reports are checked on the numbers a user
+sees first. `hostile_api`: a hand-built warehouse whose text columns start with `=`, `+`, `-`
+and `@`, published with the real `moatmetrics.snapshots.publish`. Each server is
+`uvicorn api.main:app` in its own process with one key per role, as in tests/api.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from built_homes import BuiltHome
+from report_support import (
+    HOSTILE_EXPLANATION,
+    HOSTILE_NAME,
+    HOSTILE_PRODUCT,
+    HOSTILE_VENDOR,
+    Api,
+)
+from serving import free_port, wait_for_api
+
+from moatmetrics.appdb.audit import Actor
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.keys import ROLES, create_key
+from moatmetrics.demo_data import generate
+from moatmetrics.settings import REPO_ROOT, Settings, ensure_home, get_settings
+from moatmetrics.snapshots import publish
+from orchestration.pipeline import run_pipeline
+
+
+def _serve(settings: Settings, snapshot_id: str, log: Path) -> Iterator[Api]:
+    keys = {}
+    with session_scope(settings, write=True) as session:
+        for role in ROLES:
+            keys[role] = create_key(session, Actor("tests"), f"reports-{role}", role)[1]
+    port = free_port()
+    env = {**os.environ, "MOATMETRICS_HOME": str(settings.home), "DO_NOT_TRACK": "1",
+           "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0", "MOATMETRICS_RUN_ON_UPLOAD": "0"}  # fmt: skip
+    with open(log, "ab") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for_api(port, server)
+        yield Api(f"http://127.0.0.1:{port}", keys, snapshot_id)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_api(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Api]:
+    """The session's demo home (read only: the server adds keys and audit entries)."""
+    log = tmp_path_factory.mktemp("reports-demo") / "server.log"
+    yield from _serve(demo_home.settings, demo_home.snapshot_id, log)
+
+
+def _hostile_warehouse(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE SCHEMA ingest")
+        con.execute("""
+            CREATE TABLE marts.client_profitability (
+                client_id VARCHAR, client_name VARCHAR, month DATE, revenue DECIMAL(18, 2),
+                recurring_revenue DECIMAL(18, 2), labor_hours DECIMAL(18, 2),
+                billable_hours DECIMAL(18, 2), labor_cost DECIMAL(18, 2),
+                labor_cost_unknown_hours DECIMAL(18, 2), license_cost DECIMAL(18, 2),
+                other_cost DECIMAL(18, 2), total_cost DECIMAL(18, 2), gross_profit DECIMAL(18, 2),
+                gross_margin DOUBLE, effective_hourly_rate DECIMAL(18, 2), confidence DOUBLE,
+                needs_review BOOLEAN, explanation VARCHAR)""")
+        con.execute(
+            "INSERT INTO marts.client_profitability VALUES (?, ?, ?, 1000.00, 1000.00, 10, 10,"
+            " 300.00, 0, 100.00, 0, 400.00, 600.00, 0.6, 90.00, 0.4, true, ?)",
+            ["C1", HOSTILE_NAME, date(2024, 1, 1), HOSTILE_EXPLANATION],
+        )
+        con.execute("""
+            CREATE TABLE marts.license_utilization (
+                client_id VARCHAR, vendor VARCHAR, product VARCHAR, month DATE,
+                seats_purchased BIGINT, seats_assigned BIGINT, seats_active BIGINT,
+                seats_billed BIGINT, unit_cost DECIMAL(18, 2), unit_price DECIMAL(18, 2),
+                assignment_rate DOUBLE, utilization_rate DOUBLE, unused_seats BIGINT,
+                monthly_waste DECIMAL(18, 2), unbilled_seats BIGINT,
+                monthly_leakage DECIMAL(18, 2), utilization_band VARCHAR, recommendation VARCHAR,
+                confidence DOUBLE, needs_review BOOLEAN, explanation VARCHAR)""")
+        con.execute(
+            "INSERT INTO marts.license_utilization VALUES ('C1', ?, ?, ?, 10, 10, 4, 8, 10.00,"
+            " 15.00, 1.0, 0.4, 6, 60.00, 2, 30.00, 'under', 'bill_client', 0.9, false, ?)",
+            [HOSTILE_VENDOR, HOSTILE_PRODUCT, date(2024, 1, 1), HOSTILE_EXPLANATION],
+        )
+        con.execute(
+            "CREATE TABLE ingest.uploads (upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR,"
+            " file_name VARCHAR, entity VARCHAR, row_count BIGINT, uploaded_at TIMESTAMPTZ,"
+            " status VARCHAR)"
+        )
+        con.execute(
+            "INSERT INTO ingest.uploads VALUES ('u1', 1, ?, 'clients.csv', 'clients', 1, now(),"
+            " 'accepted')",
+            ["a" * 64],
+        )
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def hostile_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    root = tmp_path_factory.mktemp("reports-hostile")
+    settings = dataclasses.replace(get_settings(), home=root / "home")
+    ensure_home(settings)
+    _hostile_warehouse(settings.warehouse_path)
+    snapshot = publish(settings, marts=("client_profitability", "license_utilization"))
+    yield from _serve(settings, snapshot.snapshot_id, root / "server.log")

@@ -1,0 +1,244 @@
+"""PostgreSQL mode end to end: `MOATMETRICS_WAREHOUSE_URL` switches every command.
+
+The same small demo data is run by the real `moatmetrics run` twice, once on the embedded
+DuckDB and once with the warehouse URL naming a fresh PostgreSQL database (127.0.0.1:5432, as
+in CI; dropped after). Then `moatmetrics serve` serves each home and the pages must be equal;
+a BI login in the role `moatmetrics_reader` reads `marts.*` in PostgreSQL and cannot write.
+The settings' checks of the URL are tested first (no database needed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from postgres_server import PG, admin_connection, database_url
+from serving import free_port, wait_for_api
+
+from moatmetrics.settings import SettingsError, get_settings, mask_password, postgres_env
+from moatmetrics.warehouse.postgres import READER_ROLE
+
+BIN = Path(sys.executable).parent / "moatmetrics"
+PAGES = [
+    ("client_profitability", {"limit": 60, "sort": "-gross_profit", "month_from": "2024-01"}),
+    ("license_utilization", {"limit": 40, "offset": 100}),
+    ("staff_utilization", {"limit": 500}),
+    ("client_risk", {"limit": 100}),
+]
+
+
+def test_warehouse_url_is_checked_and_its_password_never_shown(monkeypatch) -> None:
+    monkeypatch.setenv("MOATMETRICS_WAREHOUSE_URL", "mysql://bi:s3cret@db/warehouse")
+    with pytest.raises(SettingsError, match="not a PostgreSQL URL") as wrong:
+        get_settings()
+    assert "s3cret" not in str(wrong.value) and "bi:***@db" in str(wrong.value)
+    monkeypatch.setenv("MOATMETRICS_WAREHOUSE_URL", "postgresql://bi:s3cret@db:5433/")
+    with pytest.raises(SettingsError, match="names no database"):
+        get_settings()
+    result = subprocess.run(
+        [str(BIN), "snapshots", "current"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MOATMETRICS_WAREHOUSE_URL": "sqlite:///x.db"},
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "MOATMETRICS_WAREHOUSE_URL" in result.stderr and "postgresql://" in result.stderr
+
+    url = "postgres://bi:p%40ss@db.internal:5433/moat"
+    monkeypatch.setenv("MOATMETRICS_WAREHOUSE_URL", url)
+    monkeypatch.delenv("MOATMETRICS_DATABASE_URL", raising=False)
+    settings = get_settings()
+    assert settings.postgres_mode and settings.app_database_url == url  # app DB follows
+    assert mask_password(url) == "postgres://bi:***@db.internal:5433/moat"
+    assert postgres_env(url) == {
+        "MOATMETRICS_PG_HOST": "db.internal", "MOATMETRICS_PG_PORT": "5433",
+        "MOATMETRICS_PG_DBNAME": "moat", "MOATMETRICS_PG_USER": "bi",
+        "MOATMETRICS_PG_PASSWORD": "p@ss",
+    }  # fmt: skip
+    monkeypatch.setenv("MOATMETRICS_DATABASE_URL", "sqlite:////tmp/app.db")
+    assert get_settings().app_database_url == "sqlite:////tmp/app.db"
+
+
+@pytest.fixture
+def warehouse_database():
+    """A fresh database and a BI login in the reader role; dropped after."""
+    import psycopg
+
+    admin = admin_connection()
+    token = secrets.token_hex(4)
+    name, login = f"moatmetrics_test_pgmode_{token}", f"mm_bi_{token}"
+    reader_existed = admin.execute(
+        "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
+    ).fetchone()
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"dbname": name, "login": login,
+               "url": database_url(name)}  # fmt: skip
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{login}"')
+        if not reader_existed:
+            with contextlib.suppress(psycopg.Error):  # granted elsewhere since: leave it
+                admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
+        admin.close()
+
+
+def test_tables_round_trip_between_duckdb_and_postgres(warehouse_database: dict) -> None:
+    """copy_raw_to_postgres then pull_from_postgres gives back every value: NULL and '' apart,
+    quotes and newlines, exact decimals, infinities, dates; a local view is replaced."""
+    import duckdb
+
+    from moatmetrics.warehouse.postgres import copy_raw_to_postgres, pull_from_postgres
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.t (id BIGINT, name VARCHAR, amount DECIMAL(18, 2), rate DOUBLE,"
+        " day DATE, flag BOOLEAN, seen TIMESTAMPTZ)"
+    )
+    con.execute(
+        "INSERT INTO marts.t VALUES (1, '', 1.10, 'inf', '2024-01-01', true, '2024-01-01 10:00Z'),"
+        " (2, NULL, NULL, NULL, NULL, NULL, NULL),"
+        " (3, 'a \"quoted\", multi\nline', -0.01, 0.25, '1999-12-31', false, NULL)"
+    )
+    expected = con.execute("SELECT * FROM marts.t ORDER BY id").fetchall()
+    copied = copy_raw_to_postgres(con, warehouse_database["url"], "marts", "warehouse_marts")
+    assert [(t.name, t.rows) for t in copied] == [("t", 3)]
+    con.execute("CREATE SCHEMA back")
+    con.execute("CREATE VIEW back.t AS SELECT 1 AS x")  # as an earlier dbt run on DuckDB left
+    pulled = pull_from_postgres(con, warehouse_database["url"], [("warehouse_marts", "t", "back")])
+    assert [(t.name, t.rows) for t in pulled] == [("t", 3)]
+    assert con.execute("SELECT * FROM back.t ORDER BY id").fetchall() == expected
+    types = con.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = 'back'"
+        " ORDER BY ordinal_position"
+    ).fetchall()
+    assert [t[0] for t in types] == [
+        "BIGINT", "VARCHAR", "DECIMAL(18,2)", "DOUBLE", "DATE", "BOOLEAN",
+        "TIMESTAMP WITH TIME ZONE",
+    ]  # fmt: skip
+
+
+def _cli(env: dict, *args: str) -> str:
+    result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _run_and_serve(home: Path, env: dict) -> dict:
+    """demo-data + run + serve; the API's answers for PAGES, the catalog and the current id."""
+    _cli(env, "demo-data", "--out", str(home / "landing"), "--seed", "11")
+    assert "published snapshot" in _cli(env, "run")
+    key = _cli(env, "keys", "create", "--name", "e2e-viewer", "--role", "viewer").strip()
+    port = free_port()
+    server = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for_api(port, server)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                          headers={"Authorization": f"Bearer {key}"}) as http:  # fmt: skip
+            answers = {"catalog": http.get("/api/v1/marts").json()}
+            for mart, params in PAGES:
+                answers[mart] = http.get(f"/api/v1/marts/{mart}", params=params).json()
+                csv = http.get(f"/api/v1/marts/{mart}", params={**params, "format": "csv"})
+                answers[f"{mart}.csv"] = csv.text
+            answers["current"] = http.get("/api/v1/snapshots/current").json()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return answers
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.usefixtures("dbt_manifest")
+def test_postgres_mode_serves_what_duckdb_mode_serves(
+    tmp_path: Path, warehouse_database: dict
+) -> None:
+    import psycopg
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MOATMETRICS_")}
+    duck_home, pg_home = tmp_path / "duckdb", tmp_path / "postgres"
+    duck = _run_and_serve(duck_home, {**base, "MOATMETRICS_HOME": str(duck_home)})
+    pg_env = {**base, "MOATMETRICS_HOME": str(pg_home),
+              "MOATMETRICS_WAREHOUSE_URL": warehouse_database["url"]}  # fmt: skip
+    pg = _run_and_serve(pg_home, pg_env)
+
+    for mart, _ in PAGES:
+        assert pg[mart]["total"] == duck[mart]["total"] > 0, mart
+        assert pg[mart]["rows"] == duck[mart]["rows"], mart
+        assert pg[f"{mart}.csv"] == duck[f"{mart}.csv"], mart
+
+    def catalog(answers: dict) -> list[dict]:  # each mart names its snapshot: ids differ
+        marts = answers["catalog"]["marts"]
+        return [{k: v for k, v in m.items() if k != "snapshot_id"} for m in marts]
+
+    assert catalog(pg) == catalog(duck)  # same columns, SQL type names and row counts
+    assert pg["current"]["row_counts"] == duck["current"]["row_counts"]
+    pg_id = pg["current"]["snapshot_id"]
+    assert pg["client_profitability"]["snapshot_id"] == pg_id
+
+    # PostgreSQL mode keeps no snapshot files and no SQLite app database.
+    assert not list((pg_home / "snapshots").glob("*.duckdb")) and not (pg_home / "app.db").exists()
+    assert "PostgreSQL schema snapshot_" in _cli(pg_env, "snapshots", "current")
+    assert "valid" in _cli(pg_env, "audit", "verify").lower()
+
+    admin = admin_connection()
+    try:
+        admin.execute(f'CREATE ROLE "{warehouse_database["login"]}" LOGIN IN ROLE {READER_ROLE}')
+    finally:
+        admin.close()
+    with psycopg.connect(dbname=warehouse_database["dbname"], autocommit=True,
+                         **{**PG, "user": warehouse_database["login"]}) as bi:  # fmt: skip
+        rows = bi.execute("SELECT count(*) FROM marts.client_profitability").fetchone()[0]
+        assert rows == pg["current"]["row_counts"]["client_profitability"]
+        current = bi.execute("SELECT snapshot_id FROM marts.current_snapshot").fetchone()
+        assert current == (pg_id,)
+        for statement in (
+            "DELETE FROM marts.client_profitability",
+            "UPDATE moatmetrics.snapshots SET is_current = false",
+            "SELECT count(*) FROM warehouse_marts.client_profitability",  # not published
+            "SELECT count(*) FROM audit_log",  # the app database is not the reader's
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                bi.execute(statement)
+
+
+def test_unreachable_warehouse_keeps_the_api_alive_and_answers_503(tmp_path: Path) -> None:
+    """The warehouse database goes away: /health stays 200 (null snapshot), marts are 503."""
+    home = tmp_path / "home"
+    port, dead_port = free_port(), free_port()  # nothing listens on dead_port
+    env = {
+        **os.environ,
+        "MOATMETRICS_HOME": str(home),
+        "MOATMETRICS_WAREHOUSE_URL": f"postgresql://postgres@127.0.0.1:{dead_port}/gone",
+        "MOATMETRICS_DATABASE_URL": f"sqlite:///{home / 'app.db'}",
+        "MOATMETRICS_RUN_ON_UPLOAD": "0",
+    }
+    key = subprocess.run(
+        [sys.executable, "-m", "moatmetrics.cli", "keys", "create", "--name", "t", "--role",
+         "viewer"], env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moatmetrics.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_api(port, server)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
+        assert health.status_code == 200
+        assert health.json()["snapshot_id"] is None
+        page = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/marts/client_profitability",
+            headers={"Authorization": f"Bearer {key}"}, timeout=30,
+        )  # fmt: skip
+        assert page.status_code == 503, page.text
+        assert page.headers["content-type"].startswith("application/problem+json")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,303 @@
+"""Helpers for the dbt project tests: a warehouse with the hand-made fixture in `raw`, and
+dbt run in-process (dbtRunner).
+
+The raw loader here is a deliberately small stand-in for the product's ingest: it reads the
+hand-made CSVs (which are valid per the data contract) with DuckDB `read_csv` into the exact
+`raw` table layout of docs/warehouse.md and applies the documented defaults. It does no
+validation. The product's real ingest (readers, validation, rejected rows) is tested end to
+end elsewhere; these tests pin the dbt models against a known `raw` layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from fixture_files import HANDMADE as HANDMADE_DIR
+
+from moatmetrics.settings import REPO_ROOT
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+REPORTING_CURRENCY = "USD"
+
+# raw.<table>: (column, contract type) in the documented order (docs/warehouse.md).
+RAW_TABLES: dict[str, list[tuple[str, str]]] = {
+    "clients": [
+        ("client_id", "string"),
+        ("client_name", "string"),
+        ("industry", "string"),
+        ("status", "enum"),
+        ("contract_type", "enum"),
+        ("contract_start", "date"),
+        ("contract_end", "date"),
+        ("monthly_contract_value", "decimal"),
+        ("managed_users", "int"),
+        ("managed_endpoints", "int"),
+    ],
+    "staff": [
+        ("staff_id", "string"),
+        ("staff_name", "string"),
+        ("role", "string"),
+        ("hourly_cost", "decimal"),
+        ("weekly_hours", "decimal"),
+        ("billable_target", "decimal"),
+        ("start_date", "date"),
+        ("end_date", "date"),
+    ],
+    "time_entries": [
+        ("entry_id", "string"),
+        ("staff_id", "string"),
+        ("client_id", "string"),
+        ("work_date", "date"),
+        ("hours", "decimal"),
+        ("billable", "bool"),
+        ("work_type", "enum"),
+        ("ticket_id", "string"),
+        ("bill_rate", "decimal"),
+    ],
+    "invoices": [
+        ("invoice_id", "string"),
+        ("line_no", "int"),
+        ("client_id", "string"),
+        ("invoice_date", "date"),
+        ("due_date", "date"),
+        ("status", "enum"),
+        ("category", "enum"),
+        ("sku", "string"),
+        ("quantity", "decimal"),
+        ("unit_price", "decimal"),
+        ("amount", "decimal"),
+        ("currency", "currency"),
+    ],
+    "licenses": [
+        ("client_id", "string"),
+        ("vendor", "string"),
+        ("product", "string"),
+        ("sku", "string"),
+        ("snapshot_date", "date"),
+        ("seats_purchased", "int"),
+        ("seats_assigned", "int"),
+        ("seats_active", "int"),
+        ("seats_billed", "int"),
+        ("unit_cost", "decimal"),
+        ("unit_price", "decimal"),
+        ("term_end_date", "date"),
+    ],
+    "expenses": [
+        ("expense_id", "string"),
+        ("client_id", "string"),
+        ("expense_date", "date"),
+        ("amount", "decimal"),
+        ("category", "string"),
+    ],
+}
+
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "enum": "VARCHAR",
+    "currency": "VARCHAR",
+    "date": "DATE",
+    "bool": "BOOLEAN",
+    "int": "BIGINT",
+    "decimal": "DECIMAL(18,4)",
+}
+
+# Contract defaults applied at ingest (docs/warehouse.md), as SQL over the typed columns.
+DEFAULTS: dict[tuple[str, str], str] = {
+    ("clients", "status"): "'active'",
+    ("staff", "weekly_hours"): "40",
+    ("staff", "billable_target"): "0.75",
+    ("time_entries", "billable"): "true",
+    ("invoices", "line_no"): "1",
+    ("invoices", "status"): "'sent'",
+    ("invoices", "category"): "'other'",
+    ("invoices", "currency"): f"'{REPORTING_CURRENCY}'",
+    ("invoices", "amount"): "round(quantity * unit_price, 2)",
+    ("licenses", "snapshot_date"): "current_date",
+    ("licenses", "seats_assigned"): "seats_active",
+}
+
+MART_KEYS: dict[str, list[str]] = {
+    "client_profitability": ["client_id", "month"],
+    "license_utilization": ["client_id", "vendor", "product", "month"],
+    "staff_utilization": ["staff_id", "month"],
+}
+
+
+def _typed_expression(column: str, column_type: str) -> str:
+    text = f"nullif(trim({column}), '')"
+    if column_type == "string":
+        return text
+    if column_type == "enum":
+        return f"lower(replace(replace({text}, ' ', '_'), '-', '_'))"
+    if column_type == "currency":
+        return f"upper({text})"
+    if column_type == "bool":
+        return (
+            f"case when lower({text}) in ('true', 'yes', 'y', '1') then true "
+            f"when lower({text}) in ('false', 'no', 'n', '0') then false end"
+        )
+    return f"cast({text} as {SQL_TYPES[column_type]})"
+
+
+def raw_table_ddl(table: str) -> str:
+    columns = [f"{name} {SQL_TYPES[kind]}" for name, kind in RAW_TABLES[table]]
+    columns += ["_upload_id VARCHAR", "_row_number BIGINT"]
+    return f"create table raw.{table} ({', '.join(columns)})"
+
+
+def load_raw_duckdb(warehouse: Path, csv_dir: Path = HANDMADE_DIR) -> None:
+    """Create schema `raw` with all six tables in a DuckDB file and load `<table>.csv`."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists raw")
+        for table, columns in RAW_TABLES.items():
+            con.execute(raw_table_ddl(table))
+            csv_path = csv_dir / f"{table}.csv"
+            if not csv_path.exists():
+                continue  # raw tables always exist, empty without an upload
+            upload_id = "u" + hashlib.sha256(csv_path.read_bytes()).hexdigest()[:16]
+            typed = ", ".join(
+                f"{_typed_expression(name, kind)} as {name}" for name, kind in columns
+            )
+            defaulted = ", ".join(
+                f"coalesce({name}, {DEFAULTS[(table, name)]})"
+                if (table, name) in DEFAULTS
+                else name
+                for name, _ in columns
+            )
+            con.execute(
+                f"""
+                insert into raw.{table}
+                with source_rows as (
+                    select *, row_number() over () + 1 as _row_number
+                    from read_csv(?, header = true, all_varchar = true)
+                ),
+                typed as (select {typed}, _row_number from source_rows)
+                select {defaulted}, '{upload_id}', _row_number from typed
+                """,
+                [str(csv_path)],
+            )
+
+
+def raw_rows_duckdb(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            table: con.execute(f"select * from raw.{table} order by _row_number").fetchall()
+            for table in RAW_TABLES
+        }
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of the block (dbt reads them)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+@dataclass
+class DbtRun:
+    success: bool
+    statuses: dict[str, str]  # unique_id -> status
+    exception: BaseException | None
+    target_path: Path
+
+    def by_resource_type(self, resource_type: str) -> dict[str, str]:
+        prefix = f"{resource_type}."
+        return {uid: s for uid, s in self.statuses.items() if uid.startswith(prefix)}
+
+
+def release_duckdb_warehouse() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a run.
+
+    dbt-duckdb caches its DuckDB environment per process (for in-process reuse); until it
+    is closed, the warehouse file cannot be opened here with another configuration (e.g.
+    read-only). The environment is recreated by the next dbt invocation.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        duckdb_environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if duckdb_environment is not None:
+            duckdb_environment.close()
+
+
+def run_dbt(command: list[str], work_dir: Path, env: dict[str, str]) -> DbtRun:
+    """Run a dbt command in-process on dbt_project/ with target and logs under work_dir."""
+    from dbt.cli.main import dbtRunner
+
+    target_path = work_dir / "target"
+    args = [
+        *command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(work_dir / "logs"),
+    ]
+    with environment(DO_NOT_TRACK="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false", **env):
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            release_duckdb_warehouse()
+    statuses: dict[str, str] = {}
+    for node_result in getattr(result.result, "results", None) or []:
+        statuses[node_result.node.unique_id] = str(node_result.status)
+    return DbtRun(
+        success=result.success,
+        statuses=statuses,
+        exception=result.exception,
+        target_path=target_path,
+    )
+
+
+def mart_rows_duckdb(warehouse: Path, mart: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cursor = con.execute(
+            f"select * from marts.{mart} order by {', '.join(MART_KEYS[mart])} nulls first"
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def normalize(value: Any) -> Any:
+    """Mart values as JSON-like text: decimals keep their scale ('4252.50'), dates ISO."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def normalize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: normalize(v) for k, v in row.items()} for row in rows]
+
+
+@dataclass
+class DuckdbBuild:
+    run: DbtRun
+    warehouse: Path
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
