@@ -32,7 +32,7 @@ class BuiltHome:
 
 def build_home(home: Path, files: Path, pattern: str = "*.csv") -> BuiltHome:
     """Land `files` in a new home and run the real pipeline once; it must publish."""
-    from moatmetrics.pipeline import run_pipeline  # Dagster: imported by the tests that build
+    from orchestration.pipeline import run_pipeline  # Dagster: imported by the tests that build
 
     with pytest.MonkeyPatch.context() as patch:  # the pipeline reads its home from the env
         patch.setenv("MOATMETRICS_HOME", str(home))

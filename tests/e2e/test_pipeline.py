@@ -13,8 +13,6 @@ import pytest
 from built_homes import BuiltHome, build_home, copy_home
 from fixture_files import FIXTURES, HANDMADE
 
-from moatmetrics.ingest.loader import Ingestor
-from orchestration.pipeline import run_pipeline
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import MART_NAMES, current_snapshot
 from orchestration.pipeline import run_pipeline

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import AuditEntry
+from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import REPO_ROOT
-from orchestration.resources import warehouse_lock
 
 PATHS = ("/api/v1/me", "/api/v1/uploads", "/api/v1/snapshots", "/api/v1/marts")
 

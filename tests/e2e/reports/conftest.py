@@ -32,10 +32,8 @@ from serving import free_port, wait_for_api
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
-from moatmetrics.demo_data import generate
 from moatmetrics.settings import REPO_ROOT, Settings, ensure_home, get_settings
 from moatmetrics.snapshots import publish
-from orchestration.pipeline import run_pipeline
 
 
 def _serve(settings: Settings, snapshot_id: str, log: Path) -> Iterator[Api]:

@@ -28,9 +28,6 @@ from trust_support import foreign_numbers
 from moatmetrics.appdb import audit, reviews
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewItem
-from moatmetrics.demo_data import generate
-from moatmetrics.settings import Settings, apply_process_environment, ensure_home, get_settings
-from orchestration.pipeline import run_pipeline
 from moatmetrics.settings import Settings, apply_process_environment
 from moatmetrics.snapshots import MART_NAMES, current_snapshot
 from moatmetrics.trust import churn, formatting, scoring

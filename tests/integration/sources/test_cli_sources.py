@@ -10,7 +10,13 @@ import duckdb
 
 from moatmetrics.cli import main
 from moatmetrics.sources.profiles import SHIPPED_DIR
-from tests.integration.sources.vendor_files import cw_entry, cw_json, m365_users_csv, xero_csv, xero_line
+from tests.integration.sources.vendor_files import (
+    cw_entry,
+    cw_json,
+    m365_users_csv,
+    xero_csv,
+    xero_line,
+)
 
 UNKNOWN = (
     "Technician,Customer,Date Worked,Hours,Billable,Ticket #,Notes\n"

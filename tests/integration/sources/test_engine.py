@@ -8,7 +8,13 @@ from decimal import Decimal
 import pytest
 
 from moatmetrics.sources.engine import SourceOptions
-from tests.integration.sources.vendor_files import cw_entry, cw_flat_csv, cw_json, xero_csv, xero_line
+from tests.integration.sources.vendor_files import (
+    cw_entry,
+    cw_flat_csv,
+    cw_json,
+    xero_csv,
+    xero_line,
+)
 
 ENTRIES = [
     cw_entry(1, "ACME", "jtech", "2026-07-06T09:00:00Z", 1.5),
