@@ -80,6 +80,9 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("unit_price", "decimal"),
         ("amount", "decimal"),
         ("currency", "currency"),
+        ("client_source", "string"),
+        ("client_key", "string"),
+        ("account", "string"),
     ],
     "licenses": [
         ("client_id", "string"),
@@ -101,6 +104,9 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("expense_date", "date"),
         ("amount", "decimal"),
         ("category", "string"),
+        ("client_source", "string"),
+        ("client_key", "string"),
+        ("supplier", "string"),
     ],
     # contract v2 mapping uploads
     "client_aliases": [("source", "enum"), ("source_key", "string"), ("client_id", "string")],

@@ -81,7 +81,7 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
     ],
 }
 
-EXPECTED_UNIT_TESTS = 22
+EXPECTED_UNIT_TESTS = 24
 
 
 def sort_rows(mart: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

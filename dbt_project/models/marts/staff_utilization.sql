@@ -19,9 +19,13 @@ hours_by_staff_month as (
         work_month as month,
         sum(case when not is_absence then hours else 0 end) as logged_hours,
         sum(case when not is_absence and is_billable then hours else 0 end) as billable_hours,
-        -- client work given away (internal time is never charged, so it is not counted)
+        -- client work given away, held clients included (internal time is never charged)
         sum(
-            case when not is_absence and is_no_charge and client_id is not null then hours else 0 end
+            case
+                when not is_absence and is_no_charge and (client_id is not null or is_held)
+                    then hours
+                else 0
+            end
         ) as no_charge_hours,
         sum(case when is_absence then hours else 0 end) as absence_hours
     from costed_time_entries

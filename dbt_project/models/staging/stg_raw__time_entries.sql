@@ -13,7 +13,7 @@ renamed as (
         ----------  ids
         cast(entry_id as {{ dbt.type_string() }}) as entry_id,
         cast(staff_id as {{ dbt.type_string() }}) as staff_id,
-        cast(client_id as {{ dbt.type_string() }}) as client_id,
+        {{ client_identity_columns('source') }}
         cast(ticket_id as {{ dbt.type_string() }}) as ticket_id,
 
         ---------- text
@@ -48,6 +48,7 @@ renamed as (
         cast(_row_number as {{ dbt.type_bigint() }}) as source_row_number
 
     from source
+    {{ client_identity_join('source') }}
 
 )
 
