@@ -81,6 +81,11 @@ class _ClientProfitabilityColumns(MartRow):
     recurring_revenue: Money = Field(description="Part of revenue: recurring or license.")
     labor_hours: Hours = Field(description="Time entry hours, absence excluded.")
     billable_hours: Hours = Field(description="Part of labor_hours that is billable.")
+    # Nullable: snapshots published before the column existed are still served.
+    no_charge_hours: Hours | None = Field(
+        default=None,
+        description="Part of labor_hours with billing_option no_charge (work given away).",
+    )
     labor_cost: Money = Field(description="Hours x the staff member's hourly_cost.")
     labor_cost_unknown_hours: Hours = Field(
         description="Hours of staff without a known hourly_cost (they add 0 to labor_cost)."
@@ -141,6 +146,10 @@ class _StaffUtilizationColumns(MartRow):
     )
     logged_hours: Hours = Field(description="Time entry hours, absence excluded.")
     billable_hours: Hours = Field(description="Part of logged_hours that is billable.")
+    no_charge_hours: Hours | None = Field(
+        default=None,
+        description="Part of logged_hours with billing_option no_charge on client work.",
+    )
     utilization: Rate | None = Field(description="billable_hours / available_hours.")
     logged_ratio: Rate | None = Field(description="logged_hours / available_hours.")
     overtime_hours: Hours | None = Field(description="max(logged - available hours, 0).")

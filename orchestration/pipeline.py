@@ -28,6 +28,8 @@ class RunOutcome:
     failed_steps: list[str] = field(default_factory=list)
     raw_rows: dict[str, int] = field(default_factory=dict)
     uploads: list[dict] = field(default_factory=list)
+    # held client keys: (client_source, client_key, rows) whose rows wait for an alias
+    held: list[tuple[str | None, str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'BLOCKED / FAILED'}"]
@@ -36,6 +38,11 @@ class RunOutcome:
         if self.raw_rows:
             lines.append(
                 "raw rows: " + ", ".join(f"{k}={v}" for k, v in sorted(self.raw_rows.items()))
+            )
+        for source, key, rows in self.held:
+            lines.append(
+                f"held: {rows} rows for {source or '(no source)'} key {key!r}"
+                " (no client matches it: add a client_aliases row)"
             )
         for check in self.failed_checks:
             lines.append(f"  blocking check failed: {check}")
@@ -106,6 +113,7 @@ def run_pipeline(
         if materialization.asset_key.path[0] == "raw" and "rows" in materialization.metadata:
             raw_rows[materialization.asset_key.path[1]] = materialization.metadata["rows"].value
             uploads.extend(materialization.metadata["uploads"].value)
+    held = held_client_keys(settings) if result.success else []
     after = current_snapshot(settings)
     published = after if after and (not before or after.snapshot_id != before.snapshot_id) else None
     return RunOutcome(
@@ -116,7 +124,27 @@ def run_pipeline(
         failed_steps=failed_steps,
         raw_rows=raw_rows,
         uploads=uploads,
+        held=held,
     )
+
+
+def held_client_keys(settings: Settings) -> list[tuple[str | None, str, int]]:
+    """The held client keys dbt listed (intermediate.int_client_keys_held; in PostgreSQL mode
+    pulled back with the trust inputs), most rows first."""
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables"
+            " WHERE table_schema = 'intermediate' AND table_name = 'int_client_keys_held'"
+        ).fetchone()[0]
+        if not exists:
+            return []
+        return con.execute(
+            "SELECT client_source, client_key, CAST(held_rows AS BIGINT)"
+            " FROM intermediate.int_client_keys_held"
+            " ORDER BY held_rows DESC, client_source, client_key"
+        ).fetchall()
 
 
 def _root_cause(error) -> str:

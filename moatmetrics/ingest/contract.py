@@ -121,7 +121,8 @@ TIME_ENTRIES = Entity(
         # Contract v2 (vendor files): the client as the vendor names it, resolved in dbt.
         Column("client_source", "string"),
         Column("client_key", "string"),
-        Column("billing_option", "string"),
+        # billable / do_not_bill / no_charge; both non-billable options make billable false.
+        Column("billing_option", "enum"),
     ),
 )
 
@@ -266,6 +267,51 @@ INVOICE_STATUS = Entity(
     ),
 )
 
+# Contract v2: mapping tables, uploads like any file (versioned, audited). `source` is a
+# profile family (connectwise, xero, m365_domain, ...); enum typing makes it lower case.
+CLIENT_ALIASES = Entity(
+    name="client_aliases",
+    # keys match case-insensitively (a vendor's "ACME" and "Acme" are one key)
+    key=("source", "lower(source_key)"),
+    validation_columns=(("source_key_folded", "lower(source_key)", "source_key"),),
+    columns=(
+        Column("source", "enum", required=True),
+        # the vendor's key: company identifier, contact name, tenant GUID, e-mail domain
+        Column("source_key", "string", required=True),
+        # `-` = the MSP itself (internal time, overhead costs)
+        Column("client_id", "string", required=True),
+    ),
+)
+
+PRODUCT_MAP = Entity(
+    name="product_map",
+    # keys match case-insensitively (a vendor's "ACME" and "Acme" are one key)
+    key=("source", "lower(source_product)"),
+    validation_columns=(("source_product_folded", "lower(source_product)", "source_product"),),
+    columns=(
+        Column("source", "enum", required=True),
+        Column("source_product", "string", required=True),
+        Column("vendor", "string"),
+        Column("product", "string", required=True),
+        Column("category", "string"),
+    ),
+)
+
+INVOICE_CATEGORIES = ("recurring", "project", "labor", "license", "hardware", "other")
+
+ACCOUNT_MAP = Entity(
+    name="account_map",
+    # keys match case-insensitively (a vendor's "ACME" and "Acme" are one key)
+    key=("source", "lower(account)"),
+    validation_columns=(("account_folded", "lower(account)", "account"),),
+    columns=(
+        Column("source", "enum", required=True),
+        # an accounting account code or item name
+        Column("account", "string", required=True),
+        Column("category", "enum", required=True),
+    ),
+)
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
@@ -277,6 +323,9 @@ ENTITIES: dict[str, Entity] = {
         EXPENSES,
         LICENSE_FACTS,
         INVOICE_STATUS,
+        CLIENT_ALIASES,
+        PRODUCT_MAP,
+        ACCOUNT_MAP,
     )
 }
 
@@ -290,6 +339,9 @@ ENTITY_ORDER = (
     "expenses",
     "license_facts",
     "invoice_status",
+    "client_aliases",
+    "product_map",
+    "account_map",
 )
 
 

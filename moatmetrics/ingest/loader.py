@@ -110,6 +110,12 @@ def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchone()[0]
         if not exists:
             rebuild_raw_table(con, entity)
+        else:  # a warehouse from before a contract column: dbt reads every column
+            for c in entity.columns:
+                con.execute(
+                    f"ALTER TABLE raw.{entity.name} ADD COLUMN IF NOT EXISTS"
+                    f" {c.name} {SQL_TYPES[c.type]}"
+                )
 
 
 def rebuild_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:

@@ -26,8 +26,9 @@ from moatmetrics.snapshots import MART_NAMES
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
 from moatmetrics.warehouse.postgres import CopiedTable, copy_raw_to_postgres, pull_from_postgres
 
-#: Intermediate models the trust layer reads besides the marts (evidence and churn features).
-TRUST_INPUTS = ("int_staff_months_expanded", "int_client_months_featured")
+#: Intermediate models the trust layer reads besides the marts (evidence and churn features),
+#: and the held client keys the run reports.
+TRUST_INPUTS = ("int_staff_months_expanded", "int_client_months_featured", "int_client_keys_held")
 
 
 def warehouse_schema(layer: str) -> str:

@@ -29,6 +29,8 @@ time_entries_costed as (
         time_entries.work_type,
         time_entries.is_absence,
         time_entries.is_billable,
+        time_entries.is_no_charge,
+        time_entries.is_held,
         time_entries.hours,
         staff.hourly_cost,
         staff.hourly_cost is not null as is_cost_known,

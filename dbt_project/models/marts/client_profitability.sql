@@ -57,6 +57,7 @@ labor_by_client_month as (
         work_month as month,
         sum(hours) as labor_hours,
         sum(case when is_billable then hours else 0 end) as billable_hours,
+        sum(case when is_no_charge then hours else 0 end) as no_charge_hours,
         sum(labor_cost) as labor_cost,
         sum(cost_unknown_hours) as labor_cost_unknown_hours
     from costed_time_entries
@@ -109,6 +110,7 @@ client_months_measured as (
         round(coalesce(revenue_by_client_month.recurring_revenue, 0), 2) as recurring_revenue,
         round(coalesce(labor_by_client_month.labor_hours, 0), 2) as labor_hours,
         round(coalesce(labor_by_client_month.billable_hours, 0), 2) as billable_hours,
+        round(coalesce(labor_by_client_month.no_charge_hours, 0), 2) as no_charge_hours,
         round(coalesce(labor_by_client_month.labor_cost, 0), 2) as labor_cost,
         round(coalesce(labor_by_client_month.labor_cost_unknown_hours, 0), 2)
             as labor_cost_unknown_hours,
@@ -161,6 +163,7 @@ final as (
         cast(recurring_revenue as numeric(18, 2)) as recurring_revenue,
         cast(labor_hours as numeric(18, 2)) as labor_hours,
         cast(billable_hours as numeric(18, 2)) as billable_hours,
+        cast(no_charge_hours as numeric(18, 2)) as no_charge_hours,
         cast(labor_cost as numeric(18, 2)) as labor_cost,
         cast(labor_cost_unknown_hours as numeric(18, 2)) as labor_cost_unknown_hours,
         cast(license_cost as numeric(18, 2)) as license_cost,

@@ -19,6 +19,14 @@ hours_by_staff_month as (
         work_month as month,
         sum(case when not is_absence then hours else 0 end) as logged_hours,
         sum(case when not is_absence and is_billable then hours else 0 end) as billable_hours,
+        -- client work given away, held clients included (internal time is never charged)
+        sum(
+            case
+                when not is_absence and is_no_charge and (client_id is not null or is_held)
+                    then hours
+                else 0
+            end
+        ) as no_charge_hours,
         sum(case when is_absence then hours else 0 end) as absence_hours
     from costed_time_entries
     group by
@@ -49,7 +57,8 @@ staff_months_measured as (
                 )
         end as available_hours,
         round(coalesce(hours_by_staff_month.logged_hours, 0), 2) as logged_hours,
-        round(coalesce(hours_by_staff_month.billable_hours, 0), 2) as billable_hours
+        round(coalesce(hours_by_staff_month.billable_hours, 0), 2) as billable_hours,
+        round(coalesce(hours_by_staff_month.no_charge_hours, 0), 2) as no_charge_hours
 
     from staff_months
     left join hours_by_staff_month
@@ -105,6 +114,7 @@ final as (
         cast(available_hours as numeric(18, 2)) as available_hours,
         cast(logged_hours as numeric(18, 2)) as logged_hours,
         cast(billable_hours as numeric(18, 2)) as billable_hours,
+        cast(no_charge_hours as numeric(18, 2)) as no_charge_hours,
         cast(utilization as numeric(18, 4)) as utilization,
         cast(logged_ratio as numeric(18, 4)) as logged_ratio,
         cast(overtime_hours as numeric(18, 2)) as overtime_hours,

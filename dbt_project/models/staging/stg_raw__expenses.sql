@@ -12,7 +12,7 @@ renamed as (
 
         ----------  ids
         cast(expense_id as {{ dbt.type_string() }}) as expense_id,
-        cast(client_id as {{ dbt.type_string() }}) as client_id,
+        {{ client_identity_columns('source') }}
 
         ---------- text
         cast(category as {{ dbt.type_string() }}) as expense_category,
@@ -28,6 +28,7 @@ renamed as (
         cast(_row_number as {{ dbt.type_bigint() }}) as source_row_number
 
     from source
+    {{ client_identity_join('source') }}
 
 )
 

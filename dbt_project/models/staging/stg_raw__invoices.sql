@@ -13,7 +13,7 @@ renamed as (
         ----------  ids
         cast(invoice_id as {{ dbt.type_string() }}) as invoice_id,
         cast(line_no as {{ dbt.type_bigint() }}) as line_no,
-        cast(client_id as {{ dbt.type_string() }}) as client_id,
+        {{ client_identity_columns('source') }}
         cast(sku as {{ dbt.type_string() }}) as sku,
 
         ---------- text
@@ -35,6 +35,7 @@ renamed as (
         cast(_row_number as {{ dbt.type_bigint() }}) as source_row_number
 
     from source
+    {{ client_identity_join('source') }}
 
 )
 

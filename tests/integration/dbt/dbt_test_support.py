@@ -63,6 +63,10 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("work_type", "enum"),
         ("ticket_id", "string"),
         ("bill_rate", "decimal"),
+        # contract v2 (optional; NULL when the CSV has no such column)
+        ("client_source", "string"),
+        ("client_key", "string"),
+        ("billing_option", "enum"),
     ],
     "invoices": [
         ("invoice_id", "string"),
@@ -77,6 +81,9 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("unit_price", "decimal"),
         ("amount", "decimal"),
         ("currency", "currency"),
+        ("client_source", "string"),
+        ("client_key", "string"),
+        ("account", "string"),
     ],
     "licenses": [
         ("client_id", "string"),
@@ -98,7 +105,20 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("expense_date", "date"),
         ("amount", "decimal"),
         ("category", "string"),
+        ("client_source", "string"),
+        ("client_key", "string"),
+        ("supplier", "string"),
     ],
+    # contract v2 mapping uploads
+    "client_aliases": [("source", "enum"), ("source_key", "string"), ("client_id", "string")],
+    "product_map": [
+        ("source", "enum"),
+        ("source_product", "string"),
+        ("vendor", "string"),
+        ("product", "string"),
+        ("category", "string"),
+    ],
+    "account_map": [("source", "enum"), ("account", "string"), ("category", "enum")],
 }
 
 SQL_TYPES = {
@@ -165,8 +185,16 @@ def load_raw_duckdb(warehouse: Path, csv_dir: Path = HANDMADE_DIR) -> None:
             if not csv_path.exists():
                 continue  # raw tables always exist, empty without an upload
             upload_id = "u" + hashlib.sha256(csv_path.read_bytes()).hexdigest()[:16]
+            header = {
+                row[0]
+                for row in con.execute(
+                    "describe select * from read_csv(?, header = true, all_varchar = true)",
+                    [str(csv_path)],
+                ).fetchall()
+            }
             typed = ", ".join(
-                f"{_typed_expression(name, kind)} as {name}" for name, kind in columns
+                f"{_typed_expression(name, kind) if name in header else 'null'} as {name}"
+                for name, kind in columns
             )
             defaulted = ", ".join(
                 f"coalesce({name}, {DEFAULTS[(table, name)]})"

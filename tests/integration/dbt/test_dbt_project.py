@@ -35,6 +35,7 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
         "recurring_revenue",
         "labor_hours",
         "billable_hours",
+        "no_charge_hours",
         "labor_cost",
         "labor_cost_unknown_hours",
         "license_cost",
@@ -71,6 +72,7 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
         "available_hours",
         "logged_hours",
         "billable_hours",
+        "no_charge_hours",
         "utilization",
         "logged_ratio",
         "overtime_hours",
@@ -79,7 +81,7 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
     ],
 }
 
-EXPECTED_UNIT_TESTS = 17
+EXPECTED_UNIT_TESTS = 24
 
 # Full dbt builds (a minute or more each on a busy machine): not in `make test-fast`.
 pytestmark = pytest.mark.slow
