@@ -14,8 +14,8 @@ import pytest
 
 from moatmetrics.settings import Settings
 from moatmetrics.warehouse.postgres import copy_raw_to_postgres
-from tests.dbt.dbt_test_support import run_dbt, unique_name
-from tests.identity.test_client_identity_dbt import (
+from tests.integration.dbt.dbt_test_support import run_dbt, unique_name
+from tests.integration.identity.test_client_identity_dbt import (
     ALIASES,
     CLIENTS,
     INVOICES,

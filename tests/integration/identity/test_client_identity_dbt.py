@@ -11,7 +11,7 @@ import duckdb
 
 from moatmetrics.ingest.loader import Ingestor
 from moatmetrics.settings import Settings
-from tests.dbt.dbt_test_support import normalize_rows, run_dbt
+from tests.integration.dbt.dbt_test_support import normalize_rows, run_dbt
 
 CLIENTS = "client_id,client_name\nC1,Acme Dental\nC2,Birch & Sons Pty Ltd\n"
 STAFF = "staff_id,staff_name,hourly_cost\nS1,Jo Tech,50\n"

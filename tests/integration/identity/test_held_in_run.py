@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from moatmetrics.pipeline import run_pipeline
 from moatmetrics.settings import Settings
-from tests.identity.test_client_identity_dbt import (
+from orchestration.pipeline import run_pipeline
+from tests.integration.identity.test_client_identity_dbt import (
     ALIASES,
     CLIENTS,
     INVOICES,

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from moatmetrics.settings import Settings
-from tests.dbt.dbt_test_support import normalize_rows, run_dbt
+from tests.integration.dbt.dbt_test_support import normalize_rows, run_dbt
 
 CLIENTS = "client_id,client_name\nC1,Acme Dental\n"
 STAFF = "staff_id,staff_name,hourly_cost,weekly_hours\nS1,Jo Tech,50,40\n"
