@@ -261,8 +261,10 @@ class Ingestor:
         vendor, detect_error = None, None
         try:  # vendor exports: the one plug-in point of moatmetrics.sources
             vendor = detect_vendor_file(path, entity_name, options, self.settings)
-        except Exception as exc:  # noqa: BLE001 (an unreadable file is rejected below, not raised)
+        except StructuralError as exc:  # ambiguous or forced-and-wrong: said below
             detect_error = exc
+        except Exception:  # noqa: BLE001 - unreadable headers: the canonical readers' guards
+            vendor = None  # read the file below and reject it with their reason
         if vendor is not None:
             result.profile = f"{vendor.profile.name} v{vendor.profile.version}"
         private = vendor is not None and vendor.profile.private

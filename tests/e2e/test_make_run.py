@@ -13,12 +13,11 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from serving import free_port, wait_for_api
+from serving import free_port, wait_for_api, wait_until
 
 from moatmetrics.settings import REPO_ROOT
 
@@ -40,13 +39,6 @@ def _session_members(sid: int) -> list[str]:
     return alive
 
 
-def _wait_for(predicate, what: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} did not happen in {timeout_s:.0f} s"
-        time.sleep(0.5)
-
-
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code < 500
@@ -66,8 +58,8 @@ def test_make_run_prints_an_analyst_key_and_ctrl_c_stops_everything(tmp_path, db
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        wait_for_api(api_port, timeout_s=600)
-        _wait_for(lambda: _answers(f"http://127.0.0.1:{ui_port}/"), "the Dagster UI answering", 300)
+        wait_for_api(api_port, make)  # bounded by the test's timeout; fails if make exits
+        wait_until(lambda: _answers(f"http://127.0.0.1:{ui_port}/"))
         printed = output.read_text()
         key = re.search(r"^\s+(mmk_\S+)$", printed, re.MULTILINE)
         assert key, printed
@@ -81,4 +73,4 @@ def test_make_run_prints_an_analyst_key_and_ctrl_c_stops_everything(tmp_path, db
     finally:
         os.killpg(make.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
         make.wait(timeout=120)
-    _wait_for(lambda: not _session_members(make.pid), "every process stopping after Ctrl-C", 60)
+    wait_until(lambda: not _session_members(make.pid))  # every process stops after Ctrl-C
