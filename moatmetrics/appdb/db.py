@@ -102,6 +102,11 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")
+        # The write-ahead log is checkpointed every 128 pages (512 KiB) and cut back to 512 KiB
+        # after each checkpoint: a flood of small writes (refusal counters) cannot grow the
+        # files on disk by more than that (SQLite's default lets the log reach about 4 MB).
+        cursor.execute("PRAGMA wal_autocheckpoint=128")
+        cursor.execute(f"PRAGMA journal_size_limit={512 * 1024}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -48,13 +48,15 @@ def fresh(tmp_path: Path, start_server, publish_generation):
 
 
 def _app_db_bytes(backend, home: Path) -> int:
-    """The app database's size as its engine sees it (committed pages, WAL included)."""
+    """The app database's size: PostgreSQL's database size, or SQLite's files on disk."""
     engine = engine_for(backend.settings(home))
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             return connection.scalar(text("SELECT pg_database_size(current_database())"))
-        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-        return pages * connection.exec_driver_sql("PRAGMA page_size").scalar()
+    # SQLite: the bytes on disk, the write-ahead log and its index included.
+    database = Path(engine.url.database)
+    files = (database, Path(f"{database}-wal"), Path(f"{database}-shm"))
+    return sum(path.stat().st_size for path in files if path.exists())
 
 
 def _entries(server, **params) -> list[dict]:
