@@ -30,7 +30,9 @@ from moatmetrics.appdb.keys import ROLE_RANK, Principal
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/redoc", "/docs/assets/{name}"})
 # The web console's entry points (api/console): its sign-in form, its CSS/JS and the redirect
 # from `/`. They show no data; every other console page is governed like an API endpoint.
-CONSOLE_PUBLIC_PATHS = frozenset({"/", "/console/sign-in", "/console/static/{name}"})
+CONSOLE_PUBLIC_PATHS = frozenset(
+    {"/", "/favicon.ico", "/console/sign-in", "/console/static/{name}"}
+)
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
