@@ -8,6 +8,9 @@ CI (`MOATMETRICS_REQUIRE_POSTGRES=1` or `CI` set), where they must run.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -34,6 +37,20 @@ def admin_connection(dbname: str = "postgres"):  # -> psycopg.Connection
         if postgres_required():
             raise
         pytest.skip(f"no PostgreSQL server at {PG['host']}:{PG['port']}: {error}")
+
+
+@contextmanager
+def temporary_database(prefix: str) -> Iterator[str]:
+    """A new database named after `prefix` (unique per process and call), dropped afterwards
+    even if a connection is still open on it."""
+    admin = admin_connection()
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def database_url(name: str) -> str:

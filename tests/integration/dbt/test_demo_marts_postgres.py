@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_test_support import MART_KEYS, run_dbt, unique_name
-from postgres_server import admin_connection, database_url, dbt_env
+from dbt_test_support import MART_KEYS, run_dbt
+from postgres_server import database_url, dbt_env, temporary_database
 
 from moatmetrics.settings import Settings
 from moatmetrics.warehouse.postgres import copy_raw_to_postgres
@@ -26,14 +26,8 @@ from moatmetrics.warehouse.postgres import copy_raw_to_postgres
 @pytest.fixture
 def pg_database() -> str:
     """A fresh database; yields its URL and drops it afterwards."""
-    admin = admin_connection()
-    name = unique_name("moatmetrics_test_pg")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with temporary_database("moatmetrics_test_pg") as name:
         yield name, database_url(name)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _ordered(mart: str) -> str:

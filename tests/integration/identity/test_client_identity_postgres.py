@@ -14,7 +14,7 @@ import pytest
 
 from moatmetrics.settings import Settings
 from moatmetrics.warehouse.postgres import copy_raw_to_postgres
-from tests.integration.dbt.dbt_test_support import run_dbt, unique_name
+from tests.integration.dbt.dbt_test_support import run_dbt
 from tests.integration.identity.test_client_identity_dbt import (
     ALIASES,
     CLIENTS,
@@ -23,7 +23,7 @@ from tests.integration.identity.test_client_identity_dbt import (
     TIME_ENTRIES,
     _ingest,
 )
-from tests.postgres_server import admin_connection, database_url, dbt_env
+from tests.postgres_server import database_url, dbt_env, temporary_database
 
 QUERIES = {
     "identities": "select client_source, client_key, client_id, resolution, time_entry_rows,"
@@ -38,14 +38,8 @@ QUERIES = {
 
 @pytest.fixture
 def pg_database():
-    admin = admin_connection()
-    name = unique_name("moatmetrics_test_identity")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with temporary_database("moatmetrics_test_identity") as name:
         yield name, database_url(name)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _duckdb_rows(home: Settings) -> dict[str, list[tuple[Any, ...]]]:
