@@ -41,7 +41,7 @@ from pathlib import Path
 import duckdb
 import httpx
 from measure import busy_cpu_seconds, tree_rss, wait_for_quiet
-from open_loop import mixed_paths, run_open_loop
+from open_loop import latency_ms, mixed_paths, run_open_loop
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -301,11 +301,6 @@ async def _python_load(
     seconds = time.perf_counter() - start
     latencies.sort()
 
-    def pct(p: float) -> float:
-        if not latencies:
-            return float("nan")
-        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000, 2)
-
     return {
         "generator": "python-httpx",
         "connections": connections,
@@ -313,16 +308,7 @@ async def _python_load(
         "requests": len(latencies),
         "rps": round(len(latencies) / seconds, 1),
         "mb_per_s": round(nbytes / seconds / 2**20, 2),
-        "latency_ms": {
-            "min": pct(0),
-            "mean": round(sum(latencies) / max(1, len(latencies)) * 1000, 2),
-            "max": pct(100),
-            "p50": pct(50),
-            "p90": pct(90),
-            "p95": pct(95),
-            "p99": pct(99),
-            "p999": pct(99.9),
-        },
+        "latency_ms": latency_ms(latencies),
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
     }

@@ -85,11 +85,6 @@ async def _open_loop(
         writer.close()
     latencies.sort()
 
-    def pct(p: float) -> float:
-        if not latencies:
-            return float("nan")
-        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000, 2)
-
     return {
         "generator": "python-asyncio-open-loop",
         "connections": connections,
@@ -99,19 +94,31 @@ async def _open_loop(
         "scheduled": total,
         "rps": round(len(latencies) / seconds, 1),
         "mb_per_s": round(nbytes / seconds / 2**20, 2),
-        "latency_ms": {
-            "min": pct(0),
-            "mean": round(sum(latencies) / max(1, len(latencies)) * 1000, 2),
-            "max": pct(100),
-            "p50": pct(50),
-            "p90": pct(90),
-            "p95": pct(95),
-            "p99": pct(99),
-            "p999": pct(99.9),
-        },
+        "latency_ms": latency_ms(latencies),
         # Unanswered (timed out, failed, or never sent after its connection failed) + >= 400.
         "errors": total - len(latencies) + errors["status"],
         "errors_by_kind": errors,
+    }
+
+
+def latency_ms(latencies: list[float]) -> dict[str, float]:
+    """Sorted latencies (seconds) as every load scenario reports them: milliseconds, mean and
+    percentiles (nan when nothing was answered)."""
+
+    def pct(p: float) -> float:
+        if not latencies:
+            return float("nan")
+        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000, 2)
+
+    return {
+        "min": pct(0),
+        "mean": round(sum(latencies) / max(1, len(latencies)) * 1000, 2),
+        "max": pct(100),
+        "p50": pct(50),
+        "p90": pct(90),
+        "p95": pct(95),
+        "p99": pct(99),
+        "p999": pct(99.9),
     }
 
 
