@@ -11,9 +11,19 @@ export MOATMETRICS_HOME ?= $(CURDIR)/.moatmetrics
 API_PORT ?= 8000
 UI_PORT ?= 3000
 
-.PHONY: install browser prepare run test test-fast lint bench clean
+.PHONY: install browser oidc-provider prepare run test test-fast lint bench clean
 
-install: $(STAMP) $(MANIFEST) browser
+install: $(STAMP) $(MANIFEST) browser oidc-provider
+
+# The single sign-on tests (tests/e2e/api/test_api_sso.py) sign in against a certified OpenID
+# provider, Node's oidc-provider, pinned in tests/oidc_provider/package-lock.json. Without
+# node/npm they skip locally and fail in CI (MOATMETRICS_REQUIRE_OIDC=1), saying why.
+OIDC_PROVIDER := tests/oidc_provider/node_modules/.package-lock.json
+oidc-provider: $(OIDC_PROVIDER)
+$(OIDC_PROVIDER): tests/oidc_provider/package.json tests/oidc_provider/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/oidc_provider --no-audit --no-fund --loglevel=error; \
+	else echo "npm is not installed (apt-get install nodejs npm): the single sign-on tests will skip"; fi
 
 # The browser tests (tests/e2e/browser) drive Debian's chromium through Playwright;
 # Playwright's own browser download is not used. Installed only when missing, and only as

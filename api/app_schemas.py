@@ -6,7 +6,7 @@ database, not the published data.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Body
@@ -19,6 +19,10 @@ class Me(BaseModel):
     name: str = Field(description="The API key's name (the actor in the audit log).")
     role: str
     prefix: str = Field(description="Public part of the key, e.g. mmk_1a2b3c4d.")
+    clients: list[str] | None = Field(
+        default=None,
+        description="Client-scoped access: the only clients this key sees; null = all.",
+    )
 
 
 class KeyInfoOut(BaseModel):
@@ -32,6 +36,9 @@ class KeyInfoOut(BaseModel):
     last_used_at: datetime | None = Field(description="Updated at most once a minute.")
     revoked_at: datetime | None
     revoked_by: str | None
+    clients: list[str] | None = Field(
+        default=None, description="Client-scoped access: the only clients the key sees; null = all."
+    )
 
 
 class KeyList(BaseModel):
@@ -41,6 +48,12 @@ class KeyList(BaseModel):
 class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["finance-powerbi"])
     role: Role
+    clients: list[str] | None = Field(
+        default=None,
+        max_length=500,
+        description="Client-scoped access: limit the key to these client ids (not with admin).",
+        examples=[["C1", "C2"]],
+    )
 
 
 class KeyCreated(KeyInfoOut):
@@ -66,7 +79,8 @@ class UploadOut(BaseModel):
     sha256: str | None
     size_bytes: int | None
     status: str = Field(
-        description="received (waiting for the pipeline run), accepted, rejected or unchanged."
+        description="received (waiting for the pipeline run), accepted, rejected, unchanged or"
+        " retracted."
     )
     message: str
     row_count: int
@@ -79,6 +93,21 @@ class UploadOut(BaseModel):
     uploaded_by: str
     created_at: datetime
     processed_at: datetime | None
+    scope_source: str | None = Field(
+        description="An accepted upload's source: the profile that read it, or canonical."
+    )
+    scope_start: date | None = Field(
+        description="First date of its scope: a newer upload of the same source and entity"
+        " replaces its rows from here to scope_end (null: an entity without dates)."
+    )
+    scope_end: date | None = Field(description="Last date of its scope.")
+    declared_start: date | None = Field(
+        description="The period the uploader declared (form field `period`), if any: first day."
+    )
+    declared_end: date | None = Field(description="Last day of the declared period.")
+    retracted_at: datetime | None
+    retracted_by: str | None
+    retract_reason: str | None
 
 
 class UploadList(BaseModel):
@@ -93,6 +122,16 @@ class UploadDetail(UploadOut):
     problems_limit: int
     problems_offset: int
     problems: list[UploadProblemOut]
+
+
+class RetractIn(BaseModel):
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why (kept in the upload and the audit log)."
+    )
+
+
+class UploadRetracted(UploadOut):
+    run_requested: bool = Field(description="A pipeline run was started to take its rows out.")
 
 
 class UploadAccepted(BaseModel):
@@ -124,6 +163,24 @@ class ReviewItemOut(BaseModel):
     content_hash: str
     created_at: datetime
     updated_at: datetime
+    reason_kind: Literal["doubtful_data", "unusual_month"] | None = Field(
+        default=None,
+        description="Why the row is flagged: doubtful_data (a factor about the inputs is low) "
+        "or unusual_month (only the month's distance from the entity's history is); null for "
+        "items not refreshed by a pipeline run since this field was added.",
+    )
+    reason: str | None = Field(
+        default=None, description="The reason in words, naming the factor behind it."
+    )
+    weakest_factor: str | None = Field(
+        default=None, description="The confidence factor that lowers confidence most."
+    )
+    money_at_stake: float | None = Field(
+        default=None,
+        description="Dollars the row is about: a client month's revenue or total cost "
+        "(the larger), a licence row's monthly waste plus leakage; null for staff rows.",
+    )
+    subject: str | None = Field(default=None, description="The client's or staff member's name.")
 
 
 class ReviewItemDetail(ReviewItemOut):
@@ -214,3 +271,61 @@ class EntityQuality(BaseModel):
 
 class QualityOverview(BaseModel):
     entities: list[EntityQuality]
+
+
+class CorrectionIn(BaseModel):
+    """An analyst's correction of one input row (docs/trust.md#corrections)."""
+
+    entity: str = Field(
+        max_length=32,
+        description="time_entries, invoices, expenses, licenses, clients or staff.",
+        examples=["time_entries"],
+    )
+    row_key: dict[str, str | int | None] = Field(
+        max_length=8,
+        description=(
+            "The row's natural key: entry_id; invoice_id and line_no; expense_id; client_id,"
+            " vendor, product and month (YYYY-MM); client_id; staff_id."
+        ),
+        examples=[{"entry_id": "T001"}],
+    )
+    action: str = Field(max_length=16, description="exclude or set.", examples=["set"])
+    column: str | None = Field(
+        default=None, max_length=64, description="The column to set (set only).", examples=["hours"]
+    )
+    value: str | int | float | bool | None = Field(
+        default=None,
+        description="The new value (set only), checked against the data contract; empty = NULL.",
+        examples=["5.5"],
+    )
+    reason: str = Field(
+        min_length=1, max_length=2000, pattern=r"\S", description="Why the row is wrong."
+    )
+
+
+class CorrectionOut(BaseModel):
+    id: int
+    entity: str
+    row_key: dict[str, Any]
+    action: Literal["exclude", "set"]
+    column: str | None
+    value: str | None = Field(description="Canonical text of the new value; null = empty.")
+    summary: str = Field(description="What the correction does, e.g. 'set hours = 5.5'.")
+    reason: str
+    created_by: str
+    created_at: datetime
+    state: Literal["active", "reverted"]
+    reverted_by: str | None
+    reverted_at: datetime | None
+    row_status: Literal["pending", "applied", "row_not_found"] = Field(
+        description="What the latest pipeline run found: pending (no run since), applied, or"
+        " row_not_found (no row with this key in the latest data)."
+    )
+    row_status_text: str
+
+
+class CorrectionList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[CorrectionOut]

@@ -18,6 +18,7 @@ from api.request_gate import Gate
 from api.routers import (
     api_docs,
     audit,
+    corrections,
     health,
     keys,
     marts,
@@ -29,6 +30,7 @@ from api.routers import (
     uploads,
 )
 from api.snapshot_store import store_for
+from api.transport_security import StrictTransportSecurity
 from moatmetrics import __version__
 from moatmetrics.appdb.db import engine_for
 from moatmetrics.settings import Settings, get_settings
@@ -62,6 +64,7 @@ TAGS = [
     {"name": "snapshots", "description": "Published snapshots and the one being served."},
     {"name": "uploads", "description": "Export files in; ingest outcome and problem rows out."},
     {"name": "reviews", "description": "Flagged mart rows and reviewers' decisions."},
+    {"name": "corrections", "description": "Analysts' exclusions and corrections of input rows."},
     {"name": "audit", "description": "The hash-chained audit log (admin)."},
     {"name": "keys", "description": "API keys (admin) and the calling key."},
     {"name": "metrics", "description": "Prometheus metrics (admin key or scrape token)."},
@@ -111,11 +114,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.page_cache = PageCache(settings.page_cache_mb * 2**20)
     install_problem_handlers(app)
     routers = [api_docs, health, marts, reports, snapshots, uploads, quality, reviews, audit]
-    routers += [keys, metrics]
+    routers += [corrections, keys, metrics]
     for module in routers:
         app.include_router(module.router)
     install_console(app)  # the web console at /console (api/console, docs/console.md)
     app.add_middleware(Gate, api=app, metrics=app.state.request_metrics, browser=CONSOLE_FRONT)
+    app.add_middleware(StrictTransportSecurity)  # outermost: the gate's own answers get it too
     return app
 
 

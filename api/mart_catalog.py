@@ -123,9 +123,27 @@ CLIENT_RISK = _spec(
     filters=("client_id",),
 )
 
+MONTH_COMPLETENESS = _spec(
+    "month_completeness",
+    "Which months are complete: the rows each source (invoices, time entries, license "
+    "snapshots, expenses) sent for the month, and is_complete when every source that usually "
+    "reports has reported (time entries at half their usual volume at least). The console "
+    "and reports show the last complete month by default.",
+    schemas.MonthCompletenessRow,
+    schemas.MonthCompletenessPage,
+    grain=("month",),
+    filters=(),
+)
+
 MARTS: dict[str, MartSpec] = {
     spec.name: spec
-    for spec in (CLIENT_PROFITABILITY, LICENSE_UTILIZATION, STAFF_UTILIZATION, CLIENT_RISK)
+    for spec in (
+        CLIENT_PROFITABILITY,
+        LICENSE_UTILIZATION,
+        STAFF_UTILIZATION,
+        CLIENT_RISK,
+        MONTH_COMPLETENESS,
+    )
 }
 
 

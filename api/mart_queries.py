@@ -44,10 +44,15 @@ class MartQuery:
     sort: tuple[SortKey, ...] = ()
     limit: int = 100
     offset: int = 0
+    # Client-scoped access (`api.client_scope`): only these client ids; () selects nothing,
+    # None is no limit. Kept apart from `filters`, where an empty list means "not filtered".
+    clients: tuple[str, ...] | None = None
 
     def cache_key(self) -> tuple:
         """Everything that decides the page, hashable (filters in a canonical order)."""
         filters = tuple(sorted((name, tuple(values)) for name, values in self.filters.items()))
+        if self.clients is not None:
+            filters += (("\x00client-scope", self.clients),)
         return (filters, self.month_from, self.month_to, self.sort, self.limit, self.offset)
 
 
@@ -87,8 +92,13 @@ def build_query(
     sort: str | None,
     limit: int,
     offset: int,
+    scope: frozenset[str] | None = None,
 ) -> MartQuery:
-    """Validate the parts FastAPI cannot check alone (they depend on the mart)."""
+    """Validate the parts FastAPI cannot check alone (they depend on the mart).
+
+    `scope` is the caller's client scope (`api.client_scope.ScopedClients`): the page then
+    holds only those clients' rows, whatever `client_id` filter was asked.
+    """
     months = {}
     for name, text in (("month_from", month_from), ("month_to", month_to)):
         try:
@@ -105,6 +115,7 @@ def build_query(
         sort=parse_sort(spec, sort),
         limit=limit,
         offset=offset,
+        clients=None if scope is None else tuple(sorted(scope)),
     )
 
 
@@ -122,6 +133,8 @@ def _select_item(column: Column, present: Mapping[str, str], dialect: Dialect) -
 
 def _missing_columns(spec: MartSpec, query: MartQuery, present: Mapping[str, str]) -> list[str]:
     needed = {c.name for c in spec.columns if not c.nullable} | set(query.filters)
+    if query.clients is not None:
+        needed.add("client_id")
     return sorted(needed - set(present))
 
 
@@ -131,6 +144,11 @@ def _where(query: MartQuery, mark: str) -> tuple[str, list[Any]]:
     for name, values in query.filters.items():
         clauses.append(f"{_ident(name)} IN ({', '.join(mark for _ in values)})")
         params.extend(values)
+    if query.clients is not None:
+        # Empty scope intersection: no row may match (never "no filter").
+        marks = ", ".join(mark for _ in query.clients)
+        clauses.append(f'"client_id" IN ({marks})' if query.clients else "1 = 0")
+        params.extend(query.clients)
     if query.month_from:
         clauses.append(f'"month" >= {mark}')
         params.append(query.month_from)

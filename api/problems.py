@@ -117,6 +117,17 @@ def forbidden(role: str, required: str) -> ProblemError:
     )
 
 
+def out_of_client_scope() -> ProblemError:
+    return ProblemError(
+        403,
+        "out-of-client-scope",
+        "Not available to a client-scoped key",
+        "This key is limited to some clients, and this endpoint shows data of every client"
+        " (portfolio totals, staff, uploads, reviews, quality or governance). Use an unscoped"
+        " key, or the client endpoints (marts with client_id, reports, console client pages).",
+    )
+
+
 def rate_limited(limit: int, retry_after: int) -> ProblemError:
     return ProblemError(
         429,

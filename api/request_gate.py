@@ -44,7 +44,6 @@ from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
     audit_unavailable,
-    forbidden,
     invalid_path,
     method_not_allowed,
     problem_response,
@@ -415,7 +414,7 @@ class Gate:
             await self._reply(exchange, send, problem, sample=True)
             return
         if not rule.allows(principal):
-            await self._reply(exchange, send, forbidden(principal.role, rule.role))
+            await self._reply(exchange, send, rule.refusal(principal))
             return
         exchange.state["principal"] = principal
         if exchange.allowed:

@@ -24,6 +24,10 @@ Hours = Annotated[
     WithJsonSchema({"type": "number", "description": "Exact decimal hours, 2 places."}),
 ]
 Rate = Annotated[float, Field(description="A fraction (0.42 means 42 %).")]
+Count = Annotated[
+    Decimal,
+    WithJsonSchema({"type": "number", "description": "Exact decimal count, 2 places."}),
+]
 
 _CONFIDENCE = "Trust in this row's numbers, 0..1 (null until the confidence assets ran)."
 _NEEDS_REVIEW = "confidence is below the configured review threshold."
@@ -98,10 +102,17 @@ class _ClientProfitabilityColumns(MartRow):
     effective_hourly_rate: Money | None = Field(
         description="(revenue - license_cost - other_cost) / labor_hours; null if no hours."
     )
+    overridden_rows: int | None = Field(
+        default=None,
+        description="Input rows behind this row an analyst corrected or excluded; 0 when none.",
+    )
 
 
 class ClientProfitabilityRow(TrustColumns, _ClientProfitabilityColumns):
     """One client in one month."""
+
+
+MISSING_FACT = "Null on a row assembled from vendor facts without this fact (see missing_facts)."
 
 
 class _LicenseUtilizationColumns(MartRow):
@@ -111,16 +122,18 @@ class _LicenseUtilizationColumns(MartRow):
     vendor: str | None = Field(description="Null when the license export names no vendor.")
     product: str
     month: date = Field(description="First day of the month of the license snapshot_date.")
-    seats_purchased: int
-    seats_assigned: int
-    seats_active: int
+    seats_purchased: int | None = Field(description=MISSING_FACT)
+    seats_assigned: int | None = Field(description=MISSING_FACT)
+    seats_active: int | None = Field(description=MISSING_FACT)
     seats_billed: int | None = Field(description="Null when the export does not say.")
-    unit_cost: Money = Field(description="Monthly cost per seat.")
+    unit_cost: Money | None = Field(
+        description="Monthly cost per seat; null without a purchase fact."
+    )
     unit_price: Money | None = Field(description="Monthly price per seat billed to the client.")
     assignment_rate: Rate | None = Field(description="seats_assigned / seats_purchased.")
     utilization_rate: Rate | None = Field(description="seats_active / seats_purchased.")
-    unused_seats: int = Field(description="max(seats_purchased - seats_active, 0).")
-    monthly_waste: Money = Field(description="unused_seats x unit_cost.")
+    unused_seats: int | None = Field(description="max(seats_purchased - seats_active, 0).")
+    monthly_waste: Money | None = Field(description="unused_seats x unit_cost.")
     unbilled_seats: int | None = Field(
         description="max(seats_assigned - seats_billed, 0); null when seats_billed is unknown."
     )
@@ -129,6 +142,24 @@ class _LicenseUtilizationColumns(MartRow):
     )
     utilization_band: str | None = Field(description="optimal, moderate, under or critical.")
     recommendation: str = Field(description="true_up, bill_client, reclaim or ok.")
+    term_end_date: date | None = Field(
+        default=None,
+        description="Renewal date: the end of the subscription's term; null when the export "
+        "does not say (and in snapshots published before the column existed).",
+    )
+    overridden_rows: int | None = Field(
+        default=None,
+        description="Input rows behind this row an analyst corrected or excluded; 0 when none.",
+    )
+    # Snapshots published before license facts were assembled lack these two columns.
+    license_source: str | None = Field(
+        default=None,
+        description="licenses (the canonical file) or license_facts (assembled from vendor facts).",
+    )
+    missing_facts: str | None = Field(
+        default=None,
+        description="Facts the row lacks, comma-separated (purchased, assigned, active, billed).",
+    )
 
 
 class LicenseUtilizationRow(TrustColumns, _LicenseUtilizationColumns):
@@ -157,6 +188,10 @@ class _StaffUtilizationColumns(MartRow):
         description="available_hours x billable_target - billable_hours (positive = spare)."
     )
     band: str | None = Field(description="overloaded, under, near or on_target.")
+    overridden_rows: int | None = Field(
+        default=None,
+        description="Input rows behind this row an analyst corrected or excluded; 0 when none.",
+    )
 
 
 class StaffUtilizationRow(TrustColumns, _StaffUtilizationColumns):
@@ -176,6 +211,31 @@ class ClientRiskRow(MartRow):
     drivers: str = Field(
         description="JSON text: every feature's value and SHAP value (log-odds), largest first."
     )
+
+
+class MonthCompletenessRow(MartRow):
+    """One month of the data: what each source sent and whether the month is complete."""
+
+    month: date
+    invoice_lines: int = Field(description="Invoice lines (any status) dated in the month.")
+    time_entries: int = Field(description="Time entries (any work type) dated in the month.")
+    license_snapshots: int = Field(description="License snapshot rows dated in the month.")
+    expenses: int = Field(description="Expenses dated in the month.")
+    usual_time_entries: Count | None = Field(
+        description="Average time entries of the previous 3 months that had any; null "
+        "without history."
+    )
+    reported_sources: str | None = Field(
+        description="Sources with rows this month, comma-separated; null when none."
+    )
+    missing_sources: str | None = Field(
+        description="Sources that usually report (rows in 2 of the 3 previous months) and "
+        "have no rows this month; null when none."
+    )
+    short_sources: str | None = Field(
+        description="'time entries' when they are below half their usual volume; else null."
+    )
+    is_complete: bool = Field(description="No usual source is missing or short.")
 
 
 RowT = TypeVar("RowT", bound=MartRow)
@@ -206,6 +266,10 @@ class StaffUtilizationPage(MartPage[StaffUtilizationRow]):
 
 class ClientRiskPage(MartPage[ClientRiskRow]):
     """A page of marts.client_risk."""
+
+
+class MonthCompletenessPage(MartPage[MonthCompletenessRow]):
+    """A page of marts.month_completeness."""
 
 
 ColumnType = Literal["string", "integer", "decimal", "number", "date", "boolean"]

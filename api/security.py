@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import get_route_path
 from starlette.types import Scope
 
-from api.problems import forbidden, unauthorized
+from api.problems import ProblemError, forbidden, out_of_client_scope, unauthorized
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.keys import ROLE_RANK, Principal
 
@@ -32,6 +32,8 @@ PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/redoc", "/docs/
 # from `/`. They show no data; every other console page is governed like an API endpoint.
 CONSOLE_PUBLIC_PATHS = frozenset(
     {"/", "/favicon.ico", "/console/sign-in", "/console/static/{name}"}
+    | {"/console/sso/start", "/console/sso/callback"}  # single sign-on (api/console/routers/sso.py)
+    | {"/console/sign-in/second-factor"}  # admin keys' TOTP step (routers/second_factor.py)
 )
 
 bearer_scheme = HTTPBearer(
@@ -49,7 +51,8 @@ class Authorize:
 
     ``audit=False`` only for endpoints that reveal no client data (metrics scrapes);
     ``scrape_token`` lets MOATMETRICS_METRICS_TOKEN in; ``upload`` raises the body limit to
-    the configured upload size.
+    the configured upload size; ``scoped`` declares that the route limits what it shows to a
+    client-scoped caller's clients (`api.client_scope`): without it, scoped keys get 403.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class Authorize:
         audit: bool = True,
         scrape_token: bool = False,
         upload: bool = False,
+        scoped: bool = False,
     ) -> None:
         if role not in ROLE_RANK:
             raise ValueError(f"unknown role {role!r}")
@@ -68,6 +72,7 @@ class Authorize:
         self.audit = audit
         self.scrape_token = scrape_token
         self.upload = upload
+        self.scoped = scoped
 
     def __repr__(self) -> str:
         return f"Authorize({self.role!r}, {self.action!r})"
@@ -75,7 +80,15 @@ class Authorize:
     def allows(self, principal: Principal) -> bool:
         if principal is SCRAPER or principal.role == SCRAPER.role:
             return self.scrape_token
+        if principal.clients is not None and not self.scoped:
+            return False
         return principal.has_role(self.role)
+
+    def refusal(self, principal: Principal) -> ProblemError:
+        """The 403 for a principal `allows` refuses: missing role, or outside a client scope."""
+        if principal.clients is not None and not self.scoped and principal.has_role(self.role):
+            return out_of_client_scope()
+        return forbidden(principal.role, self.role)
 
     def __call__(
         self,
@@ -86,7 +99,7 @@ class Authorize:
         if principal is None:
             raise unauthorized("missing")
         if not self.allows(principal):
-            raise forbidden(principal.role, self.role)
+            raise self.refusal(principal)
         return principal
 
 

@@ -3,7 +3,8 @@
 The file is copied under a hidden temporary name (the landing scan skips dot-files), checked,
 and only then renamed into place, so a pipeline run never sees half a file. Its landed name
 keeps what the ingest needs to know the entity: ``<entity>__<name>.<hash8><ext>`` when the
-entity was given, else ``<name>.<hash8><ext>`` where the name itself must name the entity.
+entity was given, else ``<name>.<hash8><ext>`` where the name names the entity or the headers
+are those of a source profile (a vendor export, docs/sources.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,8 +26,10 @@ from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import Upload
 from moatmetrics.ingest.contract import ENTITIES, entity_for_file_stem
 from moatmetrics.ingest.readers import StructuralError, file_format
+from moatmetrics.ingest.scopes import parse_period
 from moatmetrics.ingest.xlsx_guard import check_xlsx_archive
 from moatmetrics.settings import Settings
+from moatmetrics.sources.engine import recognised_source, unrecognised_file_message
 from moatmetrics.upload_runs import request_run
 
 MAX_NAME_LENGTH = 120
@@ -66,23 +70,42 @@ def clean_file_name(raw: str | None) -> str:
     return stem + path.suffix.lower()
 
 
-def check_entity(entity: str | None, name: str) -> str | None:
-    """The explicit entity, checked; or make sure the name tells the ingest what the file is."""
-    if entity is not None:
-        entity = entity.strip().lower()
-        if entity not in ENTITIES:
-            raise unprocessable(
-                "unknown-entity", "Unknown entity", f"entity must be one of: {_ENTITY_NAMES}."
-            )
-        return entity
-    if entity_for_file_stem(Path(name).stem) is None:
+def check_entity(entity: str | None) -> str | None:
+    """The explicit entity, checked (None when the form did not name one)."""
+    if entity is None:
+        return None
+    entity = entity.strip().lower()
+    if entity not in ENTITIES:
         raise unprocessable(
-            "unknown-entity",
-            "Cannot tell what the file holds",
-            f"The name {name!r} does not name an entity: name the file after one ({_ENTITY_NAMES})"
-            " or send the form field `entity`.",
+            "unknown-entity", "Unknown entity", f"entity must be one of: {_ENTITY_NAMES}."
         )
-    return None
+    return entity
+
+
+def check_recognised(received: Received, name: str, settings: Settings) -> None:
+    """A file without an explicit entity must say what it holds: by its name (a canonical
+    file, e.g. ``time_entries_2026-10.csv``) or by its headers (a vendor export a source
+    profile reads, e.g. ConnectWise's ``Time Entries.csv``). Judged now, not at the next run,
+    so the uploader learns at once."""
+    if entity_for_file_stem(Path(name).stem) is not None:
+        return
+    try:
+        if recognised_source(received.path, name, settings) is not None:
+            return
+        detail = unrecognised_file_message(received.path, name, settings)
+    except StructuralError as exc:
+        detail = str(exc)
+    raise unprocessable("unknown-entity", "Cannot tell what the file holds", detail)
+
+
+def check_period(period: str | None) -> tuple[date, date] | None:
+    """The declared period (form field `period`), checked; None when not given."""
+    if period is None or not period.strip():
+        return None
+    try:
+        return parse_period(period)
+    except ValueError as exc:
+        raise unprocessable("invalid-period", "Invalid period", f"{exc}.") from None
 
 
 def receive(source: BinaryIO, settings: Settings) -> Received:
@@ -142,7 +165,12 @@ class Taken:
 
 
 def take_upload(
-    settings: Settings, actor: Actor, source: BinaryIO, file_name: str | None, entity: str | None
+    settings: Settings,
+    actor: Actor,
+    source: BinaryIO,
+    file_name: str | None,
+    entity: str | None,
+    period: str | None = None,
 ) -> Taken:
     """Check, land and record one uploaded file, then ask for a pipeline run.
 
@@ -151,11 +179,14 @@ def take_upload(
     transaction as the upload record). Refusals raise `ProblemError`.
     """
     name = clean_file_name(file_name)
-    entity = check_entity(entity, name)
+    entity = check_entity(entity)
+    declared = check_period(period)
     received = receive(source, settings)
     landed: str | None = None
     try:
         check_content(received, name)
+        if entity is None:
+            check_recognised(received, name, settings)
         with session_scope(settings, write=True) as session:
             previous = uploads.find_processed(session, received.sha256)
             if previous is not None:
@@ -168,6 +199,7 @@ def take_upload(
                 upload = uploads.create_received(
                     session, actor, original_name=file_name or name, stored_name=landed,
                     entity=entity, sha256=received.sha256, size_bytes=received.size_bytes,
+                    period=declared,
                 )  # fmt: skip
     except BaseException:
         if landed:

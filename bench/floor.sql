@@ -193,6 +193,7 @@ WITH counted AS (
         seats_billed,
         unit_cost,
         unit_price,
+        term_end_date,
         greatest(seats_purchased - seats_active, 0) AS unused_seats,
         CASE WHEN seats_billed IS NOT NULL THEN greatest(seats_assigned - seats_billed, 0) END
             AS unbilled_seats,
@@ -229,7 +230,8 @@ SELECT
         WHEN unbilled_seats > 0 THEN 'bill_client'
         WHEN unused_seats >= 1 AND utilization_rate < 0.8 THEN 'reclaim'
         ELSE 'ok'
-    END AS VARCHAR) AS recommendation
+    END AS VARCHAR) AS recommendation,
+    CAST(term_end_date AS DATE) AS term_end_date
 FROM counted;
 
 -- ---------------------------------------------------------------- staff_utilization

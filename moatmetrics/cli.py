@@ -1,4 +1,4 @@
-"""The `moatmetrics` command: demo data, ingest, run, snapshots, serve, ui.
+"""The `moatmetrics` command: demo data, ingest, run, snapshots, uploads, serve, ui.
 
 Heavy libraries (Dagster, dbt, uvicorn) are imported inside the commands that need them, so
 `moatmetrics --help` and `snapshots current` answer at once.
@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from moatmetrics.cli_backup import add_parsers as add_backup_parsers
 from moatmetrics.cli_keys import add_parsers as add_keys_and_audit_parsers
 from moatmetrics.cli_keys import cli_actor
 from moatmetrics.cli_sources import add_ingest_flags, source_options
@@ -68,6 +69,11 @@ def print_upload(result) -> None:
             f"      profile {result.profile}: {result.rows_loaded} rows mapped,"
             f" {result.rows_skipped} skipped, {result.rows_rejected} rejected"
         )
+    if getattr(result, "scope_start", None) is not None:
+        print(
+            f"      scope: {result.scope_source} {result.entity} {result.scope_start} to"
+            f" {result.scope_end} (replaces older {result.scope_source} rows of these dates)"
+        )
     for recommendation in result.recommendations[:5]:
         print(f"      - {recommendation}")
     for note in result.notes:
@@ -82,6 +88,15 @@ def print_upload(result) -> None:
         )
     if result.report_path:
         print(f"      full report: {result.report_path}")
+
+
+def _period(text: str) -> Any:
+    from moatmetrics.ingest.scopes import parse_period
+
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -110,8 +125,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         ingestor = Ingestor(con, settings)
         for path in files:
             result = ingestor.ingest_file(
-                path, entity_name=args.entity, uploaded_by=args.by, options=source_options(args)
-            )
+                path, entity_name=args.entity, uploaded_by=args.by, options=source_options(args),
+                period=args.period,
+            )  # fmt: skip
             print_upload(result)
             _record_upload(con, result)
             failed |= result.status == "rejected"
@@ -201,11 +217,50 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         return _snapshot_to_postgres(settings, args)
     if args.action == "prune":
         return _prune_snapshots(settings, args)
+    if args.action == "use":
+        return _use_snapshot(settings, args)
     current = current_snapshot(settings)
     for snapshot in reversed(list_snapshots(settings)):
         mark = "*" if current and snapshot.snapshot_id == current.snapshot_id else " "
         counts = ", ".join(f"{k}={v}" for k, v in snapshot.row_counts.items())
         print(f"{mark} {snapshot.snapshot_id}  {snapshot.created_at}  {counts}")
+    return 0
+
+
+def _use_snapshot(settings: Settings, args: argparse.Namespace) -> int:
+    """Make an earlier snapshot current again (audited); the API serves it from now on."""
+    from moatmetrics.snapshots import SnapshotError, use_audited
+
+    if not args.snapshot_id:
+        print("give the snapshot id: moatmetrics snapshots use SNAPSHOT_ID", file=sys.stderr)
+        return 2
+    try:
+        snapshot = use_audited(settings, args.snapshot_id, cli_actor())
+    except SnapshotError as exc:
+        print(f"moatmetrics: {exc}", file=sys.stderr)
+        return 1
+    print(f"snapshot {snapshot.snapshot_id} ({snapshot.created_at}) is current again;")
+    print("the API serves it until the next run publishes a new snapshot")
+    return 0
+
+
+def cmd_uploads(args: argparse.Namespace) -> int:
+    """`moatmetrics uploads retract ID --reason TEXT` (audited)."""
+    from moatmetrics.appdb.db import session_scope
+    from moatmetrics.appdb.uploads import RetractError, retract_upload
+
+    settings = _settings()
+    try:
+        with session_scope(settings, write=True) as session:
+            upload = retract_upload(session, cli_actor(), args.upload_id, args.reason)
+            ref = f"{upload.id} ({upload.original_name}, {upload.warehouse_upload_id})"
+    except LookupError:
+        print(f"moatmetrics: no upload {args.upload_id!r}", file=sys.stderr)
+        return 1
+    except RetractError as exc:
+        print(f"moatmetrics: {exc}", file=sys.stderr)
+        return 1
+    print(f"upload {ref} retracted; its rows leave the marts at the next `moatmetrics run`")
     return 0
 
 
@@ -264,7 +319,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()
-    print(f"MoatMetrics API on http://{args.host}:{args.port}/ (docs: /docs)", flush=True)
+    tls = _tls_files(args.certfile, args.keyfile)
+    scheme = "https" if tls else "http"
+    print(f"MoatMetrics API on {scheme}://{args.host}:{args.port}/ (docs: /docs)", flush=True)
     # X-Forwarded-For names the client in the audit log only when the request comes from a
     # proxy listed in MOATMETRICS_TRUSTED_PROXIES; uvicorn's own default would believe any
     # local process (docs/security.md).
@@ -278,7 +335,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=",".join(proxies) if proxies else "",
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
+    return 0
+
+
+def _tls_files(certfile: str | None, keyfile: str | None) -> tuple[str, str] | None:
+    """The certificate chain and key to serve HTTPS with, checked before the server starts so
+    a wrong path, a key that is not the certificate's or an unreadable file is one clear line
+    instead of a traceback from each worker."""
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        raise SystemExit(
+            "serve: --certfile and --keyfile go together (PEM certificate chain and its key)"
+        )
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"serve: {exc.filename}: no such file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise SystemExit(
+            f"serve: cannot use {certfile} with {keyfile} for TLS ({exc}): give a PEM"
+            " certificate chain and the unencrypted PEM private key that matches it"
+        ) from None
+    return certfile, keyfile
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from moatmetrics.rebuild import RebuildError, parse_moment
+    from orchestration.rebuild import rebuild_as_of
+
+    settings = _settings()
+    ensure_dbt_manifest()
+    try:
+        as_of = parse_moment(args.as_of)
+        snapshot = rebuild_as_of(settings, as_of, cli_actor(), use=args.use)
+    except RebuildError as exc:
+        print(f"moatmetrics rebuild: {exc}", file=sys.stderr)
+        return 1
+    state = "now current" if args.use else "not current: `moatmetrics snapshots use ID` serves it"
+    print(f"rebuilt as of {as_of.isoformat()}: snapshot {snapshot.snapshot_id} ({state})")
+    print(f"  {snapshot.location}")
     return 0
 
 
@@ -325,6 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+")
     ingest.add_argument("--entity", help="the entity of the files, when their names do not say")
     ingest.add_argument("--by", default=os.environ.get("USER", "cli"), help="who uploads")
+    ingest.add_argument(
+        "--period",
+        type=_period,
+        metavar="START..END",
+        help="the period the export covers, e.g. 2025-03-01..2025-03-31: it replaces the older"
+        " rows of its source in that period (default: from its first to its last date)",
+    )
     add_ingest_flags(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
@@ -338,10 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots = sub.add_parser("snapshots", help="published snapshots")
     snapshots.add_argument(
         "action",
-        choices=["current", "list", "to-postgres", "prune"],
+        choices=["current", "list", "to-postgres", "prune", "use"],
         help="to-postgres: copy a snapshot (default: the current one) into PostgreSQL for BI;"
-        " prune: remove all but the newest --keep snapshots (never the current one)",
+        " prune: remove all but the newest --keep snapshots (never the current one);"
+        " use SNAPSHOT_ID: make an earlier snapshot current again",
     )
+    snapshots.add_argument("snapshot_id", nargs="?", help="use: the snapshot to make current")
     snapshots.add_argument(
         "--url", help="to-postgres, prune: PostgreSQL URL of the BI database that holds copies"
     )
@@ -354,6 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots.add_argument("--snapshot", help="to-postgres: snapshot id (default: current)")
     snapshots.set_defaults(func=cmd_snapshots)
 
+    uploads = sub.add_parser("uploads", help="uploads: retract one")
+    uploads_sub = uploads.add_subparsers(dest="uploads_action", required=True)
+    retract = uploads_sub.add_parser(
+        "retract", help="take an accepted upload's rows out at the next run (audited)"
+    )
+    retract.add_argument("upload_id", help="the upload's id (12) or warehouse upload id (u...)")
+    retract.add_argument("--reason", required=True, help="why (goes into the audit log)")
+    uploads.set_defaults(func=cmd_uploads)
+
     serve = sub.add_parser("serve", help="serve the read-only API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -363,7 +482,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="worker processes (default: the machine's cores; docs/operations.md)",
     )
+    serve.add_argument("--certfile", help="serve HTTPS: PEM certificate chain (with --keyfile)")
+    serve.add_argument("--keyfile", help="serve HTTPS: the certificate's PEM private key")
     serve.set_defaults(func=cmd_serve)
+
+    rebuild = sub.add_parser(
+        "rebuild", help="publish the marts as they were at a moment, from the inputs of then"
+    )
+    rebuild.add_argument(
+        "--as-of", required=True, help="ISO date-time (UTC unless it has an offset) or date"
+    )
+    rebuild.add_argument("--use", action="store_true", help="make the rebuilt snapshot current")
+    rebuild.set_defaults(func=cmd_rebuild)
 
     ui = sub.add_parser("ui", help="the Dagster UI (lineage, runs, reruns)")
     ui.add_argument("--host", default="127.0.0.1")
@@ -372,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_keys_and_audit_parsers(sub)
     add_sources_parsers(sub)
+    add_backup_parsers(sub)
     return parser
 
 

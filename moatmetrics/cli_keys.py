@@ -31,14 +31,18 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if args.keys_action == "create":
         try:
             with session_scope(write=True) as session:
-                info, secret = keys.create_key(session, cli_actor(), args.name, args.role)
+                info, secret = keys.create_key(
+                    session, cli_actor(), args.name, args.role, args.clients
+                )
         except keys.KeyManagementError as exc:
             print(f"moatmetrics: {exc}", file=sys.stderr)
             return 1
         print(secret)
+        scope = f", clients {','.join(info.clients)}" if info.clients else ""
         print(
-            f"created key {info.id} '{info.name}' ({info.role}, {info.prefix}). The key is shown"
-            " only this once: store it now. Send it as `Authorization: Bearer <key>`.",
+            f"created key {info.id} '{info.name}' ({info.role}{scope}, {info.prefix})."
+            " The key is shown only this once: store it now."
+            " Send it as `Authorization: Bearer <key>`.",
             file=sys.stderr,
         )
         return 0
@@ -58,7 +62,11 @@ def cmd_keys(args: argparse.Namespace) -> int:
     for info in listed:
         state = "active" if info.active else f"revoked {info.revoked_at:%Y-%m-%d}"
         used = f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "never"
-        print(f"{info.id:>4}  {info.prefix}  {info.role:<8} {state:<18} used {used:<16}", info.name)
+        scope = f"  (clients {','.join(info.clients)})" if info.clients else ""
+        print(
+            f"{info.id:>4}  {info.prefix}  {info.role:<8} {state:<18} used {used:<16}",
+            info.name + scope,
+        )
     return 0
 
 
@@ -91,6 +99,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     create = keys_sub.add_parser("create", help="create a key and print it (once)")
     create.add_argument("--name", required=True, help="who or what uses it, e.g. finance-bi")
     create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument(
+        "--clients",
+        help="client-scoped access: only these client ids, comma-separated (e.g. C1,C2);"
+        " not with --role admin",
+    )
     listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key at once")

@@ -16,5 +16,11 @@ GRAINS: dict[str, tuple[str, ...]] = {
 MART_NAMES: tuple[str, ...] = tuple(GRAINS)
 #: The churn-risk scores, published beside the marts.
 RISK_TABLE = "client_risk"
-#: Published marts: the dbt marts (with their trust columns) and the churn-risk scores.
-PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE)
+#: Which months are complete (every source that usually reports has reported): a dbt mart
+#: published as it is, without trust columns; the trust layer and the console read it.
+MONTHS_TABLE = "month_completeness"
+#: Every mart dbt builds: the scored ones and the calendar of complete months.
+DBT_MARTS: tuple[str, ...] = (*MART_NAMES, MONTHS_TABLE)
+#: Published marts: the dbt marts (with their trust columns), the churn-risk scores and the
+#: calendar of complete months.
+PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, MONTHS_TABLE)

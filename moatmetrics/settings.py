@@ -66,6 +66,27 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     signing_key_file: Path | None = None
     audit_checkpoint_file: Path | None = None
+    # The MSP as its clients know it, printed on the client version of the QBR report
+    # (docs/reports.md): a name, and a local PNG, JPEG or SVG logo (checked when read).
+    company_name: str | None = None
+    company_logo: Path | None = None
+    # Single sign-on to the web console (docs/security.md, "Single sign-on"): the OpenID
+    # provider's issuer URL, this installation's client id there, the file holding its client
+    # secret (read when needed, never logged), the scopes asked for, the ID-token claim that
+    # carries groups (a dotted path such as realm_access.roles), and groups -> roles.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret_file: Path | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_role_claim: str = "groups"
+    oidc_group_roles: tuple[tuple[str, str], ...] = ()
+    # Client-scoped access for single sign-on: groups -> the only clients their members see.
+    oidc_group_clients: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Single sign-on is offered once an issuer and a client id are set."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def signing_key_path(self) -> Path:
@@ -150,7 +171,58 @@ def get_settings() -> Settings:
         trusted_proxies=trusted_proxies_from_env(),
         signing_key_file=_path_from_env("MOATMETRICS_SIGNING_KEY_FILE"),
         audit_checkpoint_file=_path_from_env("MOATMETRICS_AUDIT_CHECKPOINT_FILE"),
+        company_name=company_name_from_env(),
+        company_logo=company_logo_from_env(),
+        oidc_issuer=os.environ.get("MOATMETRICS_OIDC_ISSUER", "").strip() or None,
+        oidc_client_id=os.environ.get("MOATMETRICS_OIDC_CLIENT_ID", "").strip() or None,
+        oidc_client_secret_file=_path_from_env("MOATMETRICS_OIDC_CLIENT_SECRET_FILE"),
+        oidc_scopes=os.environ.get("MOATMETRICS_OIDC_SCOPES", "").strip() or "openid email profile",
+        oidc_role_claim=os.environ.get("MOATMETRICS_OIDC_ROLE_CLAIM", "").strip() or "groups",
+        oidc_group_roles=group_roles_from_env(),
+        oidc_group_clients=group_clients_from_env(),
     )
+
+
+OIDC_ROLES = ("viewer", "analyst", "admin")
+
+
+def group_roles_from_env() -> tuple[tuple[str, str], ...]:
+    """MOATMETRICS_OIDC_GROUP_ROLES: `group=role` pairs, comma-separated, e.g.
+    `msp-admins=admin,msp-analysts=analyst`. A typo must fail at startup, not lock people out
+    (or let them in) silently."""
+    text = os.environ.get("MOATMETRICS_OIDC_GROUP_ROLES", "")
+    pairs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        group, sep, role = (x.strip() for x in part.rpartition("="))
+        if not sep or not group or role not in OIDC_ROLES:
+            raise SettingsError(
+                f"MOATMETRICS_OIDC_GROUP_ROLES: {part!r} is not group=role with a role of"
+                f" {', '.join(OIDC_ROLES)}; use e.g. msp-admins=admin,msp-viewers=viewer"
+            )
+        pairs.append((group, role))
+    return tuple(pairs)
+
+
+def group_clients_from_env() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """MOATMETRICS_OIDC_GROUP_CLIENTS: `group=C1,C2` mappings separated by `;`, e.g.
+    `acme-staff=C1,C2;globex-finance=C7`. A member of such a group sees only those clients
+    (client-scoped access, docs/security.md). A malformed entry fails at startup."""
+    text = os.environ.get("MOATMETRICS_OIDC_GROUP_CLIENTS", "")
+    pairs = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        group, sep, listed = (x.strip() for x in part.partition("="))
+        clients = tuple(sorted({c.strip() for c in listed.split(",") if c.strip()}))
+        if not sep or not group or not clients:
+            raise SettingsError(
+                f"MOATMETRICS_OIDC_GROUP_CLIENTS: {part!r} is not group=client ids; use e.g."
+                " acme-staff=C1,C2;globex-finance=C7"
+            )
+        pairs.append((group, clients))
+    return tuple(pairs)
 
 
 def _path_from_env(name: str) -> Path | None:
@@ -215,6 +287,73 @@ def postgres_env(url: str) -> dict[str, str]:
     if parts.password:
         env["MOATMETRICS_PG_PASSWORD"] = unquote(parts.password)
     return env
+
+
+COMPANY_NAME_ENV = "MOATMETRICS_COMPANY_NAME"
+COMPANY_LOGO_ENV = "MOATMETRICS_COMPANY_LOGO"
+#: A logo is printed a few centimetres wide; a larger file is a photo or the wrong file.
+MAX_LOGO_BYTES = 2 * 2**20
+COMPANY_NAME_MAX_CHARS = 120
+#: What a logo file starts with, by kind. SVG is recognised only to say what to do with it:
+#: drawing it would need an SVG renderer the reports do not ship.
+_LOGO_SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
+
+
+def company_name_from_env() -> str | None:
+    """MOATMETRICS_COMPANY_NAME: the MSP's name on client reports; unset prints none."""
+    name = " ".join(os.environ.get(COMPANY_NAME_ENV, "").split())
+    if len(name) > COMPANY_NAME_MAX_CHARS:
+        raise SettingsError(
+            f"{COMPANY_NAME_ENV} is {len(name)} characters long; a report header holds at most"
+            f" {COMPANY_NAME_MAX_CHARS}: use the short trading name"
+        )
+    return name or None
+
+
+def company_logo_from_env() -> Path | None:
+    """MOATMETRICS_COMPANY_LOGO: a local logo file, checked now so a typo fails at startup."""
+    path = _path_from_env(COMPANY_LOGO_ENV)
+    if path is not None:
+        read_logo(path, head_only=True)  # settings are read often: the first bytes say enough
+    return path
+
+
+class LogoError(SettingsError):
+    """MOATMETRICS_COMPANY_LOGO names a file reports cannot print. `reason` says what is wrong
+    without the path (for API answers, which never show server paths)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{COMPANY_LOGO_ENV}={str(path)!r}: {reason}")
+        self.reason = reason
+
+
+def read_logo(path: Path, head_only: bool = False) -> bytes:
+    """The logo's bytes (PNG or JPEG; only the first 4 KiB with `head_only`), or a LogoError
+    saying what is wrong with the file and how to fix it. Reports call it again when they
+    print the logo: the file may have changed since the settings were read."""
+    if not path.exists():
+        raise LogoError(path, "no such file; point it at a PNG or JPEG logo file on this"
+                        " machine, or unset it")  # fmt: skip
+    if not path.is_file():
+        raise LogoError(path, "not a file; point it at a PNG or JPEG logo file")
+    size = path.stat().st_size
+    if size > MAX_LOGO_BYTES:
+        raise LogoError(path, f"the file is {size:,} bytes, a logo may be at most"
+                        f" {MAX_LOGO_BYTES:,}; export it smaller (a few hundred pixels wide"
+                        " is plenty for a report)")  # fmt: skip
+    try:
+        with path.open("rb") as file:
+            data = file.read(4096 if head_only else -1)
+    except OSError as exc:
+        raise LogoError(path, f"the file cannot be read ({exc.strerror}); let the user"
+                        " running MoatMetrics read it") from None  # fmt: skip
+    if any(data.startswith(signature) for signature in _LOGO_SIGNATURES.values()):
+        return data
+    if b"<svg" in data[:4096]:
+        raise LogoError(path, "an SVG image; reports print PNG or JPEG logos: export the logo"
+                        " as PNG (a few hundred pixels wide)")  # fmt: skip
+    raise LogoError(path, "not a PNG or JPEG image (by its content); save the logo as PNG"
+                    " or JPEG")  # fmt: skip
 
 
 def snapshot_keep_from_env() -> int | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
+from moatmetrics.marts import MONTHS_TABLE
 from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
 from moatmetrics.settings import Settings
 from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
@@ -163,6 +165,58 @@ def prune_audited(
     return removed
 
 
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+
+
+def use_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
+    """Make an earlier published snapshot current again (a roll-back); the API serves it.
+
+    Only the pointer moves (PostgreSQL mode: the catalog's `is_current` and the `marts`
+    views); the snapshot itself is immutable and the next good run publishes a new one as
+    usual. SnapshotError names the id when it is not a published snapshot (never published,
+    or pruned since).
+    """
+    unknown = SnapshotError(
+        f"no published snapshot {snapshot_id!r} (never published, or removed by prune):"
+        " `moatmetrics snapshots list` shows the ones there are"
+    )
+    if not _SNAPSHOT_ID.match(snapshot_id):
+        raise unknown
+    if settings.warehouse_url:
+        from moatmetrics.warehouse.postgres import use_snapshot_in_postgres
+
+        try:
+            use_snapshot_in_postgres(settings.warehouse_url, snapshot_id)
+        except KeyError:
+            raise unknown from None
+        return load_snapshot(settings, snapshot_id)
+    try:
+        snapshot = load_snapshot(settings, snapshot_id)
+    except FileNotFoundError:
+        raise unknown from None
+    if snapshot.path is None or not snapshot.path.exists():
+        raise unknown
+    _write_atomically(settings.snapshots_dir / POINTER_NAME, snapshot_id + "\n")
+    return snapshot
+
+
+def use_audited(settings: Settings, snapshot_id: str, actor: Actor) -> Snapshot:
+    """`use_snapshot`, recorded in the audit log as ``snapshots.use`` whether it works or not."""
+    from moatmetrics.appdb import audit
+
+    before = current_snapshot_id(settings)
+    target = f"snapshots/{snapshot_id}"
+    try:
+        snapshot = use_snapshot(settings, snapshot_id)
+    except Exception as exc:  # SnapshotError (refused), psycopg.Error, OSError (failed)
+        outcome = "refused" if isinstance(exc, SnapshotError) else "failed"
+        details = {"previous": before, "error": str(exc)[:2000]}
+        audit.record(settings, actor, "snapshots.use", outcome, target, details=details)
+        raise
+    audit.record(settings, actor, "snapshots.use", "ok", target, details={"previous": before})
+    return snapshot
+
+
 BUILDING_SUFFIX = ".duckdb.building"
 
 
@@ -217,9 +271,13 @@ def published_mart_select(mart: str, tables: set[str]) -> str | None:
     A dbt mart gets the trust layer's columns (confidence, one column per factor,
     explanation, drivers, needs_review, review_status) joined on its grain; without a trust
     table (a warehouse built before the trust assets ran) it is copied as it is. The churn-risk
-    mart comes from ``trust.client_risk``; None (not published) when that table is missing.
+    mart comes from ``trust.client_risk``; the calendar of complete months (``MONTHS_TABLE``) is
+    copied as it is; None (not published) when the table is missing.
     """
     schema = trust_tables.SCHEMA
+    if mart == MONTHS_TABLE:  # no trust columns: which months are complete
+        source = f"marts.{mart}"
+        return f"SELECT * FROM warehouse.{source} ORDER BY month" if source in tables else None
     if mart == trust_tables.RISK_TABLE:
         source = f"{schema}.{mart}"
         return f"SELECT * FROM warehouse.{source} ORDER BY risk_rank" if source in tables else None

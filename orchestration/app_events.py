@@ -8,13 +8,14 @@ an ingest the audit log does not show must not lead to a published snapshot.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dagster as dg
 
 from moatmetrics.appdb.audit import PIPELINE, record_pipeline_event
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
-from moatmetrics.ingest.loader import UploadResult
+from moatmetrics.ingest.loader import Ingestor, UploadResult
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import list_snapshots, prune_audited
 
@@ -23,6 +24,37 @@ def report_upload(con: Any, result: UploadResult) -> UploadResult:
     """Record one ingested file (status, counts, score, every problem row); returns it."""
     record_ingest_result(result, warehouse_problems(con, result.upload_id))
     return result
+
+
+def declared_upload_periods(settings: Settings) -> dict[str, tuple[date, date]]:
+    """The periods HTTP uploaders declared for files still waiting, by warehouse upload id."""
+    from moatmetrics.appdb.db import session_scope
+    from moatmetrics.appdb.uploads import declared_periods
+
+    with session_scope(settings) as session:
+        return declared_periods(session)
+
+
+def apply_retractions(ingestor: Ingestor, settings: Settings) -> list[str]:
+    """Take the rows of uploads retracted since the last run out of the warehouse (audited
+    as ``pipeline.retract``); returns their upload ids. Uploads retracted before: nothing."""
+    from moatmetrics.appdb.db import session_scope
+    from moatmetrics.appdb.uploads import retracted_uploads
+
+    with session_scope(settings) as session:
+        retracted = retracted_uploads(session)
+    applied = []
+    for upload_id, (reason, who) in sorted(retracted.items()):
+        entity = ingestor.retract(upload_id, reason, who)
+        if entity is None:
+            continue
+        applied.append(upload_id)
+        record_pipeline_event(
+            "pipeline.retract", "ok", target=f"raw/{entity}",
+            details={"upload_id": upload_id, "reason": reason, "retracted_by": who},
+            settings=settings,
+        )  # fmt: skip
+    return applied
 
 
 def audited(check: dg.AssetCheckResult) -> dg.AssetCheckResult:

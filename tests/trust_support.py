@@ -159,7 +159,7 @@ _RENDERERS = (
 
 def numeric_leaves(value: Any) -> list[float]:
     """Every number in a row value, descending into JSON text (the drivers column)."""
-    if isinstance(value, str) and value[:1] in "{[":
+    if isinstance(value, str) and value[:1] and value[:1] in "{[":  # ("" is in every string)
         return numeric_leaves(json.loads(value))
     if isinstance(value, Mapping):
         return [n for v in value.values() for n in numeric_leaves(v)]

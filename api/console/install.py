@@ -11,9 +11,13 @@ from api.console.routers import (
     audit_log,
     auth,
     clients,
+    corrections,
     overview,
     reports,
     review_queue,
+    second_factor,
+    sso,
+    staff,
     static,
     upload_pages,
 )
@@ -38,6 +42,11 @@ CONSOLE_FRONT = ConsoleFront()
 
 def install_console(app: FastAPI) -> None:
     """Add the console's routers and its HTML error pages (after the API's problem handlers)."""
-    for module in (static, auth, overview, clients, review_queue, upload_pages, reports, audit_log):
+    for module in (
+        static, auth, overview, clients, staff, review_queue, corrections, upload_pages,
+        reports, audit_log,
+    ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(sso.router)  # single sign-on (OpenID Connect)
+    app.include_router(second_factor.router)  # TOTP for admin keys
     install_html_errors(app)

@@ -41,6 +41,13 @@ def is_console(scope: Scope) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
+def safe_next(target: str | None) -> str:
+    """Only a console path: never an absolute URL or //host (no open redirect)."""
+    if target and target.startswith(PREFIX) and "//" not in target and "\\" not in target:
+        return target
+    return PREFIX
+
+
 def session_token(scope: Scope) -> str | None:
     """The session token of a console request (its cookie), for the gate to admit."""
     cookies = _cookies(Headers(scope=scope))

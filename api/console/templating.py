@@ -25,11 +25,25 @@ TEMPLATES = Path(__file__).parent / "templates"
 NAV = (
     ("Overview", "/console", "viewer"),
     ("Clients", "/console/clients", "viewer"),
+    ("Staff", "/console/staff", "viewer"),
     ("Reviews", "/console/reviews", "analyst"),
+    ("Corrections", "/console/corrections", "analyst"),
     ("Uploads", "/console/uploads", "viewer"),
     ("Reports", "/console/reports", "viewer"),
     ("Audit", "/console/audit", "admin"),
 )
+# What a client-scoped caller may open (`api.client_scope`); the rest would be 403.
+SCOPED_NAV = frozenset({"/console/clients", "/console/reports"})
+
+
+def _nav(principal: Principal | None) -> list[tuple[str, str]]:
+    if principal is None:
+        return []
+    return [
+        (label, path)
+        for label, path, role in NAV
+        if principal.has_role(role) and (principal.clients is None or path in SCOPED_NAV)
+    ]
 
 
 def money(value: Any) -> str:
@@ -100,7 +114,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     """A full page for the signed-in principal: navigation by role and the form token."""
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     key = session_token(request.scope)
-    nav = [(label, path) for label, path, role in NAV if principal and principal.has_role(role)]
+    nav = _nav(principal)
     page = _env.get_template(template).render(
         principal=principal,
         csrf=csrf_token(key) if key else "",

@@ -17,7 +17,7 @@ from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
 
-Viewer = Annotated[Principal, Depends(Authorize("viewer", "auth.whoami"))]
+Viewer = Annotated[Principal, Depends(Authorize("viewer", "auth.whoami", scoped=True))]
 ListKeys = Annotated[Principal, Depends(Authorize("admin", "keys.list"))]
 CreateKey = Annotated[Principal, Depends(Authorize("admin", "keys.create"))]
 RevokeKey = Annotated[Principal, Depends(Authorize("admin", "keys.revoke"))]
@@ -25,7 +25,8 @@ KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's id.")]
 
 
 def _out(info: KeyInfo) -> KeyInfoOut:
-    return KeyInfoOut(**{**info.__dict__, "active": info.active})
+    clients = None if info.clients is None else list(info.clients)
+    return KeyInfoOut(**{**info.__dict__, "active": info.active, "clients": clients})
 
 
 @router.get(
@@ -33,7 +34,8 @@ def _out(info: KeyInfo) -> KeyInfoOut:
     responses=problem_responses(),
 )  # fmt: skip
 def me(principal: Viewer) -> Me:
-    return Me(name=principal.name, role=principal.role, prefix=principal.prefix)
+    clients = None if principal.clients is None else sorted(principal.clients)
+    return Me(name=principal.name, role=principal.role, prefix=principal.prefix, clients=clients)
 
 
 @router.get(
@@ -61,7 +63,7 @@ def create_key(
     try:
         with session_scope(settings, write=True) as session:
             info, secret = keys.create_key(
-                session, actor_of(request, principal), body.name, body.role
+                session, actor_of(request, principal), body.name, body.role, body.clients
             )
     except KeyNameTaken as exc:
         raise conflict("key-name-taken", "Key name taken", str(exc)) from None

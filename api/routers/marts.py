@@ -13,12 +13,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
+from api.client_scope import ScopedClients
 from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
 from api.mart_catalog import (
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
     LICENSE_UTILIZATION,
     MARTS,
+    MONTH_COMPLETENESS,
     STAFF_UTILIZATION,
     MartSpec,
     describe_marts,
@@ -40,6 +42,9 @@ router = APIRouter(prefix="/api/v1/marts", tags=["marts"])
 # Every read of mart rows is audited with its filters (the query string) and snapshot id.
 READ = Depends(Authorize("viewer", "marts.read"))
 CATALOG = Depends(Authorize("viewer", "marts.catalog"))
+# Marts with a client_id column serve client-scoped keys their clients' rows only; the others
+# (staff utilisation, month completeness, the catalog's row counts) span every client: 403.
+SCOPED_READ = Depends(Authorize("viewer", "marts.read", scoped=True))
 
 MAX_LIMIT = 10_000
 _MONTH_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
@@ -59,9 +64,11 @@ class PageParams:
     offset: int
     format: Format
     if_none_match: str | None = None
+    scope: frozenset[str] | None = None
 
 
 def page_params(
+    scope: ScopedClients,
     month_from: Annotated[
         str | None,
         Query(
@@ -104,7 +111,7 @@ def page_params(
         ),
     ] = None,
 ) -> PageParams:
-    return PageParams(month_from, month_to, sort, limit, offset, format, if_none_match)
+    return PageParams(month_from, month_to, sort, limit, offset, format, if_none_match, scope)
 
 
 Page = Annotated[PageParams, Depends(page_params)]
@@ -142,8 +149,9 @@ def _serve(
     cache: PageCache,
 ) -> Response:
     query = build_query(
-        spec, filters, page.month_from, page.month_to, page.sort, page.limit, page.offset
-    )
+        spec, filters, page.month_from, page.month_to, page.sort, page.limit, page.offset,
+        page.scope,
+    )  # fmt: skip
     snapshot_id = snapshot.snapshot.snapshot_id
     etag = page_etag(snapshot_id, spec.name, page.format, query)
     validators = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
@@ -183,7 +191,10 @@ def _route(spec: MartSpec) -> dict[str, Any]:
             304: {"description": "Not modified: the page of the If-None-Match ETag."},
             **problem_responses(404, 422, 503),
         },
-        "dependencies": [READ, Depends(only_query_params(*_COMMON_PARAMS, *spec.filters))],
+        "dependencies": [
+            SCOPED_READ if spec.column("client_id") else READ,
+            Depends(only_query_params(*_COMMON_PARAMS, *spec.filters)),
+        ],
     }
 
 
@@ -250,6 +261,11 @@ def client_risk(
     client_id: Annotated[Values, _values("Only these clients.")] = None,
 ) -> Response:
     return _serve(CLIENT_RISK, snapshot, page, {"client_id": client_id}, cache)
+
+
+@router.get(**_route(MONTH_COMPLETENESS))
+def month_completeness(page: Page, snapshot: CurrentSnapshot, cache: Cache) -> Response:
+    return _serve(MONTH_COMPLETENESS, snapshot, page, {}, cache)
 
 
 @router.get("/{name}", include_in_schema=False, dependencies=[READ])

@@ -1,5 +1,9 @@
 """QBR reports as files: client profitability and license savings, as PDF or XLSX.
 
+Each comes in two versions (`audience`): `internal` for the MSP (margins, costs, confidence),
+and `client`, the client's QBR (one client; what it bought and used, its licenses with renewal
+dates and recommendations, charts, the MSP's name and logo; no margin, cost or other client).
+
 The marts are read exactly as `/api/v1/marts/...` reads them (the request's snapshot lease,
 `api.mart_queries`, the catalog's row models), so every number in a report is the number the
 API serves for the same filters. The content and its rendering are `moatmetrics.reports`;
@@ -8,29 +12,35 @@ handlers only wire parameters, reads and builders together.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api.client_scope import ScopedClients
 from api.dependencies import CurrentSnapshot, get_settings, only_query_params
 from api.mart_catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION, MartSpec
 from api.mart_queries import build_query, read_page
-from api.problems import ProblemError, invalid_parameter, problem_responses
+from api.periods import default_month_to
+from api.problems import ProblemError, invalid_parameter, not_found, problem_responses
 from api.routers.marts import _MONTH_PATTERN
 from api.schemas import MartPage
 from api.security import Authorize, set_audit_target
 from api.snapshot_store import SnapshotLease
-from moatmetrics.reports import formatting, model, pdf, xlsx
-from moatmetrics.settings import Settings
+from moatmetrics.reports import formatting, model, pdf, qbr, qbr_pdf, xlsx
+from moatmetrics.settings import COMPANY_LOGO_ENV, LogoError, Settings, read_logo
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
-READ = Depends(Authorize("viewer", "reports.read"))
-PARAMS = Depends(only_query_params("format", "client_id", "month_from", "month_to"))
+# Scoped (`api.client_scope`): a client-scoped key's reports cover its clients only.
+READ = Depends(Authorize("viewer", "reports.read", scoped=True))
+PARAMS = Depends(only_query_params("format", "client_id", "month_from", "month_to", "audience"))
+log = logging.getLogger(__name__)
 
 Format = Literal["pdf", "xlsx"]
+Audience = Literal["internal", "client"]
 MEDIA_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -45,9 +55,12 @@ class ReportParams:
     client_ids: tuple[str, ...]
     month_from: str | None
     month_to: str | None
+    audience: Audience = "internal"
 
 
 def report_params(
+    snapshot: CurrentSnapshot,  # the request's one lease, shared with the handler
+    scope: ScopedClients,
     format: Annotated[
         Format, Query(description="`pdf` for reading and printing, `xlsx` for working on it.")
     ] = "pdf",
@@ -71,11 +84,34 @@ def report_params(
         str | None,
         Query(pattern=_MONTH_PATTERN, description="Last month (inclusive).", examples=["2024-03"]),
     ] = None,
+    audience: Annotated[
+        Audience,
+        Query(
+            description="`internal` (default): the MSP's version with margins, costs and "
+            "confidence. `client`: the client's QBR to hand over (one client_id, PDF): its "
+            "services, usage, licenses with renewal dates and recommendations, charts, the "
+            "MSP's name and logo; no margin, cost or other client."
+        ),
+    ] = "internal",
 ) -> ReportParams:
     clients = tuple(dict.fromkeys(c.strip() for c in client_id or ()))
     if any(not c for c in clients):
         raise invalid_parameter("client_id", "must not be empty; leave it out for all clients")
-    return ReportParams(format, clients, month_from, month_to)
+    if scope is not None:
+        outside = [c for c in clients if c not in scope]
+        if outside:  # the same answer whether or not the client exists
+            raise not_found(f"Client {outside[0]!r} among this key's clients")
+        clients = clients or tuple(sorted(scope))
+    if audience == "client" and len(clients) != 1:
+        raise invalid_parameter(
+            "client_id", "audience=client is one client's QBR: give exactly one client_id"
+        )
+    if audience == "client" and format != "pdf":
+        raise invalid_parameter(
+            "format", "audience=client is a PDF (the client's QBR): use format=pdf"
+        )
+    month_to = default_month_to(snapshot, month_to)  # not half a month (api/periods.py)
+    return ReportParams(format, clients, month_from, month_to, audience)
 
 
 Params = Annotated[ReportParams, Depends(report_params)]
@@ -200,7 +236,11 @@ def _file(
 def client_profitability(
     request: Request, params: Params, snapshot: CurrentSnapshot, settings: AppSettings
 ) -> Response:
-    set_audit_target(request, "reports/client-profitability", format=params.format)
+    set_audit_target(
+        request, "reports/client-profitability", format=params.format, audience=params.audience
+    )
+    if params.audience == "client":
+        return _client_qbr(params, snapshot, settings)
     context = _context(params, snapshot, settings)
     limit = MAX_ROWS[params.format]
     page = _read(
@@ -236,7 +276,11 @@ def client_profitability(
 def license_savings(
     request: Request, params: Params, snapshot: CurrentSnapshot, settings: AppSettings
 ) -> Response:
-    set_audit_target(request, "reports/license-savings", format=params.format)
+    set_audit_target(
+        request, "reports/license-savings", format=params.format, audience=params.audience
+    )
+    if params.audience == "client":
+        return _client_qbr(params, snapshot, settings)
     context = _context(params, snapshot, settings)
     limit = MAX_ROWS[params.format]
     latest = _read(
@@ -249,15 +293,8 @@ def license_savings(
         "-month",
     )
     month = latest.rows[0].month if latest.rows else None
-    rows: list[dict[str, Any]] = []
-    names: dict[str, str | None] = {}
-    if month is not None:
-        day = month.isoformat()
-        page = _read(LICENSE_UTILIZATION, snapshot, params.client_ids, day, day, limit)
-        rows = _rows(page, limit, "products", params)
-        # The license mart has no client names; the same month's profitability rows have.
-        named = _read(CLIENT_PROFITABILITY, snapshot, params.client_ids, day, day, limit)
-        names = {row.client_id: row.client_name for row in named.rows}
+    rows = _latest_licenses(snapshot, params, month, limit)
+    names = _license_client_names(snapshot, rows, month, limit)
     present = {row["client_id"] for row in rows}
     _known_names(snapshot, [c for c in params.client_ids if c not in present])
     report = model.license_savings_report(context, month, rows, names)
@@ -266,3 +303,87 @@ def license_savings(
         "xlsx": lambda: xlsx.license_savings_xlsx(report),
     }
     return _file("license-savings", params, context, renderers)
+
+
+def _latest_licenses(
+    lease: SnapshotLease, params: ReportParams, month: date | None, limit: int
+) -> list[dict[str, Any]]:
+    """The license rows of the month the seats are counted in (none without a month)."""
+    if month is None:
+        return []
+    day = month.isoformat()
+    page = _read(LICENSE_UTILIZATION, lease, params.client_ids, day, day, limit)
+    return _rows(page, limit, "products", params)
+
+
+def _license_client_names(
+    lease: SnapshotLease, rows: Sequence[Mapping[str, Any]], month: date | None, limit: int
+) -> dict[str, str | None]:
+    """Client names for license rows: the license mart has none, client_profitability has.
+
+    The same month's profitability rows name most clients; a client without one that month
+    (licenses, but no invoice or hours) is named by its latest profitability row.
+    """
+    ids = sorted({row["client_id"] for row in rows})
+    if not ids or month is None:
+        return {}
+    day = month.isoformat()
+    named = _read(CLIENT_PROFITABILITY, lease, ids, day, day, limit)
+    names = {row.client_id: row.client_name for row in named.rows}
+    for client_id in (c for c in ids if not names.get(c)):
+        latest = _read(CLIENT_PROFITABILITY, lease, [client_id], None, None, 1, "-month")
+        names[client_id] = latest.rows[0].client_name if latest.rows else None
+    return names
+
+
+def _branding(settings: Settings) -> qbr.Branding:
+    """The MSP's name and logo for the client's QBR; the logo file is read now (it may have
+    changed since startup), and a file that cannot be printed is a 503 naming the fix."""
+    logo = None
+    if settings.company_logo is not None:
+        try:
+            logo = read_logo(settings.company_logo)
+            qbr_pdf.logo_flowable(logo)  # decodes it: a broken image fails here, not mid-PDF
+        except (LogoError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, LogoError) else str(exc)
+            log.error("client QBR refused: %s=%s: %s", COMPANY_LOGO_ENV, settings.company_logo,
+                      reason)  # fmt: skip
+            raise ProblemError(
+                503,
+                "company-logo-unusable",
+                "Company logo cannot be printed",
+                f"The company logo ({COMPANY_LOGO_ENV}) cannot be printed: {reason}. An "
+                "administrator must fix or unset the setting (docs/reports.md); the server "
+                "log names the file.",
+            ) from None
+    return qbr.Branding(settings.company_name, logo)
+
+
+def _client_qbr(params: ReportParams, lease: SnapshotLease, settings: Settings) -> Response:
+    """The client's QBR: that one client's rows only, through the same reads as the marts."""
+    context = _context(params, lease, settings)
+    branding = _branding(settings)
+    limit = MAX_ROWS["pdf"]
+    page = _read(
+        CLIENT_PROFITABILITY, lease, params.client_ids, params.month_from, params.month_to, limit
+    )
+    rows = _rows(page, limit, "client-months", params)
+    latest = _read(
+        LICENSE_UTILIZATION,
+        lease,
+        params.client_ids,
+        params.month_from,
+        params.month_to,
+        1,
+        "-month",
+    )
+    month = latest.rows[0].month if latest.rows else None
+    licenses = _latest_licenses(lease, params, month, limit)
+    (client_id,) = params.client_ids
+    if rows:
+        name = rows[-1]["client_name"]
+    else:  # 404 for an id no mart knows
+        name = _known_names(lease, [client_id]).get(client_id)
+        name = name or _license_client_names(lease, licenses, month, limit).get(client_id)
+    report = qbr.client_qbr(context, branding, client_id, name, rows, month, licenses)
+    return _file("client-qbr", params, context, {"pdf": lambda: qbr_pdf.client_qbr_pdf(report)})

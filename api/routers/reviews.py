@@ -15,6 +15,7 @@ from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import ReviewItem
 from moatmetrics.settings import Settings
+from moatmetrics.trust import review_reasons
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
 
@@ -25,6 +26,7 @@ ItemId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The review item's 
 
 
 def _summary(item: ReviewItem) -> dict:
+    factors = reviews.parse_json_object(item.factors_json)
     return {
         "id": item.id,
         "mart": item.mart,
@@ -36,6 +38,11 @@ def _summary(item: ReviewItem) -> dict:
         "content_hash": item.content_hash,
         "created_at": item.created_at,
         "updated_at": item.updated_at,
+        "reason_kind": item.reason_kind,
+        "reason": review_reasons.reason(item.mart, item.reason_kind, factors),
+        "weakest_factor": review_reasons.weakest_factor(factors),
+        "money_at_stake": item.money_at_stake,
+        "subject": item.subject,
     }
 
 
@@ -62,7 +69,7 @@ def _detail(session, item: ReviewItem) -> ReviewItemDetail:  # type: ignore[no-u
 
 
 @router.get(
-    "", response_model=ReviewList, summary="Review items, oldest first",
+    "", response_model=ReviewList, summary="Review items, oldest first or by money at stake",
     responses=problem_responses(422),
 )  # fmt: skip
 def list_reviews(
@@ -74,10 +81,20 @@ def list_reviews(
     snapshot: Annotated[str | None, Query(max_length=64, description="A snapshot_id.")] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    kind: Annotated[
+        Literal["doubtful_data", "unusual_month"] | None,
+        Query(description="Reason kind: doubtful data or an unusual month."),
+    ] = None,
+    sort: Annotated[
+        Literal["id", "-money_at_stake", "confidence"],
+        Query(description="id (oldest first), -money_at_stake (most first) or confidence."),
+    ] = "id",
 ) -> ReviewList:
-    flt = reviews.ReviewFilter(status=status, mart=mart, client_id=client, snapshot_id=snapshot)
+    flt = reviews.ReviewFilter(
+        status=status, mart=mart, client_id=client, snapshot_id=snapshot, reason_kind=kind
+    )
     with session_scope(settings) as session:
-        total, items = reviews.list_items(session, flt, limit, offset)
+        total, items = reviews.list_items(session, flt, limit, offset, sort)
         return ReviewList(
             total=total,
             limit=limit,

@@ -1,5 +1,8 @@
 """Uploads over HTTP: files go to the landing folder and a pipeline run ingests them.
 
+`POST /{id}/retract` marks an accepted upload retracted (audited) and asks for a run, which
+takes its rows out of the warehouse (docs/operations.md, "Corrections").
+
 `POST` answers 202 as soon as the file is checked and landed; the ingest outcome (accepted,
 rejected with every problem row, or unchanged) appears on `GET /api/v1/uploads/{id}` when the
 run has processed it. Refusals that need no ingest (path in the name, size, workbook bomb,
@@ -12,9 +15,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 
-from api.app_schemas import UploadAccepted, UploadDetail, UploadList, UploadOut, UploadProblemOut
+from api.app_schemas import (
+    RetractIn,
+    UploadAccepted,
+    UploadDetail,
+    UploadList,
+    UploadOut,
+    UploadProblemOut,
+    UploadRetracted,
+)
 from api.dependencies import get_settings
-from api.problems import not_found, problem_responses
+from api.problems import conflict, not_found, problem_responses, unprocessable
 from api.security import Authorize, actor_of, mark_audited, set_audit_target
 from api.upload_intake import take_upload
 from moatmetrics.appdb import uploads
@@ -22,11 +33,13 @@ from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import Upload, UploadProblem
 from moatmetrics.settings import Settings
+from moatmetrics.upload_runs import request_run
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 
 Reader = Annotated[Principal, Depends(Authorize("viewer", "uploads.read"))]
 Uploader = Annotated[Principal, Depends(Authorize("analyst", "uploads.create", upload=True))]
+Retractor = Annotated[Principal, Depends(Authorize("analyst", "uploads.retract"))]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 UploadRef = Annotated[
     str,
@@ -60,6 +73,14 @@ def _out(upload: Upload) -> dict:
         "uploaded_by": upload.uploaded_by,
         "created_at": upload.created_at,
         "processed_at": upload.processed_at,
+        "scope_source": upload.scope_source,
+        "scope_start": upload.scope_start,
+        "scope_end": upload.scope_end,
+        "declared_start": upload.declared_start,
+        "declared_end": upload.declared_end,
+        "retracted_at": upload.retracted_at,
+        "retracted_by": upload.retracted_by,
+        "retract_reason": upload.retract_reason,
     }
 
 
@@ -93,8 +114,16 @@ def create_upload(
         Form(description="clients, staff, time_entries, invoices, licenses or expenses; "
              "optional when the file name names the entity."),
     ] = None,
+    period: Annotated[
+        str | None,
+        Form(max_length=32, description="The period the export covers, START..END (ISO dates,"
+             " both included), e.g. 2025-03-01..2025-03-31: it replaces the older rows of its"
+             " source in that period. Optional: by default its first to its last date."),
+    ] = None,
 ) -> UploadAccepted:  # fmt: skip
-    taken = take_upload(settings, actor_of(request, principal), file.file, file.filename, entity)
+    taken = take_upload(
+        settings, actor_of(request, principal), file.file, file.filename, entity, period
+    )
     mark_audited(request)
     upload = taken.upload
     location = f"/api/v1/uploads/{upload.id}"
@@ -116,7 +145,7 @@ def list_uploads(
     principal: Reader,
     settings: AppSettings,
     status: Annotated[
-        str | None, Query(description="received, accepted, rejected or unchanged.")
+        str | None, Query(description="received, accepted, rejected, unchanged or retracted.")
     ] = None,
     entity: Annotated[str | None, Query(description="Only uploads of this entity.")] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
@@ -156,3 +185,33 @@ def get_upload(
             problems_offset=problems_offset,
             problems=[_problem(p) for p in problems],
         )
+
+
+@router.post(
+    "/{upload_id}/retract",
+    response_model=UploadRetracted,
+    summary="Retract an accepted upload: its rows leave the marts at the next pipeline run",
+    responses=problem_responses(404, 409, 422),
+)
+def retract_upload(
+    upload_id: UploadRef,
+    body: RetractIn,
+    request: Request,
+    principal: Retractor,
+    settings: AppSettings,
+) -> UploadRetracted:
+    set_audit_target(request, f"uploads/{upload_id}")
+    try:
+        with session_scope(settings, write=True) as session:
+            upload = uploads.retract_upload(
+                session, actor_of(request, principal), upload_id, body.reason
+            )
+            out = _out(upload)
+    except LookupError:
+        raise not_found(f"Upload {upload_id}") from None
+    except uploads.NotRetractable as exc:
+        raise conflict("upload-not-retractable", "Upload not retractable", str(exc)) from None
+    except uploads.RetractError as exc:
+        raise unprocessable("invalid-retraction", "Invalid retraction", str(exc)) from None
+    mark_audited(request)
+    return UploadRetracted(**out, run_requested=request_run(settings))

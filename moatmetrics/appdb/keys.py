@@ -11,6 +11,7 @@ There are no default keys: the first admin key is made with ``moatmetrics keys c
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ ROLES = ("viewer", "analyst", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 KEY_PATTERN = re.compile(r"^(mmk_[0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,99}$")
+# A client id as the marts hold it (PSA ids): no commas, so `--clients C1,C2` is unambiguous.
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/@#-]{0,99}$")
+MAX_SCOPED_CLIENTS = 500
 
 
 class KeyManagementError(ValueError):
@@ -40,10 +44,13 @@ class KeyNameTaken(KeyManagementError):
 class Principal:
     """The caller behind a valid key."""
 
-    key_id: int
+    key_id: int  # for a single sign-on user: minus the user's id (their rate window)
     name: str
     role: str
     prefix: str
+    user_id: int | None = None  # a single sign-on user (console only), not a key
+    # Client-scoped access: the only clients this caller may see; None = every client.
+    clients: frozenset[str] | None = None
 
     def has_role(self, required: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[required]
@@ -60,6 +67,7 @@ class KeyInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     revoked_by: str | None
+    clients: tuple[str, ...] | None = None
 
     @property
     def active(self) -> bool:
@@ -68,6 +76,33 @@ class KeyInfo:
 
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def stored_clients(text: str | None) -> frozenset[str] | None:
+    """The scope as stored (`api_keys.clients`, a JSON list), None for an unscoped key."""
+    return None if text is None else frozenset(json.loads(text))
+
+
+def parse_clients(values: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...] | None:
+    """A key's scope from `--clients C1,C2` or the API's list: sorted, distinct, validated.
+
+    None (no scope asked) stays None; an empty scope is refused, since a key that may see no
+    client is a mistake, not a safe default.
+    """
+    if values is None:
+        return None
+    items = values.split(",") if isinstance(values, str) else list(values)
+    clients = sorted({item.strip() for item in items if item.strip()})
+    if not clients:
+        raise KeyManagementError("a client scope names at least one client id, e.g. C1,C2")
+    if len(clients) > MAX_SCOPED_CLIENTS:
+        raise KeyManagementError(f"a client scope names at most {MAX_SCOPED_CLIENTS} clients")
+    for client in clients:
+        if not CLIENT_ID_PATTERN.match(client):
+            raise KeyManagementError(
+                f"client id {client!r}: use the id the marts show (letters, digits, ._:/@#-)"
+            )
+    return tuple(clients)
 
 
 def _info(key: ApiKey) -> KeyInfo:
@@ -81,14 +116,29 @@ def _info(key: ApiKey) -> KeyInfo:
         last_used_at=key.last_used_at,
         revoked_at=key.revoked_at,
         revoked_by=key.revoked_by,
+        clients=None if key.clients is None else tuple(sorted(json.loads(key.clients))),
     )
 
 
-def create_key(session: Session, actor: audit.Actor, name: str, role: str) -> tuple[KeyInfo, str]:
-    """Store a new key and audit it; returns its info and the secret (never stored)."""
+def create_key(
+    session: Session,
+    actor: audit.Actor,
+    name: str,
+    role: str,
+    clients: list[str] | tuple[str, ...] | str | None = None,
+) -> tuple[KeyInfo, str]:
+    """Store a new key and audit it (with its client scope); returns its info and the secret
+    (never stored). A scoped key cannot be admin: admins manage keys and read the audit log,
+    which name every client."""
     name = name.strip()
     if role not in ROLE_RANK:
         raise KeyManagementError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    scope = parse_clients(clients)
+    if scope is not None and role == "admin":
+        raise KeyManagementError(
+            "a client-scoped key cannot be admin (admins see keys and the audit log of every"
+            " client); use --role viewer or analyst with --clients"
+        )
     if not NAME_PATTERN.match(name):
         raise KeyManagementError(
             "a key name is 1-100 letters, digits, spaces or ._@- and starts with a letter or digit"
@@ -98,13 +148,15 @@ def create_key(session: Session, actor: audit.Actor, name: str, role: str) -> tu
     prefix = f"mmk_{secrets.token_hex(4)}"
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
-        name=name, role=role, prefix=prefix, key_hash=hash_key(secret), created_by=actor.name
-    )
+        name=name, role=role, prefix=prefix, key_hash=hash_key(secret), created_by=actor.name,
+        clients=None if scope is None else json.dumps(list(scope)),
+    )  # fmt: skip
     session.add(key)
     session.flush()
     audit.append(
         session, actor, "keys.create", "ok", target=f"keys/{key.id}",
-        details={"name": name, "role": role, "prefix": prefix},
+        details={"name": name, "role": role, "prefix": prefix,
+                 "clients": None if scope is None else list(scope)},
     )  # fmt: skip
     return _info(key), secret
 
@@ -165,7 +217,12 @@ def authenticate(session: Session, secret: str | None) -> Authentication:
         return Authentication(None, "unknown")
     if key.revoked_at is not None:
         return Authentication(None, "revoked", key.name)
-    return Authentication(Principal(key.id, key.name, key.role, key.prefix), None)
+    return Authentication(key_principal(key), None)
+
+
+def key_principal(key: ApiKey) -> Principal:
+    """The caller behind a valid key, with its client scope (API and console sessions)."""
+    return Principal(key.id, key.name, key.role, key.prefix, clients=stored_clients(key.clients))
 
 
 def touch(session: Session, key_id: int) -> None:

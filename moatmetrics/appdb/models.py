@@ -9,10 +9,11 @@ The schema itself is owned by the Alembic migrations in `migrations/`; keep both
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -70,6 +71,8 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(100))
+    # Client-scoped keys: a JSON list of client ids the key may see; NULL = every client.
+    clients: Mapped[str | None] = mapped_column(Text)
 
 
 class Upload(Base):
@@ -97,6 +100,16 @@ class Upload(Base):
     uploaded_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What an accepted upload replaces: its source (profile or `canonical`) and date range
+    scope_source: Mapped[str | None] = mapped_column(String(64))
+    scope_start: Mapped[date | None] = mapped_column(Date)
+    scope_end: Mapped[date | None] = mapped_column(Date)
+    # The period the uploader declared the export covers (its scope instead of its dates')
+    declared_start: Mapped[date | None] = mapped_column(Date)
+    declared_end: Mapped[date | None] = mapped_column(Date)
+    retracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retracted_by: Mapped[str | None] = mapped_column(String(100))
+    retract_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class UploadProblem(Base):
@@ -135,6 +148,10 @@ class ReviewItem(Base):
     row_json: Mapped[str] = mapped_column(Text)
     factors_json: Mapped[str] = mapped_column(Text, default="{}")
     explanation: Mapped[str | None] = mapped_column(Text)
+    # doubtful_data | unusual_month (moatmetrics/trust/review_reasons.py); NULL before 0003
+    reason_kind: Mapped[str | None] = mapped_column(String(16), index=True)
+    money_at_stake: Mapped[float | None] = mapped_column(Float)
+    subject: Mapped[str | None] = mapped_column(String(255))  # client or staff name
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -219,14 +236,113 @@ class RefusalWindow(Base):
 
 
 class ConsoleSession(Base):
-    """A signed-in browser: only the SHA-256 of the random cookie value is stored."""
+    """A signed-in browser: only the SHA-256 of the random cookie value is stored.
+
+    It acts for an API key (`key_id`) or for a single sign-on user (`user_id`), never both.
+    """
 
     __tablename__ = "console_sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sso_users.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_reason: Mapped[str | None] = mapped_column(String(16))  # signed_out | key_revoked
+
+
+class SsoUser(Base):
+    """A person who signed in through the OpenID provider, created at their first sign-in.
+
+    Identified by (issuer, subject), the only pair a provider promises never to reassign;
+    `actor_name` is what the audit log records for them, fixed at creation. `role` and `groups`
+    are those of their last sign-in (the provider's groups decide the role each time).
+    """
+
+    __tablename__ = "sso_users"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_sso_users_issuer_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    actor_name: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    groups: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
+    # Client-scoped access from MOATMETRICS_OIDC_GROUP_CLIENTS at the last sign-in; NULL = all.
+    clients: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OidcSignIn(Base):
+    """One sign-in under way at the provider: its state (hashed), nonce and PKCE verifier.
+
+    Kept server-side so the verifier never leaves the server except to the token endpoint,
+    and used at most once: the callback marks it used in the same statement that finds it.
+    """
+
+    __tablename__ = "oidc_sign_ins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class TotpEnrolment(Base):
+    """An admin key's second factor for the console: a TOTP secret and recovery codes.
+
+    The secret is stored encrypted (AES-GCM under the installation's `totp` sub-key, bound to
+    the key id), recovery codes as HMACs; `last_step` stops a code from being used twice, and
+    `failures`/`locked_until` stop guessing.
+    """
+
+    __tablename__ = "totp_enrolments"
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    secret_box: Mapped[str] = mapped_column(Text)
+    recovery_hashes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of HMACs
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RowOverride(Base):
+    """An analyst's correction of one input row (moatmetrics/appdb/overrides.py).
+
+    Never deleted: reverting stamps `reverted_at`/`reverted_by`, so the list of corrections
+    is also their history. `row_status` is what the latest pipeline run found: `pending`
+    (no run since), `applied` or `row_not_found` (no row with this key in the latest data).
+    """
+
+    __tablename__ = "row_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), index=True)
+    row_key: Mapped[str] = mapped_column(String(1000))  # canonical JSON object of the key
+    action: Mapped[str] = mapped_column(String(16))  # exclude | set
+    column_name: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(Text)  # canonical text; NULL = empty
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    reverted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    reverted_by: Mapped[str | None] = mapped_column(String(100))
+    row_status: Mapped[str] = mapped_column(String(16), default="pending")
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -17,13 +17,14 @@ snapshot on them (`stamp_published`); after a failed run they stay without one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import audit
@@ -93,6 +94,11 @@ def _fill(item: ReviewItem, entry: Mapping[str, Any], digest: str, snapshot_id: 
     client = entry.get("client_id", row.get("client_id"))
     item.client_id = None if client is None else str(client)
     item.snapshot_id = entry.get("snapshot_id", snapshot_id)
+    item.reason_kind = entry.get("reason_kind")
+    money = entry.get("money_at_stake")
+    item.money_at_stake = None if money is None else float(money)
+    subject = entry.get("subject")
+    item.subject = None if subject is None else str(subject)[:255]
     item.updated_at = utcnow()
 
 
@@ -107,8 +113,9 @@ def sync_review_items(
 
     Each row is a mapping with ``row_key`` (str) and ``row`` (the mart row's values, which
     the content hash covers) and optionally ``confidence``, ``factors`` (mapping),
-    ``explanation``, ``client_id`` and ``snapshot_id``. Items not in `rows` are left as they
-    are. The sync is audited as one ``pipeline.review_sync`` entry.
+    ``explanation``, ``client_id``, ``snapshot_id``, ``reason_kind``, ``money_at_stake`` and
+    ``subject`` (not hashed: derived from the row or naming its entity). Items not in `rows`
+    are left as they are. The sync is audited as one ``pipeline.review_sync`` entry.
     """
     entries = list(rows)
     created = reopened = unchanged = 0
@@ -160,23 +167,57 @@ class ReviewFilter:
     mart: str | None = None
     client_id: str | None = None
     snapshot_id: str | None = None
+    reason_kind: str | None = None
 
 
-def list_items(
-    session: Session, flt: ReviewFilter, limit: int, offset: int
-) -> tuple[int, list[ReviewItem]]:
+#: Orders of the queue: oldest first (the default), the most money at stake first (items
+#: without a dollar figure last), the lowest confidence first.
+SORTS = {
+    "id": (ReviewItem.id,),
+    "-money_at_stake": (ReviewItem.money_at_stake.desc().nulls_last(), ReviewItem.id),
+    "confidence": (ReviewItem.confidence.asc().nulls_last(), ReviewItem.id),
+}
+
+
+def _filtered(flt: ReviewFilter) -> Select[Any]:
     query = select(ReviewItem)
     for column, value in (
         (ReviewItem.status, flt.status),
         (ReviewItem.mart, flt.mart),
         (ReviewItem.client_id, flt.client_id),
         (ReviewItem.snapshot_id, flt.snapshot_id),
+        (ReviewItem.reason_kind, flt.reason_kind),
     ):
         if value is not None:
             query = query.where(column == value)
+    return query
+
+
+def list_items(
+    session: Session, flt: ReviewFilter, limit: int, offset: int, sort: str = "id"
+) -> tuple[int, list[ReviewItem]]:
+    query = _filtered(flt)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(query.order_by(ReviewItem.id).limit(limit).offset(offset)).all()
-    return total, list(items)
+    items = session.scalars(query.order_by(*SORTS[sort]).limit(limit).offset(offset)).all()
+    return total, cast(list[ReviewItem], list(items))
+
+
+def kind_counts(session: Session, flt: ReviewFilter) -> dict[str | None, int]:
+    """Items per reason kind under the other filters (the queue's two tabs)."""
+    sub = _filtered(dataclasses.replace(flt, reason_kind=None)).subquery()
+    query = select(sub.c.reason_kind, func.count()).group_by(sub.c.reason_kind)
+    return {cast(str | None, kind): cast(int, count) for kind, count in session.execute(query)}
+
+
+def clients(session: Session) -> list[tuple[str, str | None]]:
+    """The clients that have review items, with their names (for the queue's client filter)."""
+    query = (
+        select(ReviewItem.client_id, func.max(ReviewItem.subject))
+        .where(ReviewItem.client_id.is_not(None), ReviewItem.mart != "staff_utilization")
+        .group_by(ReviewItem.client_id)
+    )
+    rows = [(str(client_id), name) for client_id, name in session.execute(query)]
+    return sorted(rows, key=lambda row: ((row[1] or row[0]).lower(), row[0]))
 
 
 def history(session: Session, item_id: int) -> list[ReviewDecision]:

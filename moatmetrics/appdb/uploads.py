@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -22,7 +23,9 @@ from moatmetrics.appdb.models import Upload, UploadProblem, utcnow
 from moatmetrics.settings import Settings
 
 RECEIVED = "received"
-TERMINAL_STATUSES = ("accepted", "rejected", "unchanged")
+RETRACTED = "retracted"
+TERMINAL_STATUSES = ("accepted", "rejected", "unchanged", RETRACTED)
+MAX_REASON_CHARS = 500
 PROBLEM_KEYS = ("row", "column", "value", "rule", "fix", "severity", "sheet")
 
 
@@ -40,9 +43,12 @@ def create_received(
     entity: str | None,
     sha256: str,
     size_bytes: int,
+    period: tuple[date, date] | None = None,
 ) -> Upload:
     """Record a file that has just landed for the next pipeline run, and audit it."""
     upload = Upload(
+        declared_start=period[0] if period else None,
+        declared_end=period[1] if period else None,
         source="http",
         original_name=original_name,
         stored_name=stored_name,
@@ -59,9 +65,22 @@ def create_received(
     audit.append(
         session, actor, "uploads.create", "ok", target=f"uploads/{upload.id}", status=202,
         details={"file": original_name, "stored_as": stored_name, "entity": entity,
-                 "sha256": sha256, "size_bytes": size_bytes},
+                 "sha256": sha256, "size_bytes": size_bytes,
+                 "period": f"{period[0]}..{period[1]}" if period else None},
     )  # fmt: skip
     return upload
+
+
+def declared_periods(session: Session) -> dict[str, tuple[date, date]]:
+    """Warehouse upload id -> the declared period of files waiting for their run."""
+    rows = session.execute(
+        select(Upload.warehouse_upload_id, Upload.declared_start, Upload.declared_end).where(
+            Upload.status == RECEIVED, Upload.declared_start.is_not(None)
+        )
+    ).all()
+    return {
+        upload_id: (start, end) for upload_id, start, end in rows if upload_id and start and end
+    }
 
 
 def create_duplicate(
@@ -150,6 +169,9 @@ def _apply_result(
         list(getattr(result, "recommendations", []) or [])
     )
     upload.processed_at = utcnow()
+    upload.scope_source = getattr(result, "scope_source", None)
+    upload.scope_start = getattr(result, "scope_start", None)
+    upload.scope_end = getattr(result, "scope_end", None)
     session.execute(delete(UploadProblem).where(UploadProblem.upload_id == upload.id))
     if problems:
         session.execute(
@@ -258,3 +280,66 @@ def latest_per_entity(session: Session) -> list[Upload]:
         select(Upload).join(newest, Upload.id == newest.c.id).order_by(Upload.entity)
     )
     return list(rows)
+
+
+class RetractError(ValueError):
+    """A retraction refused; the message says why and what to do."""
+
+
+class NotRetractable(RetractError):
+    """The upload is not accepted (received, rejected, unchanged or retracted already)."""
+
+
+def retract_upload(session: Session, actor: audit.Actor, ref: str, reason: str) -> Upload:
+    """Mark an accepted upload retracted (audited in the same transaction); returns it.
+
+    Every record of the same content (``warehouse_upload_id``) that was accepted is marked:
+    the warehouse knows the content, not the record. The rows leave the warehouse at the next
+    pipeline run (`retracted_uploads`). Raises LookupError (no such upload) or RetractError.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise RetractError("give a reason for the retraction (it goes into the audit log)")
+    if len(reason) > MAX_REASON_CHARS:
+        raise RetractError(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    upload = find_upload(session, ref)
+    if upload is None:
+        raise LookupError(ref)
+    if upload.status != "accepted":
+        raise NotRetractable(
+            f"upload {upload.id} is {upload.status}, not accepted: only an accepted upload has"
+            " rows to retract"
+        )
+    same = list(
+        session.scalars(
+            select(Upload).where(
+                Upload.warehouse_upload_id == upload.warehouse_upload_id,
+                Upload.status == "accepted",
+            )
+        )
+    )
+    now = utcnow()
+    for record in same:
+        record.status = RETRACTED
+        record.retracted_at = now
+        record.retracted_by = actor.name
+        record.retract_reason = reason
+        record.message = f"retracted: {reason}"
+    session.flush()
+    audit.append(
+        session, actor, "uploads.retract", "ok",
+        target=",".join(f"uploads/{r.id}" for r in same),
+        details={"upload_id": upload.warehouse_upload_id, "file": upload.original_name,
+                 "entity": upload.entity, "reason": reason},
+    )  # fmt: skip
+    return upload
+
+
+def retracted_uploads(session: Session) -> dict[str, tuple[str, str]]:
+    """Warehouse upload id -> (reason, who) of every retracted upload (for the ingest step)."""
+    rows = session.execute(
+        select(Upload.warehouse_upload_id, Upload.retract_reason, Upload.retracted_by).where(
+            Upload.status == RETRACTED, Upload.warehouse_upload_id.is_not(None)
+        )
+    ).all()
+    return {upload_id: (reason or "", who or "") for upload_id, reason, who in rows if upload_id}

@@ -6,6 +6,12 @@ replaces older rows with the same key; nothing is silently dropped (every row is
 ``ingest.rejected_rows``); a file with a structural error or more than the configured share of
 rejected rows is rejected whole.
 
+Replace, not append: every accepted upload of a dated entity has a *scope* — its source (the
+profile that read it, or ``canonical``) and the range of its dates. A newer upload of the same
+source and entity replaces every older row of that source whose date falls in its range, so
+a corrected export of a period replaces the first one even when the rows' ids are derived from
+their content (exports without ids) and so differ. A retracted upload's rows leave raw.
+
 A file that cannot be read at all (over the size limit, not a readable CSV/XLSX/JSON, past a
 reader's bounds, or failing in a way nobody foresaw) is rejected as ``unreadable``: whatever
 went wrong is caught here and becomes the file's reason, so one bad file never stops the others
@@ -20,14 +26,21 @@ import shutil
 import stat
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
 from moatmetrics.formulas import neutralise_sql
 from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, Column, Entity, entity_for_file_stem
+from moatmetrics.ingest.override_copy import ensure_table as ensure_row_overrides_table
 from moatmetrics.ingest.readers import SourceTable, StructuralError, file_format, read_source
+from moatmetrics.ingest.scopes import (
+    CANONICAL_SOURCE,
+    MONTHLY_SCOPES,
+    RETRACTED,
+    SCOPE_DATES,
+)
 from moatmetrics.ingest.validation import (
     ColumnSource,
     ValidationContext,
@@ -40,6 +53,24 @@ from moatmetrics.settings import Settings
 from moatmetrics.sources.engine import SourceOptions, detect_vendor_file
 
 PROBLEM_SAMPLE = 20
+
+#: Columns added to ``ingest.uploads`` since it was first made (old warehouses get them).
+UPLOAD_SCOPE_COLUMNS = (
+    ("scope_source", "VARCHAR"),
+    ("scope_start", "DATE"),
+    ("scope_end", "DATE"),
+    ("scope_replaces", "BOOLEAN"),
+    ("retracted_at", "TIMESTAMPTZ"),
+    ("retracted_by", "VARCHAR"),
+    ("retract_reason", "VARCHAR"),
+)
+
+
+UPLOAD_COLUMNS = (
+    "upload_id, upload_seq, sha256, file_name, entity, format, size_bytes, row_count,"
+    " rows_loaded, rows_rejected, warnings, status, message, uploaded_by, uploaded_at,"
+    " upload_date, archived_path, scope_source, scope_start, scope_end, scope_replaces"
+)
 
 
 @dataclass
@@ -66,6 +97,14 @@ class UploadResult:
     quarantined_to: str | None = None
     profile: str | None = None  # the source profile of a vendor file (docs/sources.md)
     rows_skipped: int = 0  # a vendor file's group and subtotal rows, counted, not rejected
+    # What an accepted upload replaces (module docstring): source, and its dates' range
+    scope_source: str | None = None
+    scope_start: date | None = None
+    scope_end: date | None = None
+    # Whether the scope replaces older rows by date (vendor files, rows without ids, a
+    # declared period) or only by key (canonical files with their own ids: `_set_scope`)
+    scope_replaces: bool = False
+    ids_derived: bool = False  # the file had no id column: ids made from the rows' content
 
     @property
     def ok(self) -> bool:
@@ -92,6 +131,9 @@ def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
             fix VARCHAR, severity VARCHAR NOT NULL
         )"""
     )
+    for name, sql_type in UPLOAD_SCOPE_COLUMNS:  # a warehouse from before upload scopes
+        con.execute(f"ALTER TABLE ingest.uploads ADD COLUMN IF NOT EXISTS {name} {sql_type}")
+    _backfill_scopes(con)
     for entity in ENTITIES.values():
         columns = ", ".join(f"{c.name} {SQL_TYPES[c.type]}" for c in entity.columns)
         con.execute(
@@ -116,28 +158,111 @@ def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
                     f"ALTER TABLE raw.{entity.name} ADD COLUMN IF NOT EXISTS"
                     f" {c.name} {SQL_TYPES[c.type]}"
                 )
+    ensure_row_overrides_table(con)  # analysts' corrections, read by dbt
+
+
+def _scope_bounds(entity_name: str, rows: str) -> str:
+    """SELECT of (start, end) of the dates in `rows`: whole months for monthly entities."""
+    column = SCOPE_DATES[entity_name]
+    if entity_name in MONTHLY_SCOPES:
+        return (
+            f"SELECT CAST(date_trunc('month', min({column})) AS DATE),"
+            f" last_day(max({column})) FROM {rows}"
+        )
+    return f"SELECT min({column}), max({column}) FROM {rows}"
+
+
+def _backfill_scopes(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the accepted uploads of a warehouse from before upload scopes their scope, from
+    the rows they loaded (once: afterwards every accepted upload has its source)."""
+    missing = con.execute(
+        "SELECT upload_id, entity FROM ingest.uploads"
+        " WHERE status = 'accepted' AND scope_source IS NULL AND entity IS NOT NULL"
+    ).fetchall()
+    if not missing:
+        return
+    profiles = "ingest.upload_sources"
+    has_profiles = con.execute(
+        "SELECT count(*) FROM information_schema.tables"
+        " WHERE table_schema = 'ingest' AND table_name = 'upload_sources'"
+    ).fetchone()[0]
+    for upload_id, entity_name in missing:
+        source = None
+        if has_profiles:
+            found = con.execute(
+                f"SELECT profile FROM {profiles} WHERE upload_id = ?", [upload_id]
+            ).fetchone()
+            source = found[0] if found else None
+        start = end = None
+        rows = f"ingest.{entity_name}_rows"
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables"
+            " WHERE table_schema = 'ingest' AND table_name = ?",
+            [f"{entity_name}_rows"],
+        ).fetchone()[0]
+        if entity_name in SCOPE_DATES and exists:
+            start, end = con.execute(
+                _scope_bounds(entity_name, f"{rows} WHERE _upload_id = ?"), [upload_id]
+            ).fetchone()
+        con.execute(
+            "UPDATE ingest.uploads SET scope_source = ?, scope_start = ?, scope_end = ?,"
+            " scope_replaces = ? WHERE upload_id = ?",
+            [source or CANONICAL_SOURCE, start, end, source is not None, upload_id],
+        )
 
 
 def rebuild_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:
     """raw.<entity>: for every natural key, the row of the newest upload.
 
+    Before that, for a dated entity, a row is dropped when a newer accepted upload of the same
+    source covers its date (the upload scope, module docstring): one anti join of the rows
+    with the (older upload, newer range) pairs, in SQL, however many rows. Only rows of
+    accepted uploads count: a retracted upload's rows stay in ``ingest.<entity>_rows`` (so a
+    rebuild as of an earlier moment can count them again, `moatmetrics rebuild --as-of`) but
+    never reach raw.
+
     An accepted upload never holds a key twice (repeated and conflicting keys are rejected
     rows), so while all rows come from one upload — every first import — each key already
-    has one row and the window that picks the newest is skipped (a third of the ingest time
-    of a million-row file).
+    has one row and both steps are skipped (a third of the ingest time of a million-row file).
     """
     columns = ", ".join(entity.column_names)
     rows = f"ingest.{entity.name}_rows"
-    uploads = con.execute(f"SELECT count(DISTINCT _upload_id) FROM {rows}").fetchone()[0]
+    accepted = (
+        "(SELECT upload_id FROM ingest.uploads"
+        f" WHERE entity = '{entity.name}' AND status = 'accepted')"
+    )
+    present, uploads = con.execute(
+        f"SELECT count(DISTINCT _upload_id),"
+        f" count(DISTINCT _upload_id) FILTER (_upload_id IN {accepted}) FROM {rows}"
+    ).fetchone()
+    if present != uploads:  # rows of retracted uploads: kept in ingest, left out here
+        rows = f"(SELECT * FROM {rows} WHERE _upload_id IN {accepted})"
     newest = (
         ""
         if uploads <= 1
         else f" QUALIFY row_number() OVER (PARTITION BY {', '.join(entity.key)}"
         " ORDER BY _upload_seq DESC, _row_number DESC) = 1"
     )
+    source = rows
+    if uploads > 1 and entity.name in SCOPE_DATES:
+        # Pairs: an older upload and the range of each newer one of the same source.
+        superseded = (
+            "SELECT older.upload_id, newer.scope_start, newer.scope_end"
+            " FROM ingest.uploads AS older JOIN ingest.uploads AS newer"
+            " ON newer.entity = older.entity AND newer.scope_source = older.scope_source"
+            " AND newer.upload_seq > older.upload_seq"
+            f" WHERE older.entity = '{entity.name}' AND older.status = 'accepted'"
+            " AND newer.status = 'accepted' AND newer.scope_start IS NOT NULL"
+            " AND newer.scope_replaces"
+        )
+        source = (
+            f"(SELECT * FROM {rows} AS r ANTI JOIN ({superseded}) AS s"
+            f" ON r._upload_id = s.upload_id"
+            f" AND r.{SCOPE_DATES[entity.name]} BETWEEN s.scope_start AND s.scope_end)"
+        )
     con.execute(
         f"CREATE OR REPLACE TABLE raw.{entity.name} AS"
-        f" SELECT {columns}, _upload_id, _row_number FROM {rows}{newest}"
+        f" SELECT {columns}, _upload_id, _row_number FROM {source}{newest}"
         f" ORDER BY {', '.join(entity.key)}"
     )
     return con.execute(f"SELECT count(*) FROM raw.{entity.name}").fetchone()[0]
@@ -238,7 +363,10 @@ class Ingestor:
         entity_name: str | None = None,
         uploaded_by: str = "cli",
         options: SourceOptions | None = None,
+        period: tuple[date, date] | None = None,
     ) -> UploadResult:
+        """Ingest one file; `period` is the period the uploader says the export covers (its
+        scope instead of its dates' range: a day without rows in it still replaces)."""
         path = Path(path)
         result = UploadResult(file_name=path.name, entity=entity_name, status="rejected")
         size = path.stat().st_size
@@ -252,6 +380,13 @@ class Ingestor:
         if previous and previous[0] == "accepted":
             result.status, result.entity, result.rows_loaded = "unchanged", previous[1], previous[2]
             result.message = "already imported (byte-identical upload); nothing changed"
+            return result
+        if previous and previous[0] == RETRACTED:  # retracted stays retracted
+            result.status, result.entity = "unchanged", previous[1]
+            result.message = (
+                f"this exact file was imported as upload {upload_id} and retracted; nothing"
+                " changed: to load its rows again, export the file again (new bytes)"
+            )
             return result
         if previous:  # a rejected upload is checked again: settings may have changed
             self.con.execute("DELETE FROM ingest.uploads WHERE upload_id = ?", [upload_id])
@@ -324,6 +459,9 @@ class Ingestor:
             self._validate_and_load(entity, source, ctx, result, upload_id, seq, sheet)
             if vendor is not None:
                 vendor.after_load(self.con, upload_id, result)
+            if result.status == "accepted":
+                source_name = vendor.profile.name if vendor else CANONICAL_SOURCE
+                self._set_scope(result, source_name, period)
         except Exception as exc:  # noqa: BLE001 (one file's failure must not stop the others)
             try:
                 self.con.execute("ROLLBACK")
@@ -346,7 +484,8 @@ class Ingestor:
             result.message = message
             self._record_problem(upload_id, path.name, sheet, None, None, None, message)
         self.con.execute(
-            "INSERT INTO ingest.uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO ingest.uploads ({UPLOAD_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 upload_id,
                 seq,
@@ -365,6 +504,10 @@ class Ingestor:
                 uploaded_at,
                 ctx.upload_date,
                 None if archived is None else str(archived),
+                result.scope_source,
+                result.scope_start,
+                result.scope_end,
+                result.scope_replaces,
             ],
         )
         if result.status == "accepted":
@@ -372,6 +515,82 @@ class Ingestor:
         self.con.execute("COMMIT")
         self._sample_problems(result)
         return result
+
+    def _set_scope(
+        self, result: UploadResult, source: str, period: tuple[date, date] | None = None
+    ) -> None:
+        """The accepted upload's scope: its source and the range of its rows' dates, or the
+        declared period, which must then hold every row's date (else the file is rejected).
+
+        The range replaces older rows of the same source (`rebuild_raw_table`) when the rows
+        cannot be matched by id: a vendor export (a re-export of a period is that period's
+        whole truth, deletions included), a file without an id column (ids derived from the
+        content change when a row is corrected), or a declared period. A canonical file with
+        its own ids replaces by id only, so exports split by technician or client add up."""
+        assert result.entity is not None and result.upload_id is not None
+        result.scope_source = source
+        result.scope_replaces = (
+            source != CANONICAL_SOURCE or result.ids_derived or period is not None
+        )
+        if result.entity not in SCOPE_DATES:
+            if period is not None:
+                raise StructuralError(
+                    f"a declared period applies to dated files ({', '.join(SCOPE_DATES)}),"
+                    f" not to {result.entity}: upload it without a period"
+                )
+            return
+        rows = f"ingest.{result.entity}_rows WHERE _upload_id = ?"
+        if period is None:
+            result.scope_start, result.scope_end = self.con.execute(
+                _scope_bounds(result.entity, rows), [result.upload_id]
+            ).fetchone()
+            return
+        start, end = period
+        if result.entity in MONTHLY_SCOPES:  # licenses: whole months
+            start = start.replace(day=1)
+            end = self.con.execute("SELECT last_day(CAST(? AS DATE))", [end]).fetchone()[0]
+        column = SCOPE_DATES[result.entity]
+        outside = self.con.execute(
+            f"SELECT _row_number, {column} FROM {rows} AND ({column} < ? OR {column} > ?)"
+            " ORDER BY _row_number LIMIT 1",
+            [result.upload_id, start, end],
+        ).fetchone()
+        if outside is not None:
+            raise StructuralError(
+                f"row {outside[0]}: {column} {outside[1]} is outside the declared period"
+                f" {start} to {end}: correct the date, or declare the period the export"
+                " covers"
+            )
+        result.scope_start, result.scope_end = start, end
+
+    def retract(self, upload_id: str, reason: str, retracted_by: str) -> str | None:
+        """Take an accepted upload's rows out of raw and rebuild its raw table.
+
+        The upload stays listed, as ``retracted``, and no longer replaces older rows; its rows
+        stay in ``ingest.<entity>_rows`` (like its archived file) so that a rebuild as of a
+        moment before the retraction counts them, but raw leaves them out. Returns its entity,
+        or None when it is not an accepted upload here (unknown, rejected or retracted before).
+        """
+        found = self.con.execute(
+            "SELECT entity FROM ingest.uploads WHERE upload_id = ? AND status = 'accepted'",
+            [upload_id],
+        ).fetchone()
+        if found is None:
+            return None
+        entity = ENTITIES[found[0]]
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                "UPDATE ingest.uploads SET status = ?, retracted_at = ?, retracted_by = ?,"
+                " retract_reason = ? WHERE upload_id = ?",
+                [RETRACTED, datetime.now(UTC), retracted_by, reason, upload_id],
+            )
+            rebuild_raw_table(self.con, entity)
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+        return entity.name
 
     def _archive(self, path: Path, sha: str) -> Path:
         target = self.settings.uploads_dir / f"{sha}{path.suffix.lower()}"
@@ -411,6 +630,7 @@ class Ingestor:
         con = self.con
         sources, notes, derived = _resolve_sources(entity, source)
         result.notes.extend(notes)
+        result.ids_derived = "entry_id" in derived
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE src_parsed AS {parsed_select(sources, ctx, 'src')}"
         )

@@ -85,7 +85,7 @@ def _typed_expr(col: Column, text: str, ctx: ValidationContext) -> str:
     if col.type == "decimal":
         return (
             f"CASE WHEN regexp_full_match({text}, '{_DECIMAL_RE}')"
-            f" THEN try_cast({text} AS DECIMAL(18,4)) END"
+            f" THEN try_cast({text} AS {SQL_TYPES['decimal']}) END"
         )
     if col.type == "date":
         iso = (

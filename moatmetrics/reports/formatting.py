@@ -91,6 +91,16 @@ def month(value: date) -> str:
     return f"{_MONTHS[value.month - 1]} {value.year}"
 
 
+def day(value: date | None) -> str:
+    """`2026-03-31` -> `31 Mar 2026` (a renewal date); unknown -> `n/a`."""
+    return NONE if value is None else f"{value.day} {month(value)}"
+
+
+def hours(value: Decimal | None) -> str:
+    """Hours as money prints amounts (2 decimals, thousands separator): `1,234.50`."""
+    return money(value)
+
+
 def period(first: date | None, last: date | None) -> str:
     if first is None or last is None:
         return "no months"

@@ -199,21 +199,23 @@ class LicenseLine:
     vendor: str | None
     product: str
     month: date
-    seats_purchased: int
-    seats_active: int
-    unused_seats: int
-    monthly_waste: Decimal
+    # None where the row lacks the fact (a license assembled from vendor facts, metrics.md)
+    seats_purchased: int | None
+    seats_active: int | None
+    unused_seats: int | None
+    monthly_waste: Decimal | None
     unbilled_seats: int | None
     monthly_leakage: Decimal | None
     recommendation: str
     confidence: float | None
     needs_review: bool | None
     explanation: str | None
+    renewal: date | None = None  # term_end_date: None when the export does not say
 
     @property
     def monthly_savings(self) -> Decimal:
-        """Cost of unused seats plus price of unbilled ones (unknown leakage counts 0)."""
-        return self.monthly_waste + (self.monthly_leakage or ZERO)
+        """Cost of unused seats plus price of unbilled ones (unknown waste or leakage counts 0)."""
+        return (self.monthly_waste or ZERO) + (self.monthly_leakage or ZERO)
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,7 @@ def _license_line(row: Row, names: Mapping[str, str | None]) -> LicenseLine:
         confidence=row.get("confidence"),
         needs_review=row.get("needs_review"),
         explanation=fmt.printable(row.get("explanation"), fmt.EXPLANATION_LIMIT),
+        renewal=row.get("term_end_date"),
     )
 
 
@@ -285,8 +288,8 @@ def license_savings_report(
     present = {line.client_id for line in lines}
     totals = LicenseTotals(
         products=len(lines),
-        unused_seats=sum(line.unused_seats for line in lines),
-        monthly_waste=sum((line.monthly_waste for line in lines), ZERO),
+        unused_seats=sum(line.unused_seats or 0 for line in lines),
+        monthly_waste=sum((line.monthly_waste or ZERO for line in lines), ZERO),
         unbilled_seats=sum(line.unbilled_seats or 0 for line in lines),
         monthly_leakage=sum((line.monthly_leakage or ZERO for line in lines), ZERO),
         monthly_savings=sum((line.monthly_savings for line in lines), ZERO),

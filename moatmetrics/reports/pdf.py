@@ -62,6 +62,8 @@ FLAGGED = colors.HexColor("#FFF3DC")
 AMBER = colors.HexColor("#9A5B00")
 # US and Canadian MSPs print on Letter, everyone else on A4.
 _LETTER_CURRENCIES = {"USD", "CAD"}
+# Names, vendors and products in a table cell are cut here ("…"): a few lines at most.
+CELL_TEXT_LIMIT = 80
 # Beyond this many table rows a PDF stops being a document anyone reads (about 150 pages).
 MAX_PDF_ROWS = 5_000
 
@@ -96,7 +98,7 @@ HEAD = _style("head", fontName=BOLD, fontSize=7.5, leading=9, textColor=colors.w
 HEAD_RIGHT = ParagraphStyle("headright", parent=HEAD, alignment=TA_RIGHT)
 
 
-def _text(value: str | None) -> str:
+def text(value: str | None) -> str:
     """Paragraph markup for untrusted text (client names, explanations), printable."""
     return escape(fmt.printable(value) or "")
 
@@ -132,7 +134,7 @@ def _clip(text: str, width: float, font: str, size: float) -> str:
 
 
 def _decorator(
-    title: str, scope: str, context: ReportContext, size: tuple[float, float]
+    title: str, scope: str, context: ReportContext, size: tuple[float, float], brand: str | None
 ) -> Callable[[Canvas, int, int], None]:
     width, height = size
     stamp = (
@@ -146,8 +148,8 @@ def _decorator(
         canvas.rect(0, height - 11 * mm, width, 11 * mm, stroke=0, fill=1)
         canvas.setFillColor(colors.white)
         canvas.setFont(BOLD, 9)
-        heading = f"MoatMetrics - {title}"
-        canvas.drawString(14 * mm, height - 7 * mm, heading)
+        heading = f"{brand} - {title}" if brand else title
+        canvas.drawString(14 * mm, height - 7 * mm, _clip(heading, width / 2, BOLD, 9))
         canvas.setFont(FONT, 8)
         canvas.drawRightString(width - 14 * mm, height - 7 * mm, stamp)
         canvas.setFillColor(MUTED)
@@ -160,8 +162,19 @@ def _decorator(
     return decorate
 
 
-def _render(title: str, scope: str, context: ReportContext, story: list[Flowable]) -> bytes:
-    size = landscape(letter if context.currency in _LETTER_CURRENCIES else A4)
+def page_size(context: ReportContext) -> tuple[float, float]:
+    return landscape(letter if context.currency in _LETTER_CURRENCIES else A4)
+
+
+def render(
+    title: str,
+    scope: str,
+    context: ReportContext,
+    story: list[Flowable],
+    brand: str | None = "MoatMetrics",
+) -> bytes:
+    """The story as a PDF with the page header (`brand - title`) and footer on every page."""
+    size = page_size(context)
     buffer = io.BytesIO()
     doc = BaseDocTemplate(
         buffer,
@@ -171,20 +184,20 @@ def _render(title: str, scope: str, context: ReportContext, story: list[Flowable
         topMargin=17 * mm,
         bottomMargin=15 * mm,
         title=f"{title}: {scope}",
-        author="MoatMetrics",
+        author=brand or "MoatMetrics",
         subject=f"Snapshot {context.snapshot_id}",
         creator="MoatMetrics",
     )
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body")
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
-    decorate = _decorator(title, scope, context, size)
+    decorate = _decorator(title, scope, context, size, brand)
     doc.build(story, canvasmaker=lambda *a, **kw: _NumberedCanvas(*a, decorate=decorate, **kw))
     return buffer.getvalue()
 
 
-def _front(title: str, subtitle: str, context: ReportContext, facts: Sequence[tuple[str, str]]):
+def front(title: str, subtitle: str, context: ReportContext, facts: Sequence[tuple[str, str]]):
     rows = [
-        [Paragraph(label, TILE_LABEL), Paragraph(_text(value), BODY)]
+        [Paragraph(label, TILE_LABEL), Paragraph(text(value), BODY)]
         for label, value in (
             *facts,
             ("Snapshot", context.snapshot_id),
@@ -196,13 +209,13 @@ def _front(title: str, subtitle: str, context: ReportContext, facts: Sequence[tu
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
                                ("TOPPADDING", (0, 0), (-1, -1), 1)]))  # fmt: skip
-    return [Paragraph(_text(title), TITLE), Paragraph(_text(subtitle), SUBTITLE),
+    return [Paragraph(text(title), TITLE), Paragraph(text(subtitle), SUBTITLE),
             Spacer(1, 4 * mm), table, Spacer(1, 5 * mm)]  # fmt: skip
 
 
-def _tiles(tiles: Sequence[tuple[str, str]], width: float) -> Table:
-    cells = [[Paragraph(_text(value), TILE_VALUE) for _, value in tiles],
-             [Paragraph(_text(label), TILE_LABEL) for label, _ in tiles]]  # fmt: skip
+def tiles(tiles: Sequence[tuple[str, str]], width: float) -> Table:
+    cells = [[Paragraph(text(value), TILE_VALUE) for _, value in tiles],
+             [Paragraph(text(label), TILE_LABEL) for label, _ in tiles]]  # fmt: skip
     table = Table(cells, colWidths=[width / len(tiles)] * len(tiles), hAlign="LEFT")
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, -1), ZEBRA),
@@ -215,13 +228,13 @@ def _tiles(tiles: Sequence[tuple[str, str]], width: float) -> Table:
     return table
 
 
-def _header(labels: Sequence[str], right_from: int) -> list[Paragraph]:
+def header_cells(labels: Sequence[str], right_from: int) -> list[Paragraph]:
     """Header cells that wrap, right-aligned over the numeric columns."""
-    return [Paragraph(_text(label), HEAD_RIGHT if i >= right_from else HEAD)
+    return [Paragraph(text(label), HEAD_RIGHT if i >= right_from else HEAD)
             for i, label in enumerate(labels)]  # fmt: skip
 
 
-def _data_table(
+def data_table(
     header: Sequence[str],
     rows: Sequence[tuple[Sequence[str], str | None, bool]],
     widths: Sequence[float],
@@ -229,7 +242,7 @@ def _data_table(
     right_from: int,
 ) -> Table:
     """Header, then per row its cells, its explanation below (spanning) and its flag colour."""
-    data: list[list[Any]] = [_header(header, right_from)]
+    data: list[list[Any]] = [header_cells(header, right_from)]
     style: list[tuple[Any, ...]] = [
         ("FONT", (0, 0), (-1, -1), FONT, 8),
         ("FONT", (0, 0), (-1, 0), BOLD, 7.5),
@@ -243,7 +256,7 @@ def _data_table(
     for cells, explanation, flagged in rows:
         first = len(data)
         data.append(list(cells))
-        note = Paragraph(_text(explanation) or "No explanation.", NOTE)
+        note = Paragraph(text(explanation) or "No explanation.", NOTE)
         data.append([note] + [""] * (len(header) - 1))
         style += [("SPAN", (0, first + 1), (-1, first + 1)),
                   ("NOSPLIT", (0, first), (-1, first + 1)),  # a row stays with its explanation
@@ -265,14 +278,17 @@ def _data_table(
     return table
 
 
-def _fit(text: str, width: float) -> str | Paragraph:
-    """Plain text when it fits its column (one line), else a wrapping paragraph."""
-    if pdfmetrics.stringWidth(text, FONT, 8) <= width - 12:
-        return text
-    return Paragraph(_text(text), CELL)
+def fit(value: str, width: float) -> str | Paragraph:
+    """Plain text when it fits its column (one line), else a wrapping paragraph of at most
+    CELL_TEXT_LIMIT characters (a 200-character name in a narrow column would otherwise make
+    a row taller than the page; the XLSX holds the whole text)."""
+    value = fmt.printable(value, CELL_TEXT_LIMIT)
+    if pdfmetrics.stringWidth(value, FONT, 8) <= width - 12:
+        return value
+    return Paragraph(text(value), CELL)
 
 
-def _scaled(fractions: Sequence[float], width: float) -> list[float]:
+def scaled(fractions: Sequence[float], width: float) -> list[float]:
     total = sum(fractions)
     return [width * f / total for f in fractions]
 
@@ -297,7 +313,7 @@ def _totals_cells(label: str, totals: Totals) -> list[str]:
 
 
 def _client_story(section: ClientSection, width: float) -> list[Flowable]:
-    heading = Paragraph(_text(section.title), HEADING)
+    heading = Paragraph(text(section.title), HEADING)
     if not section.months:
         return [KeepTogether([heading, Paragraph("No client profitability rows in this period.",
                                                  BODY)])]  # fmt: skip
@@ -318,19 +334,19 @@ def _client_story(section: ClientSection, width: float) -> list[Flowable]:
         )  # fmt: skip
         for m in section.months
     ]
-    widths = _scaled([1.1, 1.3, 1.3, 1.3, 1.1, 1.2, 1.0, 0.9], width)
+    widths = scaled([1.1, 1.3, 1.3, 1.3, 1.1, 1.2, 1.0, 0.9], width)
     totals = _totals_cells("Period total", section.totals)
-    table = _data_table(PROFITABILITY_HEADER, rows, widths, totals, right_from=1)
+    table = data_table(PROFITABILITY_HEADER, rows, widths, totals, right_from=1)
     return [CondPageBreak(40 * mm), heading, table]
 
 
 def _summary_table(report: ProfitabilityReport, width: float) -> Table:
     header = ["Client", "Months", "Revenue", "Total cost", "Gross profit", "Gross margin",
               "Eff. hourly rate", "Lowest confidence", "Months to review"]  # fmt: skip
-    data: list[list[Any]] = [_header(header, 1)]
+    data: list[list[Any]] = [header_cells(header, 1)]
     for section in report.clients:
         t = section.totals
-        data.append([Paragraph(_text(section.title), CELL), str(t.months), fmt.money(t.revenue),
+        data.append([Paragraph(text(section.title), CELL), str(t.months), fmt.money(t.revenue),
                      fmt.money(t.total_cost), fmt.money(t.gross_profit),
                      fmt.percent(t.gross_margin), fmt.money(t.effective_hourly_rate),
                      fmt.confidence(t.lowest_confidence), str(t.months_to_review)])  # fmt: skip
@@ -339,7 +355,7 @@ def _summary_table(report: ProfitabilityReport, width: float) -> Table:
                  fmt.money(t.total_cost), fmt.money(t.gross_profit), fmt.percent(t.gross_margin),
                  fmt.money(t.effective_hourly_rate), fmt.confidence(t.lowest_confidence),
                  str(t.months_to_review)])  # fmt: skip
-    table = Table(data, colWidths=_scaled([3.2, 0.8, 1.3, 1.3, 1.3, 1.1, 1.2, 1.2, 1.1], width),
+    table = Table(data, colWidths=scaled([3.2, 0.8, 1.3, 1.3, 1.3, 1.1, 1.2, 1.2, 1.1], width),
                   repeatRows=1, hAlign="LEFT")  # fmt: skip
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 8),
@@ -368,7 +384,7 @@ def _profitability_notes(context: ReportContext) -> list[Flowable]:
         "checked before they are relied on. The period total shows the lowest confidence.",
     )
     return [CondPageBreak(30 * mm), Paragraph("How to read this report", HEADING),
-            *[Paragraph(_text(note), BODY) for note in notes]]  # fmt: skip
+            *[Paragraph(text(note), BODY) for note in notes]]  # fmt: skip
 
 
 def profitability_pdf(report: ProfitabilityReport) -> bytes:
@@ -380,16 +396,15 @@ def profitability_pdf(report: ProfitabilityReport) -> bytes:
     else:
         scope = f"{context.scope} ({len(report.clients)})"
         asked = f"{context.clients_asked} ({len(report.clients)})"
-    size = landscape(letter if context.currency in _LETTER_CURRENCIES else A4)
-    width = size[0] - 28 * mm
+    width = page_size(context)[0] - 28 * mm
     t = report.totals
-    story: list[Flowable] = _front(
+    story: list[Flowable] = front(
         "Client profitability",
         f"{scope} - {period}",
         context,
         [("Clients", asked), ("Period", period)],
     )
-    story.append(_tiles([
+    story.append(tiles([
         (f"Revenue ({context.currency})", fmt.money(t.revenue)),
         (f"Gross profit ({context.currency})", fmt.money(t.gross_profit)),
         ("Gross margin", fmt.percent(t.gross_margin)),
@@ -400,12 +415,12 @@ def profitability_pdf(report: ProfitabilityReport) -> bytes:
     for section in report.clients:
         story += _client_story(section, width)
     story += _profitability_notes(context)
-    return _render("Client profitability", f"{scope} - {period}", context, story)
+    return render("Client profitability", f"{scope} - {period}", context, story)
 
 
 # --- license savings --------------------------------------------------------------------
 
-LICENSE_HEADER = ("Client", "Vendor", "Product", "Unused seats", "Monthly waste",
+LICENSE_HEADER = ("Client", "Vendor", "Product", "Renews", "Unused seats", "Monthly waste",
                   "Unbilled seats", "Monthly leakage", "Monthly savings", "Action",
                   "Confidence")  # fmt: skip
 
@@ -415,30 +430,30 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
     context = report.context
     month = fmt.month(report.month) if report.month else "no license data"
     scope = context.scope
-    size = landscape(letter if context.currency in _LETTER_CURRENCIES else A4)
-    width = size[0] - 28 * mm
+    width = page_size(context)[0] - 28 * mm
     t = report.totals
-    story: list[Flowable] = _front(
+    story: list[Flowable] = front(
         "License savings",
         f"{scope} - seats as of {month}",
         context,
         [("Clients", context.clients_asked), ("Seats as of", month),
          ("Period asked", fmt.asked_period(context.month_from, context.month_to))],
     )  # fmt: skip
-    story.append(_tiles([
+    story.append(tiles([
         (f"Monthly savings ({context.currency})", fmt.money(t.monthly_savings)),
         (f"Annualised ({context.currency})", fmt.money(t.annual_savings)),
         ("Unused seats", fmt.count(t.unused_seats)),
         ("Unbilled seats", fmt.count(t.unbilled_seats)),
     ], width))  # fmt: skip
     story.append(Paragraph("Products by monthly savings", HEADING))
-    widths = _scaled([0.8, 1.0, 2.3, 0.7, 1.0, 0.7, 1.0, 1.0, 0.9, 0.95], width)
+    widths = scaled([1.4, 1.1, 2.1, 0.9, 0.6, 0.9, 0.6, 0.9, 0.95, 0.8, 0.75], width)
     rows = [
         (
             [
-                _fit(line.client_id, widths[0]),
-                _fit(line.vendor or fmt.NONE, widths[1]),
-                _fit(line.product, widths[2]),
+                fit(line.client_name or line.client_id, widths[0]),
+                fit(line.vendor or fmt.NONE, widths[1]),
+                fit(line.product, widths[2]),
+                fmt.day(line.renewal),
                 fmt.count(line.unused_seats),
                 fmt.money(line.monthly_waste),
                 fmt.count(line.unbilled_seats),
@@ -447,27 +462,29 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
                 RECOMMENDATIONS.get(line.recommendation, line.recommendation),
                 fmt.confidence(line.confidence),
             ],
-            " - ".join(p for p in (line.client_name, line.explanation) if p),
+            " - ".join(p for p in (line.client_id, line.explanation) if p),
             bool(line.needs_review),
         )  # fmt: skip
         for line in report.lines
     ]
-    totals = ["Total", "", f"{t.products} products", fmt.count(t.unused_seats),
+    totals = ["Total", "", f"{t.products} products", "", fmt.count(t.unused_seats),
               fmt.money(t.monthly_waste), fmt.count(t.unbilled_seats),
               fmt.money(t.monthly_leakage), fmt.money(t.monthly_savings), "", ""]  # fmt: skip
     if rows:
-        story.append(_data_table(LICENSE_HEADER, rows, widths, totals, right_from=3))
+        story.append(data_table(LICENSE_HEADER, rows, widths, totals, right_from=4))
     else:
         story.append(Paragraph("No license rows for these clients in this period.", BODY))
     if report.clients_without_licenses:
         story.append(Paragraph(
-            _text("No licenses in this month for: " + ", ".join(report.clients_without_licenses)),
+            text("No licenses in this month for: " + ", ".join(report.clients_without_licenses)),
             BODY))  # fmt: skip
     notes = (
         "Unused seats = purchased - active; monthly waste = unused seats x unit cost (what "
         "reclaiming them saves). Unbilled seats = assigned - billed; monthly leakage = unbilled "
         "seats x unit price (what billing them recovers; n/a when the export does not say how "
         "many seats are billed). Monthly savings = waste + leakage; annualised = x 12.",
+        "Renews: the end of the subscription's current term as the license export has it "
+        "(n/a when the export does not say).",
         "Recommendations, the first that applies: true up (more seats assigned than "
         "purchased), bill client (assigned seats not billed), reclaim (unused seats and under "
         "80 % of the seats active), no action.",
@@ -475,5 +492,5 @@ def license_savings_pdf(report: LicenseSavingsReport) -> bytes:
         "seat counts before acting on them.",
     )
     story += [CondPageBreak(30 * mm), Paragraph("How to read this report", HEADING),
-              *[Paragraph(_text(n), BODY) for n in notes]]  # fmt: skip
-    return _render("License savings", f"{scope} - as of {month}", context, story)
+              *[Paragraph(text(n), BODY) for n in notes]]  # fmt: skip
+    return render("License savings", f"{scope} - as of {month}", context, story)

@@ -37,6 +37,7 @@ MONEY = "#,##0.00"
 PERCENT = "0.0%"
 RATIO = "0.00"
 MONTH = "mmm yyyy"
+DAY = "yyyy-mm-dd"
 COUNT = "#,##0"
 # Beyond this many rows a workbook is no longer a report, and it takes ~15 s to write (Excel's
 # own limit is 1,048,576 rows).
@@ -209,7 +210,8 @@ def profitability_xlsx(report: ProfitabilityReport) -> bytes:
 
 LICENSE_COLUMNS: list[Column] = [
     ("Client ID", 12, None), ("Client", 30, None), ("Vendor", 16, None), ("Product", 32, None),
-    ("Month", 11, MONTH), ("Seats purchased", 11, COUNT), ("Seats active", 11, COUNT),
+    ("Month", 11, MONTH), ("Renews", 12, DAY), ("Seats purchased", 11, COUNT),
+    ("Seats active", 11, COUNT),
     ("Unused seats", 11, COUNT), ("Monthly waste", 14, MONEY), ("Unbilled seats", 11, COUNT),
     ("Monthly leakage", 14, MONEY), ("Monthly savings", 14, MONEY),
     ("Recommendation", 14, None), ("Action", 14, None), ("Confidence", 11, RATIO),
@@ -227,7 +229,8 @@ def license_savings_xlsx(report: LicenseSavingsReport) -> bytes:
     _table_header(sheet, LICENSE_COLUMNS)
     for line in report.lines:
         values = [line.client_id, line.client_name or "", line.vendor or "", line.product,
-                  line.month, line.seats_purchased, line.seats_active, line.unused_seats,
+                  line.month, line.renewal, line.seats_purchased, line.seats_active,
+                  line.unused_seats,
                   line.monthly_waste, line.unbilled_seats, line.monthly_leakage,
                   line.monthly_savings, line.recommendation,
                   RECOMMENDATIONS.get(line.recommendation, line.recommendation),
@@ -235,7 +238,7 @@ def license_savings_xlsx(report: LicenseSavingsReport) -> bytes:
         _row(sheet, LICENSE_COLUMNS, values, fill=_FLAG_FILL if line.needs_review else None)
     t = report.totals
     _row(sheet, LICENSE_COLUMNS,
-         ["Total", f"{t.products} products", None, None, None, None, None, t.unused_seats,
+         ["Total", f"{t.products} products", None, None, None, None, None, None, t.unused_seats,
           t.monthly_waste, t.unbilled_seats, t.monthly_leakage, t.monthly_savings, None, None,
           None, f"{t.to_review} to review", None], font=_BOLD)  # fmt: skip
     month: date | None = report.month
@@ -256,6 +259,8 @@ def license_savings_xlsx(report: LicenseSavingsReport) -> bytes:
             "Monthly waste = unused seats x unit cost; monthly leakage = unbilled seats x unit "
             "price (empty when the export does not say how many seats are billed); monthly "
             "savings = waste + leakage (unknown leakage counts 0).",
+            "Renews: the end of the subscription's current term (term_end_date of the license"
+            " export); empty when the export does not say.",
             "Recommendation codes: true_up, bill_client, reclaim, ok (docs/metrics.md).",
             "Text that starts with =, +, - or @ is shown with a leading ' so it is never run "
             "as a formula.",

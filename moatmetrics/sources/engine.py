@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from moatmetrics.ingest.contract import ENTITIES, entity_for_file_stem
+from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, entity_for_file_stem
 from moatmetrics.ingest.readers import (
     SourceTable,
     StructuralError,
@@ -322,7 +322,8 @@ class VendorFile:
             if kind == "date" and header:
                 return self._parsed_date(self._text(header), self._date_format())
             if kind == "num" and header:
-                return f"try_cast({self._money_text(self._text(header))} AS DECIMAL(18,4))"
+                money = self._money_text(self._text(header))
+                return f"try_cast({money} AS {SQL_TYPES['decimal']})"
             return self._text(name)
 
         return resolve
@@ -548,6 +549,35 @@ def detect_vendor_file(
         + ". Pass --source NAME, write a profile (`moatmetrics sources suggest FILE` drafts"
         " one), or name a canonical file after its entity (clients, staff, time_entries,"
         " invoices, licenses, expenses) or pass --entity"
+    )
+
+
+def recognised_source(path: Path, file_name: str, settings: Settings) -> str | None:
+    """The source profile whose headers a file has, judged before it is landed (an HTTP upload
+    is held under a temporary name, so its format comes from `file_name`); None when no profile
+    matches. Several matching profiles is the same error the ingest would give."""
+    fmt = vendor_format(Path(file_name))
+    if fmt is None or path.stat().st_size == 0:
+        return None
+    profiles = _profiles(settings)
+    found = choose(profiles, read_head(path, fmt), Path(file_name))
+    return found.profile.name if found is not None else None
+
+
+def unrecognised_file_message(path: Path, file_name: str, settings: Settings) -> str:
+    """Why a file that names no entity and matches no profile is refused, with the nearest
+    profiles and what each is missing."""
+    fmt = vendor_format(Path(file_name))
+    closest = ""
+    if fmt is not None and path.stat().st_size > 0:
+        closest = closest_profiles(_profiles(settings), read_head(path, fmt))
+    return (
+        f"cannot tell what '{file_name}' holds: its name does not name an entity and no source"
+        " profile matches its headers"
+        + (f" (closest: {closest})" if closest else "")
+        + ". Name the file after its entity (clients, staff, time_entries, invoices, licenses,"
+        " expenses) or send the form field `entity`; for another system's export, write a"
+        " profile (`moatmetrics sources suggest FILE` drafts one)"
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -182,6 +183,25 @@ def train_and_score(features: pd.DataFrame) -> ChurnResult:
     final = _fit(_matrix(labelled, all_medians), labelled["churned_within_3m"].to_numpy(int))
     scores = _score_current(features, final, all_medians)
     return ChurnResult("scored", None, scores, _model_row("scored", None, **counts, **metrics))
+
+
+def complete_months_only(features: pd.DataFrame, last_complete: date | None) -> pd.DataFrame:
+    """The feature rows up to the last complete month, as if later months had not arrived.
+
+    A month still in progress (a few time entries, no invoices yet) looks like a collapse of
+    revenue and hours; scoring it would raise every client's risk and drop the clients that
+    have no row in it yet. Each feature of a month uses that month and earlier ones only, so
+    cutting later rows leaves them as they are; only the end of the data moves back (which
+    clients are current, which labels are known). Unchanged when every month is complete.
+    """
+    if last_complete is None or not (features["month"] > last_complete).any():
+        return features
+    kept = features[features["month"] <= last_complete].copy()
+    kept["data_last_month"] = last_complete
+    kept["last_active_month"] = kept.groupby("client_id")["month"].transform("max")
+    horizon = (pd.to_datetime(kept["month"]) + pd.DateOffset(months=2)).dt.date
+    kept["is_label_known"] = horizon <= last_complete
+    return kept.reset_index(drop=True)
 
 
 def _current(features: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,8 @@ Each factor answers one question about the row, from evidence of the row's own e
 (see `moatmetrics.trust.evidence`):
 
 - cost completeness: are the inputs the number needs known (hours with a known staff cost,
-  the contract behind available hours, the billed seats and price of a licence)?
+  the contract behind available hours, the billed seats and price of a licence, and for a
+  licence row assembled from vendor facts its purchased, assigned and active seats)?
 - evidence volume: how many input rows is the number built on? ``n / (n + k)``;
 - data quality: the share of those input rows that carry no data-quality warning;
 - consistency: how usual is the row for its entity? Distance from the mean of the entity's
@@ -23,15 +24,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from moatmetrics.trust.tables import FACTOR_COLUMNS, FACTORS
+from moatmetrics.trust.tables import FACTOR_COLUMNS, FACTOR_WEIGHTS, FACTORS
 
-WEIGHTS: dict[str, float] = {
-    "cost_completeness": 1.0,
-    "evidence_volume": 0.5,
-    "data_quality": 1.0,
-    "consistency": 1.0,
-    "coverage": 1.0,
-}
+#: The weight of each factor (kept in `tables` so the API can name a row's weakest factor
+#: without importing pandas).
+WEIGHTS: dict[str, float] = FACTOR_WEIGHTS
 
 #: Consistency: within Z_TOLERANCE spreads of the entity's six-month mean scores 1; every
 #: further spread halves the factor. The spread is the sample standard deviation, at least
@@ -117,13 +114,32 @@ def client_profitability(ev: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: A license row assembled from vendor facts loses this share of its cost completeness for
+#: each of its seat facts (purchased, assigned, active) no export supplied: one missing fact
+#: alone brings the row to the default review threshold.
+MISSING_FACT_FACTOR = 0.7
+SEAT_FACTS = ("purchased", "assigned", "active")
+
+
+def missing_seat_facts(ev: pd.DataFrame) -> pd.Series:
+    """How many seat facts an assembled row lacks (0 for canonical license rows, which the
+    file states whole)."""
+    if "missing_facts" not in ev:
+        return pd.Series(0, index=ev.index)
+    assembled = ev["license_source"].eq("license_facts")
+    facts = ev["missing_facts"].fillna("").str.split(",")
+    count = facts.map(lambda names: sum(name in SEAT_FACTS for name in names))
+    return count.where(assembled, 0)
+
+
 def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     known = ev["seats_billed"].notna().astype(float) + ev["unit_price"].notna().astype(float)
+    fact_share = np.power(MISSING_FACT_FACTOR, missing_seat_facts(ev).astype(float))
     distance = worst_distance(
         ev, {"seats_purchased": FLOORS["seats"], "seats_active": FLOORS["seats"]}
     )
     return _frame(
-        cost_completeness=known / 2.0,
+        cost_completeness=known / 2.0 * fact_share,
         evidence_volume=evidence_volume(
             ev["snapshot_months"], EVIDENCE_HALF["license_utilization"]
         ),

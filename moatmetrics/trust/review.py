@@ -5,14 +5,16 @@ Rows whose confidence is below the threshold become review items through the app
 is the row's mart values plus its confidence and factors: all of them depend only on the
 row's own entity, so a reviewer's decision sticks while those numbers are unchanged, and a
 later run that changes them re-opens the item; explanations and drivers (which compare with
-the portfolio) are stored on the item but not hashed. The status read back is written into the
-trust tables, so publishing needs only the warehouse.
+the portfolio) are stored on the item but not hashed. So are the item's reason kind, money at
+stake and subject name (`moatmetrics.trust.review_reasons`), which the queue filters and sorts
+by. The status read back is written into the trust tables, so publishing needs only the
+warehouse.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -24,7 +26,8 @@ from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewItem
 from moatmetrics.appdb.reviews import SyncSummary, sync_review_items
-from moatmetrics.settings import Settings
+from moatmetrics.settings import Settings, get_settings
+from moatmetrics.trust import review_reasons
 from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS, NOT_REQUIRED
 
 _CHUNK = 500
@@ -56,9 +59,17 @@ def _plain(value: Any) -> Any:
 
 
 def review_entries(
-    mart: str, flagged: pd.DataFrame, mart_columns: Iterable[str]
+    mart: str,
+    flagged: pd.DataFrame,
+    mart_columns: Iterable[str],
+    threshold: float,
+    client_names: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One sync entry per flagged row (a loop over flagged rows only; they are few)."""
+    """One sync entry per flagged row (a loop over flagged rows only; they are few).
+
+    `client_names` names the clients of marts whose rows carry only the client_id (licenses).
+    """
+    names = client_names or {}
     hashed = [*mart_columns, "confidence", *FACTOR_COLUMNS]
     keys = row_keys(mart, flagged)
     records = flagged[hashed].to_dict("records")
@@ -66,14 +77,24 @@ def review_entries(
     entries = []
     for key, record, explanation in zip(keys, records, explanations, strict=True):
         row = {name: _plain(value) for name, value in record.items()}
+        if not row.get("overridden_rows"):
+            # Rows without corrections hash as they did before the column existed, so an
+            # upgrade does not reopen decided items; a correction changes the hash.
+            row.pop("overridden_rows", None)
+        factors = {name: row[name] for name in FACTOR_COLUMNS}
+        subject = row.get("client_name") or row.get("staff_name")
+        subject = subject or names.get(str(row.get("client_id")))
         entries.append(
             {
                 "row_key": key,
                 "row": row,
                 "confidence": row["confidence"],
-                "factors": {name: row[name] for name in FACTOR_COLUMNS},
+                "factors": factors,
                 "explanation": explanation,
                 "client_id": row.get("client_id"),
+                "reason_kind": review_reasons.reason_kind(factors, threshold),
+                "money_at_stake": review_reasons.money_at_stake(mart, row),
+                "subject": subject,
             }
         )
     return entries
@@ -93,11 +114,17 @@ def statuses(settings: Settings | None, mart: str, keys: list[str]) -> dict[str,
 
 
 def sync(
-    settings: Settings | None, mart: str, scored: pd.DataFrame, mart_columns: Iterable[str]
+    settings: Settings | None,
+    mart: str,
+    scored: pd.DataFrame,
+    mart_columns: Iterable[str],
+    client_names: Mapping[str, str] | None = None,
 ) -> tuple[pd.Series, SyncSummary]:
     """Sync the flagged rows into the queue; return every row's review_status."""
     flagged = scored[scored["needs_review"].astype(bool)]
-    summary = sync_review_items(mart, review_entries(mart, flagged, list(mart_columns)), settings)
+    threshold = (settings or get_settings()).review_threshold
+    entries = review_entries(mart, flagged, list(mart_columns), threshold, client_names)
+    summary = sync_review_items(mart, entries, settings)
     keys = row_keys(mart, flagged)
     current = statuses(settings, mart, keys)
     status = pd.Series(NOT_REQUIRED, index=scored.index, dtype=object)

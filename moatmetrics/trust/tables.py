@@ -20,6 +20,15 @@ SCHEMA = "trust"
 #: The confidence factors, in the order they are published.
 FACTORS = ("cost_completeness", "evidence_volume", "data_quality", "consistency", "coverage")
 FACTOR_COLUMNS = tuple(f"confidence_{name}" for name in FACTORS)
+#: confidence = product(factor ** weight): evidence volume counts half (few inputs make a
+#: number noisy, not wrong); see `moatmetrics.trust.confidence`.
+FACTOR_WEIGHTS: dict[str, float] = {
+    "cost_completeness": 1.0,
+    "evidence_volume": 0.5,
+    "data_quality": 1.0,
+    "consistency": 1.0,
+    "coverage": 1.0,
+}
 
 #: Columns the trust layer adds to each published mart, in order, with their DuckDB types.
 TRUST_COLUMNS: dict[str, str] = {

@@ -79,3 +79,17 @@ def ratio_contributions(
 
 def join_and(first: pd.Series, second: pd.Series) -> pd.Series:
     return first + pd.Series(np.where(second != "", " and " + second, ""), index=first.index)
+
+
+def with_corrections(explained: pd.DataFrame, ev: pd.DataFrame) -> pd.DataFrame:
+    """The explanation of a row that rests on corrected input rows says so: " 2 rows corrected
+    by an analyst." (the mart's `overridden_rows`, docs/trust.md#corrections). Rows without
+    corrections, and marts published before the column existed, keep their sentence as is."""
+    if "overridden_rows" not in ev.columns:
+        return explained
+    index = explained.index
+    count = pd.Series(ev["overridden_rows"].to_numpy(), index=index).fillna(0).astype(int)
+    note = pd.Series(
+        np.where(count == 1, " 1 row", " " + count.astype(str) + " rows"), index=index
+    ) + pd.Series(" corrected by an analyst.", index=index)
+    return explained.assign(explanation=explained["explanation"] + pick(count > 0, note, index))

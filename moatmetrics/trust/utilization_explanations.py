@@ -97,11 +97,21 @@ def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     driver.index = index
 
     seats = fmt.integer(active) + " of " + fmt.integer(purchased) + " seats active"
+    unknown_seats = (
+        "Seats purchased "
+        + pd.Series(np.where(purchased.isna(), "unknown", fmt.integer(purchased)), index=index)
+        + "; active seats "
+        + pd.Series(np.where(active.isna(), "unknown", fmt.integer(active)), index=index)
+    )
     head = pd.Series(
         np.where(
-            purchased > 0,
-            seats + " (" + fmt.percent(ev["utilization_rate"]) + ")",
-            "No seats purchased; " + fmt.integer(active) + " active",
+            purchased.isna() | active.isna(),
+            unknown_seats,
+            np.where(
+                purchased > 0,
+                seats + " (" + fmt.percent(ev["utilization_rate"]) + ")",
+                "No seats purchased; " + fmt.integer(active) + " active",
+            ),
         ),
         index=index,
     )
@@ -128,6 +138,7 @@ def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
     head = head + pick(
         ev["seats_billed"].isna(), "; billed seats unknown, so leakage cannot be checked", index
     )
+    head = head + _missing_facts(ev, index)
     portfolio = pick(
         ev["portfolio_clients"] >= 2,
         " Median utilization of this product across "
@@ -159,6 +170,32 @@ def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
         {"portfolio": ev["portfolio_clients"].notna()},
     )
     return pd.DataFrame({"explanation": head + "." + portfolio, "drivers": drivers}, index=index)
+
+
+#: What each fact of a license row assembled from vendor facts needs, named when it is
+#: missing (the row's missing_facts column).
+MISSING_FACT_PHRASES = {
+    "purchased": "no purchase (purchased) fact: Partner Center reconciliation file not uploaded",
+    "assigned": "no assignment (assigned) fact: M365 users export not uploaded",
+    "active": "no usage (active) fact: M365 active users report not uploaded",
+    "billed": "no billing (billed) fact: PSA agreement additions not uploaded",
+}
+
+
+def _missing_facts(ev: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """'; no usage (active) fact: M365 active users report not uploaded' per missing fact of
+    an assembled row; empty for canonical rows (their explanation is unchanged)."""
+    if "missing_facts" not in ev:
+        return pd.Series("", index=index, dtype=object)
+    assembled = ev["license_source"].eq("license_facts").to_numpy(bool)
+    missing = ev["missing_facts"].fillna("").to_numpy(object)
+    text = [
+        "".join(f"; {MISSING_FACT_PHRASES[name]}" for name in str(names).split(",") if name)
+        if is_assembled
+        else ""
+        for names, is_assembled in zip(missing, assembled, strict=True)
+    ]
+    return pd.Series(text, index=index, dtype=object)
 
 
 # -------------------------------------------------------------------------- staff utilization

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 
 import duckdb
 
+from moatmetrics.marts import DBT_MARTS
 from moatmetrics.settings import PG_WAREHOUSE_SCHEMA_PREFIX, Settings
-from moatmetrics.snapshots import MART_NAMES
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
 from moatmetrics.warehouse.postgres import CopiedTable, copy_raw_to_postgres, pull_from_postgres
 
@@ -47,7 +47,7 @@ def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> list
     """Replace the local marts and trust inputs with what dbt just built in PostgreSQL."""
     if not settings.warehouse_url:
         return []
-    wanted = [(warehouse_schema("marts"), mart, "marts") for mart in MART_NAMES]
+    wanted = [(warehouse_schema("marts"), mart, "marts") for mart in DBT_MARTS]
     wanted += [(warehouse_schema("intermediate"), name, "intermediate") for name in TRUST_INPUTS]
     return pull_from_postgres(con, settings.warehouse_url, wanted)
 

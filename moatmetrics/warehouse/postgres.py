@@ -26,7 +26,12 @@ from pathlib import Path
 
 import duckdb
 
-from moatmetrics.warehouse.pg_snapshots import CATALOG_SCHEMA, libpq_url, register_snapshot
+from moatmetrics.warehouse.pg_snapshots import (
+    CATALOG_SCHEMA,
+    CATALOG_TABLE,
+    libpq_url,
+    register_snapshot,
+)
 
 BLOCK_BYTES = 2**20
 
@@ -298,7 +303,6 @@ def publish_snapshot_to_postgres(
     catalog, and nothing else.
     """
     import psycopg
-    from psycopg import sql
 
     schema = snapshot_schema(snapshot_id)
     quoted_schema, stable, role = _quote(schema), _quote(STABLE_SCHEMA), _quote(reader_role)
@@ -322,27 +326,7 @@ def publish_snapshot_to_postgres(
                 target = f"{quoted_schema}.{_quote('meta_' + table)}"
                 _copy_table(con, pg, f"meta.{_quote(table)}", target, columns, Path(work))
 
-            pg.execute(f"CREATE SCHEMA IF NOT EXISTS {stable}")
-            existing = pg.execute(
-                "SELECT table_name FROM information_schema.views WHERE table_schema = %s",
-                [STABLE_SCHEMA],
-            ).fetchall()
-            for (view,) in existing:
-                pg.execute(f"DROP VIEW {stable}.{_quote(view)}")
-            for table in marts:
-                pg.execute(
-                    f"CREATE VIEW {stable}.{_quote(table)} AS"
-                    f" SELECT * FROM {quoted_schema}.{_quote(table)}"
-                )
-            pg.execute(
-                sql.SQL(
-                    "CREATE VIEW {}.current_snapshot AS"
-                    " SELECT {}::text AS snapshot_id, {}::text AS snapshot_schema"
-                ).format(
-                    sql.Identifier(STABLE_SCHEMA), sql.Literal(snapshot_id), sql.Literal(schema)
-                )
-            )
-
+            _point_marts_views(pg, snapshot_id, schema, list(marts))
             register_snapshot(pg, snapshot_id, schema, _manifest(con), _ordered(con, row_counts))
 
             exists = pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [reader_role])
@@ -359,6 +343,69 @@ def publish_snapshot_to_postgres(
     finally:
         con.close()
     return PostgresPublication(snapshot_id, schema, row_counts)
+
+
+def _point_marts_views(pg, snapshot_id: str, schema: str, marts: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Replace the views of schema `marts` by views of `schema`'s marts (caller commits)."""
+    from psycopg import sql
+
+    stable, quoted_schema = _quote(STABLE_SCHEMA), _quote(schema)
+    pg.execute(f"CREATE SCHEMA IF NOT EXISTS {stable}")
+    existing = pg.execute(
+        "SELECT table_name FROM information_schema.views WHERE table_schema = %s",
+        [STABLE_SCHEMA],
+    ).fetchall()
+    for (view,) in existing:
+        pg.execute(f"DROP VIEW {stable}.{_quote(view)}")
+    for table in marts:
+        pg.execute(
+            f"CREATE VIEW {stable}.{_quote(table)} AS SELECT * FROM {quoted_schema}.{_quote(table)}"
+        )
+    pg.execute(
+        sql.SQL(
+            "CREATE VIEW {}.current_snapshot AS"
+            " SELECT {}::text AS snapshot_id, {}::text AS snapshot_schema"
+        ).format(sql.Identifier(STABLE_SCHEMA), sql.Literal(snapshot_id), sql.Literal(schema))
+    )
+
+
+def use_snapshot_in_postgres(pg_url: str, snapshot_id: str, reader_role: str = READER_ROLE) -> str:
+    """Make a snapshot published into this database current again; returns its schema.
+
+    One transaction, under the catalog lock publishers take: the catalog's `is_current`
+    moves to it and the views of schema `marts` switch to its tables (its `meta_` tables are
+    not marts; the reader role may read the new views). KeyError when the catalog does not
+    list it (never published, or pruned).
+    """
+    import psycopg
+
+    with psycopg.connect(libpq_url(pg_url)) as pg:
+        if pg.execute("SELECT to_regclass(%s)", [CATALOG_TABLE]).fetchone()[0] is None:
+            raise KeyError(snapshot_id)
+        pg.execute(f"LOCK TABLE {CATALOG_TABLE} IN EXCLUSIVE MODE")
+        found = pg.execute(
+            f"SELECT snapshot_schema FROM {CATALOG_TABLE} WHERE snapshot_id = %s", [snapshot_id]
+        ).fetchone()
+        if found is None:
+            raise KeyError(snapshot_id)
+        schema = found[0]
+        tables = pg.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+            " AND table_name NOT LIKE 'meta\\_%%' ORDER BY table_name",
+            [schema],
+        ).fetchall()
+        _point_marts_views(pg, snapshot_id, schema, [t[0] for t in tables])
+        if pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [reader_role]).fetchone():
+            pg.execute(  # new views: the readers' grant again
+                f"GRANT SELECT ON ALL TABLES IN SCHEMA {_quote(STABLE_SCHEMA)}"
+                f" TO {_quote(reader_role)}"
+            )
+        pg.execute(f"UPDATE {CATALOG_TABLE} SET is_current = false WHERE is_current")
+        pg.execute(
+            f"UPDATE {CATALOG_TABLE} SET is_current = true WHERE snapshot_id = %s", [snapshot_id]
+        )
+        pg.commit()
+    return str(schema)
 
 
 def _manifest(con: duckdb.DuckDBPyConnection) -> tuple[str, list[str]]:

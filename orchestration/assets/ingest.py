@@ -12,18 +12,28 @@ from pathlib import Path
 
 import dagster as dg
 
+from moatmetrics.appdb.uploads import warehouse_upload_id
 from moatmetrics.ingest.contract import ENTITY_ORDER, load_order
 from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
+from moatmetrics.ingest.override_copy import CopySummary, copy_active_overrides
 from moatmetrics.ingest.quarantine import quarantine
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.warehouse.connection import warehouse_connection
 from moatmetrics.warehouse.pg_mode import push_raw
-from orchestration.app_events import audited, report_upload
+from orchestration.app_events import (
+    apply_retractions,
+    audited,
+    declared_upload_periods,
+    report_upload,
+)
 from orchestration.checks.contract_suite import check_result, check_spec
 
 RAW_KEYS = {entity: dg.AssetKey(["raw", entity]) for entity in ENTITY_ORDER}
+#: The analysts' active corrections, copied from the app database by the same step (dbt's
+#: source `raw.row_overrides`): an asset of this step, so the job runs the whole graph.
+OVERRIDES_KEY = dg.AssetKey(["raw", "row_overrides"])
 
 
 def landing_files(settings: Settings) -> list[Path]:
@@ -37,29 +47,38 @@ def landing_files(settings: Settings) -> list[Path]:
     )
 
 
-def ingest_landing(settings: Settings) -> tuple[list[UploadResult], dict[str, int]]:
-    """Ingest landing files not seen before (by SHA-256), referenced entities first.
+def ingest_landing(
+    settings: Settings,
+) -> tuple[list[UploadResult], dict[str, int], CopySummary]:
+    """Apply retractions, then ingest landing files not seen before (by SHA-256), referenced
+    entities first, then copy the analysts' active corrections into `raw.row_overrides`
+    (moatmetrics/ingest/override_copy.py).
 
-    Returns the results and the row count of every raw table afterwards.
+    Returns the results, the row count of every raw table afterwards and the corrections copied.
     """
     results: list[UploadResult] = []
     preload_in_background()
     with warehouse_connection(settings) as con:
         ingestor = Ingestor(con, settings)
+        apply_retractions(ingestor, settings)  # retracted since the last run: rows leave raw
         known = {row[0] for row in con.execute("SELECT sha256 FROM ingest.uploads").fetchall()}
+        periods = declared_upload_periods(settings)  # declared by HTTP uploaders
         for path in sorted(landing_files(settings), key=lambda p: (load_order(p.stem), p.name)):
-            if sha256_of(path) in known:
+            sha = sha256_of(path)
+            if sha in known:
                 continue
-            result = ingestor.ingest_file(path, uploaded_by="landing")
+            period = periods.get(warehouse_upload_id(sha))
+            result = ingestor.ingest_file(path, uploaded_by="landing", period=period)
             if result.unreadable:
                 quarantine(con, path, result, settings)
             results.append(report_upload(con, result))
+        corrections = copy_active_overrides(con, settings)  # dbt applies them
         counts = {
             entity: con.execute(f"SELECT count(*) FROM raw.{entity}").fetchone()[0]
             for entity in ENTITY_ORDER
         }
         push_raw(con, settings)  # PostgreSQL mode: dbt builds from there
-    return results, counts
+    return results, counts, corrections
 
 
 def _describe(result: UploadResult) -> str:
@@ -75,12 +94,26 @@ def _describe(result: UploadResult) -> str:
             kinds={"duckdb"},
         )
         for entity, key in RAW_KEYS.items()
+    ]
+    + [
+        dg.AssetSpec(
+            OVERRIDES_KEY,
+            group_name="ingest",
+            description="The analysts' active corrections, copied from the app database on"
+            " every run; dbt applies them (docs/trust.md#corrections).",
+            kinds={"duckdb"},
+        )
     ],
     check_specs=[check_spec(key, entity) for entity, key in RAW_KEYS.items()],
 )
 def raw_tables(context: dg.AssetExecutionContext):
     settings = get_settings()
-    results, counts = ingest_landing(settings)
+    results, counts, corrections = ingest_landing(settings)
+    if corrections.copied:
+        context.log.info(
+            f"{corrections.copied} correction(s) to apply; row not found in the latest data:"
+            f" {corrections.row_not_found or 'none'}"
+        )
     unassigned = [r for r in results if r.entity not in RAW_KEYS]
     for r in results:
         (context.log.info if r.ok else context.log.error)(_describe(r))
@@ -107,5 +140,12 @@ def raw_tables(context: dg.AssetExecutionContext):
                 ),
             },
         )
+    yield dg.MaterializeResult(
+        asset_key=OVERRIDES_KEY,
+        metadata={
+            "active_corrections": dg.MetadataValue.int(corrections.copied),
+            "row_not_found": dg.MetadataValue.json(corrections.row_not_found),
+        },
+    )
     for entity, key in RAW_KEYS.items():
         yield audited(check_result(key, [r for r in results if r.entity == entity], unassigned))

@@ -3,13 +3,14 @@
 import dagster as dg
 
 from moatmetrics.appdb.reviews import stamp_published
+from moatmetrics.marts import DBT_MARTS
 from moatmetrics.run_lock import pause_point, warehouse_lock
 from moatmetrics.settings import get_settings
-from moatmetrics.snapshots import MART_NAMES, publish, remove_abandoned_building_files
+from moatmetrics.snapshots import publish, remove_abandoned_building_files
 from orchestration.app_events import prune_snapshots, record_unaudited_publishes, report_publish
 from orchestration.assets.trust import TRUST_KEYS
 
-MART_KEYS = [dg.AssetKey(["marts", name]) for name in MART_NAMES]
+MART_KEYS = [dg.AssetKey(["marts", name]) for name in DBT_MARTS]
 
 
 @dg.asset(

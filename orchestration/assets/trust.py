@@ -10,6 +10,7 @@ import json
 
 import dagster as dg
 
+from moatmetrics.marts import MONTHS_TABLE
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES
 from moatmetrics.trust import scoring
@@ -21,13 +22,16 @@ GROUP = "trust"
 SCORE_KEYS = {mart: dg.AssetKey([SCHEMA, scores_table(mart)]) for mart in MART_NAMES}
 RISK_KEY = dg.AssetKey([SCHEMA, RISK_TABLE])
 FEATURES_KEY = dg.AssetKey(["intermediate", "int_client_months_featured"])
+#: Which months are complete: rows of a month in progress are not flagged for review, and
+#: churn is scored on the last complete month.
+MONTHS_KEY = dg.AssetKey(["marts", MONTHS_TABLE])
 TRUST_KEYS = [*SCORE_KEYS.values(), RISK_KEY]
 
 
 def _scores_asset(mart: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=SCORE_KEYS[mart],
-        deps=[dg.AssetKey(["marts", mart])],
+        deps=[dg.AssetKey(["marts", mart]), MONTHS_KEY],
         group_name=GROUP,
         kinds={"python", "duckdb"},
         description=(
@@ -64,7 +68,7 @@ SCORE_ASSETS = [_scores_asset(mart) for mart in MART_NAMES]
 
 @dg.asset(
     key=RISK_KEY,
-    deps=[FEATURES_KEY],
+    deps=[FEATURES_KEY, MONTHS_KEY],
     group_name=GROUP,
     kinds={"python", "scikitlearn"},
     description=(

@@ -17,10 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+from oidc_server import CLIENT_ID, CLIENT_SECRET, OidcProvider, sso_sign_in
 from serving import free_port, wait_for_api
 
 BIN = Path(sys.executable).parent / "moatmetrics"
@@ -102,10 +104,21 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
         text=True,
         check=True,
     ).stdout.strip()
+    # Single sign-on through an OpenID provider on loopback: the API talks to it, nothing else.
+    provider = OidcProvider("normal", tmp_path / "provider.log")
+    secret_file = tmp_path / "oidc-client-secret"
+    secret_file.write_text(CLIENT_SECRET)
+    sso_env = {
+        "MOATMETRICS_OIDC_ISSUER": provider.issuer,
+        "MOATMETRICS_OIDC_CLIENT_ID": CLIENT_ID,
+        "MOATMETRICS_OIDC_CLIENT_SECRET_FILE": str(secret_file),
+        "MOATMETRICS_OIDC_SCOPES": "openid email profile groups",
+        "MOATMETRICS_OIDC_GROUP_ROLES": "msp-admins=admin",
+    }
     port = free_port()
     server = subprocess.Popen(
         _traced(trace_dir, str(BIN), "serve", "--port", str(port)),
-        env=demo_home,
+        env={**demo_home, **sso_env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -129,9 +142,13 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
             assert console.post("/console/sign-in", data={"csrf": token, "key": key}).is_redirect
             for page in ("/console", "/console/clients", "/console/uploads"):
                 assert console.get(page).status_code == 200
+        sso, signed_in = sso_sign_in(f"http://127.0.0.1:{port}", "alice")
+        with closing(sso):
+            assert signed_in.status_code == 200 and sso.get("/console").status_code == 200
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # strace and the traced server alike
         server.wait(timeout=30)
+        provider.stop()
 
     assert outbound_attempts(trace_dir) == []
 

@@ -186,6 +186,43 @@ def test_prune_drops_old_snapshot_schemas_and_keeps_the_current(
         assert pg.execute("SELECT count(*) FROM moatmetrics.snapshots").fetchone() == (2,)
 
 
+def test_use_makes_an_earlier_snapshot_current_again(home: Settings, bi_database: dict) -> None:
+    """`snapshots use` in PostgreSQL mode: the catalog and the `marts` views go back to the
+    earlier schema, which the BI role can still read; an unknown id changes nothing."""
+    import dataclasses
+
+    from moatmetrics.snapshots import SnapshotError, current_snapshot, use_snapshot
+    from moatmetrics.warehouse.postgres import use_snapshot_in_postgres
+
+    published = []
+    for generation in (1, 2):
+        small_warehouse(home, generation)
+        snapshot = publish(home, MARTS)
+        publish_snapshot_to_postgres(
+            snapshot.path, snapshot.snapshot_id, bi_database["url"], reader_role=bi_database["role"]
+        )
+        published.append(snapshot)
+    first, second = published
+    pg_mode = dataclasses.replace(home, warehouse_url=bi_database["url"])
+    with pytest.raises(SnapshotError, match="no published snapshot 'nope'"):
+        use_snapshot(pg_mode, "nope")
+    assert current_snapshot(pg_mode).snapshot_id == second.snapshot_id
+
+    use_snapshot_in_postgres(bi_database["url"], first.snapshot_id, bi_database["role"])
+    assert current_snapshot(pg_mode).snapshot_id == first.snapshot_id
+    with _as_bi(bi_database) as bi:
+        cp_sql = "SELECT * FROM marts.client_profitability ORDER BY client_id NULLS LAST"
+        assert bi.execute(cp_sql).fetchall() == _snapshot_rows(first.path, "client_profitability")
+        current = bi.execute("SELECT snapshot_id FROM marts.current_snapshot").fetchone()
+        assert current == (first.snapshot_id,)
+        tables = bi.execute(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = 'marts'"
+            " ORDER BY 1"
+        ).fetchall()
+        assert [t[0] for t in tables] == ["client_profitability", "current_snapshot",
+                                          "staff_utilization"]  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.usefixtures("dbt_manifest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,24 @@ def test_keys_and_audit_commands(
         connection.execute(text("UPDATE audit_log SET actor = 'someone' WHERE seq = 1"))
     assert main(["audit", "verify"]) == 1
     assert "BROKEN at entry 1" in capsys.readouterr().out
+
+
+def test_keys_create_with_a_client_scope(
+    home: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--clients C1,C2` limits the key; a scoped admin or an empty scope is refused."""
+    args = ["keys", "create", "--name", "acme-qbr", "--role"]
+    assert main([*args, "admin", "--clients", "C1,C2"]) == 1
+    assert "cannot be admin" in capsys.readouterr().err
+    assert main([*args, "viewer", "--clients", " , "]) == 1
+    assert "at least one client id" in capsys.readouterr().err
+    assert main([*args, "viewer", "--clients", "C2, C1,C2"]) == 0
+    assert "(viewer, clients C1,C2," in capsys.readouterr().err
+    assert main(["keys", "list"]) == 0
+    assert "acme-qbr  (clients C1,C2)" in capsys.readouterr().out
+    with session_scope(home) as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "keys.create")).one()
+        assert json.loads(entry.details)["clients"] == ["C1", "C2"]
 
 
 def test_cli_ingest_is_recorded(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.console.routers import second_factor
 from api.console.session import (
     PREFIX,
     SIGN_IN_PATH,
@@ -24,6 +25,7 @@ from api.console.session import (
     clear_session,
     new_sign_in_token,
     require_csrf,
+    safe_next,
     session_token,
     set_session,
     set_sign_in_token,
@@ -38,7 +40,7 @@ from moatmetrics.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
-SIGN_IN_RULE = Authorize("viewer", "console.sign_in")
+SIGN_IN_RULE = Authorize("viewer", "console.sign_in", scoped=True)  # shows no data
 AppSettings = Annotated[Settings, Depends(get_settings)]
 _REASONS = {
     "missing": "Enter an API key.",
@@ -50,17 +52,16 @@ _REASONS = {
 }
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a console path: never an absolute URL or //host (no open redirect)."""
-    if target and target.startswith(PREFIX) and "//" not in target and "\\" not in target:
-        return target
-    return PREFIX
-
-
 def _form(request: Request, next_path: str, error: str | None, status: int) -> Response:
     token = new_sign_in_token()
+    sso = request.app.state.settings.oidc_enabled  # single sign-on offered (routers/sso.py)
     response = render_bare(
-        "sign_in.html", status_code=status, sign_in_token=token, next=next_path, error=error
+        "sign_in.html",
+        status_code=status,
+        sign_in_token=token,
+        next=next_path,
+        error=error,
+        sso=sso,
     )
     set_sign_in_token(response, request, token)
     return response
@@ -70,7 +71,7 @@ def _form(request: Request, next_path: str, error: str | None, status: int) -> R
 def sign_in_form(
     request: Request, next: Annotated[str | None, Query(max_length=500)] = None
 ) -> Response:
-    return _form(request, _safe_next(next), None, 200)
+    return _form(request, safe_next(next), None, 200)
 
 
 @router.post(SIGN_IN_PATH)
@@ -107,11 +108,21 @@ async def sign_in(
         refusal = admission.rate
         if refusal is not None and not refusal.allowed:  # MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE
             message = f"Too many refused attempts from your address: wait {refusal.reset_after} s."
-            response = _form(request, _safe_next(next), message, 429)
+            response = _form(request, safe_next(next), message, 429)
             response.headers["Retry-After"] = str(refusal.reset_after)
             return response
         message = _REASONS.get(admission.reason or "", "That key was not accepted.")
-        return _form(request, _safe_next(next), message, 401)
+        return _form(request, safe_next(next), message, 401)
+
+    if principal.role == "admin":  # admin keys also need a code (routers/second_factor.py)
+
+        def record_key_step() -> None:
+            with session_scope(settings, write=True) as session:
+                audit.append(session, actor, "console.sign_in", "second_factor_required",
+                             "console", 303, {})  # fmt: skip
+
+        await anyio.to_thread.run_sync(record_key_step)
+        return second_factor.challenge(request, settings, principal, safe_next(next))
 
     def start_session() -> str:
         with session_scope(settings, write=True) as session:
@@ -120,14 +131,17 @@ async def sign_in(
             return token
 
     token = await anyio.to_thread.run_sync(start_session)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     set_session(response, request, token)
     return response
 
 
 @router.post(
     f"{PREFIX}/sign-out",
-    dependencies=[Depends(Authorize("viewer", "console.sign_out")), Depends(require_csrf)],
+    dependencies=[
+        Depends(Authorize("viewer", "console.sign_out", scoped=True)),
+        Depends(require_csrf),
+    ],
 )
 def sign_out(request: Request, settings: AppSettings) -> Response:
     """End the session in the database (the gate then audits `console.sign_out`)."""

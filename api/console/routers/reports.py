@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.client_scope import ScopedClients
 from api.console.templating import render
 from api.dependencies import CurrentSnapshot, get_settings
 from api.routers import reports as api_reports
@@ -28,14 +29,15 @@ HANDLERS = {
 }
 
 
-@router.get("", dependencies=[Depends(Authorize("viewer", "console.reports"))])
+@router.get("", dependencies=[Depends(Authorize("viewer", "console.reports", scoped=True))])
 def reports_page(request: Request) -> HTMLResponse:
     return render(request, "reports.html", report_client=None, error=None)
 
 
-@router.get("/download", dependencies=[Depends(Authorize("viewer", "reports.read"))])
+@router.get("/download", dependencies=[Depends(Authorize("viewer", "reports.read", scoped=True))])
 def download(
     request: Request,
+    scope: ScopedClients,
     snapshot: CurrentSnapshot,
     settings: AppSettings,
     report: Annotated[Literal["client-profitability", "license-savings"], Query()],
@@ -43,9 +45,16 @@ def download(
     client_id: Annotated[str, Query(max_length=255)] = "",
     month_from: Month = "",
     month_to: Month = "",
+    audience: Annotated[Literal["internal", "client"], Query()] = "internal",
 ) -> Response:
     # Empty form fields mean "all"; the API's own parameter checks then apply (422/404).
     params = api_reports.report_params(
-        format, [client_id] if client_id.strip() else None, month_from or None, month_to or None
+        snapshot,
+        scope,
+        format,
+        [client_id] if client_id.strip() else None,
+        month_from or None,
+        month_to or None,
+        audience,
     )
     return HANDLERS[report](request, params, snapshot, settings)

@@ -2,7 +2,9 @@
 
 The form posts to a console route that calls `api.upload_intake.take_upload`, the intake of
 `POST /api/v1/uploads` (same refusals, same landing, same audit entry, same pipeline run);
-the pages show what `GET /api/v1/uploads[/{id}]` answers, through those handlers.
+the pages show what `GET /api/v1/uploads[/{id}]` answers, through those handlers. An
+accepted upload's page has a Retract form (analysts) that calls
+`POST /api/v1/uploads/{id}/retract`'s handler.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.app_schemas import RetractIn
 from api.console.session import require_csrf
 from api.console.templating import render
 from api.dependencies import current_snapshot_id, get_settings, get_store
 from api.problems import ProblemError
-from api.routers.uploads import get_upload, list_uploads
+from api.routers.uploads import get_upload, list_uploads, retract_upload
 from api.security import Authorize, actor_of, mark_audited
 from api.snapshot_store import SnapshotStore
 from api.upload_intake import take_upload
@@ -30,6 +33,7 @@ router = APIRouter(prefix="/console/uploads", include_in_schema=False)
 
 Reader = Annotated[Principal, Depends(Authorize("viewer", "uploads.read"))]
 Uploader = Annotated[Principal, Depends(Authorize("analyst", "uploads.create", upload=True))]
+Retractor = Annotated[Principal, Depends(Authorize("analyst", "uploads.retract"))]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 UploadId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PAGE = 50
@@ -90,6 +94,14 @@ def upload_page(
     store: Annotated[SnapshotStore, Depends(get_store)],
     problems_offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> HTMLResponse:
+    return _upload_page(request, principal, settings, store, upload_id, problems_offset)
+
+
+def _upload_page(
+    request: Request, principal: Principal, settings: Settings, store: SnapshotStore,
+    upload_id: int, problems_offset: int = 0, *, error: str | None = None,
+    status_code: int = 200, reason: str = "",
+) -> HTMLResponse:  # fmt: skip
     upload = get_upload(
         str(upload_id), request, principal, settings, PROBLEMS_PAGE, problems_offset
     )
@@ -100,6 +112,35 @@ def upload_page(
         if upload.sha256 and warehouse_upload_id(upload.sha256) in snapshot.upload_ids:
             published_in = current
     return render(
-        request, "upload.html", upload=upload, published_in=published_in,
-        current_snapshot=current, problems_offset=problems_offset, problems_page=PROBLEMS_PAGE,
+        request, "upload.html", status_code=status_code, upload=upload,
+        published_in=published_in, current_snapshot=current, problems_offset=problems_offset,
+        problems_page=PROBLEMS_PAGE, can_retract=principal.has_role("analyst"), error=error,
+        reason=reason, retracted=request.query_params.get("retracted") == "1",
     )  # fmt: skip
+
+
+@router.post("/{upload_id}/retract", dependencies=[Depends(require_csrf)])
+def retract(
+    upload_id: UploadId,
+    request: Request,
+    principal: Retractor,
+    settings: AppSettings,
+    store: Annotated[SnapshotStore, Depends(get_store)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    try:
+        retract_upload(str(upload_id), RetractIn(reason=reason), request, principal, settings)
+    except ValueError:  # pydantic: an empty reason
+        message = "Give a reason for the retraction: it is kept with the upload and audited."
+        return _upload_page(
+            request, principal, settings, store, upload_id, error=message, status_code=422
+        )
+    except ProblemError as exc:
+        if exc.problem.status == 404:
+            raise
+        problem = exc.problem
+        return _upload_page(
+            request, principal, settings, store, upload_id, reason=reason,
+            error=f"{problem.title}: {problem.detail}", status_code=problem.status,
+        )  # fmt: skip
+    return RedirectResponse(f"/console/uploads/{upload_id}?retracted=1", status_code=303)

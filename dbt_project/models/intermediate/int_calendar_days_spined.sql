@@ -9,25 +9,25 @@ with
 
 invoice_lines as (
 
-    select * from {{ ref('stg_raw__invoices') }}
+    select * from {{ ref('int_invoice_lines_corrected') }}
 
 ),
 
 time_entries as (
 
-    select * from {{ ref('stg_raw__time_entries') }}
+    select * from {{ ref('int_time_entries_corrected') }}
 
 ),
 
 license_snapshots as (
 
-    select * from {{ ref('stg_raw__licenses') }}
+    select * from {{ ref('int_license_snapshots_corrected') }}
 
 ),
 
 expenses as (
 
-    select * from {{ ref('stg_raw__expenses') }}
+    select * from {{ ref('int_expenses_corrected') }}
 
 ),
 

@@ -19,6 +19,8 @@ select
     time_entry_rows,
     invoice_line_rows,
     expense_rows,
-    time_entry_rows + invoice_line_rows + expense_rows as held_rows
+    coalesce(license_fact_rows, 0) as license_fact_rows,
+    time_entry_rows + invoice_line_rows + expense_rows + coalesce(license_fact_rows, 0)
+        as held_rows
 from client_identities
 where resolution = 'held'

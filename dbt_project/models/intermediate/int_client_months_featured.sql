@@ -31,7 +31,7 @@ client_months as (
 
 clients as (
 
-    select * from {{ ref('stg_raw__clients') }}
+    select * from {{ ref('int_clients_corrected') }}
 
 ),
 
@@ -49,13 +49,13 @@ costed_time_entries as (
 
 license_snapshots as (
 
-    select * from {{ ref('stg_raw__licenses') }}
+    select * from {{ ref('int_license_snapshots_corrected') }}
 
 ),
 
 expenses as (
 
-    select * from {{ ref('stg_raw__expenses') }}
+    select * from {{ ref('int_expenses_screened') }}
 
 ),
 
@@ -123,6 +123,8 @@ other_cost_by_client_month as (
         sum(amount) as other_cost
     from expenses
     where client_id is not null
+        -- license bills whose seats license facts carry (int_expenses_excluded)
+        and left_out_reason is null
     group by
         client_id,
         {{ month_start('expense_date') }}

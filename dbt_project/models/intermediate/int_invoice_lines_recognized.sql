@@ -8,7 +8,7 @@ with
 
 invoice_lines as (
 
-    select * from {{ ref('stg_raw__invoices') }}
+    select * from {{ ref('int_invoice_lines_corrected') }}
 
 ),
 

@@ -8,13 +8,13 @@ with
 
 time_entries as (
 
-    select * from {{ ref('stg_raw__time_entries') }}
+    select * from {{ ref('int_time_entries_corrected') }}
 
 ),
 
 staff as (
 
-    select * from {{ ref('stg_raw__staff') }}
+    select * from {{ ref('int_staff_members_corrected') }}
 
 ),
 

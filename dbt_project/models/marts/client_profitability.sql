@@ -8,7 +8,7 @@ client_months as (
 
 clients as (
 
-    select * from {{ ref('stg_raw__clients') }}
+    select * from {{ ref('int_clients_corrected') }}
 
 ),
 
@@ -26,13 +26,19 @@ costed_time_entries as (
 
 license_snapshots as (
 
-    select * from {{ ref('stg_raw__licenses') }}
+    select * from {{ ref('int_license_snapshots_corrected') }}
 
 ),
 
 expenses as (
 
-    select * from {{ ref('stg_raw__expenses') }}
+    select * from {{ ref('int_expenses_screened') }}
+
+),
+
+row_overrides_located as (
+
+    select * from {{ ref('int_row_overrides_located') }}
 
 ),
 
@@ -92,9 +98,32 @@ other_cost_by_client_month as (
     from expenses
     -- expenses without a client are overhead
     where client_id is not null
+        -- license bills whose seats license facts carry (int_expenses_excluded)
+        and left_out_reason is null
     group by
         client_id,
         {{ month_start('expense_date') }}
+
+),
+
+{# Input rows behind the month that an analyst corrected (docs/trust.md#corrections). #}
+overridden_rows_by_client_month as (
+
+    select
+        client_months.client_id,
+        client_months.month,
+        count(distinct row_overrides_located.override_entity || ':' || row_overrides_located.row_key)
+            as overridden_rows
+    from client_months
+    inner join row_overrides_located
+        on row_overrides_located.client_id = client_months.client_id
+        and (
+            row_overrides_located.month = client_months.month
+            or row_overrides_located.month is null
+        )
+    group by
+        client_months.client_id,
+        client_months.month
 
 ),
 
@@ -115,7 +144,8 @@ client_months_measured as (
         round(coalesce(labor_by_client_month.labor_cost_unknown_hours, 0), 2)
             as labor_cost_unknown_hours,
         round(coalesce(license_cost_by_client_month.license_cost, 0), 2) as license_cost,
-        round(coalesce(other_cost_by_client_month.other_cost, 0), 2) as other_cost
+        round(coalesce(other_cost_by_client_month.other_cost, 0), 2) as other_cost,
+        coalesce(overridden_rows_by_client_month.overridden_rows, 0) as overridden_rows
 
     from client_months
     left join clients
@@ -132,6 +162,9 @@ client_months_measured as (
     left join other_cost_by_client_month
         on client_months.client_id = other_cost_by_client_month.client_id
         and client_months.month = other_cost_by_client_month.month
+    left join overridden_rows_by_client_month
+        on client_months.client_id = overridden_rows_by_client_month.client_id
+        and client_months.month = overridden_rows_by_client_month.month
 
 ),
 
@@ -179,7 +212,8 @@ final as (
         cast(
             {{ divide_and_round('revenue - license_cost - other_cost', 'labor_hours', 2) }}
             as numeric(18, 2)
-        ) as effective_hourly_rate
+        ) as effective_hourly_rate,
+        cast(overridden_rows as bigint) as overridden_rows
 
     from client_months_profit
 

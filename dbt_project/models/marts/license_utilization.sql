@@ -2,7 +2,7 @@ with
 
 license_snapshots as (
 
-    select * from {{ ref('stg_raw__licenses') }}
+    select * from {{ ref('int_license_snapshots_corrected') }}
 
 ),
 
@@ -18,7 +18,12 @@ license_months as (
         seats_active,
         seats_billed,
         unit_cost,
-        unit_price
+        unit_price,
+        term_end_date,
+        -- the mart row is the snapshot itself: 1 when an analyst corrected it
+        case when is_overridden then 1 else 0 end as overridden_rows,
+        license_source,
+        missing_facts
     from license_snapshots
 
 ),
@@ -92,7 +97,11 @@ final as (
         cast(unbilled_seats as bigint) as unbilled_seats,
         cast(monthly_leakage as numeric(18, 2)) as monthly_leakage,
         cast(utilization_band as varchar) as utilization_band,
-        cast(recommendation as varchar) as recommendation
+        cast(recommendation as varchar) as recommendation,
+        cast(term_end_date as date) as term_end_date,
+        cast(overridden_rows as bigint) as overridden_rows,
+        cast(license_source as varchar) as license_source,
+        cast(missing_facts as varchar) as missing_facts
 
     from license_months_recommended
 

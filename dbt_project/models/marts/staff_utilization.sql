@@ -12,6 +12,33 @@ costed_time_entries as (
 
 ),
 
+row_overrides_located as (
+
+    select * from {{ ref('int_row_overrides_located') }}
+
+),
+
+{# Input rows behind the month that an analyst corrected (docs/trust.md#corrections). #}
+overridden_rows_by_staff_month as (
+
+    select
+        staff_months.staff_id,
+        staff_months.month,
+        count(distinct row_overrides_located.override_entity || ':' || row_overrides_located.row_key)
+            as overridden_rows
+    from staff_months
+    inner join row_overrides_located
+        on row_overrides_located.staff_id = staff_months.staff_id
+        and (
+            row_overrides_located.month = staff_months.month
+            or row_overrides_located.month is null
+        )
+    group by
+        staff_months.staff_id,
+        staff_months.month
+
+),
+
 hours_by_staff_month as (
 
     select
@@ -58,12 +85,16 @@ staff_months_measured as (
         end as available_hours,
         round(coalesce(hours_by_staff_month.logged_hours, 0), 2) as logged_hours,
         round(coalesce(hours_by_staff_month.billable_hours, 0), 2) as billable_hours,
-        round(coalesce(hours_by_staff_month.no_charge_hours, 0), 2) as no_charge_hours
+        round(coalesce(hours_by_staff_month.no_charge_hours, 0), 2) as no_charge_hours,
+        coalesce(overridden_rows_by_staff_month.overridden_rows, 0) as overridden_rows
 
     from staff_months
     left join hours_by_staff_month
         on staff_months.staff_id = hours_by_staff_month.staff_id
         and staff_months.month = hours_by_staff_month.month
+    left join overridden_rows_by_staff_month
+        on staff_months.staff_id = overridden_rows_by_staff_month.staff_id
+        and staff_months.month = overridden_rows_by_staff_month.month
 
 ),
 
@@ -119,7 +150,8 @@ final as (
         cast(logged_ratio as numeric(18, 4)) as logged_ratio,
         cast(overtime_hours as numeric(18, 2)) as overtime_hours,
         cast(capacity_gap_hours as numeric(18, 2)) as capacity_gap_hours,
-        cast(band as varchar) as band
+        cast(band as varchar) as band,
+        cast(overridden_rows as bigint) as overridden_rows
 
     from staff_months_banded
 

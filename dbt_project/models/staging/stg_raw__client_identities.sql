@@ -1,11 +1,13 @@
 {#
     Client identity of vendor rows (contract v2): every (client_source, client_key) that
-    names a client by the vendor's key (client_id empty) in time entries, invoices or
-    expenses, with how it resolves, in the spec's order:
+    names a client by the vendor's key (client_id empty) in time entries, invoices,
+    expenses or license facts, with how it resolves, in the spec's order:
       1. an alias row for (source, key) (case-insensitive key): `alias`, or `internal` for
          alias client_id `-` (the MSP itself: client_id NULL);
       2. else an exact match of the normalised name (client_name_normalized; `X T/A Y` tries
-         X and Y on both sides) to exactly one client: `name_match` (automatic);
+         X and Y on both sides) to exactly one client: `name_match` (automatic). The name is
+         the key itself, or the vendor's own name of the client where the file has one
+         (Partner Center: the key is the tenant CustomerId, the name CustomerName);
       3. else `held`: the rows stay in the warehouse with client_id NULL and are left out
          of every client's numbers until an alias names the client.
     A normalised name shared by two clients, or a key whose parts match two different
@@ -19,16 +21,23 @@ with
 
 vendor_rows as (
 
-    select client_source, client_key, 'time_entries' as entity
+    select client_source, client_key, cast(null as {{ dbt.type_string() }}) as client_name,
+        'time_entries' as entity
     from {{ source('raw', 'time_entries') }}
     where client_id is null and client_key is not null
     union all
-    select client_source, client_key, 'invoices' as entity
+    select client_source, client_key, cast(null as {{ dbt.type_string() }}) as client_name,
+        'invoices' as entity
     from {{ source('raw', 'invoices') }}
     where client_id is null and client_key is not null
     union all
-    select client_source, client_key, 'expenses' as entity
+    select client_source, client_key, cast(null as {{ dbt.type_string() }}) as client_name,
+        'expenses' as entity
     from {{ source('raw', 'expenses') }}
+    where client_id is null and client_key is not null
+    union all
+    select client_source, client_key, client_name, 'license_facts' as entity
+    from {{ source('raw', 'license_facts') }}
     where client_id is null and client_key is not null
 
 ),
@@ -40,9 +49,12 @@ vendor_keys as (
         client_key,
         coalesce(lower(trim(client_source)), '') as client_source_normalized,
         lower(trim(client_key)) as client_key_normalized,
+        -- the name compared with client names: the vendor's own name, else the key
+        coalesce(max(client_name), client_key) as vendor_client_name,
         sum(case when entity = 'time_entries' then 1 else 0 end) as time_entry_rows,
         sum(case when entity = 'invoices' then 1 else 0 end) as invoice_line_rows,
-        sum(case when entity = 'expenses' then 1 else 0 end) as expense_rows
+        sum(case when entity = 'expenses' then 1 else 0 end) as expense_rows,
+        sum(case when entity = 'license_facts' then 1 else 0 end) as license_fact_rows
     from vendor_rows
     group by
         client_source,
@@ -65,11 +77,13 @@ clients as (
 key_names as (
 
     select client_source, client_key,
-        {{ client_name_normalized(client_name_trading_part('client_key', 1)) }} as name_normalized
+        {{ client_name_normalized(client_name_trading_part('vendor_client_name', 1)) }}
+            as name_normalized
     from vendor_keys
     union
     select client_source, client_key,
-        {{ client_name_normalized(client_name_trading_part('client_key', 2)) }} as name_normalized
+        {{ client_name_normalized(client_name_trading_part('vendor_client_name', 2)) }}
+            as name_normalized
     from vendor_keys
 
 ),
@@ -133,7 +147,8 @@ resolved as (
         end as resolution,
         vendor_keys.time_entry_rows,
         vendor_keys.invoice_line_rows,
-        vendor_keys.expense_rows
+        vendor_keys.expense_rows,
+        vendor_keys.license_fact_rows
 
     from vendor_keys
     left join aliases
@@ -153,5 +168,6 @@ select
     cast(resolution as {{ dbt.type_string() }}) as resolution,
     cast(time_entry_rows as {{ dbt.type_bigint() }}) as time_entry_rows,
     cast(invoice_line_rows as {{ dbt.type_bigint() }}) as invoice_line_rows,
-    cast(expense_rows as {{ dbt.type_bigint() }}) as expense_rows
+    cast(expense_rows as {{ dbt.type_bigint() }}) as expense_rows,
+    cast(license_fact_rows as {{ dbt.type_bigint() }}) as license_fact_rows
 from resolved

@@ -16,6 +16,7 @@ renamed as (
 
         ---------- text
         cast(category as {{ dbt.type_string() }}) as expense_category,
+        cast(supplier as {{ dbt.type_string() }}) as supplier,
 
         ---------- numerics
         cast(amount as numeric(18, 4)) as amount,

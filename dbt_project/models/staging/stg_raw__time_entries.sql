@@ -27,6 +27,9 @@ renamed as (
         cast(bill_rate as numeric(18, 4)) as bill_rate,
 
         ---------- booleans
+        -- the file's billable column as it is (a correction of billing_option re-derives
+        -- is_billable from it, int_time_entries_corrected)
+        cast(billable as {{ dbt.type_boolean() }}) as is_billable_in_file,
         -- Both non-billable billing options are not billable whatever `billable` says;
         -- without a billing option the file's billable column decides.
         case

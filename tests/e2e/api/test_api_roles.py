@@ -21,7 +21,7 @@ import pytest
 
 from api.main import create_app
 from api.security import CONSOLE_PUBLIC_PATHS, PUBLIC_PATHS, RouteEntry, route_table
-from moatmetrics.appdb import audit, keys, reviews
+from moatmetrics.appdb import audit, keys, overrides, reviews
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.settings import REPO_ROOT
 
@@ -46,6 +46,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         202, files=lambda: {"file": ("clients.csv", b"client_id,client_name\nC9,Nine\n")}
     ),
     ("GET", "/api/v1/uploads/{upload_id}"): Recipe(path={"upload_id": "$upload"}),
+    # The upload is still `received`: the role gate lets the caller through to a 409.
+    ("POST", "/api/v1/uploads/{upload_id}/retract"): Recipe(
+        409, path={"upload_id": "$upload"}, json=lambda: {"reason": "role matrix"}
+    ),
     ("GET", "/api/v1/reviews/{item_id}"): Recipe(path={"item_id": "$item"}),
     ("POST", "/api/v1/reviews/{item_id}/decision"): Recipe(
         path={"item_id": "$item"}, json=lambda: {"decision": "approved"}
@@ -54,6 +58,19 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         201, json=lambda: {"name": f"matrix-{next(_names)}", "role": "viewer"}
     ),
     ("POST", "/api/v1/keys/{key_id}/revoke"): Recipe(path={"key_id": "$victim"}),
+    ("GET", "/api/v1/corrections/{override_id}"): Recipe(path={"override_id": "$correction"}),
+    ("POST", "/api/v1/corrections"): Recipe(
+        201,
+        json=lambda: {
+            "entity": "time_entries",
+            "row_key": {"entry_id": f"T-matrix-{next(_names)}"},
+            "action": "exclude",
+            "reason": "role matrix",
+        },  # fmt: skip
+    ),
+    ("POST", "/api/v1/corrections/{override_id}/revert"): Recipe(
+        path={"override_id": "$correction"}
+    ),
 }
 
 
@@ -86,9 +103,16 @@ def matrix_server(
     with server.client("admin") as http:
         upload = http.post("/api/v1/uploads", files=RECIPES[("POST", "/api/v1/uploads")].files())
         assert upload.status_code == 202, upload.text
-    with session_scope(settings) as session:
+    with session_scope(settings, write=True) as session:
         item_id = reviews.list_items(session, reviews.ReviewFilter(), 1, 0)[1][0].id
-    values = {"$upload": upload.json()["id"], "$item": item_id, "$victim": victim.id}
+        correction = overrides.create(
+            session, audit.Actor("tests"), "clients", {"client_id": "C1"}, "set", "industry",
+            "Dental", "role matrix",
+        )  # fmt: skip
+    values = {
+        "$upload": upload.json()["id"], "$item": item_id, "$victim": victim.id,
+        "$correction": correction.id,
+    }  # fmt: skip
     return server, values
 
 

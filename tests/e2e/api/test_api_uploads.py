@@ -11,6 +11,8 @@ import pytest
 from fixture_files import HANDMADE
 from serving import wait_until
 
+from tests.integration.sources.vendor_files import xero_csv, xero_line
+
 FIXTURES = HANDMADE
 PROBLEM = "application/problem+json"
 LIMIT = 64 * 1024
@@ -146,6 +148,35 @@ def test_accepted_upload_lands_under_a_safe_name(upload_server) -> None:
     assert detail["stored_name"].startswith("clients__Kunden_M")
     assert detail["stored_name"] in _landed(upload_server)
     assert detail["entity"] == "clients" and detail["uploaded_by"].startswith("test-analyst-")
+
+
+def test_a_vendor_export_is_known_by_its_headers(upload_server) -> None:
+    """A Xero sales export under Xero's own file name (which names no entity) is taken: its
+    headers are those of the xero_invoices profile. A file whose name and headers say nothing
+    is refused at once, with the nearest profiles and what each lacks."""
+    xero = xero_csv(
+        [
+            xero_line(
+                ContactName="Acme Dental", InvoiceNumber="INV-0001", InvoiceDate="31/10/2026",
+                DueDate="30/11/2026", Total="100.00", Description="Managed services",
+                Quantity="1", UnitAmount="100.00", LineAmount="100.00", AccountCode="200",
+            )
+        ]
+    ).encode()  # fmt: skip
+    with upload_server.client("analyst") as http:
+        response = http.post("/api/v1/uploads", files={"file": ("Sales Invoices.csv", xero)})
+        assert response.status_code == 202, response.text
+        stored = http.get(response.json()["location"]).json()["stored_name"]
+        assert stored.startswith("Sales_Invoices.") and stored in _landed(upload_server)
+        almost = b"InvoiceNumber,InvoiceDate,Total\nINV-1,31/10/2026,5.00\n"
+        body = _problem(
+            http.post("/api/v1/uploads", files={"file": ("export.csv", almost)}),
+            422,
+            "unknown-entity",
+        )
+    assert "no source profile matches" in body["detail"] and "xero" in body["detail"]
+    assert "missing headers" in body["detail"]
+    assert not any(name.startswith("export.") for name in _landed(upload_server))
 
 
 def _wait(predicate):  # type: ignore[no-untyped-def]

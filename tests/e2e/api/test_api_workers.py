@@ -9,6 +9,7 @@ answered is read from /metrics, whose per-process series carry the worker's pid.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import secrets
@@ -27,10 +28,12 @@ import httpx
 import pytest
 from postgres_server import admin_connection, database_url
 from serving import answers_health, free_port, wait_until
+from sqlalchemy import func, select
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import create_key
+from moatmetrics.appdb.models import AuditEntry
 from moatmetrics.settings import REPO_ROOT, Settings
 from moatmetrics.snapshots import Snapshot
 
@@ -337,3 +340,40 @@ def test_rate_limit_is_shared_by_two_workers(
 
     statuses = wait_until(one_window_burst_on_both_workers, step=0)
     assert statuses == [200] * limit + [429] * 10
+
+
+def _open_loop_driver():  # type: ignore[no-untyped-def]
+    """bench/open_loop.py: the benchmark's own open-loop generator (not a package)."""
+    spec = importlib.util.spec_from_file_location("open_loop", REPO_ROOT / "bench" / "open_loop.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.timeout(600)
+def test_open_loop_leaves_exactly_one_audit_entry_per_request(
+    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot]
+) -> None:
+    """The benchmark's open loop (connections held open, a steady rate between them, here 200
+    connections and 400 requests) against two workers: every request is answered, and the
+    audit log holds exactly one `marts.read` entry per request, in a chain that verifies.
+    Group commits batch the entries; they must neither drop nor double one."""
+    home = tmp_path / "home"
+    publish_generation(home, 1)
+    server = serve_workers(home, workers=2, MOATMETRICS_RATE_LIMIT_PER_MINUTE="1000000")
+    paths = [p for p in PATHS if p.startswith("/api/v1/marts/") and "format=csv" not in p]
+    result = _open_loop_driver().run_open_loop(
+        server.url, paths, server.keys["viewer"], connections=200, rate=80.0, duration=5,
+        timeout_s=540.0,
+    )  # fmt: skip
+    assert result["errors"] == 0, result["errors_by_kind"]
+    assert result["requests"] == result["scheduled"] == 400
+    with session_scope(server.settings) as session:
+        reads = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "marts.read")
+        )
+    assert reads == 400
+    with server.client("admin") as admin:
+        report = admin.get("/api/v1/audit/verify").json()
+    assert report["valid"] is True, report

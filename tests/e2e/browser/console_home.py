@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from second_factor import pass_second_factor
 
 from moatmetrics.settings import Settings
 
@@ -18,6 +19,8 @@ class Console:
     home: Path
     keys: dict[str, str]
     settings: Settings
+    # Admin keys' TOTP secrets, read from the enrolment page at their first sign-in.
+    totp_secrets: dict[str, str] = field(default_factory=dict)
 
     def api(self, role: str) -> httpx.Client:
         """The HTTP API with a Bearer key (to check what the console did)."""
@@ -34,4 +37,7 @@ class Console:
                 "/console/sign-in", data={"csrf": token, "key": self.keys[role], "next": "/console"}
             )
             assert done.status_code == 303, done.text
+            if role == "admin":  # admin keys also need a code from the authenticator app
+                done = pass_second_factor(http, done, self.totp_secrets, role)
+                assert done.status_code in (200, 303), done.text  # 200: the recovery codes
             yield http

@@ -8,6 +8,7 @@ screenshots of every page at desktop and phone width in tests/browser/artifacts/
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from axe_playwright_python.sync_playwright import Axe
 from console_home import Console
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from second_factor import next_code
 from serving import wait_until
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -73,6 +75,18 @@ def sign_in(page: Page, console: Console, role: str) -> None:
     page.goto(console.url + "/console/sign-in")
     page.get_by_label("API key").fill(console.keys[role])
     page.get_by_role("button", name="Sign in").click()
+    if role == "admin":  # admin keys: a code from the authenticator app (enrolled the 1st time)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Second factor")
+        enrolling = page.locator("#totp-secret").count() > 0
+        if enrolling:
+            check_page(page, "second-factor-enrol")
+            console.totp_secrets[role] = page.locator("#totp-secret").inner_text()
+        page.locator("#code").fill(next_code(console.totp_secrets[role]))
+        page.get_by_role("button", name=re.compile("sign in", re.I)).click()
+        if enrolling:
+            expect(page.get_by_role("heading", level=1)).to_have_text("Recovery codes")
+            check_page(page, "recovery-codes")
+            page.get_by_role("link", name="Continue to the console").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Portfolio overview")
 
 
@@ -267,9 +281,162 @@ def test_report_download(console: Console, open_page) -> None:
         page.get_by_role("button", name="Download report").click()
     assert Path(pdf.value.path()).read_bytes().startswith(b"%PDF")
     assert pdf.value.suggested_filename.endswith(".pdf")
+    # The client's QBR of the same client (no margins or costs): the client page's form.
+    page.get_by_label("Audience").select_option("client")
+    check_page(page, "client-qbr-form")
+    with page.expect_download() as qbr:
+        page.get_by_role("button", name="Download report").click()
+    assert Path(qbr.value.path()).read_bytes().startswith(b"%PDF")
+    assert qbr.value.suggested_filename.startswith("client-qbr-")
     page.get_by_role("link", name="Reports", exact=True).click()
+    page.get_by_label("Audience").select_option("client")
+    page.get_by_label("Client id (empty: all clients)").fill("C00001")
+    check_page(page, "reports-client-qbr")
+    with page.expect_download() as qbr:
+        page.get_by_role("button", name="Download report").click()
+    assert qbr.value.suggested_filename.startswith("client-qbr-")
+    qbr.value.save_as(ARTIFACTS / "client-qbr.pdf")  # both versions, to look at
+    pdf.value.save_as(ARTIFACTS / "client-internal.pdf")
+    for name in ("client-qbr", "client-internal"):
+        pdf_screenshots(ARTIFACTS / f"{name}.pdf")
+    page.get_by_label("Client id (empty: all clients)").fill("")
+    page.get_by_label("Audience").select_option("internal")
     page.get_by_label("Report", exact=True).select_option("license-savings")
     page.get_by_label("Format").select_option("xlsx")
     with page.expect_download() as xlsx:
         page.get_by_role("button", name="Download report").click()
     assert Path(xlsx.value.path()).read_bytes().startswith(b"PK")
+
+
+def test_month_picker_heatmap_and_client_sorting(console: Console, open_page) -> None:
+    """The month picker works without script (a GET form), the overview's lists and margin
+    heatmap pass axe at desktop and phone width (screenshots of the page and the heatmap), and
+    the client list sorts by a column heading and searches."""
+    page = open_page()
+    sign_in(page, console, "viewer")
+    picker = page.get_by_label("Month", exact=True)
+    options = picker.locator("option")
+    assert options.count() >= 12
+    earlier = options.nth(1).get_attribute("value")
+    picker.select_option(earlier)
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(page).to_have_url(f"{console.url}/console?month={earlier}")
+    expect(picker).to_have_value(earlier or "")
+    for title in ("Losing money", "Probably missing data", "Healthy"):
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
+    heatmap = page.locator("table.heatmap")
+    expect(heatmap).to_be_visible()
+    check_page(page, "overview-month")
+    heatmap.screenshot(path=ARTIFACTS / "heatmap-desktop.png")
+    page.set_viewport_size(PHONE)
+    heatmap.screenshot(path=ARTIFACTS / "heatmap-phone.png")
+    page.set_viewport_size(DESKTOP)
+
+    page.goto(console.url + "/console/clients")
+    page.get_by_role("link", name="Revenue", exact=True).click()
+    expect(page.locator("th[aria-sort]")).to_have_attribute("aria-sort", "descending")
+    revenues = page.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    amounts = [float(text.replace("$", "").replace(",", "")) for text in revenues]
+    assert amounts == sorted(amounts, reverse=True)
+    first = page.locator("tbody th a").first.inner_text()
+    page.get_by_label("Client name or id").fill(first)
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("tbody th a").first).to_have_text(first)
+    assert "sort=-revenue" in page.url and "q=" in page.url
+    check_page(page, "clients-sorted")
+
+
+def test_a_correction_is_refused_made_and_reverted(console: Console, open_page) -> None:
+    """The Corrections page: a bad value is refused with the column, value and fix; a good
+    correction is listed (and audited) until it is reverted. No run: the marts stay as they
+    are for the other tests."""
+    page = open_page()
+    sign_in(page, console, "analyst")
+    page.get_by_role("link", name="Corrections", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Corrections")
+    check_page(page, "corrections")
+    page.get_by_label("Input").select_option("time_entries")
+    page.get_by_label("Row key").fill("entry_id=TE-BROWSER-1")
+    page.get_by_label("Set a column to a new value").check()
+    page.get_by_label("Column (to set)").fill("hours")
+    page.get_by_role("textbox", name="New value").fill("25")
+    page.get_by_label("Reason").fill("The ticket says otherwise")
+    page.get_by_role("button", name="Add correction").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "time_entries column hours: value '25' is out of range; fix: give a value above 0 and"
+        " at most 24"
+    )
+    check_page(page, "corrections-refused")
+    page.get_by_role("textbox", name="New value").fill("2.5")  # the rest of the form was kept
+    page.get_by_role("button", name="Add correction").click()
+    expect(page.get_by_role("status")).to_contain_text("applies from the next pipeline run")
+    row = page.locator("tbody tr", has_text="TE-BROWSER-1")
+    expect(row).to_contain_text("set hours = 2.5")
+    row.get_by_role("button", name="Revert").click()
+    expect(page.get_by_role("status")).to_contain_text("reverted")
+    expect(page.locator("tbody tr", has_text="TE-BROWSER-1")).to_have_count(0)
+    with console.api("admin") as api:
+        entries = api.get("/api/v1/audit", params={"action": "corrections."}).json()["entries"]
+    done = {(e["action"], e["actor"]) for e in entries if e["status"] is None}
+    assert {
+        ("corrections.create", "console-analyst"),
+        ("corrections.revert", "console-analyst"),
+    } <= done
+
+
+def test_staff_page_and_the_two_review_queues(console: Console, open_page) -> None:
+    page = open_page()
+    sign_in(page, console, "analyst")
+    page.get_by_role("link", name="Staff", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Staff")
+    expect(page.locator("#staff-summary")).to_contain_text("overloaded")
+    check_page(page, "staff")
+    page.get_by_label("Show").select_option("overloaded")
+    page.get_by_role("button", name="Apply filters").click()
+    rows = page.locator("table.staff tbody tr")
+    expect(rows.first).to_contain_text("% of capacity")
+    assert rows.count() == page.locator("table.staff tbody tr.overloaded").count() > 0
+    rows.first.locator("th a").click()
+    expect(page.get_by_role("heading", name="Capacity by month")).to_be_visible()
+    expect(page.locator("svg[role=img]").first).to_be_visible()
+    check_page(page, "staff-member")
+
+    page.get_by_role("link", name="Reviews", exact=True).click()
+    page.get_by_role("navigation", name="Queues").get_by_role("link", name="Unusual month").click()
+    expect(page.locator("td.why").first).to_contain_text("Unusual month")
+    check_page(page, "reviews-unusual-month")
+    boxes = page.locator("input[name=item]")
+    picked = [boxes.nth(i).get_attribute("value").split(":")[0] for i in range(2)]
+    for i in range(2):
+        boxes.nth(i).check()
+    page.get_by_label("Comment for every ticked item").fill("seasonal project, confirmed")
+    page.get_by_role("button", name="Approve ticked").click()
+    expect(page.get_by_role("status")).to_contain_text("2 items approved")
+    with console.api("analyst") as api:
+        for item_id in picked:
+            item = api.get(f"/api/v1/reviews/{item_id}").json()
+            assert item["status"] == "approved"
+            assert item["decisions"][-1]["comment"] == "seasonal project, confirmed"
+    page.get_by_role("navigation", name="Queues").get_by_role("link", name="Doubtful data").click()
+    check_page(page, "reviews-doubtful-data")
+    page.locator("table tbody th a").first.click()
+    expect(page.get_by_role("heading", name="What your decision does")).to_be_visible()
+    expect(page.locator(".lead")).to_contain_text("Doubtful data")
+    check_page(page, "review-item-doubtful")
+
+
+def pdf_screenshots(path: Path) -> None:
+    """The report's first page as the desktop and phone widths show it (PDFium renders it; a
+    headless browser has no PDF viewer): `<name>-desktop.png`, `<name>-phone.png`."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(path))
+    try:
+        first = document[0]
+        assert first.get_textpage().get_text_range().strip()  # a page with words on it
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            image = first.render(scale=size["width"] / first.get_width()).to_pil()
+            assert image.width == size["width"]
+            image.save(path.with_name(f"{path.stem}-{label}.png"))
+    finally:
+        document.close()

@@ -135,6 +135,43 @@ def test_a_forged_post_without_the_csrf_token_is_refused(console: Console) -> No
     assert any(e["status"] == 403 and e["actor"] == "console-analyst" for e in denied)
 
 
+def test_retract_on_the_upload_page_needs_the_token_an_analyst_and_a_reason(
+    console: Console,
+) -> None:
+    from moatmetrics.appdb.uploads import record_ingest_result
+    from moatmetrics.ingest.loader import UploadResult
+
+    # An accepted upload of its own (as `moatmetrics ingest` records one): the demo's stay.
+    result = UploadResult("time_entries_retract_me.csv", "time_entries", "accepted", "u" + "e" * 16)
+    result.scope_source = "canonical"
+    (upload_id,) = record_ingest_result(result, [], console.settings, source="cli")
+    page_url, url = f"/console/uploads/{upload_id}", f"/console/uploads/{upload_id}/retract"
+    with console.signed_in("viewer") as viewer:
+        page = viewer.get(page_url)
+        assert page.status_code == 200 and "Scope" in page.text and url not in page.text
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        assert viewer.post(url, data={"csrf": token, "reason": "x"}).status_code == 403
+    with console.signed_in("analyst") as analyst:
+        page = analyst.get(page_url)
+        assert f'action="{url}"' in page.text
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        assert analyst.post(url, data={"reason": "no token"}).status_code == 403
+        empty = analyst.post(url, data={"csrf": token, "reason": ""})
+        assert empty.status_code == 422 and "Give a reason" in empty.text
+        done = analyst.post(url, data={"csrf": token, "reason": "wrong client"})
+        assert done.status_code == 303 and done.headers["location"] == f"{page_url}?retracted=1"
+        shown = analyst.get(done.headers["location"])
+        assert "retracted" in shown.text and "wrong client" in shown.text
+        assert f'action="{url}"' not in shown.text  # nothing left to retract
+        again = analyst.post(url, data={"csrf": token, "reason": "twice"})
+        assert again.status_code == 409 and "not accepted" in again.text
+    with console.api("admin") as api:
+        entries = api.get(
+            "/api/v1/audit", params={"action": "uploads.retract", "target": f"uploads/{upload_id}"}
+        ).json()["entries"]
+    assert [e["outcome"] for e in entries if e["actor"] == "console-analyst"].count("ok") == 1
+
+
 def test_a_revoked_key_ends_the_session(console: Console) -> None:
     with session_scope(console.settings, write=True) as session:
         info, secret = keys.create_key(session, audit.Actor("tests"), "console-short", "viewer")
@@ -153,8 +190,11 @@ def test_pages_load_on_the_demo_data(console: Console) -> None:
         client_id = api.get("/api/v1/marts/client_risk", params={"limit": 1}).json()["rows"][0][
             "client_id"
         ]
+        staff = api.get("/api/v1/marts/staff_utilization", params={"limit": 1}).json()
+        staff_id = staff["rows"][0]["staff_id"]
     pages = [
-        "/console", "/console/clients", f"/console/clients/{client_id}", "/console/reviews",
+        "/console", "/console/clients", f"/console/clients/{client_id}", "/console/staff",
+        f"/console/staff/{staff_id}", "/console/reviews", "/console/reviews?kind=unusual_month",
         f"/console/reviews/{item['id']}", "/console/uploads", "/console/reports",
         "/console/audit", "/console/static/console.css",
     ]  # fmt: skip

@@ -2,17 +2,16 @@
 
 `demo_api`: the session's demo home (the small demo data through the real pipeline, shared
 with other tests: tests/built_homes.py), so the reports are checked on the numbers a user
-sees first. `hostile_api`: a hand-built warehouse whose text columns start with `=`, `+`, `-`
-and `@`, published with the real `moatmetrics.snapshots.publish`. Each server is
-`uvicorn api.main:app` in its own process with one key per role, as in tests/api.
+sees first. `branded_api`: the same home served with the MSP's name and logo configured
+(MOATMETRICS_COMPANY_NAME / MOATMETRICS_COMPANY_LOGO, a PNG drawn here). `hostile_api`: a
+hand-built warehouse whose text columns start with `=`, `+`, `-` and `@`, published with the
+real `moatmetrics.snapshots.publish`. Each server is `uvicorn api.main:app` in its own process
+with one key per role, as in tests/api.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,44 +24,30 @@ from report_support import (
     HOSTILE_NAME,
     HOSTILE_PRODUCT,
     HOSTILE_VENDOR,
+    MSP_NAME,
     Api,
+    logo_png,
+    serve,
 )
-from serving import free_port, wait_for_api
 
-from moatmetrics.appdb.audit import Actor
-from moatmetrics.appdb.db import session_scope
-from moatmetrics.appdb.keys import ROLES, create_key
-from moatmetrics.settings import REPO_ROOT, Settings, ensure_home, get_settings
+from moatmetrics.settings import ensure_home, get_settings
 from moatmetrics.snapshots import publish
-
-
-def _serve(settings: Settings, snapshot_id: str, log: Path) -> Iterator[Api]:
-    keys = {}
-    with session_scope(settings, write=True) as session:
-        for role in ROLES:
-            keys[role] = create_key(session, Actor("tests"), f"reports-{role}", role)[1]
-    port = free_port()
-    env = {**os.environ, "MOATMETRICS_HOME": str(settings.home), "DO_NOT_TRACK": "1",
-           "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0", "MOATMETRICS_RUN_ON_UPLOAD": "0"}  # fmt: skip
-    with open(log, "ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for_api(port, server)
-        yield Api(f"http://127.0.0.1:{port}", keys, snapshot_id)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def demo_api(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Api]:
     """The session's demo home (read only: the server adds keys and audit entries)."""
     log = tmp_path_factory.mktemp("reports-demo") / "server.log"
-    yield from _serve(demo_home.settings, demo_home.snapshot_id, log)
+    yield from serve(demo_home.settings, demo_home.snapshot_id, log)
+
+
+@pytest.fixture(scope="session")
+def branded_api(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Api]:
+    """The demo home served with the MSP's name and logo configured."""
+    root = tmp_path_factory.mktemp("reports-branded")
+    env = {"MOATMETRICS_COMPANY_NAME": MSP_NAME,
+           "MOATMETRICS_COMPANY_LOGO": str(logo_png(root / "logo.png"))}  # fmt: skip
+    yield from serve(demo_home.settings, demo_home.snapshot_id, root / "server.log", env)
 
 
 def _hostile_warehouse(path: Path) -> None:
@@ -119,4 +104,4 @@ def hostile_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     ensure_home(settings)
     _hostile_warehouse(settings.warehouse_path)
     snapshot = publish(settings, marts=("client_profitability", "license_utilization"))
-    yield from _serve(settings, snapshot.snapshot_id, root / "server.log")
+    yield from serve(settings, snapshot.snapshot_id, root / "server.log")

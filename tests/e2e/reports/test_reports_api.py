@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,13 +17,16 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
-from pypdf import PdfReader
 from report_support import (
     HOSTILE_EXPLANATION,
     HOSTILE_NAME,
     HOSTILE_PRODUCT,
     HOSTILE_VENDOR,
     Api,
+    api_rows,
+    money,
+    pdf_lines,
+    run_at,
 )
 
 PDF = "application/pdf"
@@ -35,13 +37,6 @@ MONTH_LINE = re.compile(r"[A-Z][a-z]{2} \d{4}")
 
 
 # --- formatting as docs/reports.md states it -------------------------------------------
-
-
-def money(value: Decimal | None) -> str:
-    if value is None:
-        return "n/a"
-    cents = Decimal(value).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return f"{abs(cents) if cents == 0 else cents:,}"
 
 
 def percent(value: Decimal | None) -> str:
@@ -62,32 +57,11 @@ def month_label(text: str) -> str:
 # --- reading -------------------------------------------------------------------------------
 
 
-def api_rows(http: httpx.Client, mart: str, **params: Any) -> list[dict[str, Any]]:
-    response = http.get(f"/api/v1/marts/{mart}", params={**params, "limit": 10_000})
-    assert response.status_code == 200, response.text
-    body = response.json(parse_float=Decimal)  # exactly the digits the API sent
-    assert body["total"] == len(body["rows"])
-    return body["rows"]
-
-
 def report(http: httpx.Client, name: str, media: str, **params: Any) -> httpx.Response:
     response = http.get(f"/api/v1/reports/{name}", params=params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == media
     return response
-
-
-def pdf_lines(content: bytes) -> list[str]:
-    reader = PdfReader(io.BytesIO(content))
-    return [line.strip() for page in reader.pages for line in page.extract_text().splitlines()]
-
-
-def run_at(lines: Sequence[str], cells: Sequence[str], start: int = 0) -> int:
-    """Index where `cells` appear as consecutive lines (one table row), else fail."""
-    for index in range(start, len(lines) - len(cells) + 1):
-        if list(lines[index : index + len(cells)]) == list(cells):
-            return index
-    raise AssertionError(f"row {cells} not in the PDF text")
 
 
 def workbook(content: bytes) -> openpyxl.Workbook:
@@ -193,10 +167,19 @@ def savings(row: dict[str, Any]) -> Decimal:
     return row["monthly_waste"] + (row["monthly_leakage"] or 0)
 
 
+def day_label(text: str | None) -> str:
+    """A renewal date as docs/reports.md prints it: `31 Mar 2026`."""
+    if text is None:
+        return "n/a"
+    value = date.fromisoformat(text)
+    return f"{value.day} {value.strftime('%b %Y')}"
+
+
 def license_cells(row: dict[str, Any]) -> list[str]:
     """The row's cells after client, vendor and product (which may wrap onto two lines)."""
     count = lambda n: "n/a" if n is None else f"{n:,}"  # noqa: E731
-    return [count(row["unused_seats"]), money(row["monthly_waste"]),
+    return [day_label(row["term_end_date"]), count(row["unused_seats"]),
+            money(row["monthly_waste"]),
             count(row["unbilled_seats"]), money(row["monthly_leakage"]), money(savings(row)),
             ACTIONS[row["recommendation"]], conf(row["confidence"])]  # fmt: skip
 
@@ -211,15 +194,21 @@ def latest_license_rows(http: httpx.Client, **params: Any) -> list[dict[str, Any
 def test_license_savings_pdf_and_xlsx_hold_the_apis_numbers_largest_first(demo_api: Api) -> None:
     with demo_api.client() as http:
         rows = latest_license_rows(http)
+        month = rows[0]["month"]
+        named = api_rows(http, "client_profitability", month_from=month, month_to=month)
         pdf = report(http, "license-savings", PDF)  # format defaults to pdf
         book = workbook(report(http, "license-savings", XLSX, format="xlsx").content)
     assert len(rows) > 10 and savings(rows[0]) > savings(rows[-1])
+    client_names = {r["client_id"]: r["client_name"] for r in named}
+    assert all(client_names.get(r["client_id"]) for r in rows)  # every row is named
+    renewals = [r["term_end_date"] for r in rows]
+    assert any(renewals) and None in renewals  # the demo data has both
     lines = pdf_lines(pdf.content)
     position = 0
     for row in rows:  # largest savings first
         start = run_at(lines, license_cells(row), position)
-        before = lines[position:start][-5:]  # client id, vendor, product (maybe wrapped)
-        names = [row["client_id"], row["vendor"] or "n/a", row["product"]]
+        before = lines[position:start][-6:]  # client name, vendor, product (maybe wrapped)
+        names = [client_names[row["client_id"]], row["vendor"] or "n/a", row["product"]]
         assert " ".join(before).endswith(" ".join(names)), (before, names)
         position = start + 1
     total = ["Total", f"{len(rows)} products", f"{sum(r['unused_seats'] for r in rows):,}",
@@ -237,6 +226,9 @@ def test_license_savings_pdf_and_xlsx_hold_the_apis_numbers_largest_first(demo_a
         assert (line["Client ID"], line["Vendor"], line["Product"]) == (
             row["client_id"], row["vendor"], row["product"])  # fmt: skip
         assert line["Month"] == datetime.fromisoformat(row["month"])
+        assert line["Client"] == client_names[row["client_id"]]
+        renews = row["term_end_date"]
+        assert line["Renews"] == (renews and datetime.fromisoformat(renews)), row
         for column, key in (("Unused seats", "unused_seats"), ("Monthly waste", "monthly_waste"),
                             ("Unbilled seats", "unbilled_seats"),
                             ("Monthly leakage", "monthly_leakage"), ("Confidence", "confidence"),

@@ -20,6 +20,19 @@ def test_migrations_match_the_models(app_settings: Settings) -> None:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
+def test_migrations_form_one_chain() -> None:
+    """Branches that each add a migration after the same parent give two heads, and then no
+    app database opens: the chain must have one head, numbered in order."""
+    from alembic.script import ScriptDirectory
+
+    from moatmetrics.appdb.db import MIGRATIONS_DIR
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    assert len(script.get_heads()) == 1, script.get_heads()
+    chain = [revision.revision for revision in script.walk_revisions()]
+    assert chain == sorted(chain, reverse=True), chain  # 0008 -> ... -> 0001
+
+
 def test_key_lifecycle(app_settings: Settings) -> None:
     with session_scope(app_settings, write=True) as session:
         info, secret = keys.create_key(session, CLI, "finance-bi", "viewer")

@@ -23,133 +23,66 @@ from typing import Any
 import duckdb
 from fixture_files import HANDMADE as HANDMADE_DIR
 
+from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES
 from moatmetrics.settings import REPO_ROOT
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 REPORTING_CURRENCY = "USD"
 
-# raw.<table>: (column, contract type) in the documented order (docs/warehouse.md).
+# The raw tables dbt reads (dbt_project/models/staging/_raw__sources.yml) and, per table, its
+# columns and contract types in the documented order: the product's contract, not a copy of it.
+RAW_SOURCE_ENTITIES = (
+    "clients",
+    "staff",
+    "time_entries",
+    "invoices",
+    "licenses",
+    "expenses",
+    "license_facts",
+    "client_aliases",
+    "product_map",
+    "account_map",
+)
 RAW_TABLES: dict[str, list[tuple[str, str]]] = {
-    "clients": [
-        ("client_id", "string"),
-        ("client_name", "string"),
-        ("industry", "string"),
-        ("status", "enum"),
-        ("contract_type", "enum"),
-        ("contract_start", "date"),
-        ("contract_end", "date"),
-        ("monthly_contract_value", "decimal"),
-        ("managed_users", "int"),
-        ("managed_endpoints", "int"),
-    ],
-    "staff": [
-        ("staff_id", "string"),
-        ("staff_name", "string"),
-        ("role", "string"),
-        ("hourly_cost", "decimal"),
-        ("weekly_hours", "decimal"),
-        ("billable_target", "decimal"),
-        ("start_date", "date"),
-        ("end_date", "date"),
-    ],
-    "time_entries": [
-        ("entry_id", "string"),
-        ("staff_id", "string"),
-        ("client_id", "string"),
-        ("work_date", "date"),
-        ("hours", "decimal"),
-        ("billable", "bool"),
-        ("work_type", "enum"),
-        ("ticket_id", "string"),
-        ("bill_rate", "decimal"),
-        # contract v2 (optional; NULL when the CSV has no such column)
-        ("client_source", "string"),
-        ("client_key", "string"),
-        ("billing_option", "enum"),
-    ],
-    "invoices": [
-        ("invoice_id", "string"),
-        ("line_no", "int"),
-        ("client_id", "string"),
-        ("invoice_date", "date"),
-        ("due_date", "date"),
-        ("status", "enum"),
-        ("category", "enum"),
-        ("sku", "string"),
-        ("quantity", "decimal"),
-        ("unit_price", "decimal"),
-        ("amount", "decimal"),
-        ("currency", "currency"),
-        ("client_source", "string"),
-        ("client_key", "string"),
-        ("account", "string"),
-    ],
-    "licenses": [
-        ("client_id", "string"),
-        ("vendor", "string"),
-        ("product", "string"),
-        ("sku", "string"),
-        ("snapshot_date", "date"),
-        ("seats_purchased", "int"),
-        ("seats_assigned", "int"),
-        ("seats_active", "int"),
-        ("seats_billed", "int"),
-        ("unit_cost", "decimal"),
-        ("unit_price", "decimal"),
-        ("term_end_date", "date"),
-    ],
-    "expenses": [
-        ("expense_id", "string"),
-        ("client_id", "string"),
-        ("expense_date", "date"),
-        ("amount", "decimal"),
-        ("category", "string"),
-        ("client_source", "string"),
-        ("client_key", "string"),
-        ("supplier", "string"),
-    ],
-    # contract v2 mapping uploads
-    "client_aliases": [("source", "enum"), ("source_key", "string"), ("client_id", "string")],
-    "product_map": [
-        ("source", "enum"),
-        ("source_product", "string"),
-        ("vendor", "string"),
-        ("product", "string"),
-        ("category", "string"),
-    ],
-    "account_map": [("source", "enum"), ("account", "string"), ("category", "enum")],
+    name: [(column.name, column.type) for column in ENTITIES[name].columns]
+    for name in RAW_SOURCE_ENTITIES
 }
+# The analysts' corrections (moatmetrics/ingest/override_copy.py): not a contract entity;
+# empty unless a test adds some.
+RAW_TABLES["row_overrides"] = [
+    ("override_id", "int"),
+    ("entity", "string"),
+    ("row_key", "string"),
+    ("action", "string"),
+    ("column_name", "string"),
+    ("value", "string"),
+    ("entry_id", "string"),
+    ("invoice_id", "string"),
+    ("line_no", "int"),
+    ("expense_id", "string"),
+    ("client_id", "string"),
+    ("vendor", "string"),
+    ("product", "string"),
+    ("month", "date"),
+    ("staff_id", "string"),
+]
 
-SQL_TYPES = {
-    "string": "VARCHAR",
-    "enum": "VARCHAR",
-    "currency": "VARCHAR",
-    "date": "DATE",
-    "bool": "BOOLEAN",
-    "int": "BIGINT",
-    "decimal": "DECIMAL(18,4)",
-}
-
-# Contract defaults applied at ingest (docs/warehouse.md), as SQL over the typed columns.
+# Contract defaults applied at ingest (docs/warehouse.md), as SQL over the typed columns; the
+# contract's two placeholders become this stand-in's fixed upload date and currency.
+_PLACEHOLDERS = {"$reporting_currency": f"'{REPORTING_CURRENCY}'", "$upload_date": "current_date"}
 DEFAULTS: dict[tuple[str, str], str] = {
-    ("clients", "status"): "'active'",
-    ("staff", "weekly_hours"): "40",
-    ("staff", "billable_target"): "0.75",
-    ("time_entries", "billable"): "true",
-    ("invoices", "line_no"): "1",
-    ("invoices", "status"): "'sent'",
-    ("invoices", "category"): "'other'",
-    ("invoices", "currency"): f"'{REPORTING_CURRENCY}'",
-    ("invoices", "amount"): "round(quantity * unit_price, 2)",
-    ("licenses", "snapshot_date"): "current_date",
-    ("licenses", "seats_assigned"): "seats_active",
+    (name, column.name): _PLACEHOLDERS.get(column.default_sql, column.default_sql)
+    for name in RAW_SOURCE_ENTITIES
+    for column in ENTITIES[name].columns
+    if column.default_sql
 }
 
 MART_KEYS: dict[str, list[str]] = {
     "client_profitability": ["client_id", "month"],
     "license_utilization": ["client_id", "vendor", "product", "month"],
     "staff_utilization": ["staff_id", "month"],
+    "month_completeness": ["month"],
 }
 
 

@@ -44,6 +44,7 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
         "gross_profit",
         "gross_margin",
         "effective_hourly_rate",
+        "overridden_rows",
     ],
     "license_utilization": [
         "client_id",
@@ -64,6 +65,10 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
         "monthly_leakage",
         "utilization_band",
         "recommendation",
+        "term_end_date",
+        "overridden_rows",
+        "license_source",
+        "missing_facts",
     ],
     "staff_utilization": [
         "staff_id",
@@ -78,10 +83,23 @@ METRICS_MD_COLUMNS: dict[str, list[str]] = {
         "overtime_hours",
         "capacity_gap_hours",
         "band",
+        "overridden_rows",
+    ],
+    "month_completeness": [
+        "month",
+        "invoice_lines",
+        "time_entries",
+        "license_snapshots",
+        "expenses",
+        "usual_time_entries",
+        "reported_sources",
+        "missing_sources",
+        "short_sources",
+        "is_complete",
     ],
 }
 
-EXPECTED_UNIT_TESTS = 24
+EXPECTED_UNIT_TESTS = 30
 
 # Full dbt builds (a minute or more each on a busy machine): not in `make test-fast`.
 pytestmark = pytest.mark.slow

@@ -103,6 +103,7 @@ def test_aliases_names_and_held_rows_then_an_alias_brings_them_in(
             "time_entry_rows": 1,
             "invoice_line_rows": 0,
             "expense_rows": 0,
+            "license_fact_rows": 0,
             "held_rows": 1,
         },
         {
@@ -111,6 +112,7 @@ def test_aliases_names_and_held_rows_then_an_alias_brings_them_in(
             "time_entry_rows": 0,
             "invoice_line_rows": 1,
             "expense_rows": 0,
+            "license_fact_rows": 0,
             "held_rows": 1,
         },
     ]

@@ -84,6 +84,25 @@ def test_license_lines_sort_by_savings_then_name() -> None:
     assert report.clients_without_licenses == ()
 
 
+def test_a_license_assembled_without_some_facts_reports_them_as_unknown() -> None:
+    """A row from vendor facts may lack seats or cost (metrics.md, missing_facts): the report
+    prints n/a there and totals what is known, in the PDF and the XLSX alike."""
+    from moatmetrics.reports import pdf, xlsx
+
+    known = {"client_id": "C1", "vendor": "Microsoft", "product": "Microsoft 365 Business Premium",
+             "month": date(2024, 1, 1), "seats_purchased": 10, "seats_active": 7,
+             "unused_seats": 3, "monthly_waste": Decimal("66.00"), "unbilled_seats": 1,
+             "monthly_leakage": Decimal("25.00"), "recommendation": "reclaim"}  # fmt: skip
+    unknown = {**known, "product": "Exchange Online (Plan 1)", "seats_purchased": None,
+               "seats_active": None, "unused_seats": None, "monthly_waste": None,
+               "unbilled_seats": None, "monthly_leakage": None, "recommendation": "ok"}  # fmt: skip
+    report = model.license_savings_report(CONTEXT, date(2024, 1, 1), [unknown, known], {})
+    assert report.totals.unused_seats == 3 and report.totals.monthly_savings == Decimal("91.00")
+    assert [line.monthly_savings for line in report.lines] == [Decimal("91.00"), Decimal("0")]
+    assert pdf.license_savings_pdf(report).startswith(b"%PDF")
+    assert xlsx.license_savings_xlsx(report)[:2] == b"PK"
+
+
 def test_a_report_over_its_row_limit_is_refused_with_the_fix() -> None:
     page = ClientProfitabilityPage(
         mart="client_profitability", snapshot_id="S1", total=5_001, limit=5_000, offset=0, rows=[]
