@@ -7,13 +7,19 @@ exited) fails at once, with the reason.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
+
+from moatmetrics.settings import REPO_ROOT
 
 T = TypeVar("T")
 
@@ -48,3 +54,60 @@ def wait_for_api(port: int, process: subprocess.Popen | None = None) -> None:
         return answers_health(f"http://127.0.0.1:{port}")
 
     wait_until(ready)
+
+
+def start_api(
+    env: Mapping[str, str], log_path: Path | None = None, attempts: int = 3
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`uvicorn api.main:app` with `env` on a free loopback port, once /health answers: the
+    process and its URL. A port can be taken between probe and bind: the server then exits
+    and starts again on another port."""
+    for _ in range(attempts):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with open(log_path or os.devnull, "ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                 "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                cwd=REPO_ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        def ready_or_exited(process: subprocess.Popen[bytes] = process, url: str = url) -> str:
+            if process.poll() is not None:
+                return "exited"
+            return "ready" if answers_health(url) else ""
+
+        if wait_until(ready_or_exited, step=0.1) == "ready":
+            return process, url
+    log = log_path.read_text(errors="replace") if log_path else "(no log kept)"
+    raise RuntimeError(f"uvicorn did not start after {attempts} attempts:\n{log}")
+
+
+def stop_api(process: subprocess.Popen[bytes]) -> None:
+    """Terminate the server, and kill it if it does not stop."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+@contextmanager
+def served_api(home: Path, log_path: Path | None = None, **env: str) -> Iterator[str]:
+    """The API on the MoatMetrics home `home` (rate limit off unless `env` sets it); yields
+    its URL and stops it on exit."""
+    full_env = {
+        **os.environ,
+        "MOATMETRICS_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0",
+        **env,
+    }
+    process, url = start_api(full_env, log_path)
+    try:
+        yield url
+    finally:
+        stop_api(process)

@@ -16,13 +16,12 @@ import duckdb
 import httpx
 import pytest
 from built_homes import BuiltHome, copy_home
-from serving import free_port, wait_for_api
+from serving import served_api
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import create_key
 from moatmetrics.marts import PUBLISHED_MARTS
-from moatmetrics.settings import REPO_ROOT
 
 MOATMETRICS = str(Path(sys.executable).with_name("moatmetrics"))
 
@@ -73,21 +72,8 @@ def served_home(tmp_path: Path, demo_home: BuiltHome):
     settings = copy_home(demo_home, home).settings
     with session_scope(settings, write=True) as session:
         key = create_key(session, Actor("tests"), "backup-reader", "viewer")[1]
-    port = free_port()
-    env = {**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1"}
-    with open(tmp_path / "server.log", "ab") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            cwd=REPO_ROOT, env={**env, "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0"},
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for_api(port, server)
-        yield home, f"http://127.0.0.1:{port}", key
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with served_api(home, tmp_path / "server.log") as url:
+        yield home, url, key
 
 
 def test_backup_under_load_restores_the_same_marts_and_a_verifying_audit_log(

@@ -11,10 +11,7 @@ opens October on purpose.
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +21,14 @@ import httpx
 import pandas as pd
 import pytest
 from built_homes import BuiltHome, copy_home
-from serving import free_port, wait_for_api
+from serving import served_api
 from sqlalchemy import func, select
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import create_key
 from moatmetrics.appdb.models import ReviewItem
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -138,28 +135,17 @@ def console(
     """A real API process on the home, and a signed-in viewer's console session."""
     with session_scope(partial.settings, write=True) as session:
         key = create_key(session, Actor("tests"), "partial-month-viewer", "viewer")[1]
-    port = free_port()
-    env = {**os.environ, "MOATMETRICS_HOME": str(partial.settings.home), "DO_NOT_TRACK": "1"}
-    env["MOATMETRICS_RATE_LIMIT_PER_MINUTE"] = "0"
-    log = open(tmp_path_factory.mktemp("partial-log") / "server.log", "ab")  # noqa: SIM115
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_api(port, server)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60.0) as http:
-            form = http.get("/console/sign-in")
-            token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert token
-            done = http.post("/console/sign-in", data={"csrf": token.group(1), "key": key})
-            assert done.status_code == 303, done.text
-            yield http
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        log.close()
+    log = tmp_path_factory.mktemp("partial-log") / "server.log"
+    with (
+        served_api(partial.settings.home, log) as url,
+        httpx.Client(base_url=url, timeout=60.0) as http,
+    ):
+        form = http.get("/console/sign-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        done = http.post("/console/sign-in", data={"csrf": token.group(1), "key": key})
+        assert done.status_code == 303, done.text
+        yield http
 
 
 def heading_count(html: str, title: str) -> int:

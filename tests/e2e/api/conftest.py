@@ -22,7 +22,6 @@ import dataclasses
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -32,12 +31,12 @@ import duckdb
 import httpx
 import pytest
 from postgres_server import admin_connection, database_url
-from serving import answers_health, free_port, wait_until
+from serving import start_api, stop_api
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
-from moatmetrics.settings import REPO_ROOT, Settings, get_settings
+from moatmetrics.settings import Settings, get_settings
 from moatmetrics.snapshots import Snapshot, publish
 from moatmetrics.warehouse.postgres import READER_ROLE
 
@@ -294,48 +293,13 @@ class ApiServer:
         self.home.mkdir(parents=True, exist_ok=True)
         if not self.keys:
             self.create_keys()
-        for _ in range(attempts):  # a free port can be taken between probe and bind
-            port = free_port()
-            env = {
-                **os.environ,
-                **_BACKEND.env(self.home),
-                "DO_NOT_TRACK": "1",
-                **self.env,
-            }
-            with open(self.log_path, "ab") as log:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                     "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                    cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            self.url = f"http://127.0.0.1:{port}"
-            if self._wait_ready():
-                return self
-            self.stop()
-        raise RuntimeError(f"uvicorn did not start:\n{self.log_path.read_text()}")
-
-    def _wait_ready(self) -> bool:
-        """True once /health answers, False if the process exited (its port was taken, say).
-        No deadline of its own: the test's pytest timeout bounds the wait."""
-        process = self.process
-        assert process is not None
-
-        def ready_or_exited() -> str | None:
-            if process.poll() is not None:
-                return "exited"
-            return "ready" if answers_health(self.url) else None
-
-        return wait_until(ready_or_exited, step=0.1) == "ready"
+        env = {**os.environ, **_BACKEND.env(self.home), "DO_NOT_TRACK": "1", **self.env}
+        self.process, self.url = start_api(env, self.log_path, attempts)
+        return self
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_api(self.process)
 
     def headers(self, role: str | None = "viewer") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[role]}"} if role else {}

@@ -9,21 +9,17 @@ flow ends in a real ingest and a new snapshot in this home.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from built_homes import BuiltHome, copy_home
 from console_home import Console
-from serving import free_port, wait_for_api
+from serving import served_api
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
-from moatmetrics.settings import REPO_ROOT
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -32,23 +28,10 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 def console(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Console]:
     home = tmp_path_factory.mktemp("console-home")
     settings = copy_home(demo_home, home).settings
-    env = {**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1"}
     keys = {}
     with session_scope(settings, write=True) as session:
         for role in ROLES:
             keys[role] = create_key(session, Actor("tests"), f"console-{role}", role)[1]
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("console-log") / "server.log", "ab")  # noqa: SIM115
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=REPO_ROOT, env={**env, "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0"},
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_api(port, server)
-        yield Console(f"http://127.0.0.1:{port}", home, keys, settings)
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        log.close()
+    log = tmp_path_factory.mktemp("console-log") / "server.log"
+    with served_api(home, log) as url:
+        yield Console(url, home, keys, settings)

@@ -8,14 +8,13 @@ refused), checked against the real API process serving a real demo home.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
 import sys
 
 import httpx
 from console_home import Console
-from serving import free_port, wait_for_api
+from serving import served_api
 
 from api.main import create_app
 from api.security import CONSOLE_PUBLIC_PATHS, route_table
@@ -232,25 +231,14 @@ def test_before_the_first_publish_pages_say_what_to_do(tmp_path) -> None:
     settings = dataclasses.replace(get_settings(), home=tmp_path)
     with session_scope(settings, write=True) as session:
         key = keys.create_key(session, audit.Actor("tests"), "new-home", "analyst")[1]
-    port = free_port()
-    env = {**os.environ, "MOATMETRICS_HOME": str(tmp_path), "MOATMETRICS_RUN_ON_UPLOAD": "0"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_api(port, server)
-        console = Console(f"http://127.0.0.1:{port}", tmp_path, {"analyst": key}, settings)
+    with served_api(tmp_path, MOATMETRICS_RUN_ON_UPLOAD="0") as url:
+        console = Console(url, tmp_path, {"analyst": key}, settings)
         with console.signed_in("analyst") as http:
             overview = http.get("/console")
             assert overview.status_code == 503
             assert "No snapshot published yet" in overview.text
             assert 'href="/console/uploads"' in overview.text
             assert http.get("/console/uploads").status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
 
 
 def test_the_gate_imports_on_its_own() -> None:

