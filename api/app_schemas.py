@@ -86,6 +86,19 @@ class UploadOut(BaseModel):
     row_count: int
     rows_loaded: int
     rows_rejected: int
+    rows_skipped: int = Field(
+        description="A vendor file's group, subtotal and blank rows: counted, left out, not"
+        " rejected."
+    )
+    rows_held: int | None = Field(
+        description="Loaded rows naming a client that no alias or name match resolves, as of"
+        " the last publish: out of the marts until the client is confirmed (null: not"
+        " published yet)."
+    )
+    profile: str | None = Field(
+        description="The source profile that read the file (e.g. `xero_invoices v1`), or"
+        " canonical (docs/sources.md)."
+    )
     warnings: int
     notes: list[str]
     quality_score: float | None

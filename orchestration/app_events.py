@@ -72,6 +72,19 @@ def audited(check: dg.AssetCheckResult) -> dg.AssetCheckResult:
     return check
 
 
+def report_held_rows(settings: Settings) -> int:
+    """After a publish, each accepted upload's held rows (the uploads page's `held`)."""
+    from moatmetrics.appdb.db import session_scope
+    from moatmetrics.appdb.uploads import record_held_rows
+    from moatmetrics.warehouse.connection import warehouse_connection
+    from moatmetrics.warehouse.held_clients import held_rows_by_upload
+
+    with warehouse_connection(settings) as con:
+        held = held_rows_by_upload(con)
+    with session_scope(settings, write=True) as session:
+        return record_held_rows(session, held)
+
+
 def report_publish(snapshot_id: str | None, outcome: str, details: dict[str, Any]) -> None:
     record_pipeline_event(
         "pipeline.publish", outcome, target=f"snapshots/{snapshot_id or '-'}", details=details

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from moatmetrics.settings import Settings, apply_process_environment, ensure_home
 from moatmetrics.snapshots import Snapshot, current_snapshot
+from moatmetrics.warehouse.held_clients import held_client_keys
 
 
 @dataclass
@@ -126,25 +127,6 @@ def run_pipeline(
         uploads=uploads,
         held=held,
     )
-
-
-def held_client_keys(settings: Settings) -> list[tuple[str | None, str, int]]:
-    """The held client keys dbt listed (intermediate.int_client_keys_held; in PostgreSQL mode
-    pulled back with the trust inputs), most rows first."""
-    import duckdb
-
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables"
-            " WHERE table_schema = 'intermediate' AND table_name = 'int_client_keys_held'"
-        ).fetchone()[0]
-        if not exists:
-            return []
-        return con.execute(
-            "SELECT client_source, client_key, CAST(held_rows AS BIGINT)"
-            " FROM intermediate.int_client_keys_held"
-            " ORDER BY held_rows DESC, client_source, client_key"
-        ).fetchall()
 
 
 def _root_cause(error) -> str:

@@ -93,6 +93,12 @@ class Upload(Base):
     row_count: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A vendor file's group and subtotal rows, counted and left out (not rejected)
+    rows_skipped: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Loaded rows naming a client nothing resolves, as of the last publish (NULL: not yet)
+    rows_held: Mapped[int | None] = mapped_column(BigInteger)
+    # The source profile that read the file (`xero_invoices v1`) or `canonical`
+    profile: Mapped[str | None] = mapped_column(String(80))
     warnings: Mapped[int] = mapped_column(BigInteger, default=0)
     notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
     quality_score: Mapped[float | None] = mapped_column(Float)

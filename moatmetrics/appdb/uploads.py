@@ -161,6 +161,8 @@ def _apply_result(
     upload.row_count = result.row_count
     upload.rows_loaded = result.rows_loaded
     upload.rows_rejected = result.rows_rejected
+    upload.rows_skipped = getattr(result, "rows_skipped", 0) or 0
+    upload.profile = getattr(result, "profile", None) or ("canonical" if result.entity else None)
     upload.warnings = result.warnings
     upload.notes = audit.canonical_json(list(result.notes))
     score = getattr(result, "quality_score", None)
@@ -343,3 +345,15 @@ def retracted_uploads(session: Session) -> dict[str, tuple[str, str]]:
         )
     ).all()
     return {upload_id: (reason or "", who or "") for upload_id, reason, who in rows if upload_id}
+
+
+def record_held_rows(session: Session, held_by_upload: dict[str, int]) -> int:
+    """After a publish: each accepted upload's rows held for want of a client (warehouse
+    upload id -> rows; an accepted upload not named holds none). Returns the uploads changed."""
+    changed = 0
+    for upload in session.scalars(select(Upload).where(Upload.status == "accepted")):
+        held = held_by_upload.get(upload.warehouse_upload_id or "", 0)
+        if upload.rows_held != held:
+            upload.rows_held = held
+            changed += 1
+    return changed

@@ -7,7 +7,12 @@ from moatmetrics.marts import DBT_MARTS
 from moatmetrics.run_lock import pause_point, warehouse_lock
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import publish, remove_abandoned_building_files
-from orchestration.app_events import prune_snapshots, record_unaudited_publishes, report_publish
+from orchestration.app_events import (
+    prune_snapshots,
+    record_unaudited_publishes,
+    report_held_rows,
+    report_publish,
+)
 from orchestration.assets.trust import TRUST_KEYS
 
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in DBT_MARTS]
@@ -50,6 +55,7 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         },
     )
     context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
+    report_held_rows(settings)
     prune_snapshots(context, settings)
     return dg.MaterializeResult(
         metadata={

@@ -247,3 +247,29 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
     assert actions.count("pipeline.ingest") == 7
     assert actions.count("pipeline.publish") >= 1
     assert "pipeline.check" in actions
+
+    # A Xero sales export to a contact no client is: read by its profile, loaded, and held
+    # out of the marts; the upload says so after the next publish.
+    xero = xero_csv(
+        [
+            xero_line(
+                ContactName="Nobody We Know Ltd", InvoiceNumber="INV-9001",
+                InvoiceDate="31/01/2025", DueDate="28/02/2025", Total="120.00",
+                Description="Managed services", Quantity="1", UnitAmount="120.00",
+                LineAmount="120.00", AccountCode="200",
+            )
+        ]
+    ).encode()  # fmt: skip
+    with server.client("analyst") as http:
+        xero_id = http.post("/api/v1/uploads", files={"file": ("Sales Invoices.csv", xero)}).json()[
+            "id"
+        ]
+        held = _wait(
+            lambda: (
+                (u := http.get(f"/api/v1/uploads/{xero_id}").json())["rows_held"] is not None and u
+            )
+        )
+        first = http.get(f"/api/v1/uploads/{ids[0]}").json()
+    assert held["status"] == "accepted" and held["profile"].startswith("xero_invoices v")
+    assert (held["rows_loaded"], held["rows_skipped"], held["rows_held"]) == (1, 0, 1)
+    assert first["profile"] == "canonical" and first["rows_held"] == 0

@@ -265,6 +265,7 @@ def test_upload_rejected_then_corrected(console: Console, open_page) -> None:
     wait_until(published, step=2)
     facts = page.locator("dl.facts").inner_text()
     assert "Quality score\n100 %" in facts and "2 read, 2 loaded, 0 rejected" in facts, facts
+    assert "Read as\ncanonical" in facts, facts
     check_page(page, "upload-accepted")
     with console.api("viewer") as api:
         clients = api.get(

@@ -1,0 +1,54 @@
+"""Held client keys, as the last dbt build left them: vendor rows naming a client that no
+alias and no normalised name resolves (dbt model int_client_keys_held, docs/sources.md).
+
+Their rows are loaded but out of every client's numbers until someone names the client, so
+the run's summary lists the keys and the uploads page counts each file's held rows. Both read
+the local warehouse, where PostgreSQL mode pulls the model back with the trust inputs.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from moatmetrics.settings import Settings
+
+HELD_MODEL = "intermediate.int_client_keys_held"
+# The facts that name a client by the vendor's key (the model's inputs).
+FACT_TABLES = ("time_entries", "invoices", "expenses", "license_facts")
+
+
+def _has_held_model(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables"
+        " WHERE table_schema = 'intermediate' AND table_name = 'int_client_keys_held'"
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def held_client_keys(settings: Settings) -> list[tuple[str | None, str, int]]:
+    """(client_source, client_key, rows) of every held key, most rows first."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        if not _has_held_model(con):
+            return []
+        return con.execute(
+            f"SELECT client_source, client_key, CAST(held_rows AS BIGINT) FROM {HELD_MODEL}"
+            " ORDER BY held_rows DESC, client_source, client_key"
+        ).fetchall()
+
+
+def held_rows_by_upload(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Warehouse upload id -> its rows whose client key is held (uploads with none absent)."""
+    if not _has_held_model(con):
+        return {}
+    facts = " UNION ALL ".join(
+        f"SELECT _upload_id, client_source, client_key FROM raw.{table}"
+        " WHERE client_id IS NULL AND client_key IS NOT NULL"
+        for table in FACT_TABLES
+    )
+    rows = con.execute(
+        f"SELECT facts._upload_id, count(*) FROM ({facts}) AS facts"
+        f" JOIN {HELD_MODEL} AS held ON held.client_key = facts.client_key"
+        " AND held.client_source IS NOT DISTINCT FROM facts.client_source"
+        " GROUP BY facts._upload_id"
+    ).fetchall()
+    return {upload_id: int(count) for upload_id, count in rows}
