@@ -42,17 +42,24 @@ def _iso(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-def _dbt_run_results(run_id: str) -> dict | None:
-    """dagster-dbt writes each invocation to dbt_project/target/<op>-<run id[:7]>-<hash>/."""
+def _dbt_run_results(run_id: str, dagster_home: Path) -> dict | None:
+    """The run's dbt results: in the home's dbt target folder (`Settings.dbt_target_dir`,
+    the latest build; the benchmark runs one per home), or, from runs before that folder,
+    dagster-dbt's per-invocation dbt_project/target/<op>-<run id[:7]>-<hash>/."""
     found = sorted(
-        (REPO / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"),
+        [
+            *(REPO / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"),
+            *(dagster_home.parent / "dbt-target").glob("run_results.json"),
+        ],
         key=lambda p: p.stat().st_mtime,
     )
     return json.loads(found[-1].read_text()) if found else None
 
 
-def dbt_breakdown(run_id: str, step: dict, messages: list[tuple[float, str]]) -> dict:
-    results = _dbt_run_results(run_id)
+def dbt_breakdown(
+    run_id: str, step: dict, messages: list[tuple[float, str]], dagster_home: Path
+) -> dict:
+    results = _dbt_run_results(run_id, dagster_home)
     running = next((t for t, m in messages if m.startswith("Running dbt command")), None)
     finished = next((t for t, m in messages if m.startswith("Finished dbt command")), None)
     out: dict = {}
@@ -160,6 +167,6 @@ def run_stages(
     for step in timed:
         if step["stage"] == "dbt":
             result.setdefault("dbt", {})[step["step"]] = dbt_breakdown(
-                run_id, step, messages.get(step["step"], [])
+                run_id, step, messages.get(step["step"], []), dagster_home
             )
     return result

@@ -133,6 +133,13 @@ class Settings:
         return self.home / "dagster"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's target folder for this home's builds: one per home, reused run after run, so
+        dbt parses the project partially (only what changed) instead of in full each run,
+        and a run leaves one folder's worth of compiled SQL and results, not one per run."""
+        return self.home / "dbt-target"
+
+    @property
     def app_database_url(self) -> str:
         """API keys, uploads, reviews and the audit log: SQLite in the home unless a URL is set."""
         return self.database_url or self.warehouse_url or f"sqlite:///{self.home / 'app.db'}"

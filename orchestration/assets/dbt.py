@@ -41,14 +41,17 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # The op's context, not the asset context: dagster-dbt reads `context.op.tags`, which the
     # asset context deprecates (a DeprecationWarning on every run).
     op_context = context.op_execution_context
+    # The home's own target folder: dbt's partial parse needs the profile of the run before
+    # (the warehouse path is part of it), which a new folder per run never has (3 s a run).
+    target = settings.dbt_target_dir
     if not settings.postgres_mode:
         # dbt writes the DuckDB file: under the writer lock, a step of another run (a CLI
         # ingest during a daemon-launched run, say) waits for it instead of failing on
         # DuckDB's own file lock.
         with warehouse_lock(settings):
-            yield from dbt.cli(build, context=op_context).stream()
+            yield from dbt.cli(build, context=op_context, target_path=target).stream()
         return
-    yield from dbt.cli(build, context=op_context).stream()
+    yield from dbt.cli(build, context=op_context, target_path=target).stream()
     with warehouse_connection(settings) as con:
         pulled = pull_dbt_outputs(con, settings)
     context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))
