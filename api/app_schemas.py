@@ -176,11 +176,13 @@ class ReviewItemOut(BaseModel):
     content_hash: str
     created_at: datetime
     updated_at: datetime
-    reason_kind: Literal["doubtful_data", "unusual_month"] | None = Field(
+    reason_kind: Literal["doubtful_data", "unusual_month", "client_identity"] | None = Field(
         default=None,
-        description="Why the row is flagged: doubtful_data (a factor about the inputs is low) "
-        "or unusual_month (only the month's distance from the entity's history is); null for "
-        "items not refreshed by a pipeline run since this field was added.",
+        description="Why the row is flagged: doubtful_data (a factor about the inputs is low), "
+        "unusual_month (only the month's distance from the entity's history is) or "
+        "client_identity (mart `client_identity`: vendor rows name a client nothing resolves; "
+        "confirm it with POST /api/v1/reviews/{id}/client); null for items not refreshed by a "
+        "pipeline run since this field was added.",
     )
     reason: str | None = Field(
         default=None, description="The reason in words, naming the factor behind it."
@@ -232,6 +234,20 @@ class Rejection(BaseModel):
 
 
 DecisionIn = Annotated[Approval | Rejection, Body(discriminator="decision")]
+
+
+class ClientConfirmation(BaseModel):
+    client_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^\S(.*\S)?$",
+        description="The client the held vendor key is, or `-` for your own company.",
+    )  # fmt: skip
+    content_hash: str | None = _CONTENT_HASH
+
+
+class ClientConfirmed(BaseModel):
+    item: ReviewItemDetail
+    upload_id: int = Field(description="The client_aliases upload that carries the alias.")
+    run_requested: bool = Field(description="Whether a pipeline run was asked for.")
 
 
 class AuditEntryOut(BaseModel):

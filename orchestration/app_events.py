@@ -72,15 +72,21 @@ def audited(check: dg.AssetCheckResult) -> dg.AssetCheckResult:
     return check
 
 
-def report_held_rows(settings: Settings) -> int:
-    """After a publish, each accepted upload's held rows (the uploads page's `held`)."""
+def report_held_rows(settings: Settings, snapshot_id: str) -> int:
+    """After a publish: each accepted upload's held rows (the uploads page's `held`) and one
+    review item per held client key (resolved by itself once the key resolves)."""
     from moatmetrics.appdb.db import session_scope
+    from moatmetrics.appdb.reviews import sync_review_items
     from moatmetrics.appdb.uploads import record_held_rows
+    from moatmetrics.trust.identity_review import review_entries
+    from moatmetrics.trust.review_reasons import IDENTITY_QUEUE
     from moatmetrics.warehouse.connection import warehouse_connection
-    from moatmetrics.warehouse.held_clients import held_rows_by_upload
+    from moatmetrics.warehouse.held_clients import held_keys_with_suggestions, held_rows_by_upload
 
     with warehouse_connection(settings) as con:
         held = held_rows_by_upload(con)
+        keys = held_keys_with_suggestions(con)
+    sync_review_items(IDENTITY_QUEUE, review_entries(keys), settings, snapshot_id=snapshot_id)
     with session_scope(settings, write=True) as session:
         return record_held_rows(session, held)
 

@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.app_schemas import DecisionIn, DecisionOut, ReviewItemDetail, ReviewItemOut, ReviewList
+from api.app_schemas import (
+    ClientConfirmation,
+    ClientConfirmed,
+    DecisionIn,
+    DecisionOut,
+    ReviewItemDetail,
+    ReviewItemOut,
+    ReviewList,
+)
+from api.client_identity import NotAnIdentityItem, confirm_client
 from api.dependencies import get_settings
 from api.problems import conflict, not_found, problem_responses, unprocessable
 from api.security import Authorize, actor_of, mark_audited, set_audit_target
@@ -82,8 +91,8 @@ def list_reviews(
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     kind: Annotated[
-        Literal["doubtful_data", "unusual_month"] | None,
-        Query(description="Reason kind: doubtful data or an unusual month."),
+        Literal["doubtful_data", "unusual_month", "client_identity"] | None,
+        Query(description="Reason kind: doubtful data, an unusual month or an unknown client."),
     ] = None,
     sort: Annotated[
         Literal["id", "-money_at_stake", "confidence"],
@@ -148,3 +157,36 @@ def decide(
         raise unprocessable("invalid-decision", "Invalid decision", str(exc)) from None
     mark_audited(request)
     return detail
+
+
+@router.post(
+    "/{item_id}/client",
+    response_model=ClientConfirmed,
+    status_code=202,
+    summary="Confirm which client a held vendor key is (an identity item): lands the alias as a"
+    " client_aliases upload and approves the item; the next run brings the held rows in",
+    responses=problem_responses(400, 404, 409, 413, 422),
+)
+def confirm_identity(
+    item_id: ItemId,
+    body: ClientConfirmation,
+    request: Request,
+    principal: Decider,
+    settings: AppSettings,
+) -> ClientConfirmed:
+    try:
+        item, taken = confirm_client(
+            settings, actor_of(request, principal), item_id, body.client_id, body.content_hash
+        )
+    except LookupError:
+        raise not_found(f"Review item {item_id}") from None
+    except reviews.ReviewConflict as exc:
+        raise conflict("review-conflict", "The held rows changed", str(exc)) from None
+    except NotAnIdentityItem as exc:
+        raise unprocessable("not-an-identity-item", "Not an identity item", str(exc)) from None
+    with session_scope(settings) as session:
+        detail = _detail(session, session.get(ReviewItem, item.id))
+    mark_audited(request)
+    return ClientConfirmed(
+        item=detail, upload_id=taken.upload.id, run_requested=taken.run_requested
+    )

@@ -27,8 +27,17 @@ from moatmetrics.trust.tables import FACTOR_WEIGHTS, FACTORS
 
 DOUBTFUL_DATA = "doubtful_data"
 UNUSUAL_MONTH = "unusual_month"
-#: The two kinds of review item, and how the console names them.
-KINDS: dict[str, str] = {DOUBTFUL_DATA: "Doubtful data", UNUSUAL_MONTH: "Unusual month"}
+#: Vendor rows whose client nothing resolves (held; docs/sources.md): not a mart row but a
+#: question for a person, "which client is this?", answered by confirming an alias.
+CLIENT_IDENTITY = "client_identity"
+#: The pseudo-mart of identity items in the review queue (their row_key: source|key).
+IDENTITY_QUEUE = "client_identity"
+#: The kinds of review item, and how the console names them.
+KINDS: dict[str, str] = {
+    DOUBTFUL_DATA: "Doubtful data",
+    UNUSUAL_MONTH: "Unusual month",
+    CLIENT_IDENTITY: "Unknown client",
+}
 
 #: What a low factor means, per mart where it differs (the factor table of docs/trust.md).
 _LOW_FACTOR: dict[str, dict[str, str]] = {
@@ -117,6 +126,11 @@ def low_factor_meaning(mart: str, name: str) -> str:
 def reason(mart: str, kind: str | None, factors: Mapping[str, Any]) -> str:
     """One sentence: why the row is flagged, naming the factor behind it and its value."""
     values = factor_values(factors)
+    if kind == CLIENT_IDENTITY:
+        return (
+            "Unknown client: vendor rows name a client that no alias and no client name"
+            " matches; they are held out of the marts until you confirm which client it is."
+        )
     if kind == UNUSUAL_MONTH:
         consistency = values.get("consistency")
         shown = "" if consistency is None else f" (consistency {consistency * 100:.0f} %)"

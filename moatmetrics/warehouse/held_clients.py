@@ -52,3 +52,48 @@ def held_rows_by_upload(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         " GROUP BY facts._upload_id"
     ).fetchall()
     return {upload_id: int(count) for upload_id, count in rows}
+
+
+#: How close a client's name must be to a held key to be suggested (Jaro-Winkler, 0..1).
+SUGGESTION_FLOOR = 0.8
+
+
+def held_keys_with_suggestions(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """Every held key with its rows per fact and the client whose name is closest to the key
+    (Jaro-Winkler on lower-cased names, at least SUGGESTION_FLOOR; none below), for the
+    review queue's identity items. A key that is a vendor id (a tenant GUID) gets none."""
+    if not _has_held_model(con):
+        return []
+    rows = con.execute(
+        f"""
+        WITH clients AS (
+            SELECT DISTINCT client_id, client_name FROM raw.clients
+            WHERE client_id IS NOT NULL AND client_name IS NOT NULL
+        ),
+        ranked AS (
+            SELECT held.*, clients.client_id AS suggested_client_id,
+                clients.client_name AS suggested_client_name,
+                jaro_winkler_similarity(lower(held.client_key), lower(clients.client_name))
+                    AS similarity
+            FROM {HELD_MODEL} AS held LEFT JOIN clients ON true
+            QUALIFY row_number() OVER (
+                PARTITION BY held.client_source, held.client_key
+                ORDER BY similarity DESC NULLS LAST, clients.client_id
+            ) = 1
+        )
+        SELECT client_source, client_key, CAST(held_rows AS BIGINT),
+            CAST(time_entry_rows AS BIGINT), CAST(invoice_line_rows AS BIGINT),
+            CAST(expense_rows AS BIGINT), CAST(license_fact_rows AS BIGINT),
+            CASE WHEN similarity >= ? THEN suggested_client_id END,
+            CASE WHEN similarity >= ? THEN suggested_client_name END,
+            CASE WHEN similarity >= ? THEN round(similarity, 3) END
+        FROM ranked ORDER BY held_rows DESC, client_source, client_key
+        """,
+        [SUGGESTION_FLOOR] * 3,
+    ).fetchall()
+    names = (
+        "client_source", "client_key", "held_rows", "time_entry_rows", "invoice_line_rows",
+        "expense_rows", "license_fact_rows", "suggested_client_id", "suggested_client_name",
+        "similarity",
+    )  # fmt: skip
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -55,7 +55,7 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         },
     )
     context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
-    report_held_rows(settings)
+    report_held_rows(settings, snapshot.snapshot_id)
     prune_snapshots(context, settings)
     return dg.MaterializeResult(
         metadata={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -248,12 +249,13 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
     assert actions.count("pipeline.publish") >= 1
     assert "pipeline.check" in actions
 
-    # A Xero sales export to a contact no client is: read by its profile, loaded, and held
-    # out of the marts; the upload says so after the next publish.
+    # A Xero sales export to a contact no alias or client name resolves: read by its profile,
+    # loaded, and held out of the marts; the upload says so after the next publish, and the
+    # review queue asks who the client is, suggesting the closest name.
     xero = xero_csv(
         [
             xero_line(
-                ContactName="Nobody We Know Ltd", InvoiceNumber="INV-9001",
+                ContactName="Acme Dental Surgery", InvoiceNumber="INV-9001",
                 InvoiceDate="31/01/2025", DueDate="28/02/2025", Total="120.00",
                 Description="Managed services", Quantity="1", UnitAmount="120.00",
                 LineAmount="120.00", AccountCode="200",
@@ -273,3 +275,47 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
     assert held["status"] == "accepted" and held["profile"].startswith("xero_invoices v")
     assert (held["rows_loaded"], held["rows_skipped"], held["rows_held"]) == (1, 0, 1)
     assert first["profile"] == "canonical" and first["rows_held"] == 0
+
+    def acme_january_revenue(http: httpx.Client) -> str:
+        page = http.get(
+            "/api/v1/marts/client_profitability",
+            params={"client_id": "C001", "month_from": "2025-01", "month_to": "2025-01"},
+        ).json()
+        return page["rows"][0]["revenue"]
+
+    with server.client("analyst") as http:
+        revenue_held = acme_january_revenue(http)
+        queue = http.get("/api/v1/reviews", params={"kind": "client_identity"}).json()
+        assert queue.get("total") == 1, queue
+        item = http.get(f"/api/v1/reviews/{queue['items'][0]['id']}").json()
+        assert item["status"] == "open" and item["subject"] == "Acme Dental Surgery"
+        assert item["row"]["suggested_client_id"] == "C001" and item["row"]["held_rows"] == 1
+        assert "Acme Dental (C001)" in item["explanation"]
+        with server.client("viewer") as viewer:  # a viewer reads marts, decides nothing
+            refused = viewer.post(
+                f"/api/v1/reviews/{item['id']}/client", json={"client_id": "C001"}
+            )
+        assert refused.status_code == 403
+        confirmed = http.post(
+            f"/api/v1/reviews/{item['id']}/client",
+            json={"client_id": "C001", "content_hash": item["content_hash"]},
+        )
+        assert confirmed.status_code == 202, confirmed.text
+        alias_upload = confirmed.json()["upload_id"]
+        assert confirmed.json()["item"]["status"] == "approved"
+        again = http.post(f"/api/v1/reviews/{item['id']}/client", json={"client_id": "C001"})
+        assert again.status_code == 422  # answered: not an open identity item any more
+        _wait(
+            lambda: (
+                http.get(f"/api/v1/uploads/{xero_id}").json()["rows_held"] == 0
+                and http.get(f"/api/v1/uploads/{alias_upload}").json()["status"] == "accepted"
+            )
+        )
+        revenue_in = acme_january_revenue(http)
+    assert Decimal(revenue_in) - Decimal(revenue_held) == Decimal("120.00")
+    with server.client("admin") as admin:
+        assert admin.get("/api/v1/audit/verify").json()["valid"] is True
+        decided = admin.get(
+            "/api/v1/audit", params={"action": "reviews.decide", "limit": 10}
+        ).json()["entries"]
+    assert any("C001" in (e["details"].get("comment") or "") for e in decided), decided
