@@ -54,6 +54,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/v1/reviews/{item_id}/decision"): Recipe(
         path={"item_id": "$item"}, json=lambda: {"decision": "approved"}
     ),
+    # The item is a mart row, not a held client: the role gate lets the caller through to 422.
+    ("POST", "/api/v1/reviews/{item_id}/client"): Recipe(
+        422, path={"item_id": "$item"}, json=lambda: {"client_id": "C1"}
+    ),
     ("POST", "/api/v1/keys"): Recipe(
         201, json=lambda: {"name": f"matrix-{next(_names)}", "role": "viewer"}
     ),
