@@ -19,10 +19,11 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.app_schemas import ReviewItemOut
+from api.client_identity import NotAnIdentityItem, confirm_client
 from api.console.session import require_csrf
 from api.console.templating import month, render
 from api.dependencies import get_settings
-from api.problems import not_found
+from api.problems import ProblemError, not_found
 from api.routers.reviews import get_review, list_reviews
 from api.security import Authorize, actor_of, mark_audited, set_audit_target
 from moatmetrics.appdb import reviews
@@ -39,7 +40,7 @@ Decider = Annotated[Principal, Depends(Authorize("analyst", "reviews.decide"))]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Status = Literal["open", "approved", "rejected", "resolved", ""]
-Kind = Literal["doubtful_data", "unusual_month", ""]
+Kind = Literal["doubtful_data", "unusual_month", "client_identity", ""]
 Sort = Literal["-money_at_stake", "id", "confidence"]
 PAGE = 50
 #: The most items one bulk decision takes (a page holds PAGE).
@@ -260,3 +261,29 @@ def decide(
         )  # fmt: skip
     mark_audited(request)
     return RedirectResponse(f"/console/reviews/{item_id}?decided={decision}", status_code=303)
+
+
+@router.post("/{item_id}/client", dependencies=[Depends(require_csrf)])
+def confirm_identity(
+    item_id: ItemId,
+    request: Request,
+    principal: Decider,
+    settings: AppSettings,
+    client_id: Annotated[str, Form(min_length=1, max_length=64)],
+    content_hash: Annotated[str | None, Form(max_length=64)] = None,
+) -> Response:
+    """An identity item answered: the same function as POST /api/v1/reviews/{id}/client."""
+    try:
+        confirm_client(
+            settings, actor_of(request, principal), item_id, client_id.strip(),
+            content_hash or None,
+        )  # fmt: skip
+    except LookupError:
+        raise not_found(f"Review item {item_id}") from None
+    except reviews.ReviewConflict as exc:
+        message = f"{exc} Check the rows below and confirm again."
+        return _item_page(request, principal, settings, item_id, error=message, status_code=409)
+    except (NotAnIdentityItem, ProblemError) as exc:
+        return _item_page(request, principal, settings, item_id, error=str(exc), status_code=422)
+    mark_audited(request)
+    return RedirectResponse(f"/console/reviews/{item_id}?decided=approved", status_code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -296,6 +297,17 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
                 f"/api/v1/reviews/{item['id']}/client", json={"client_id": "C001"}
             )
         assert refused.status_code == 403
+        console = httpx.Client(base_url=server.url, timeout=60.0)  # the console's form too
+        form = console.get("/console/sign-in").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf
+        signed_in = console.post(
+            "/console/sign-in", data={"csrf": csrf.group(1), "key": server.keys["analyst"]}
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        page = console.get(f"/console/reviews/{item['id']}").text
+        assert "Unknown client" in page and "Which client is it?" in page
+        assert 'name="client_id" type="text" required maxlength="64" value="C001"' in page
         confirmed = http.post(
             f"/api/v1/reviews/{item['id']}/client",
             json={"client_id": "C001", "content_hash": item["content_hash"]},
@@ -305,6 +317,15 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
         assert confirmed.json()["item"]["status"] == "approved"
         again = http.post(f"/api/v1/reviews/{item['id']}/client", json={"client_id": "C001"})
         assert again.status_code == 422  # answered: not an open identity item any more
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf
+        late = console.post(
+            f"/console/reviews/{item['id']}/client",
+            data={"csrf": csrf.group(1), "client_id": "C001"},
+        )
+        console.close()
+        assert late.status_code == 422 and "not an open client-identity item" in late.text
+    with server.client("analyst") as http:
         _wait(
             lambda: (
                 http.get(f"/api/v1/uploads/{xero_id}").json()["rows_held"] == 0
