@@ -17,7 +17,7 @@ from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewItem
 from moatmetrics.settings import Settings
-from moatmetrics.trust.review_reasons import IDENTITY_QUEUE
+from moatmetrics.trust.review_reasons import CLIENT_IDENTITY
 
 
 class NotAnIdentityItem(ValueError):
@@ -47,7 +47,7 @@ def confirm_client(
         item = session.get(ReviewItem, item_id)
         if item is None:
             raise LookupError(item_id)
-        if item.mart != IDENTITY_QUEUE or item.status != "open":
+        if item.mart != CLIENT_IDENTITY or item.status != "open":
             raise NotAnIdentityItem(
                 f"review item {item_id} is not an open client-identity item"
                 f" (it is {item.mart}, {item.status})"

@@ -79,14 +79,14 @@ def report_held_rows(settings: Settings, snapshot_id: str) -> int:
     from moatmetrics.appdb.reviews import sync_review_items
     from moatmetrics.appdb.uploads import record_held_rows
     from moatmetrics.trust.identity_review import review_entries
-    from moatmetrics.trust.review_reasons import IDENTITY_QUEUE
+    from moatmetrics.trust.review_reasons import CLIENT_IDENTITY
     from moatmetrics.warehouse.connection import warehouse_connection
     from moatmetrics.warehouse.held_clients import held_keys_with_suggestions, held_rows_by_upload
 
     with warehouse_connection(settings) as con:
         held = held_rows_by_upload(con)
         keys = held_keys_with_suggestions(con)
-    sync_review_items(IDENTITY_QUEUE, review_entries(keys), settings, snapshot_id=snapshot_id)
+    sync_review_items(CLIENT_IDENTITY, review_entries(keys), settings, snapshot_id=snapshot_id)
     with session_scope(settings, write=True) as session:
         return record_held_rows(session, held)
 

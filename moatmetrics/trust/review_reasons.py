@@ -28,10 +28,9 @@ from moatmetrics.trust.tables import FACTOR_WEIGHTS, FACTORS
 DOUBTFUL_DATA = "doubtful_data"
 UNUSUAL_MONTH = "unusual_month"
 #: Vendor rows whose client nothing resolves (held; docs/sources.md): not a mart row but a
-#: question for a person, "which client is this?", answered by confirming an alias.
+#: question for a person, "which client is this?", answered by confirming an alias. Both the
+#: kind and the queue's `mart` of these items (their row_key: source|key).
 CLIENT_IDENTITY = "client_identity"
-#: The pseudo-mart of identity items in the review queue (their row_key: source|key).
-IDENTITY_QUEUE = "client_identity"
 #: The kinds of review item, and how the console names them.
 KINDS: dict[str, str] = {
     DOUBTFUL_DATA: "Doubtful data",
