@@ -220,6 +220,26 @@ def clients(session: Session) -> list[tuple[str, str | None]]:
     return sorted(rows, key=lambda row: ((row[1] or row[0]).lower(), row[0]))
 
 
+def identity_suggestions(session: Session, item_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """The suggested client ({"client_id", "client_name"}) of each open client-identity item
+    among `item_ids` that has one: what the queue's one-click confirm offers."""
+    ids = list(item_ids)
+    if not ids:
+        return {}
+    query = select(ReviewItem.id, ReviewItem.row_json).where(
+        ReviewItem.id.in_(ids), ReviewItem.mart == "client_identity", ReviewItem.status == "open"
+    )
+    suggestions = {}
+    for item_id, row_json in session.execute(query):
+        row = parse_json_object(row_json)
+        if row.get("suggested_client_id"):
+            suggestions[int(item_id)] = {
+                "client_id": str(row["suggested_client_id"]),
+                "client_name": str(row.get("suggested_client_name") or row["suggested_client_id"]),
+            }
+    return suggestions
+
+
 def history(session: Session, item_id: int) -> list[ReviewDecision]:
     query = select(ReviewDecision).where(ReviewDecision.item_id == item_id)
     return list(session.scalars(query.order_by(ReviewDecision.id)))

@@ -17,12 +17,18 @@ HELD_MODEL = "intermediate.int_client_keys_held"
 FACT_TABLES = ("time_entries", "invoices", "expenses", "license_facts")
 
 
-def _has_held_model(con: duckdb.DuckDBPyConnection) -> bool:
+def has_intermediate_model(con: duckdb.DuckDBPyConnection, model: str) -> bool:
+    """Whether the last dbt build left `intermediate.<model>` (none before the first build)."""
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables"
-        " WHERE table_schema = 'intermediate' AND table_name = 'int_client_keys_held'"
+        " WHERE table_schema = 'intermediate' AND table_name = ?",
+        [model],
     ).fetchone()
     return bool(found and found[0])
+
+
+def _has_held_model(con: duckdb.DuckDBPyConnection) -> bool:
+    return has_intermediate_model(con, HELD_MODEL.split(".")[1])
 
 
 def held_client_keys(settings: Settings) -> list[tuple[str | None, str, int]]:

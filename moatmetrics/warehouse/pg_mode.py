@@ -28,7 +28,12 @@ from moatmetrics.warehouse.postgres import CopiedTable, copy_raw_to_postgres, pu
 
 #: Intermediate models the trust layer reads besides the marts (evidence and churn features),
 #: and the held client keys the run reports.
-TRUST_INPUTS = ("int_staff_months_expanded", "int_client_months_featured", "int_client_keys_held")
+TRUST_INPUTS = (
+    "int_staff_months_expanded",
+    "int_client_months_featured",
+    "int_client_keys_held",
+    "int_invoice_accounts_unmapped",
+)
 
 
 def warehouse_schema(layer: str) -> str:

@@ -45,6 +45,8 @@ def _write_exports(folder: Path) -> None:
         "expense_id,client_id,expense_date,amount,category,supplier\n"
         "X1,C001,2025-06-15,238.00,software,Microsoft Ireland Operations Ltd\n"
         "X2,C001,2025-06-16,50.00,office,Staples\n"
+        # July's books: the files reach July, so the annual seats get a July row too.
+        "X3,,2025-07-10,900.00,rent,Harbour Properties\n"
     )
     # No alias names the tenant: CustomerName "Contoso Dental LLC" matches the client.
     (folder / "partner_center_recon_2025-06.csv").write_text(
@@ -125,8 +127,8 @@ def test_license_row_assembled_from_the_vendor_exports(built: BuiltHome) -> None
     assert (june["unbilled_seats"], june["monthly_leakage"]) == (1, Decimal("25.00"))
     assert june["recommendation"] == "bill_client"
     assert "no usage" not in june["explanation"]
-    # July on: the annual seats are still in force and billed, but no export says who holds
-    # or uses them.
+    # July: the annual seats are still in force and billed, but no export says who holds or
+    # uses them.
     july = rows[1]
     assert str(july["month"]) == "2025-07-01"
     assert [july["seats_purchased"], july["seats_assigned"], july["seats_active"]] == [
@@ -139,7 +141,8 @@ def test_license_row_assembled_from_the_vendor_exports(built: BuiltHome) -> None
     assert "no usage (active) fact: M365 active users report not uploaded" in july["explanation"]
     assert "no assignment (assigned) fact" in july["explanation"]
     assert july["confidence_cost_completeness"] < june["confidence_cost_completeness"]
-    assert len(rows) == 12  # June 2025 to May 2026, the annual term
+    # The annual term runs to May 2026, but no file reaches past July: no rows after it.
+    assert len(rows) == 2
 
 
 def test_microsoft_bill_left_out_of_cost_and_listed(built: BuiltHome) -> None:

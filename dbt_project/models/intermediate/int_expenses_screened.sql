@@ -3,8 +3,9 @@
     A license bill is an expense whose account (expense_category) the account_map maps to
     `license`, or whose supplier's normalised name begins with a whole word of a listed
     license supplier (MOATMETRICS_LICENSE_SUPPLIERS). A license bill is left out of the
-    client's cost in a month where license facts carry that client's seat cost (an assembled
-    license row with seats purchased and a unit cost): the seats are in license_cost
+    client's cost in a month where license facts carry that client's seat cost (a license
+    row with seats purchased and a unit cost, from the canonical licenses file, which is a
+    complete fact, or assembled from vendor facts): the seats are in license_cost
     already, and counting the bill as well would count them twice. Per client and month; a
     bill with no license facts behind it stays an expense. left_out_reason says why a row
     is left out (NULL = counted); int_expenses_excluded lists those rows.
@@ -30,7 +31,7 @@ license_facts_costed as (
     select distinct
         client_id,
         {{ month_start('snapshot_date') }} as month
-    from {{ ref('int_license_facts_assembled') }}
+    from {{ ref('int_license_snapshots_unioned') }}
     where seats_purchased is not null and unit_cost is not null
 
 ),

@@ -9,7 +9,7 @@ with
 
 invoice_lines as (
 
-    select * from {{ ref('stg_raw__invoices') }}
+    select * from {{ ref('int_invoice_lines_categorized') }}
 
 ),
 
@@ -44,6 +44,8 @@ invoice_lines_corrected as (
             as invoice_status,
         {{ overridden('category', dbt.type_string(), 'invoice_lines.line_category') }}
             as line_category,
+        invoice_lines.is_category_unmapped,
+        invoice_lines.account_code,
         invoice_lines.currency_code,
         invoice_lines.quantity,
         invoice_lines.unit_price,

@@ -12,6 +12,8 @@
         users excluded;
       - seats_billed, unit_price: PSA `billed` facts in force on the month's last day.
     In force on day D: effective_date <= D and (no cancelled_date or cancelled_date >= D).
+    Months run up to the files' horizon, the month of the newest dated row of any input: an
+    annual plan's charge row, in force for a year, gives no rows for months no file reaches.
     A fact kind the client has for the month but not for this product counts 0 (the file
     was uploaded and the product is not in it); a kind the client has no fact of for the
     month is NULL (unknown). Rows come from purchase, assignment or usage facts: billing
@@ -95,17 +97,42 @@ facts_identified as (
 
 {# ---------------------------------------------------------------- purchases (Partner Center) #}
 
+{# The files' horizon: the last day of the month of the newest dated row of any input (a
+   license fact's as_of_date, a work date, an invoice or expense date). A charge that runs on
+   (an annual plan paid up front) gives rows up to there, never into months no file reaches:
+   those would show a year of seat cost against no revenue. #}
+horizon as (
+
+    select
+        cast(
+            {{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, month_start('max(day_at)'))) }}
+            as date
+        ) as horizon_date
+    from (
+        select max(as_of_date) as day_at from license_facts
+        union all
+        select max(work_date) from {{ ref('stg_raw__time_entries') }}
+        union all
+        select max(invoice_date) from {{ ref('stg_raw__invoices') }}
+        union all
+        select max(expense_date) from {{ ref('stg_raw__expenses') }}
+    ) as newest
+
+),
+
 purchase_days as (
 
     select
-        client_id, vendor, product_key,
+        facts_identified.client_id, facts_identified.vendor, facts_identified.product_key,
         {{ generate_day_series(
-            'effective_date',
-            'coalesce(cancelled_date, case when as_of_date > effective_date'
-            ~ ' then as_of_date else effective_date end)'
+            'facts_identified.effective_date',
+            'least(horizon.horizon_date, coalesce(facts_identified.cancelled_date,'
+            ~ ' case when facts_identified.as_of_date > facts_identified.effective_date'
+            ~ ' then facts_identified.as_of_date else facts_identified.effective_date end))'
         ) }} as day_at
     from facts_identified
-    where fact = 'purchased' and effective_date is not null
+    cross join horizon
+    where facts_identified.fact = 'purchased' and facts_identified.effective_date is not null
 
 ),
 

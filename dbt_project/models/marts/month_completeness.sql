@@ -30,7 +30,8 @@ time_entries as (
 
 license_snapshots as (
 
-    select * from {{ ref('stg_raw__licenses') }}
+    {# both inputs: the canonical licenses file and the rows assembled from vendor facts #}
+    select * from {{ ref('int_license_snapshots_unioned') }}
 
 ),
 

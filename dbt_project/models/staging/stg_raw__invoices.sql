@@ -20,6 +20,7 @@ renamed as (
         cast(status as {{ dbt.type_string() }}) as invoice_status,
         cast(category as {{ dbt.type_string() }}) as line_category,
         cast(currency as {{ dbt.type_string() }}) as currency_code,
+        cast(account as {{ dbt.type_string() }}) as account_code,
 
         ---------- numerics
         cast(quantity as numeric(18, 4)) as quantity,
