@@ -129,12 +129,14 @@ def _queue_page(
     with session_scope(settings) as session:
         counts = reviews.kind_counts(session, flt)
         clients = reviews.clients(session)
+        suggestions = reviews.identity_suggestions(session, (i.id for i in page.items))
     done = request.query_params.get("done")
     return render(
         request, "reviews.html", status_code=status_code, items=page.items,
         described={i.id: describe(i) for i in page.items}, total=page.total, offset=offset,
         page=PAGE, filters=filters, marts=MART_NAMES, kinds=review_reasons.KINDS,
         counts=counts, clients=clients, sorts=SORTS, effects=EFFECTS, error=error,
+        suggestions=suggestions,
         comment=comment, done=done if done and done.isdigit() else None,
         done_decision=request.query_params.get("decision"),
     )  # fmt: skip
@@ -271,8 +273,10 @@ def confirm_identity(
     settings: AppSettings,
     client_id: Annotated[str, Form(min_length=1, max_length=64)],
     content_hash: Annotated[str | None, Form(max_length=64)] = None,
+    back_to: Annotated[Literal["item", "queue"], Form()] = "item",
 ) -> Response:
-    """An identity item answered: the same function as POST /api/v1/reviews/{id}/client."""
+    """An identity item answered: the same function as POST /api/v1/reviews/{id}/client.
+    From the queue's one-click confirm (`back_to=queue`) the answer returns to the queue."""
     try:
         confirm_client(
             settings, actor_of(request, principal), item_id, client_id.strip(),
@@ -286,4 +290,7 @@ def confirm_identity(
     except (NotAnIdentityItem, ProblemError) as exc:
         return _item_page(request, principal, settings, item_id, error=str(exc), status_code=422)
     mark_audited(request)
+    if back_to == "queue":
+        queue = f"/console/reviews?kind={review_reasons.CLIENT_IDENTITY}"
+        return RedirectResponse(f"{queue}&done=1&decision=approved", status_code=303)
     return RedirectResponse(f"/console/reviews/{item_id}?decided=approved", status_code=303)

@@ -260,7 +260,13 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
                 InvoiceDate="31/01/2025", DueDate="28/02/2025", Total="120.00",
                 Description="Managed services", Quantity="1", UnitAmount="120.00",
                 LineAmount="120.00", AccountCode="200",
-            )
+            ),
+            xero_line(
+                ContactName="Acme Dental Clinic", InvoiceNumber="INV-9002",
+                InvoiceDate="31/01/2025", DueDate="28/02/2025", Total="80.00",
+                Description="Managed services", Quantity="1", UnitAmount="80.00",
+                LineAmount="80.00", AccountCode="200",
+            ),
         ]
     ).encode()  # fmt: skip
     with server.client("analyst") as http:
@@ -274,7 +280,7 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
         )
         first = http.get(f"/api/v1/uploads/{ids[0]}").json()
     assert held["status"] == "accepted" and held["profile"].startswith("xero_invoices v")
-    assert (held["rows_loaded"], held["rows_skipped"], held["rows_held"]) == (1, 0, 1)
+    assert (held["rows_loaded"], held["rows_skipped"], held["rows_held"]) == (2, 0, 2)
     assert first["profile"] == "canonical" and first["rows_held"] == 0
 
     def acme_january_revenue(http: httpx.Client) -> str:
@@ -287,8 +293,10 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
     with server.client("analyst") as http:
         revenue_held = acme_january_revenue(http)
         queue = http.get("/api/v1/reviews", params={"kind": "client_identity"}).json()
-        assert queue.get("total") == 1, queue
-        item = http.get(f"/api/v1/reviews/{queue['items'][0]['id']}").json()
+        assert queue.get("total") == 2, queue
+        by_key = {i["subject"]: i["id"] for i in queue["items"]}
+        item = http.get(f"/api/v1/reviews/{by_key['Acme Dental Surgery']}").json()
+        clinic = http.get(f"/api/v1/reviews/{by_key['Acme Dental Clinic']}").json()
         assert item["status"] == "open" and item["subject"] == "Acme Dental Surgery"
         assert item["row"]["suggested_client_id"] == "C001" and item["row"]["held_rows"] == 1
         assert "Acme Dental (C001)" in item["explanation"]
@@ -308,6 +316,23 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
         page = console.get(f"/console/reviews/{item['id']}").text
         assert "Unknown client" in page and "Which client is it?" in page
         assert 'name="client_id" type="text" required maxlength="64" value="C001"' in page
+        # The queue confirms a suggestion in one click: the clinic is Acme Dental.
+        listed = console.get("/console/reviews", params={"kind": "client_identity"}).text
+        assert f'form="confirm-{clinic["id"]}"' in listed and "Confirm: Acme Dental" in listed
+        one_click = re.search(
+            rf'<form method="post" action="/console/reviews/{clinic["id"]}/client"'
+            rf' id="confirm-{clinic["id"]}" hidden>(.*?)</form>',
+            listed,
+            re.S,
+        )
+        assert one_click
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', one_click.group(1)))
+        assert fields["client_id"] == "C001" and fields["back_to"] == "queue"
+        assert fields["content_hash"] == clinic["content_hash"]
+        clicked = console.post(f"/console/reviews/{clinic['id']}/client", data=fields)
+        assert clicked.status_code == 303, clicked.text
+        assert clicked.headers["location"].startswith("/console/reviews?kind=client_identity")
+        assert http.get(f"/api/v1/reviews/{clinic['id']}").json()["status"] == "approved"
         confirmed = http.post(
             f"/api/v1/reviews/{item['id']}/client",
             json={"client_id": "C001", "content_hash": item["content_hash"]},
@@ -333,7 +358,7 @@ def test_uploaded_files_end_in_a_new_snapshot(tmp_path: Path, start_server) -> N
             )
         )
         revenue_in = acme_january_revenue(http)
-    assert Decimal(revenue_in) - Decimal(revenue_held) == Decimal("120.00")
+    assert Decimal(revenue_in) - Decimal(revenue_held) == Decimal("200.00")
     with server.client("admin") as admin:
         assert admin.get("/api/v1/audit/verify").json()["valid"] is True
         decided = admin.get(
