@@ -1,17 +1,15 @@
 """Confirming who a held vendor client is: the review queue's identity items.
 
 The answer is a `client_aliases` row, and mapping tables are uploads (docs/sources.md): the
-confirmation lands a one-row `client_aliases` file through the same intake as every upload
-(checked, archived, versioned, audited, shown on the uploads page, retractable), then records
-the reviewer's decision on the item. The next run resolves the key and brings its rows in.
+confirmation lands it as a one-row upload (`api.mapping_uploads`, as the console's mappings
+page does), then records the reviewer's decision on the item. The next run resolves the key
+and brings its rows in.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-
-from api.upload_intake import Taken, take_upload
+from api.mapping_uploads import land_mapping_row
+from api.upload_intake import Taken
 from moatmetrics.appdb import reviews
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
@@ -22,14 +20,6 @@ from moatmetrics.trust.review_reasons import CLIENT_IDENTITY
 
 class NotAnIdentityItem(ValueError):
     """The item is not an open client-identity question."""
-
-
-def alias_file(client_source: str | None, client_key: str, client_id: str) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["source", "source_key", "client_id"])
-    writer.writerow([client_source or "", client_key, client_id])
-    return out.getvalue().encode("utf-8")
 
 
 def confirm_client(
@@ -57,11 +47,14 @@ def confirm_client(
                 f"review item {item_id} changed since you read it; read it again"
             )
         held = reviews.parse_json_object(item.row_json)
-    content = alias_file(held.get("client_source"), str(held["client_key"]), client_id)
-    taken = take_upload(
-        settings, actor, io.BytesIO(content), f"client_aliases_review_{item_id}.csv",
-        "client_aliases",
-    )  # fmt: skip
+    alias = {
+        "source": held.get("client_source"),
+        "source_key": str(held["client_key"]),
+        "client_id": client_id,
+    }
+    taken = land_mapping_row(
+        settings, actor, "client_aliases", alias, f"client_aliases_review_{item_id}.csv"
+    )
     with session_scope(settings, write=True) as session:
         decided, _ = reviews.decide(
             session, actor, item_id, "approved",

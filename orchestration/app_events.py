@@ -91,6 +91,20 @@ def report_held_rows(settings: Settings, snapshot_id: str) -> int:
         return record_held_rows(session, held)
 
 
+def record_mappings_in_force(settings: Settings, snapshot_id: str) -> int:
+    """After a publish: the mapping rows it was built with, for the console's mappings page
+    (which must not wait for the warehouse a running pipeline holds)."""
+    from moatmetrics.appdb.db import session_scope
+    from moatmetrics.appdb.mappings import record_mappings
+    from moatmetrics.warehouse.connection import warehouse_connection
+    from moatmetrics.warehouse.mapping_tables import mapping_rows
+
+    with warehouse_connection(settings) as con:
+        rows = mapping_rows(con)
+    with session_scope(settings, write=True) as session:
+        return record_mappings(session, rows, snapshot_id)
+
+
 def report_publish(snapshot_id: str | None, outcome: str, details: dict[str, Any]) -> None:
     record_pipeline_event(
         "pipeline.publish", outcome, target=f"snapshots/{snapshot_id or '-'}", details=details

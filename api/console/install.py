@@ -12,6 +12,7 @@ from api.console.routers import (
     auth,
     clients,
     corrections,
+    mappings,
     overview,
     reports,
     review_queue,
@@ -44,7 +45,7 @@ def install_console(app: FastAPI) -> None:
     """Add the console's routers and its HTML error pages (after the API's problem handlers)."""
     for module in (
         static, auth, overview, clients, staff, review_queue, corrections, upload_pages,
-        reports, audit_log,
+        mappings, reports, audit_log,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(sso.router)  # single sign-on (OpenID Connect)

@@ -29,6 +29,7 @@ NAV = (
     ("Reviews", "/console/reviews", "analyst"),
     ("Corrections", "/console/corrections", "analyst"),
     ("Uploads", "/console/uploads", "viewer"),
+    ("Mappings", "/console/mappings", "viewer"),
     ("Reports", "/console/reports", "viewer"),
     ("Audit", "/console/audit", "admin"),
 )

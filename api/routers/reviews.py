@@ -17,6 +17,7 @@ from api.app_schemas import (
 )
 from api.client_identity import NotAnIdentityItem, confirm_client
 from api.dependencies import get_settings
+from api.mapping_uploads import MappingRefused
 from api.problems import conflict, not_found, problem_responses, unprocessable
 from api.security import Authorize, actor_of, mark_audited, set_audit_target
 from moatmetrics.appdb import reviews
@@ -184,6 +185,8 @@ def confirm_identity(
         raise conflict("review-conflict", "The held rows changed", str(exc)) from None
     except NotAnIdentityItem as exc:
         raise unprocessable("not-an-identity-item", "Not an identity item", str(exc)) from None
+    except MappingRefused as exc:
+        raise unprocessable("mapping-refused", "The alias cannot be written", str(exc)) from None
     with session_scope(settings) as session:
         detail = _detail(session, session.get(ReviewItem, item.id))
     mark_audited(request)

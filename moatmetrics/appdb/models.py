@@ -352,3 +352,18 @@ class RowOverride(Base):
     reverted_by: Mapped[str | None] = mapped_column(String(100))
     row_status: Mapped[str] = mapped_column(String(16), default="pending")
     checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MappingRow(Base):
+    """A mapping row in force at the last publish: a client alias, a product map or an account
+    map row (moatmetrics/appdb/mappings.py). Replaced wholesale after every publish."""
+
+    __tablename__ = "mapping_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    mapping_key: Mapped[str] = mapped_column(String(255))  # source_key / source_product / account
+    values_json: Mapped[str] = mapped_column(Text)  # the row's columns, canonical JSON
+    warehouse_upload_id: Mapped[str | None] = mapped_column(String(32))
+    snapshot_id: Mapped[str] = mapped_column(String(64))

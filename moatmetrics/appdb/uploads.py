@@ -23,8 +23,9 @@ from moatmetrics.appdb.models import Upload, UploadProblem, utcnow
 from moatmetrics.settings import Settings
 
 RECEIVED = "received"
+ACCEPTED = "accepted"
 RETRACTED = "retracted"
-TERMINAL_STATUSES = ("accepted", "rejected", "unchanged", RETRACTED)
+TERMINAL_STATUSES = (ACCEPTED, "rejected", "unchanged", RETRACTED)
 MAX_REASON_CHARS = 500
 PROBLEM_KEYS = ("row", "column", "value", "rule", "fix", "severity", "sheet")
 

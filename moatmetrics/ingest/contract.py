@@ -329,6 +329,13 @@ ENTITIES: dict[str, Entity] = {
     )
 }
 
+#: The mapping tables (contract v2) and the column that keys each one, with `source`.
+MAPPING_KEYS = {
+    "client_aliases": "source_key",
+    "product_map": "source_product",
+    "account_map": "account",
+}
+
 # Load order: referenced entities first (so reference checks see the newest clients/staff).
 ENTITY_ORDER = (
     "clients",

@@ -9,6 +9,7 @@ from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import publish, remove_abandoned_building_files
 from orchestration.app_events import (
     prune_snapshots,
+    record_mappings_in_force,
     record_unaudited_publishes,
     report_held_rows,
     report_publish,
@@ -56,6 +57,7 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     )
     context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
     report_held_rows(settings, snapshot.snapshot_id)
+    record_mappings_in_force(settings, snapshot.snapshot_id)
     prune_snapshots(context, settings)
     return dg.MaterializeResult(
         metadata={

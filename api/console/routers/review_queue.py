@@ -23,6 +23,7 @@ from api.client_identity import NotAnIdentityItem, confirm_client
 from api.console.session import require_csrf
 from api.console.templating import month, render
 from api.dependencies import get_settings
+from api.mapping_uploads import MappingRefused
 from api.problems import ProblemError, not_found
 from api.routers.reviews import get_review, list_reviews
 from api.security import Authorize, actor_of, mark_audited, set_audit_target
@@ -287,7 +288,7 @@ def confirm_identity(
     except reviews.ReviewConflict as exc:
         message = f"{exc} Check the rows below and confirm again."
         return _item_page(request, principal, settings, item_id, error=message, status_code=409)
-    except (NotAnIdentityItem, ProblemError) as exc:
+    except (NotAnIdentityItem, MappingRefused, ProblemError) as exc:
         return _item_page(request, principal, settings, item_id, error=str(exc), status_code=422)
     mark_audited(request)
     if back_to == "queue":
