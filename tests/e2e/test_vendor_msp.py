@@ -458,35 +458,34 @@ def _assert_same_marts(vendor: Path, canonical: Path) -> None:
             assert vendor_row == canonical_row, mart
 
 
+#: The profile that read each vendor file, and how many files (every one detected without
+#: --source); the invoices' profile is the variant's.
+PROFILES = {
+    "connectwise_time_entries": 1, "connectwise_agreement_additions": 1, "m365_users": 2,
+    "m365_active_users": 2, "partner_center_recon": 2, "xero_bills": 1,
+}  # fmt: skip
+
+
+def _assert_twin(home: tuple[Settings, Path, str], canonical: Path, invoices: str) -> None:
+    settings, snapshot, summary = home
+    _assert_same_marts(snapshot, canonical)
+    # Nothing was held for want of a client and every account was mapped.
+    assert "held:" not in summary and "unmapped account" not in summary, summary
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        used = con.execute("SELECT profile, count(*) FROM ingest.upload_sources GROUP BY 1")
+        assert dict(used.fetchall()) == {**PROFILES, invoices: 1}
+
+
 def test_the_msp_in_connectwise_microsoft_and_xero_files_equals_its_canonical_twin(
     xero: tuple[Settings, Path, str], canonical: Path
 ) -> None:
-    settings, snapshot, summary = xero
-    _assert_same_marts(snapshot, canonical)
-    # Every vendor file was detected (no --source) and nothing was held or left unmapped.
-    assert "held:" not in summary and "unmapped account" not in summary, summary
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        profiles = dict(
-            con.execute("SELECT profile, count(*) FROM ingest.upload_sources GROUP BY 1").fetchall()
-        )
-    assert profiles == {
-        "connectwise_time_entries": 1, "connectwise_agreement_additions": 1,
-        "m365_users": 2, "m365_active_users": 2, "partner_center_recon": 2,
-        "xero_invoices": 1, "xero_bills": 1,
-    }  # fmt: skip
+    _assert_twin(xero, canonical, "xero_invoices")
 
 
 def test_the_same_msp_with_quickbooks_invoices_equals_its_canonical_twin(
     quickbooks: tuple[Settings, Path, str], canonical: Path
 ) -> None:
-    settings, snapshot, summary = quickbooks
-    _assert_same_marts(snapshot, canonical)
-    assert "held:" not in summary and "unmapped account" not in summary, summary
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        profiles = {
-            r[0] for r in con.execute("SELECT profile FROM ingest.upload_sources").fetchall()
-        }
-    assert "qbo_sales_by_customer_detail" in profiles and "xero_invoices" not in profiles
+    _assert_twin(quickbooks, canonical, "qbo_sales_by_customer_detail")
 
 
 def test_microsofts_bill_is_left_out_of_contosos_cost_and_listed(
