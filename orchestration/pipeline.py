@@ -14,12 +14,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from moatmetrics.settings import Settings, apply_process_environment, ensure_home
 from moatmetrics.snapshots import Snapshot, current_snapshot
 from moatmetrics.warehouse.held_clients import held_client_keys
-from moatmetrics.warehouse.unmapped_accounts import unmapped_invoice_accounts
+from moatmetrics.warehouse.run_findings import RunFindings, read_run_findings
 
 
 @dataclass
@@ -33,8 +32,8 @@ class RunOutcome:
     uploads: list[dict] = field(default_factory=list)
     # held client keys: (client_source, client_key, rows) whose rows wait for an alias
     held: list[tuple[str | None, str, int]] = field(default_factory=list)
-    # vendor invoice accounts no account_map row maps: (source, account, lines, amount)
-    unmapped_accounts: list[tuple[str, str, int, Decimal]] = field(default_factory=list)
+    # unmapped accounts and license bills left out of cost
+    findings: RunFindings = field(default_factory=RunFindings)
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'BLOCKED / FAILED'}"]
@@ -49,11 +48,17 @@ class RunOutcome:
                 f"held: {rows} rows for {source or '(no source)'} key {key!r}"
                 " (no client matches it: add a client_aliases row)"
             )
-        for source, account, count, amount in self.unmapped_accounts:
+        for source, account, count, amount in self.findings.unmapped_accounts:
             lines_text = f"{count} invoice line{'s' if count != 1 else ''}"
             lines.append(
                 f"unmapped account: {source} {account!r} on {lines_text} ({amount:.2f})"
                 " counts as other (add an account_map row to give it a category)"
+            )
+        for bill in self.findings.left_out_bills:
+            lines.append(
+                f"left out of cost: expense {bill.expense_id!r} ({bill.supplier or 'no supplier'},"
+                f" {bill.expense_date.isoformat()}, {bill.amount:.2f}) of {bill.client_id}:"
+                f" {bill.reason}"
             )
         for check in self.failed_checks:
             lines.append(f"  blocking check failed: {check}")
@@ -125,7 +130,7 @@ def run_pipeline(
             raw_rows[materialization.asset_key.path[1]] = materialization.metadata["rows"].value
             uploads.extend(materialization.metadata["uploads"].value)
     held = held_client_keys(settings) if result.success else []
-    unmapped = unmapped_invoice_accounts(settings) if result.success else []
+    findings = read_run_findings(settings) if result.success else RunFindings()
     after = current_snapshot(settings)
     published = after if after and (not before or after.snapshot_id != before.snapshot_id) else None
     return RunOutcome(
@@ -137,7 +142,7 @@ def run_pipeline(
         raw_rows=raw_rows,
         uploads=uploads,
         held=held,
-        unmapped_accounts=unmapped,
+        findings=findings,
     )
 
 

@@ -27,12 +27,13 @@ from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
 from moatmetrics.warehouse.postgres import CopiedTable, copy_raw_to_postgres, pull_from_postgres
 
 #: Intermediate models the trust layer reads besides the marts (evidence and churn features),
-#: and the held client keys the run reports.
+#: and what the run reports: held client keys, unmapped accounts, license bills left out.
 TRUST_INPUTS = (
     "int_staff_months_expanded",
     "int_client_months_featured",
     "int_client_keys_held",
     "int_invoice_accounts_unmapped",
+    "int_expenses_excluded",
 )
 
 

@@ -491,7 +491,12 @@ def test_the_same_msp_with_quickbooks_invoices_equals_its_canonical_twin(
 def test_microsofts_bill_is_left_out_of_contosos_cost_and_listed(
     xero: tuple[Settings, Path, str],
 ) -> None:
-    _, snapshot, _ = xero
+    _, snapshot, summary = xero
+    assert "left out of cost: expense 'B-1/" in summary
+    assert (
+        "(Microsoft Ireland Operations Ltd, 2025-05-31, 212.00) of C001: license supplier"
+        " (MOATMETRICS_LICENSE_SUPPLIERS); license facts carry the client's seat cost this month"
+    ) in summary
     with duckdb.connect(str(snapshot), read_only=True) as con:
         may = con.execute(
             "SELECT license_cost, other_cost FROM marts.client_profitability"

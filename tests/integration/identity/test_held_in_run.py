@@ -42,7 +42,7 @@ def test_run_prints_held_rows_per_source_and_key(home: Settings) -> None:
     summary = outcome.summary()
     assert "held: 1 rows for connectwise key 'NEWCO'" in summary
     assert "held: 1 rows for qbo key 'Newco Ltd'" in summary
-    assert outcome.unmapped_accounts == [("qbo", "Consulting", 1, Decimal("500.0000"))]
+    assert outcome.findings.unmapped_accounts == [("qbo", "Consulting", 1, Decimal("500.0000"))]
     assert (
         "unmapped account: qbo 'Consulting' on 1 invoice line (500.00) counts as other"
         " (add an account_map row to give it a category)" in summary
