@@ -10,7 +10,9 @@ The settings' checks of the URL are tested first (no database needed).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -130,11 +132,61 @@ def _cli(env: dict, *args: str) -> str:
     return result.stdout
 
 
+#: Console pages read in both modes (the console's own queries, not the API's).
+CONSOLE_PAGES = [
+    "/console", "/console/clients", "/console/staff", "/console/reviews", "/console/uploads",
+    "/console/mappings", "/console/corrections", "/console/reports",
+]  # fmt: skip
+FIGURE = re.compile(r"-?\$[\d,]+(?:\.\d+)?|-?\d+(?:\.\d+)? ?%|\b\d+(?:\.\d+)? h\b")
+REPORTS = [("client-profitability", "xlsx"), ("license-savings", "xlsx")]
+
+
+def _console_figures(url: str, key: str) -> dict:
+    """Each console page's status and the money, percent and hour figures it shows, a
+    client's and a staff member's page, and the numbers of each XLSX report."""
+    from openpyxl import load_workbook
+
+    figures: dict = {}
+    with httpx.Client(base_url=url, timeout=60) as http:
+        form = http.get("/console/sign-in").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert token
+        signed_in = http.post("/console/sign-in", data={"csrf": token.group(1), "key": key})
+        assert signed_in.status_code == 303, signed_in.text
+        pages = list(CONSOLE_PAGES)
+        clients = http.get("/console/clients").text
+        staff = http.get("/console/staff").text
+        pages += re.findall(r'href="(/console/clients/[^"?]+)"', clients)[:1]
+        pages += re.findall(r'href="(/console/staff/[^"?]+)"', staff)[:1]
+        assert len(pages) == len(CONSOLE_PAGES) + 2, pages
+        for page in pages:
+            response = http.get(page)
+            figures[page] = (response.status_code, FIGURE.findall(response.text))
+        for report, fmt in REPORTS:
+            response = http.get(
+                "/console/reports/download", params={"report": report, "format": fmt}
+            )
+            assert response.status_code == 200, (report, response.text[:500])
+            book = load_workbook(io.BytesIO(response.content), read_only=True)
+            figures[report] = (
+                response.status_code,
+                [
+                    cell
+                    for sheet in book.worksheets
+                    for row in sheet.iter_rows(values_only=True)
+                    for cell in row
+                    if isinstance(cell, int | float) and not isinstance(cell, bool)
+                ],
+            )
+    return figures
+
+
 def _run_and_serve(home: Path, env: dict) -> dict:
     """demo-data + run + serve; the API's answers for PAGES, the catalog and the current id."""
     _cli(env, "demo-data", "--out", str(home / "landing"), "--seed", "11")
     assert "published snapshot" in _cli(env, "run")
     key = _cli(env, "keys", "create", "--name", "e2e-viewer", "--role", "viewer").strip()
+    analyst = _cli(env, "keys", "create", "--name", "e2e-analyst", "--role", "analyst").strip()
     port = free_port()
     server = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -148,6 +200,7 @@ def _run_and_serve(home: Path, env: dict) -> dict:
                 csv = http.get(f"/api/v1/marts/{mart}", params={**params, "format": "csv"})
                 answers[f"{mart}.csv"] = csv.text
             answers["current"] = http.get("/api/v1/snapshots/current").json()
+        answers["console"] = _console_figures(f"http://127.0.0.1:{port}", analyst)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -179,6 +232,12 @@ def test_postgres_mode_serves_what_duckdb_mode_serves(
         return [{k: v for k, v in m.items() if k != "snapshot_id"} for m in marts]
 
     assert catalog(pg) == catalog(duck)  # same columns, SQL type names and row counts
+    # The console's own queries and the reports read PostgreSQL snapshots the same way.
+    for page, (status, figures) in pg["console"].items():
+        assert status == 200, page
+        assert figures == duck["console"][page][1], page
+    for page in ("/console", "/console/clients", "/console/staff", *dict(REPORTS)):
+        assert pg["console"][page][1], page  # figures to compare, not two empty pages
     assert pg["current"]["row_counts"] == duck["current"]["row_counts"]
     pg_id = pg["current"]["snapshot_id"]
     assert pg["client_profitability"]["snapshot_id"] == pg_id

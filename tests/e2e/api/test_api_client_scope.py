@@ -42,6 +42,7 @@ PATH_VALUES = {
     "key_id": ["$victim"],
     "override_id": ["1"],  # corrections: refused to a scoped key before any lookup
     "staff_id": ["S1"],  # the staff pages: refused to a scoped key
+    "entity": ["client_aliases"],  # the mappings page's forms: refused to a scoped key
 }
 # Query variants per route family: formats, and filters naming a client outside the scope.
 MART_QUERIES = [{}, {"client_id": OUTSIDE}, {"client_id": UNKNOWN}]
