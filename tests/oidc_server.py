@@ -45,24 +45,43 @@ class OidcProvider:
                 pytest.fail(f"the single sign-on tests must run here: {missing}")
             pytest.skip(missing)
         self.mode = mode
+        self.log_path = log_path
+        # The port is free when chosen and bound by Node a moment later: another process may
+        # take it in between. Then the provider is started again on another port, instead of
+        # waiting for ever on a server that is not ours.
+        for _ in range(3):
+            self._start()
+            if wait_until(self._settled) == "ready":
+                return
+            self.stop()
+        raise AssertionError(f"the OpenID provider found no free port:\n{log_path.read_text()}")
+
+    def _start(self) -> None:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        with open(log_path, "ab") as log:
+        with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                ["node", "server.mjs", "--port", str(self.port), "--mode", mode],
+                ["node", "server.mjs", "--port", str(self.port), "--mode", self.mode],
                 cwd=PROVIDER_DIR, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        wait_until(self._ready)
 
-    def _ready(self) -> bool:
+    def _settled(self) -> str | None:
+        """ "ready" (our provider answers), "taken" (the port is another server's), or None
+        (not listening yet)."""
         if self.process.poll() is not None:
+            if "EADDRINUSE" in self.log_path.read_text():
+                return "taken"
             raise AssertionError(f"the OpenID provider exited:\n{self.log_path.read_text()}")
         try:
             url = f"{self.issuer}/.well-known/openid-configuration"
-            return httpx.get(url, timeout=5.0).status_code == 200
+            answer = httpx.get(url, timeout=5.0)
         except httpx.TransportError:
-            return False
+            return None
+        try:
+            ours = answer.status_code == 200 and answer.json().get("issuer") == self.issuer
+        except ValueError:  # not JSON: another server
+            ours = False
+        return "ready" if ours else "taken"
 
     def stop(self) -> None:
         if self.process.poll() is None:
