@@ -12,7 +12,8 @@ import duckdb
 
 from moatmetrics.settings import Settings
 
-HELD_MODEL = "intermediate.int_client_keys_held"
+HELD_TABLE = "int_client_keys_held"
+HELD_MODEL = f"intermediate.{HELD_TABLE}"
 # The facts that name a client by the vendor's key (the model's inputs).
 FACT_TABLES = ("time_entries", "invoices", "expenses", "license_facts")
 
@@ -27,14 +28,10 @@ def has_intermediate_model(con: duckdb.DuckDBPyConnection, model: str) -> bool:
     return bool(found and found[0])
 
 
-def _has_held_model(con: duckdb.DuckDBPyConnection) -> bool:
-    return has_intermediate_model(con, HELD_MODEL.split(".")[1])
-
-
 def held_client_keys(settings: Settings) -> list[tuple[str | None, str, int]]:
     """(client_source, client_key, rows) of every held key, most rows first."""
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        if not _has_held_model(con):
+        if not has_intermediate_model(con, HELD_TABLE):
             return []
         return con.execute(
             f"SELECT client_source, client_key, CAST(held_rows AS BIGINT) FROM {HELD_MODEL}"
@@ -44,7 +41,7 @@ def held_client_keys(settings: Settings) -> list[tuple[str | None, str, int]]:
 
 def held_rows_by_upload(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Warehouse upload id -> its rows whose client key is held (uploads with none absent)."""
-    if not _has_held_model(con):
+    if not has_intermediate_model(con, HELD_TABLE):
         return {}
     facts = " UNION ALL ".join(
         f"SELECT _upload_id, client_source, client_key FROM raw.{table}"
@@ -68,7 +65,7 @@ def held_keys_with_suggestions(con: duckdb.DuckDBPyConnection) -> list[dict[str,
     """Every held key with its rows per fact and the client whose name is closest to the key
     (Jaro-Winkler on lower-cased names, at least SUGGESTION_FLOOR; none below), for the
     review queue's identity items. A key that is a vendor id (a tenant GUID) gets none."""
-    if not _has_held_model(con):
+    if not has_intermediate_model(con, HELD_TABLE):
         return []
     rows = con.execute(
         f"""
