@@ -103,11 +103,7 @@ facts_identified as (
    those would show a year of seat cost against no revenue. #}
 horizon as (
 
-    select
-        cast(
-            {{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, month_start('max(day_at)'))) }}
-            as date
-        ) as horizon_date
+    select {{ month_end('max(day_at)') }} as horizon_date
     from (
         select max(as_of_date) as day_at from license_facts
         union all
@@ -156,7 +152,7 @@ snapshot_months as (
 row_months as (
 
     select *,
-        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month')) }} as date) as month_end
+        {{ month_end('month') }} as month_end
     from (
         select client_id, vendor, product_key, month from purchase_months
         union
