@@ -34,6 +34,7 @@ from api.snapshot_lease import (
 )
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import Snapshot, current_snapshot_id, load_snapshot
+from moatmetrics.storage.duckdb_files import connect_duckdb, file_cursor
 
 # What `moatmetrics.snapshots` writes (20240501T093000123456Z-1a2b3c); nothing else may reach
 # a file path, and undecodable bytes must become a clear 503, not a 500.
@@ -124,7 +125,9 @@ class SnapshotStore:
             snapshot = load_snapshot(self._settings, snapshot_id)
             # One DuckDB thread per query: a page is small, and the API's concurrency comes from
             # many requests at once; per-query threads would only oversubscribe the cores.
-            connection = duckdb.connect(str(snapshot.path), read_only=True, config={"threads": 1})
+            connection = connect_duckdb(
+                snapshot.path, self._settings, read_only=True, config={"threads": 1}
+            )
         except (OSError, ValueError, KeyError, duckdb.Error) as exc:
             raise SnapshotOpenError(snapshot_id) from exc
         try:
@@ -142,7 +145,7 @@ class SnapshotStore:
             self._entries.move_to_end(snapshot_id)
             entry.leases += 1
             try:
-                cursor = entry.connection.cursor()
+                cursor = file_cursor(entry.connection, entry.snapshot.path, self._settings)
             except BaseException:
                 entry.leases -= 1
                 raise

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from moatmetrics.cli_backup import add_parsers as add_backup_parsers
+from moatmetrics.cli_encryption import add_parsers as add_encryption_parsers
 from moatmetrics.cli_keys import add_parsers as add_keys_and_audit_parsers
 from moatmetrics.cli_keys import cli_actor
 from moatmetrics.cli_sources import add_ingest_flags, source_options
@@ -503,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_and_audit_parsers(sub)
     add_sources_parsers(sub)
     add_backup_parsers(sub)
+    add_encryption_parsers(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 
-def _audit(action: str, target: str, details: dict[str, object]) -> None:
+def audit_cli_action(action: str, target: str, details: dict[str, object]) -> None:
     from moatmetrics.appdb import audit
     from moatmetrics.appdb.db import session_scope
     from moatmetrics.cli_keys import cli_actor
@@ -30,7 +30,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"moatmetrics backup: {exc}", file=sys.stderr)
         return 1
     size = sum(f.size_bytes for f in manifest.files)
-    _audit(
+    audit_cli_action(
         "backup.create",
         str(Path(args.to).resolve()),
         {"files": len(manifest.files), "bytes": size, "snapshot": manifest.current_snapshot},
@@ -68,7 +68,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    _audit("backup.restore", str(Path(args.source).resolve()), {"files": report.files})
+    audit_cli_action("backup.restore", str(Path(args.source).resolve()), {"files": report.files})
     return 0
 
 

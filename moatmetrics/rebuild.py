@@ -24,7 +24,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 from sqlalchemy import update
 
 from moatmetrics.backup import back_up_sqlite_file, sqlite_file
@@ -32,6 +31,7 @@ from moatmetrics.ingest.contract import ENTITIES
 from moatmetrics.ingest.loader import rebuild_raw_table
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import Settings, ensure_home
+from moatmetrics.storage.duckdb_files import connect_duckdb
 
 
 class RebuildError(Exception):
@@ -52,10 +52,10 @@ def parse_moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _wind_back_warehouse(path: Path, as_of: datetime) -> int:
+def _wind_back_warehouse(path: Path, as_of: datetime, settings: Settings) -> int:
     """Leave out what was ingested after `as_of`, count again what was retracted after it,
     and rebuild raw; returns the uploads that remain."""
-    with duckdb.connect(str(path)) as con:
+    with connect_duckdb(path, settings) as con:
         later = "SELECT upload_id FROM ingest.uploads WHERE uploaded_at > ?"
         for name in ENTITIES:
             con.execute(f"DELETE FROM ingest.{name}_rows WHERE _upload_id IN ({later})", [as_of])
@@ -125,7 +125,7 @@ def scratch_home_as_of(settings: Settings, as_of: datetime) -> Settings:
             shutil.copyfile(settings.warehouse_path, scratch.warehouse_path)
             if app_db.exists():
                 back_up_sqlite_file(app_db, scratch_dir / "app.db")
-        remaining = _wind_back_warehouse(scratch.warehouse_path, as_of)
+        remaining = _wind_back_warehouse(scratch.warehouse_path, as_of, scratch)
         if remaining == 0:
             raise RebuildError(
                 f"no upload had been ingested by {as_of.isoformat()}: nothing to rebuild"

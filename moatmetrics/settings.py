@@ -82,6 +82,11 @@ class Settings:
     oidc_group_roles: tuple[tuple[str, str], ...] = ()
     # Client-scoped access for single sign-on: groups -> the only clients their members see.
     oidc_group_clients: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Encryption at rest (docs/security.md): the key file that locks the warehouse, the
+    # snapshots and the upload archive (None: off), and DuckDB's crypto module for writing
+    # them (`openssl` through its httpfs extension; `mbedtls-unsafe` on test machines only).
+    encryption_key_file: Path | None = None
+    duckdb_crypto: str = "openssl"
 
     @property
     def oidc_enabled(self) -> bool:
@@ -177,6 +182,8 @@ def get_settings() -> Settings:
         ),
         trusted_proxies=trusted_proxies_from_env(),
         signing_key_file=_path_from_env("MOATMETRICS_SIGNING_KEY_FILE"),
+        encryption_key_file=_path_from_env("MOATMETRICS_ENCRYPTION_KEY_FILE"),
+        duckdb_crypto=duckdb_crypto_from_env(),
         audit_checkpoint_file=_path_from_env("MOATMETRICS_AUDIT_CHECKPOINT_FILE"),
         company_name=company_name_from_env(),
         company_logo=company_logo_from_env(),
@@ -230,6 +237,17 @@ def group_clients_from_env() -> tuple[tuple[str, tuple[str, ...]], ...]:
             )
         pairs.append((group, clients))
     return tuple(pairs)
+
+
+def duckdb_crypto_from_env() -> str:
+    """MOATMETRICS_DUCKDB_CRYPTO: `openssl` (the default) or `mbedtls-unsafe`."""
+    text = os.environ.get("MOATMETRICS_DUCKDB_CRYPTO", "").strip().lower() or "openssl"
+    if text not in ("openssl", "mbedtls-unsafe"):
+        raise SettingsError(
+            f"MOATMETRICS_DUCKDB_CRYPTO={text!r}: use `openssl` (DuckDB's httpfs extension) or,"
+            " on a test machine without it, `mbedtls-unsafe`"
+        )
+    return text
 
 
 def _path_from_env(name: str) -> Path | None:
@@ -421,5 +439,8 @@ def apply_process_environment(settings: Settings | None = None) -> None:
         os.environ["MOATMETRICS_DBT_TARGET"] = "postgres"
         os.environ["MOATMETRICS_DBT_SCHEMA_PREFIX"] = PG_WAREHOUSE_SCHEMA_PREFIX
     else:
-        os.environ.pop("MOATMETRICS_DBT_TARGET", None)
         os.environ.pop("MOATMETRICS_DBT_SCHEMA_PREFIX", None)
+        if settings.encryption_key_file is not None:  # dbt attaches the warehouse with the key
+            os.environ["MOATMETRICS_DBT_TARGET"] = "duckdb_encrypted"
+        else:
+            os.environ.pop("MOATMETRICS_DBT_TARGET", None)

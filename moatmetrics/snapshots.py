@@ -42,6 +42,7 @@ from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
 from moatmetrics.settings import Settings
 from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
 from moatmetrics.storage.base import SnapshotError as SnapshotError
+from moatmetrics.storage.duckdb_files import attach_duckdb, connect_duckdb
 from moatmetrics.trust import tables as trust_tables
 
 if TYPE_CHECKING:
@@ -347,10 +348,9 @@ def _write_snapshot_file(
     building_path = folder / f".{snapshot_id}{BUILDING_SUFFIX}"
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        con = duckdb.connect(str(building_path))
+        con = connect_duckdb(building_path, settings)
         try:
-            warehouse = str(settings.warehouse_path).replace("'", "''")
-            con.execute(f"ATTACH '{warehouse}' AS warehouse (READ_ONLY)")
+            attach_duckdb(con, settings.warehouse_path, "warehouse", settings, read_only=True)
             con.execute("CREATE SCHEMA marts")
             tables = _warehouse_tables(con)
             row_counts: dict[str, int] = {}

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import stat
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -51,6 +49,7 @@ from moatmetrics.quality.gate import collect_problems, quality_summary
 from moatmetrics.quality.suites import SuiteError
 from moatmetrics.settings import Settings
 from moatmetrics.sources.engine import SourceOptions, detect_vendor_file
+from moatmetrics.storage.encryption import archive_file
 
 PROBLEM_SAMPLE = 20
 
@@ -595,11 +594,8 @@ class Ingestor:
     def _archive(self, path: Path, sha: str) -> Path:
         target = self.settings.uploads_dir / f"{sha}{path.suffix.lower()}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            tmp = target.with_name(target.name + ".part")
-            shutil.copyfile(path, tmp)
-            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
-            os.replace(tmp, target)
+        if not target.exists():  # encrypted when the home is (moatmetrics.storage.encryption)
+            archive_file(path, target, self.settings)
         return target
 
     def _record_problem(self, upload_id, file_name, sheet, row, column, value, rule) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,6 +43,7 @@ from moatmetrics.sources.detect import (
 from moatmetrics.sources.expressions import placeholders, render
 from moatmetrics.sources.profiles import Mapping, Profile, ProfileError, load_profiles
 from moatmetrics.sources.pseudonym import pseudonym_salt
+from moatmetrics.storage.encryption import archive_file
 
 # A freshly created table's rows in file order, 0 for the first: rowids are appended in
 # order but start at a transaction-local offset (cheaper than row_number() over a sort).
@@ -434,10 +434,14 @@ class VendorFile:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             return
-        tmp = target.with_name(target.name + ".part")
-        con.execute(f"COPY (SELECT * FROM {table} ORDER BY _row_number) TO ? (HEADER)", [str(tmp)])
-        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
-        os.replace(tmp, target)
+        plain = target.with_name(target.name + ".written")
+        try:
+            con.execute(
+                f"COPY (SELECT * FROM {table} ORDER BY _row_number) TO ? (HEADER)", [str(plain)]
+            )
+            archive_file(plain, target, self.settings)  # encrypted when the home is
+        finally:
+            plain.unlink(missing_ok=True)
 
     # -- after the load ----------------------------------------------------------------
     def after_load(self, con: duckdb.DuckDBPyConnection, upload_id: str, result) -> None:

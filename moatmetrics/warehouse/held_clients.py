@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from moatmetrics.settings import Settings
+from moatmetrics.storage.duckdb_files import connect_duckdb
 
 HELD_TABLE = "int_client_keys_held"
 HELD_MODEL = f"intermediate.{HELD_TABLE}"
@@ -30,7 +31,7 @@ def has_intermediate_model(con: duckdb.DuckDBPyConnection, model: str) -> bool:
 
 def held_client_keys(settings: Settings) -> list[tuple[str | None, str, int]]:
     """(client_source, client_key, rows) of every held key, most rows first."""
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with connect_duckdb(settings.warehouse_path, settings, read_only=True) as con:
         if not has_intermediate_model(con, HELD_TABLE):
             return []
         return con.execute(

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from moatmetrics.settings import get_settings
+from moatmetrics.storage.duckdb_files import connect_duckdb
 from moatmetrics.warehouse.pg_snapshots import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
@@ -306,7 +308,7 @@ def publish_snapshot_to_postgres(
 
     schema = snapshot_schema(snapshot_id)
     quoted_schema, stable, role = _quote(schema), _quote(STABLE_SCHEMA), _quote(reader_role)
-    con = duckdb.connect(str(snapshot_path), read_only=True)
+    con = connect_duckdb(snapshot_path, get_settings(), read_only=True)
     try:
         marts = _columns(con, "marts")
         meta = _columns(con, "meta")

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-import duckdb
-
 from moatmetrics.settings import Settings
+from moatmetrics.storage.duckdb_files import connect_duckdb
 from moatmetrics.warehouse.held_clients import has_intermediate_model
 
 UNMAPPED_MODEL = "int_invoice_accounts_unmapped"
@@ -39,7 +38,7 @@ class RunFindings:
 
 def read_run_findings(settings: Settings) -> RunFindings:
     findings = RunFindings()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with connect_duckdb(settings.warehouse_path, settings, read_only=True) as con:
         if has_intermediate_model(con, UNMAPPED_MODEL):
             rows = con.execute(
                 "SELECT client_source, account, CAST(invoice_lines AS BIGINT), amount"

@@ -12,7 +12,9 @@ Back ends: `MOATMETRICS_TEST_BACKEND=postgres` runs every API test in PostgreSQL
 home then gets a fresh PostgreSQL database (127.0.0.1:5432, `MOATMETRICS_PG_*`), named in
 `MOATMETRICS_WAREHOUSE_URL` for the publishes, the servers and the app database, and dropped
 at the end of the session; tests reach a home's settings and environment through the `backend`
-fixture, never by building Settings themselves.
+fixture, never by building Settings themselves. `MOATMETRICS_TEST_BACKEND=encrypted` keeps
+DuckDB files but encrypts the warehouses, snapshots and upload archives at rest under a key made
+for the session: `make test` runs the role, audit and mart tests that way too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import dataclasses
 import os
 import secrets
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -38,6 +41,8 @@ from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.snapshots import Snapshot, publish
+from moatmetrics.storage.duckdb_files import DUCKDB_CRYPTO_ENV, UNSAFE_CRYPTO, connect_duckdb
+from moatmetrics.storage.encryption import KEY_FILE_ENV, write_key_file
 from moatmetrics.warehouse.postgres import READER_ROLE
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
@@ -148,10 +153,11 @@ def _staff_rows(generation: int) -> list[tuple]:
     ]  # fmt: skip
 
 
-def build_warehouse(path: Path, generation: int = 1) -> None:
-    """Write a warehouse with the marts and uploads a successful pipeline run leaves."""
+def build_warehouse(path: Path, generation: int = 1, settings: Settings | None = None) -> None:
+    """Write a warehouse with the marts and uploads a successful pipeline run leaves (under the
+    home's at-rest key when `settings` has one)."""
     path.unlink(missing_ok=True)
-    con = duckdb.connect(str(path))
+    con = connect_duckdb(path, settings) if settings else duckdb.connect(str(path))
     try:
         con.execute("CREATE SCHEMA marts")
         con.execute("CREATE SCHEMA ingest")
@@ -177,22 +183,36 @@ def build_warehouse(path: Path, generation: int = 1) -> None:
 
 
 BACKEND = os.environ.get("MOATMETRICS_TEST_BACKEND", "duckdb").strip().lower()
-if BACKEND not in ("duckdb", "postgres"):
-    raise ValueError(f"MOATMETRICS_TEST_BACKEND={BACKEND!r}: use duckdb (default) or postgres")
+if BACKEND not in ("duckdb", "postgres", "encrypted"):
+    raise ValueError(
+        f"MOATMETRICS_TEST_BACKEND={BACKEND!r}: use duckdb (default), postgres or encrypted"
+    )
 
 
 class Backend:
-    """Where a test home keeps its snapshots: files (duckdb) or a PostgreSQL database each."""
+    """Where a test home keeps its snapshots: files (duckdb), files encrypted at rest under one
+    key per session (encrypted), or a PostgreSQL database each (postgres)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._urls: dict[Path, str] = {}
         self._admin = None
         self._reader_existed = True
+        self._key_file: Path | None = None
 
     @property
     def postgres(self) -> bool:
         return self.name == "postgres"
+
+    @property
+    def key_file(self) -> Path | None:
+        """The at-rest key of the encrypted backend, made on first use."""
+        if self.name != "encrypted":
+            return None
+        if self._key_file is None:
+            self._key_file = Path(tempfile.mkdtemp(prefix="moatmetrics-test-key-")) / "key"
+            write_key_file(self._key_file)
+        return self._key_file
 
     def url(self, home: Path) -> str | None:
         """The home's warehouse URL: a database created on first use (postgres), else None."""
@@ -214,6 +234,11 @@ class Backend:
         return self._urls[home]
 
     def settings(self, home: Path, **changes) -> Settings:
+        if self.key_file is not None:
+            changes = {
+                "encryption_key_file": self.key_file,
+                "duckdb_crypto": UNSAFE_CRYPTO,
+            } | changes
         return dataclasses.replace(
             get_settings(), home=home, warehouse_url=self.url(home), **changes
         )
@@ -221,7 +246,13 @@ class Backend:
     def env(self, home: Path) -> dict[str, str]:
         """Environment of a process (server, CLI) working on the home."""
         url = self.url(home)
-        return {"MOATMETRICS_HOME": str(home)} | ({"MOATMETRICS_WAREHOUSE_URL": url} if url else {})
+        env = {"MOATMETRICS_HOME": str(home)} | ({"MOATMETRICS_WAREHOUSE_URL": url} if url else {})
+        if self.key_file is not None:  # DuckDB's httpfs is not installable offline: see
+            env |= {  # moatmetrics.storage.duckdb_files
+                KEY_FILE_ENV: str(self.key_file),
+                DUCKDB_CRYPTO_ENV: UNSAFE_CRYPTO,
+            }
+        return env
 
     def drop_all(self) -> None:
         if self._admin is None:
@@ -255,7 +286,7 @@ def _publish_generation(
     """Rebuild the fake warehouse for a generation and publish it with the real code."""
     settings = settings_for(home)
     home.mkdir(parents=True, exist_ok=True)
-    build_warehouse(settings.warehouse_path, generation)
+    build_warehouse(settings.warehouse_path, generation, settings)
     if before_publish:
         before_publish(settings.warehouse_path)
     return publish(settings)

@@ -1,0 +1,106 @@
+"""`moatmetrics encryption ...`: make a key, rotate the home onto it, read an archived upload.
+
+The key file's path goes in MOATMETRICS_ENCRYPTION_KEY_FILE (docs/security.md, Encryption at
+rest). Rotation is audited under the CLI's actor; the key itself is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def cmd_new_key(args: argparse.Namespace) -> int:
+    from moatmetrics.storage.encryption import write_key_file
+
+    path = Path(args.file).expanduser().resolve()
+    try:
+        key = write_key_file(path)
+    except FileExistsError:
+        print(f"moatmetrics encryption new-key: {path} exists: keys are never overwritten",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(
+        f"wrote a new key to {path} (mode 0600, id {key.key_id.hex()}): keep a copy apart from"
+        " the home and its backups; without it the encrypted files cannot be read"
+    )
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from moatmetrics.cli_backup import audit_cli_action
+    from moatmetrics.key_rotation import rotate_key
+    from moatmetrics.settings import get_settings
+    from moatmetrics.storage.encryption import EncryptionError, read_key_file
+
+    new_key_file = Path(args.new_key_file).expanduser().resolve()
+    try:
+        report = rotate_key(get_settings(), new_key_file)
+        key_id = read_key_file(new_key_file).key_id.hex()
+    except EncryptionError as exc:
+        print(f"moatmetrics encryption rotate: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"rotated to key {key_id}: {report.duckdb_files} DuckDB files and"
+        f" {report.archived_files} archived uploads rewritten, {report.already_rotated} already"
+        " under it"
+    )
+    if report.key_file is None:
+        print(
+            f"the home was not encrypted before: set MOATMETRICS_ENCRYPTION_KEY_FILE={new_key_file}"
+            " for every MoatMetrics process (runs, the API) from now on",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"{report.key_file} now holds the new key. Backups made before now still need the"
+            " old key: keep it with them",
+            file=sys.stderr,
+        )
+    audit_cli_action(
+        "encryption.rotate",
+        str(report.key_file or new_key_file),
+        {"key_id": key_id, "duckdb_files": report.duckdb_files,
+         "archived_files": report.archived_files},
+    )  # fmt: skip
+    return 0
+
+
+def cmd_read_upload(args: argparse.Namespace) -> int:
+    from moatmetrics.settings import get_settings
+    from moatmetrics.storage.encryption import EncryptionError, read_archived_file
+
+    target = Path(args.to)
+    try:
+        with target.open("xb") as out:
+            read_archived_file(Path(args.archived), out, get_settings())
+    except FileExistsError:
+        print(f"moatmetrics encryption read-upload: {target} exists", file=sys.stderr)
+        return 1
+    except (EncryptionError, FileNotFoundError) as exc:
+        target.unlink(missing_ok=True)
+        print(f"moatmetrics encryption read-upload: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    encryption = sub.add_parser("encryption", help="encryption at rest: keys and rotation")
+    actions = encryption.add_subparsers(dest="encryption_command", required=True)
+    new_key = actions.add_parser("new-key", help="write a new random key to FILE (mode 0600)")
+    new_key.add_argument("file")
+    new_key.set_defaults(func=cmd_new_key)
+    rotate = actions.add_parser(
+        "rotate",
+        help="rewrite the warehouse, snapshots and upload archive under a new key"
+        " (or encrypt a plain home)",
+    )
+    rotate.add_argument("--new-key-file", required=True, help="made by `encryption new-key`")
+    rotate.set_defaults(func=cmd_rotate)
+    read = actions.add_parser(
+        "read-upload", help="write an archived upload's original bytes to a new file"
+    )
+    read.add_argument("archived", help="a file under $MOATMETRICS_HOME/uploads/")
+    read.add_argument("--to", required=True, help="a new file")
+    read.set_defaults(func=cmd_read_upload)
