@@ -73,10 +73,15 @@ run: install
 # PostgreSQL database). pytest's exit code 5 (no test collected) fails the target like any
 # other non-zero code: a selection that finds nothing is a broken selection.
 PYTEST := $(BIN)/python -m pytest -q
+# A third pass: the role, audit, mart and client-scope checks with the test homes encrypted at
+# rest (MOATMETRICS_TEST_BACKEND=encrypted; docs/security.md, Encryption at rest).
+ENCRYPTED_API_TESTS := tests/e2e/api/test_api_roles.py tests/e2e/api/test_api_audit.py \
+	tests/e2e/api/test_api_marts.py tests/e2e/api/test_api_client_scope.py
 test: install
 	$(BIN)/ruff check .
 	$(PYTEST)
 	MOATMETRICS_TEST_BACKEND=postgres $(PYTEST) tests/e2e/api
+	MOATMETRICS_TEST_BACKEND=encrypted $(PYTEST) $(ENCRYPTED_API_TESTS)
 
 # The inner loop: unit tests and the integration tests not marked slow (no full pipeline run,
 # no server, no full dbt build); a minute or two instead of `make test`'s many.
