@@ -84,9 +84,10 @@ class Settings:
     oidc_group_clients: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Encryption at rest (docs/security.md): the key file that locks the warehouse, the
     # snapshots and the upload archive (None: off), and DuckDB's crypto module for writing
-    # them (`openssl` through its httpfs extension; `mbedtls-unsafe` on test machines only).
+    # them: `auto` (OpenSSL from its httpfs extension when installed, else its built-in module,
+    # with a warning), `openssl` (refuse without httpfs) or `mbedtls-unsafe` (built-in always).
     encryption_key_file: Path | None = None
-    duckdb_crypto: str = "openssl"
+    duckdb_crypto: str = "auto"
 
     @property
     def oidc_enabled(self) -> bool:
@@ -240,12 +241,13 @@ def group_clients_from_env() -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def duckdb_crypto_from_env() -> str:
-    """MOATMETRICS_DUCKDB_CRYPTO: `openssl` (the default) or `mbedtls-unsafe`."""
-    text = os.environ.get("MOATMETRICS_DUCKDB_CRYPTO", "").strip().lower() or "openssl"
-    if text not in ("openssl", "mbedtls-unsafe"):
+    """MOATMETRICS_DUCKDB_CRYPTO: `auto` (the default), `openssl` or `mbedtls-unsafe`."""
+    text = os.environ.get("MOATMETRICS_DUCKDB_CRYPTO", "").strip().lower() or "auto"
+    if text not in ("auto", "openssl", "mbedtls-unsafe"):
         raise SettingsError(
-            f"MOATMETRICS_DUCKDB_CRYPTO={text!r}: use `openssl` (DuckDB's httpfs extension) or,"
-            " on a test machine without it, `mbedtls-unsafe`"
+            f"MOATMETRICS_DUCKDB_CRYPTO={text!r}: use `auto` (OpenSSL from DuckDB's httpfs"
+            " extension when installed, else DuckDB's built-in module), `openssl` or"
+            " `mbedtls-unsafe`"
         )
     return text
 

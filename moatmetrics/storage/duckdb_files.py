@@ -8,13 +8,15 @@ the default (``USE``): callers' SQL reads the same either way.
 DuckDB decrypts with its built-in crypto module but writes encrypted files only with OpenSSL,
 which its ``httpfs`` extension brings (its built-in module's random numbers are not fit for
 nonces). MoatMetrics never downloads anything: the extension must be installed beside DuckDB
-(docs/security.md, "Encryption at rest"). ``MOATMETRICS_DUCKDB_CRYPTO=mbedtls-unsafe`` makes
-DuckDB write with its built-in module instead: the same file format, weaker nonces, for test
-machines without the extension only.
+(docs/security.md, "Encryption at rest"). ``MOATMETRICS_DUCKDB_CRYPTO`` says what happens
+without it: ``auto`` (the default) writes with DuckDB's built-in module and warns once per
+process, so an installation without the extension is still encrypted; ``openssl`` refuses to
+write; ``mbedtls-unsafe`` always uses the built-in module (the same file format, weaker nonces).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,6 +33,9 @@ from moatmetrics.storage.encryption import (
 
 DUCKDB_CRYPTO_ENV = "MOATMETRICS_DUCKDB_CRYPTO"
 UNSAFE_CRYPTO = "mbedtls-unsafe"
+STRICT_CRYPTO = "openssl"
+_log = logging.getLogger(__name__)
+_warned_builtin = False
 
 
 def catalog_name(path: Path) -> str:
@@ -57,6 +62,7 @@ def _refuse_encrypted(path: Path, exc: duckdb.CatalogException) -> NoReturn:
 
 def enable_encrypted_writes(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Give DuckDB a crypto module it writes encrypted files with (see the module docstring)."""
+    global _warned_builtin
     if settings.duckdb_crypto == UNSAFE_CRYPTO:
         con.execute("SET force_mbedtls_unsafe = true")
         return
@@ -64,12 +70,24 @@ def enable_encrypted_writes(con: duckdb.DuckDBPyConnection, settings: Settings) 
         con.execute("LOAD httpfs")
     except duckdb.Error:
         version = duckdb.__version__
+        if settings.duckdb_crypto != STRICT_CRYPTO:  # auto: encrypted, with a weaker nonce source
+            if not _warned_builtin:
+                _warned_builtin = True
+                _log.warning(
+                    "DuckDB's httpfs extension (OpenSSL) is not installed for DuckDB %s: the"
+                    " warehouse and snapshots are encrypted with DuckDB's built-in crypto"
+                    " module, whose nonces are weaker; install httpfs offline"
+                    " (docs/security.md, Encryption at rest)",
+                    version,
+                )
+            con.execute("SET force_mbedtls_unsafe = true")
+            return
         raise EncryptionError(
             "DuckDB writes encrypted files only with OpenSSL, which its httpfs extension brings,"
             f" and httpfs is not installed for DuckDB {version}: on a machine with internet"
             f" access run `INSTALL httpfs` in DuckDB {version} and copy httpfs.duckdb_extension"
             f" into ~/.duckdb/extensions/v{version}/<platform>/ here (MoatMetrics downloads"
-            f" nothing); or turn encryption off by unsetting {KEY_FILE_ENV}"
+            f" nothing); or set {DUCKDB_CRYPTO_ENV}=auto to write with DuckDB's built-in module"
         ) from None
 
 

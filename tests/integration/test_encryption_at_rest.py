@@ -110,15 +110,34 @@ def test_a_plain_file_under_a_key_says_to_rotate(home) -> None:
         connect_duckdb(home.warehouse_path, home)
 
 
+def _httpfs_installed() -> bool:
+    try:
+        duckdb.connect().execute("LOAD httpfs")
+        return True
+    except duckdb.Error:
+        return False
+
+
 def test_openssl_mode_writes_or_names_the_missing_extension(home) -> None:
     settings = dataclasses.replace(home, duckdb_crypto="openssl")
-    try:
+    if _httpfs_installed():
         _write_warehouse(settings)
-    except EncryptionError as exc:
-        assert "httpfs" in str(exc) and "downloads nothing" in str(exc)
-        assert not home.warehouse_path.exists()  # nothing half-written
-    else:
         assert b"C001" not in home.warehouse_path.read_bytes()
+        return
+    with pytest.raises(EncryptionError, match=r"httpfs is not installed .*downloads nothing"):
+        _write_warehouse(settings)
+    assert not home.warehouse_path.exists()  # nothing half-written
+
+
+def test_auto_mode_encrypts_with_or_without_the_extension(home, caplog, monkeypatch) -> None:
+    monkeypatch.setattr("moatmetrics.storage.duckdb_files._warned_builtin", False)
+    with caplog.at_level("WARNING", logger="moatmetrics.storage.duckdb_files"):
+        _write_warehouse(dataclasses.replace(home, duckdb_crypto="auto"))
+    # Without the extension it says so (once per process); with it, nothing to say.
+    assert ("httpfs extension (OpenSSL) is not installed" in caplog.text) != _httpfs_installed()
+    assert b"C001" not in home.warehouse_path.read_bytes()
+    with connect_duckdb(home.warehouse_path, home, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.clients").fetchall() == [(1,)]
 
 
 def test_archive_round_trip_and_tampering(home, tmp_path: Path) -> None:
