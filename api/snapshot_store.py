@@ -35,6 +35,7 @@ from api.snapshot_lease import (
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import Snapshot, current_snapshot_id, load_snapshot
 from moatmetrics.storage.duckdb_files import connect_duckdb, file_cursor
+from moatmetrics.storage.encryption import EncryptionError
 
 # What `moatmetrics.snapshots` writes (20240501T093000123456Z-1a2b3c); nothing else may reach
 # a file path, and undecodable bytes must become a clear 503, not a 500.
@@ -128,7 +129,7 @@ class SnapshotStore:
             connection = connect_duckdb(
                 snapshot.path, self._settings, read_only=True, config={"threads": 1}
             )
-        except (OSError, ValueError, KeyError, duckdb.Error) as exc:
+        except (OSError, ValueError, KeyError, duckdb.Error, EncryptionError) as exc:
             raise SnapshotOpenError(snapshot_id) from exc
         try:
             tables = _mart_tables(connection)

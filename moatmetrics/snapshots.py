@@ -43,6 +43,7 @@ from moatmetrics.settings import Settings
 from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
 from moatmetrics.storage.base import SnapshotError as SnapshotError
 from moatmetrics.storage.duckdb_files import attach_duckdb, connect_duckdb
+from moatmetrics.storage.encryption import EncryptionError
 from moatmetrics.trust import tables as trust_tables
 
 if TYPE_CHECKING:
@@ -397,7 +398,7 @@ def _write_snapshot_file(
         pause_point("publish.building")  # crash tests: a kill here leaves the .building file
         os.chmod(building_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         os.replace(building_path, final_path)
-    except (duckdb.Error, OSError) as exc:
+    except (duckdb.Error, OSError, EncryptionError) as exc:
         building_path.unlink(missing_ok=True)
         raise SnapshotError(f"could not write snapshot {snapshot_id}: {exc}") from exc
     return created_at, row_counts, upload_ids
