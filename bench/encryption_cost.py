@@ -50,7 +50,7 @@ def _read_marts(snapshot: Path, key: str | None) -> float:
         " WHERE table_catalog = 'snap' AND table_schema = 'marts'"
     ).fetchall()
     for (table,) in tables:
-        con.execute(f"SELECT * FROM snap.marts.{table}").fetch_arrow_table()
+        con.execute(f"SELECT * FROM snap.marts.{table}").to_arrow_table()
     seconds = time.perf_counter() - started
     con.close()
     return seconds
