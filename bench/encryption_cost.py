@@ -28,15 +28,9 @@ import duckdb
 from measure import run_measured, wait_for_quiet
 from run_bench import BIN, WORK, current_snapshot, ensure_data, fresh_home, machine_info
 
+from moatmetrics.storage.duckdb_files import httpfs_installed
+
 HERE = Path(__file__).resolve().parent
-
-
-def _httpfs_available() -> bool:
-    try:
-        duckdb.connect().execute("LOAD httpfs")
-        return True
-    except duckdb.Error:
-        return False
 
 
 def _read_marts(snapshot: Path, key: str | None) -> float:
@@ -92,7 +86,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     data, _ = ensure_data(args.scale)
-    crypto = "openssl" if _httpfs_available() else "mbedtls-unsafe"
+    crypto = "openssl" if httpfs_installed() else "mbedtls-unsafe"
     key_file = WORK / "encryption-bench.key"
     if not key_file.exists():
         subprocess.run([str(BIN / "moatmetrics"), "encryption", "new-key", str(key_file)],

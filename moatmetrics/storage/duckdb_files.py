@@ -60,6 +60,18 @@ def _refuse_encrypted(path: Path, exc: duckdb.CatalogException) -> NoReturn:
     ) from None
 
 
+def httpfs_installed() -> bool:
+    """Whether DuckDB's httpfs extension (OpenSSL) loads here, from disk only."""
+    con = duckdb.connect()
+    try:
+        con.execute("LOAD httpfs")
+        return True
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+
+
 def enable_encrypted_writes(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Give DuckDB a crypto module it writes encrypted files with (see the module docstring)."""
     global _warned_builtin

@@ -24,6 +24,7 @@ from moatmetrics.storage.duckdb_files import (
     UNSAFE_CRYPTO,
     connect_duckdb,
     file_cursor,
+    httpfs_installed,
 )
 from moatmetrics.storage.encryption import (
     MAGIC,
@@ -110,17 +111,9 @@ def test_a_plain_file_under_a_key_says_to_rotate(home) -> None:
         connect_duckdb(home.warehouse_path, home)
 
 
-def _httpfs_installed() -> bool:
-    try:
-        duckdb.connect().execute("LOAD httpfs")
-        return True
-    except duckdb.Error:
-        return False
-
-
 def test_openssl_mode_writes_or_names_the_missing_extension(home) -> None:
     settings = dataclasses.replace(home, duckdb_crypto="openssl")
-    if _httpfs_installed():
+    if httpfs_installed():
         _write_warehouse(settings)
         assert b"C001" not in home.warehouse_path.read_bytes()
         return
@@ -134,7 +127,7 @@ def test_auto_mode_encrypts_with_or_without_the_extension(home, caplog, monkeypa
     with caplog.at_level("WARNING", logger="moatmetrics.storage.duckdb_files"):
         _write_warehouse(dataclasses.replace(home, duckdb_crypto="auto"))
     # Without the extension it says so (once per process); with it, nothing to say.
-    assert ("httpfs extension (OpenSSL) is not installed" in caplog.text) != _httpfs_installed()
+    assert ("httpfs extension (OpenSSL) is not installed" in caplog.text) != httpfs_installed()
     assert b"C001" not in home.warehouse_path.read_bytes()
     with connect_duckdb(home.warehouse_path, home, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.clients").fetchall() == [(1,)]
