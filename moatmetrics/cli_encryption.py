@@ -1,4 +1,5 @@
-"""`moatmetrics encryption ...`: make a key, rotate the home onto it, read an archived upload.
+"""`moatmetrics encryption ...`: make a key, rotate the home onto it, check how each file is
+stored, read an archived upload.
 
 The key file's path goes in MOATMETRICS_ENCRYPTION_KEY_FILE (docs/security.md, Encryption at
 rest). Rotation is audited under the CLI's actor; the key itself is never printed.
@@ -67,6 +68,42 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from moatmetrics.key_rotation import encryption_status
+    from moatmetrics.settings import get_settings
+    from moatmetrics.storage.encryption import EncryptionError, configured_keys
+
+    settings = get_settings()
+    try:
+        keys = configured_keys(settings)
+        states = encryption_status(settings)
+    except EncryptionError as exc:
+        print(f"moatmetrics encryption status: {exc}", file=sys.stderr)
+        return 1
+    for path, state in states:
+        print(f"{state:<32} {path.relative_to(settings.home)}")
+    if not keys:
+        print("encryption at rest is off (MOATMETRICS_ENCRYPTION_KEY_FILE is not set)")
+        locked = [path for path, state in states if state != "plain"]
+        if locked:
+            print(
+                f"{len(locked)} files are encrypted: set MOATMETRICS_ENCRYPTION_KEY_FILE to"
+                " their key file to read them",
+                file=sys.stderr,
+            )
+        return 1 if locked else 0
+    wrong = [path for path, state in states if not state.startswith("encrypted, key")]
+    if wrong:
+        print(
+            f"{len(wrong)} of {len(states)} files are not under the configured key: run"
+            " `moatmetrics encryption rotate --new-key-file FILE` to put them under one key",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"all {len(states)} files are encrypted under the configured key")
+    return 0
+
+
 def cmd_read_upload(args: argparse.Namespace) -> int:
     from moatmetrics.settings import get_settings
     from moatmetrics.storage.encryption import EncryptionError, read_archived_file
@@ -98,6 +135,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     rotate.add_argument("--new-key-file", required=True, help="made by `encryption new-key`")
     rotate.set_defaults(func=cmd_rotate)
+    status = actions.add_parser(
+        "status", help="how each file of the home is stored (exit 1: one is not under the key)"
+    )
+    status.set_defaults(func=cmd_status)
     read = actions.add_parser(
         "read-upload", help="write an archived upload's original bytes to a new file"
     )

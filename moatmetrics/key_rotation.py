@@ -25,6 +25,8 @@ from moatmetrics.storage.duckdb_files import attach_duckdb, catalog_name
 from moatmetrics.storage.encryption import (
     AtRestKey,
     EncryptionError,
+    archived_key_id,
+    configured_keys,
     next_key_path,
     read_key_file,
     reencrypt_archived_file,
@@ -134,3 +136,35 @@ def rotate_key(settings: Settings, new_key_file: Path) -> RotationReport:
         if current is not None and pending is not None:
             os.replace(pending, current)
     return report
+
+
+def _duckdb_file_state(path: Path, settings: Settings, keys: list[AtRestKey]) -> str:
+    con = duckdb.connect()
+    try:
+        attach_duckdb(con, path, "probe", settings, read_only=True, keys=[])
+        return "plain"
+    except EncryptionError:
+        pass
+    finally:
+        con.close()
+    for key in keys:
+        if _opens_with(path, key, settings):
+            return f"encrypted, key {key.key_id.hex()}"
+    return "encrypted, another key"
+
+
+def encryption_status(settings: Settings) -> list[tuple[Path, str]]:
+    """Each file of the home that holds data, and how it is stored: `plain`, `encrypted, key
+    <id>` (a configured key's id) or `encrypted, another key`."""
+    keys = configured_keys(settings)
+    states = [(p, _duckdb_file_state(p, settings, keys)) for p in home_duckdb_files(settings)]
+    by_id = {key.key_id: key for key in keys}
+    for path in archived_files(settings):
+        key_id = archived_key_id(path)
+        if key_id is None:
+            states.append((path, "plain"))
+        elif key_id in by_id:
+            states.append((path, f"encrypted, key {key_id.hex()}"))
+        else:
+            states.append((path, "encrypted, another key"))
+    return states

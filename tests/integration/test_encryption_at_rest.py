@@ -257,6 +257,18 @@ def test_cli_new_key_and_read_upload(home, tmp_path: Path) -> None:
     assert refused.returncode == 1 and "is encrypted" in refused.stderr
     assert not (tmp_path / "again.csv").exists()
 
+    # `status`: every file under the configured key (exit 0), until one is not (exit 1).
+    status = subprocess.run([*cli, "encryption", "status"], env={**_base_env(), **env},
+                            capture_output=True, text=True)  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert f"encrypted, key {read_key_file(home.encryption_key_file).key_id.hex()}" in status.stdout
+    assert "all 1 files are encrypted under the configured key" in status.stdout
+    archive_file(upload, home.uploads_dir / "plain.csv", _plain(home))
+    status = subprocess.run([*cli, "encryption", "status"], env={**_base_env(), **env},
+                            capture_output=True, text=True)  # fmt: skip
+    assert status.returncode == 1 and "plain" in status.stdout
+    assert "1 of 2 files are not under the configured key" in status.stderr
+
 
 def _base_env() -> dict[str, str]:
     import os
