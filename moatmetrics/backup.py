@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import POINTER_NAME, current_snapshot_id
+from moatmetrics.storage.encryption import configured_keys
 
 FORMAT = 1
 MANIFEST = "backup.json"
@@ -67,6 +68,8 @@ class BackupManifest:
     secrets_included: bool
     files: list[BackedUpFile] = field(default_factory=list)
     format: int = FORMAT
+    # The id (never the key) of the at-rest key the files are encrypted under; None: plain.
+    encryption_key_id: str | None = None
 
     def to_json(self) -> str:
         body = {**self.__dict__, "files": [f.__dict__ for f in self.files]}
@@ -200,6 +203,8 @@ def back_up(settings: Settings, folder: Path, *, include_secrets: bool = False) 
     folder.mkdir(parents=True, exist_ok=True)
     out = _Writer(folder)
     app_sqlite = sqlite_file(settings.app_database_url)
+    keys = configured_keys(settings)
+    key_id = keys[0].key_id.hex() if keys else None
     # The writer lock: no run ingests, builds or publishes while the warehouse, the snapshots
     # and the upload archive are copied (a run that starts waits); the API only reads those.
     with warehouse_lock(settings):
@@ -238,6 +243,7 @@ def back_up(settings: Settings, folder: Path, *, include_secrets: bool = False) 
         warehouse_database="postgresql" if settings.warehouse_url else None,
         secrets_included=include_secrets and settings.signing_key_path.exists(),
         files=out.files,
+        encryption_key_id=key_id,
     )
     (folder / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     return manifest
@@ -277,6 +283,24 @@ def _pg_restore(url: str, dump: Path) -> None:
     )
 
 
+def _check_encryption_key(settings: Settings, backup_key_id: str | None) -> None:
+    """A backup restores only where its files will open: under the key it was made with."""
+    ids = [key.key_id.hex() for key in configured_keys(settings)]
+    if backup_key_id is None and ids:
+        raise BackupError(
+            "the backup is not encrypted but MOATMETRICS_ENCRYPTION_KEY_FILE is set: restore"
+            " without it, then encrypt the home with `moatmetrics encryption rotate"
+            " --new-key-file FILE`"
+        )
+    if backup_key_id is not None and backup_key_id not in ids:
+        raise BackupError(
+            f"the backup is encrypted under key {backup_key_id}"
+            + (f", not the configured key {ids[0]}" if ids else "")
+            + ": set MOATMETRICS_ENCRYPTION_KEY_FILE to that key's file (kept apart from the"
+            " backup) and restore again"
+        )
+
+
 def restore(settings: Settings, folder: Path) -> RestoreReport:
     """Put a backup back into an empty home, then verify the audit chain it brought."""
     folder = folder.expanduser().resolve()
@@ -288,6 +312,7 @@ def restore(settings: Settings, folder: Path) -> RestoreReport:
             "the home already holds data (" + ", ".join(occupied) + "): restore into an empty"
             " home, or move these aside first"
         )
+    _check_encryption_key(settings, manifest.encryption_key_id)
     if manifest.app_database == "sqlite" and sqlite_file(settings.app_database_url) is None:
         raise BackupError(
             "the backup's app database is SQLite but MOATMETRICS_DATABASE_URL (or the warehouse"

@@ -5,7 +5,8 @@ the profile's `duckdb_encrypted` target), scoring and publishing all work on enc
 the snapshot's marts equal the plain run's (`demo_home`) row for row; no file of the home that
 holds data shows a client's name; the API serves the encrypted snapshot over HTTP; then the key
 is rotated while that API keeps serving, a further run publishes under the new key, and a backup
-restored into an empty home opens with it.
+restored into an empty home opens with it (and is refused, before copying anything, without
+that key).
 
 DuckDB writes encrypted files with OpenSSL from its httpfs extension, which the registries do
 not carry for this DuckDB version, so the run writes with its built-in module
@@ -30,7 +31,7 @@ from serving import start_api, stop_api
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import create_key
-from moatmetrics.backup import back_up, restore
+from moatmetrics.backup import BackupError, back_up, restore
 from moatmetrics.settings import get_settings
 from moatmetrics.storage.encryption import MAGIC, read_key_file, write_key_file
 
@@ -141,8 +142,18 @@ def test_encrypted_home_end_to_end(
     assert manifest.current_snapshot == snapshots[0].stem
     backed_up = (tmp_path / "backup" / "snapshots" / snapshots[0].name).read_bytes()
     assert not any(name in backed_up for name in names)
+    assert manifest.encryption_key_id == read_key_file(key_file).key_id.hex()
     monkeypatch.setenv("MOATMETRICS_HOME", str(tmp_path / "restored"))
     dispose_engines()
+    for refused_with in (None, write_key_file(tmp_path / "keys" / "other.key").source):
+        if refused_with is None:
+            monkeypatch.delenv("MOATMETRICS_ENCRYPTION_KEY_FILE")
+        else:
+            monkeypatch.setenv("MOATMETRICS_ENCRYPTION_KEY_FILE", str(refused_with))
+        with pytest.raises(BackupError, match=r"encrypted under key [0-9a-f]{16}.*that key's file"):
+            restore(get_settings(), tmp_path / "backup")
+        assert not (tmp_path / "restored" / "snapshots").exists()  # nothing copied
+    monkeypatch.setenv("MOATMETRICS_ENCRYPTION_KEY_FILE", str(key_file))
     restore(get_settings(), tmp_path / "backup")
     restored = tmp_path / "restored" / "snapshots" / snapshots[0].name
     assert _marts(restored, read_key_file(key_file).text) == plain
