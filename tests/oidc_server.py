@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from serving import free_port, wait_until
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
 CLIENT_ID = "moatmetrics-console"
 CLIENT_SECRET = "console-secret"
+STARTUP_LIMIT_S = 60.0  # Node and oidc-provider start in about a second here
 
 
 def oidc_required() -> bool:
@@ -48,15 +50,20 @@ class OidcProvider:
         self.log_path = log_path
         # The port is free when chosen and bound by Node a moment later: another process may
         # take it in between. Then the provider is started again on another port, instead of
-        # waiting for ever on a server that is not ours.
+        # waiting for ever on a server that is not ours. A provider that does not listen
+        # within STARTUP_LIMIT_S is started again too: a stuck Node process must cost the
+        # suite a minute, not the test's whole timeout.
         for _ in range(3):
             self._start()
             if wait_until(self._settled) == "ready":
                 return
             self.stop()
-        raise AssertionError(f"the OpenID provider found no free port:\n{log_path.read_text()}")
+        raise AssertionError(
+            f"the OpenID provider did not start in 3 attempts:\n{log_path.read_text()}"
+        )
 
     def _start(self) -> None:
+        self.started = time.monotonic()
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         with open(self.log_path, "ab") as log:
@@ -66,8 +73,8 @@ class OidcProvider:
             )  # fmt: skip
 
     def _settled(self) -> str | None:
-        """ "ready" (our provider answers), "taken" (the port is another server's), or None
-        (not listening yet)."""
+        """ "ready" (our provider answers), "taken" (the port is another server's), "stuck"
+        (not listening after STARTUP_LIMIT_S), or None (not listening yet)."""
         if self.process.poll() is not None:
             if "EADDRINUSE" in self.log_path.read_text():
                 return "taken"
@@ -76,7 +83,7 @@ class OidcProvider:
             url = f"{self.issuer}/.well-known/openid-configuration"
             answer = httpx.get(url, timeout=5.0)
         except httpx.TransportError:
-            return None
+            return "stuck" if time.monotonic() - self.started > STARTUP_LIMIT_S else None
         try:
             ours = answer.status_code == 200 and answer.json().get("issuer") == self.issuer
         except ValueError:  # not JSON: another server
@@ -86,7 +93,11 @@ class OidcProvider:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
 
 def sso_sign_in(console_url: str, account: str) -> tuple[httpx.Client, httpx.Response]:

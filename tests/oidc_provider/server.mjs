@@ -48,9 +48,18 @@ const ACCOUNTS = {
   carol: { email: 'carol@contractor.example', name: 'Carol Contractor', groups: ['contractors'] },
 };
 
+// The key leaves the generator as PEM and is read back before its JWK export: exporting the
+// generator's own key object as JWK can deadlock Node 20 when a garbage collection during the
+// export destroys the finished key-generation job, which locks the same key (seen in CI: the
+// provider hung before listening).
 function signingJwk() {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { ...privateKey.export({ format: 'jwk' }), kid: 'test-signing-key', use: 'sig', alg: 'RS256' };
+  const { privateKey } = crypto.generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const jwk = crypto.createPrivateKey(privateKey).export({ format: 'jwk' });
+  return { ...jwk, kid: 'test-signing-key', use: 'sig', alg: 'RS256' };
 }
 
 const signing = signingJwk();
