@@ -156,7 +156,8 @@ def connect_duckdb(
     """A connection whose default database is the file at `path`, decrypted when the home is
     encrypted; a new file is created encrypted."""
     config = dict(config or {})
-    if not configured_keys(settings):
+    keys = configured_keys(settings)
+    if not keys:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.CatalogException as exc:
@@ -164,7 +165,7 @@ def connect_duckdb(
     con = duckdb.connect(config=config)
     try:
         alias = catalog_name(path)
-        attach_duckdb(con, path, alias, settings, read_only=read_only)
+        attach_duckdb(con, path, alias, settings, read_only=read_only, keys=keys)
         con.execute(f"USE {_quoted(alias)}")
     except BaseException:
         con.close()
