@@ -64,10 +64,11 @@ def archived_files(settings: Settings) -> list[Path]:
     )
 
 
-def _opens_with(path: Path, key: AtRestKey, settings: Settings) -> bool:
+def _opens_with(path: Path, keys: list[AtRestKey], settings: Settings) -> bool:
+    """Whether `path` opens with exactly `keys` (none: as a plain file)."""
     con = duckdb.connect()
     try:
-        attach_duckdb(con, path, "probe", settings, read_only=True, keys=[key])
+        attach_duckdb(con, path, "probe", settings, read_only=True, keys=keys)
         return True
     except EncryptionError:
         return False
@@ -78,7 +79,7 @@ def _opens_with(path: Path, key: AtRestKey, settings: Settings) -> bool:
 def _rewrite_duckdb_file(path: Path, settings: Settings, new_key: AtRestKey) -> bool:
     """Copy `path` into a new file under `new_key` and put it in its place; False when the
     file already is under `new_key`."""
-    if _opens_with(path, new_key, settings):
+    if _opens_with(path, [new_key], settings):
         return False
     rotating = path.with_name(f".{path.name}{ROTATING_SUFFIX}")
     rotating.unlink(missing_ok=True)
@@ -139,16 +140,10 @@ def rotate_key(settings: Settings, new_key_file: Path) -> RotationReport:
 
 
 def _duckdb_file_state(path: Path, settings: Settings, keys: list[AtRestKey]) -> str:
-    con = duckdb.connect()
-    try:
-        attach_duckdb(con, path, "probe", settings, read_only=True, keys=[])
+    if _opens_with(path, [], settings):
         return "plain"
-    except EncryptionError:
-        pass
-    finally:
-        con.close()
     for key in keys:
-        if _opens_with(path, key, settings):
+        if _opens_with(path, [key], settings):
             return f"encrypted, key {key.key_id.hex()}"
     return "encrypted, another key"
 
@@ -158,12 +153,12 @@ def encryption_status(settings: Settings) -> list[tuple[Path, str]]:
     <id>` (a configured key's id) or `encrypted, another key`."""
     keys = configured_keys(settings)
     states = [(p, _duckdb_file_state(p, settings, keys)) for p in home_duckdb_files(settings)]
-    by_id = {key.key_id: key for key in keys}
+    key_ids = {key.key_id for key in keys}
     for path in archived_files(settings):
         key_id = archived_key_id(path)
         if key_id is None:
             states.append((path, "plain"))
-        elif key_id in by_id:
+        elif key_id in key_ids:
             states.append((path, f"encrypted, key {key_id.hex()}"))
         else:
             states.append((path, "encrypted, another key"))
