@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from moatmetrics.settings import Settings
 
@@ -41,7 +42,7 @@ MAX_BATCH = 256
 @dataclass
 class _Pending:
     settings: Settings
-    write: Callable[[object], None]  # performs the request's writes in the given session
+    write: Callable[[object], Any]  # performs the request's writes in the given session
     done: Future = field(default_factory=Future)
 
 
@@ -55,12 +56,13 @@ class GroupCommit:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    async def settle(self, settings: Settings, write: Callable[[object], None]) -> None:
-        """Run `write(session)` in the next group transaction; raises if it cannot commit."""
+    async def settle(self, settings: Settings, write: Callable[[object], Any]) -> Any:
+        """Run `write(session)` in the next group transaction and return what it returned once
+        the transaction has committed; raises if it cannot commit."""
         pending = _Pending(settings, write)
         self._ensure_writer()
         self._queue.put(pending)
-        await asyncio.wrap_future(pending.done)
+        return await asyncio.wrap_future(pending.done)
 
     def _ensure_writer(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -89,31 +91,30 @@ class GroupCommit:
     def _commit(self, group: list[_Pending]) -> None:
         try:
             with self._session_factory(group[0].settings, write=True) as session:
-                for pending in group:
-                    pending.write(session)
-        except Exception:
+                results = [pending.write(session) for pending in group]
+        except Exception as error:
             if len(group) == 1:
-                self._fail(group[0])
+                self._fail(group[0], error)
                 return
             for pending in group:  # isolate the request that broke the batch
                 try:
                     with self._session_factory(pending.settings, write=True) as session:
-                        pending.write(session)
-                except Exception:
-                    self._fail(pending)
+                        result = pending.write(session)
+                except Exception as error:
+                    self._fail(pending, error)
                 else:
-                    self._succeed(pending)
+                    self._succeed(pending, result)
             return
-        for pending in group:
-            self._succeed(pending)
+        for pending, result in zip(group, results, strict=True):
+            self._succeed(pending, result)
 
     @staticmethod
-    def _succeed(pending: _Pending) -> None:
+    def _succeed(pending: _Pending, result: Any) -> None:
         if not pending.done.done():
-            pending.done.set_result(None)
+            pending.done.set_result(result)
 
     @staticmethod
-    def _fail(pending: _Pending) -> None:
+    def _fail(pending: _Pending, error: Exception) -> None:
         log.exception("could not settle a request")
         if not pending.done.done():
-            pending.done.set_exception(RuntimeError("the request could not be recorded"))
+            pending.done.set_exception(error)

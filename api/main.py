@@ -11,6 +11,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from api.console.install import CONSOLE_FRONT, install_console
 from api.dependencies import no_nul_in_query
+from api.key_cache import KeyCache
 from api.metrics import RequestMetrics
 from api.page_cache import PageCache
 from api.problems import install_problem_handlers
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.snapshot_store = store
     app.state.request_metrics = RequestMetrics()
     app.state.page_cache = PageCache(settings.page_cache_mb * 2**20)
+    app.state.key_cache = KeyCache()  # read by the gate, cleared by a revocation
     install_problem_handlers(app)
     routers = [api_docs, health, marts, reports, snapshots, uploads, quality, reviews, audit]
     routers += [corrections, keys, metrics]

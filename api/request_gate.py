@@ -8,9 +8,14 @@ A pure ASGI middleware rather than FastAPI dependencies alone, for three reasons
   and answers 503 instead if the entry cannot be written: no data is served unrecorded;
 - every response, errors included, carries an ``X-Request-ID`` that is also in the audit log.
 
-Cost: one read when the request arrives (key and rate window) and one share of a group commit
-when the response starts (the rate counter and the audit entry, written together with those of
-the other requests settling at that moment, `api.audit_group_commit`); see docs/api.md, "Measured".
+Cost: a read (GET, HEAD) on a key this worker has seen in the last half second touches no
+database when it arrives: the key comes from `api.key_cache` and the rate window from
+`api.rate_windows`. Requests that change state, console sessions and unknown keys read the
+app database (key and rate window) as before. Every request then takes one share of a group
+commit when its response starts (the rate counter and the audit entry, written together with
+those of the other requests settling at that moment, `api.audit_group_commit`); the counter
+it returns confirms the read's admission before the response leaves, so the limit is exact
+across workers. See docs/api.md, "Measured".
 
 Handlers that change state write their audit entry themselves, in the same transaction as the
 change, and mark the request as audited (`api.security.mark_audited`).
@@ -40,6 +45,7 @@ from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit_group_commit import GroupCommit
+from api.key_cache import KeyCache
 from api.metrics import RequestMetrics
 from api.problems import (
     ProblemError,
@@ -51,6 +57,7 @@ from api.problems import (
     too_large,
     unauthorized,
 )
+from api.rate_windows import RateWindows
 from api.security import PUBLIC_PATHS, SCRAPER, Authorize, RouteEntry, match_route, route_table
 from moatmetrics.appdb import audit, console_sessions, keys, ratelimit, refusals
 from moatmetrics.appdb.db import AppDatabaseReplaced, session_scope
@@ -75,6 +82,8 @@ _SECRET_PARAMS = frozenset(
     {"key", "api_key", "apikey", "token", "access_token", "secret", "password", "authorization"}
 )
 REDACTED = "[redacted]"
+#: Methods that change nothing: admitted from the worker's memory (key cache, rate view).
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def redact(text: str, extra_secret: str | None = None) -> str:
@@ -180,8 +189,14 @@ def settle(
     *,
     sample: bool = False,
     refused_addr: str | None = None,
-) -> None:
+    over_limit: Draft | None = None,
+) -> ratelimit.RateDecision | None:
     """The one write of a request: count it in the key's window and append its audit entry.
+
+    Returns the key's window as counted (None without a key). When that count is past the
+    limit and `over_limit` is given (a read admitted from the worker's memory that another
+    worker beat to the window's last request), `over_limit` (its 429) is recorded, sampled
+    like any 429, instead of `draft`, and the gate answers 429.
 
     A refusal without a valid key (`refused_addr`, its client address) is counted in the
     address's window instead, and logged in full only as the window's first.
@@ -197,13 +212,16 @@ def settle(
             refusals.summarise_closed(session)
             if draft is not None:
                 record_draft(session, draft)
-        return
+        return None
     if key_id:
         rate = ratelimit.hit(session, key_id, settings.rate_limit_per_minute)
         if rate.first_in_window:
             keys.touch(session, key_id)
+        if over_limit is not None and not rate.allowed:
+            draft, sample = over_limit, True
     if draft is not None and (not sample or _sampled_refusal(rate)):
         record_draft(session, draft)
+    return rate
 
 
 def record_draft(session: Session, draft: Draft) -> None:
@@ -248,6 +266,8 @@ class _Exchange:
     allowed: list[str] = field(default_factory=list)  # the path exists, not with this method
     swallow: bool = False
     extra_details: dict[str, Any] = field(default_factory=dict)
+    in_flight_key: int | None = None  # counted in the worker's rate view until settled
+    unrecorded: str | None = None  # why the audit entry could not be written, when known
 
     @property
     def state(self) -> dict[str, Any]:
@@ -313,6 +333,8 @@ class Gate:
         self.metrics = metrics
         self.browser = browser
         self.group_commit = GroupCommit(session_scope)
+        self.key_cache: KeyCache = api.state.key_cache
+        self.rate_windows = RateWindows()
         self._table: list[RouteEntry] | None = None
 
     def _routes(self) -> list[RouteEntry]:
@@ -350,6 +372,8 @@ class Gate:
             else:
                 await self._governed(exchange, headers, receive, send)
         finally:
+            if exchange.in_flight_key is not None:  # the request ended before it settled
+                self.rate_windows.settled(exchange.in_flight_key, None)
             template = getattr(route, "path", "unmatched")
             seconds = time.perf_counter() - started
             self.metrics.observe(scope["method"], template, exchange.status or 500, seconds)
@@ -378,17 +402,26 @@ class Gate:
         self, exchange: _Exchange, headers: Headers, receive: Receive, send: Send
     ) -> None:
         rule, settings = exchange.rule, exchange.settings
+        scope = exchange.scope
+        # The web console (api/console) sends its key in the session cookie instead of a
+        # Bearer header; from here on it is admitted, limited and audited like any call.
+        console = self.browser.owns(scope)
+        token = self.browser.session_token(scope) if console else _bearer(headers)
+        reads = scope["method"] in READ_METHODS
+        cached = self.key_cache.principal(token) if reads and token and not console else None
         try:
-            # The web console (api/console) sends its key in the session cookie instead of a
-            # Bearer header; from here on it is admitted, limited and audited like any call.
-            scope = exchange.scope
-            console = self.browser.owns(scope)
-            token = self.browser.session_token(scope) if console else _bearer(headers)
-            admission = await anyio.to_thread.run_sync(
-                lambda: admit(
-                    settings, token, rule, console=console, client_addr=exchange.client_addr
+            if cached is not None:
+                admission = Admission(cached)
+            else:
+                read_at = time.monotonic()
+                admission = await anyio.to_thread.run_sync(
+                    lambda: admit(
+                        settings, token, rule, console=console, client_addr=exchange.client_addr
+                    )
                 )
-            )
+                known = admission.principal
+                if token and known is not None and known.key_id > 0 and not console:
+                    self.key_cache.remember(token, known, read_at)
         except AppDatabaseReplaced as exc:
             log.error("%s", exc)
             await self._reply(exchange, send, audit_unavailable(str(exc)), audit_it=False)
@@ -408,9 +441,13 @@ class Gate:
                 problem = unauthorized(admission.reason or "unknown")
             await self._reply(exchange, send, problem, refused=True)
             return
-        exchange.rate = admission.rate
-        if admission.rate is not None and not admission.rate.allowed:
-            problem = rate_limited(admission.rate.limit, admission.rate.reset_after)
+        if principal.key_id:
+            exchange.rate = self.rate_windows.admit(
+                principal.key_id, settings.rate_limit_per_minute, admission.rate
+            )
+            exchange.in_flight_key = principal.key_id
+        if exchange.rate is not None and not exchange.rate.allowed:
+            problem = rate_limited(exchange.rate.limit, exchange.rate.reset_after)
             await self._reply(exchange, send, problem, sample=True)
             return
         if not rule.allows(principal):
@@ -467,12 +504,25 @@ class Gate:
                     exchange.swallow = True
                     return
                 status = message["status"]
-                write_entry = audit_it and not exchange.state.get("audited")
+                changed_state = bool(exchange.state.get("audited"))
+                write_entry = audit_it and not changed_state
                 snapshot = Headers(raw=message.get("headers", [])).get("x-snapshot-id")
                 if snapshot:
                     exchange.extra_details["snapshot_id"] = snapshot
-                if not await self._settle(exchange, status, audit_it=write_entry) and write_entry:
-                    await self._reply(exchange, send, audit_unavailable(), audit_it=False)
+                recorded = await self._settle(
+                    exchange, status, audit_it=write_entry, confirm=not changed_state
+                )
+                if not recorded and write_entry:
+                    problem = audit_unavailable(exchange.unrecorded)
+                    await self._reply(exchange, send, problem, audit_it=False)
+                    exchange.swallow = True
+                    return
+                rate = exchange.rate
+                if not changed_state and rate is not None and not rate.allowed:
+                    # Another worker took the window's last request: the count of record
+                    # refuses this one (its 429 is what the audit log holds).
+                    problem = rate_limited(rate.limit, rate.reset_after)
+                    await self._reply(exchange, send, problem, audit_it=False)
                     exchange.swallow = True
                     return
                 exchange.status = status
@@ -493,31 +543,53 @@ class Gate:
         audit_it: bool,
         sample: bool = False,
         refused: bool = False,
+        confirm: bool = False,
     ) -> bool:
-        """Count the request and append its audit entry (one transaction); False on failure."""
+        """Count the request and append its audit entry (one transaction); False on failure.
+
+        `confirm`: the request is being served and may still be refused if the count of
+        record says its key's window is spent (`exchange.rate` then says so).
+        """
         principal = exchange.principal
         key_id = principal.key_id if principal is not None and principal.key_id else None
-        draft = None
+        draft = over_limit = None
         if audit_it:
             draft = Draft(
                 exchange.actor(), exchange.rule.action, _outcome(status), exchange.target(),
                 status, exchange.details(),
             )  # fmt: skip
+        if confirm and key_id is not None:
+            over_limit = Draft(
+                exchange.actor(), exchange.rule.action, _outcome(429), exchange.target(),
+                429, exchange.details(),
+            )  # fmt: skip
         if key_id is None and draft is None:
             return True
         refused_addr = (exchange.client_addr or refusals.UNKNOWN_ADDR) if refused else None
+        rate = None
         try:
             settings = exchange.settings
-            await self.group_commit.settle(
+            rate = await self.group_commit.settle(
                 settings,
                 lambda session: settle(
-                    session, settings, key_id, draft, sample=sample, refused_addr=refused_addr
+                    session, settings, key_id, draft, sample=sample, refused_addr=refused_addr,
+                    over_limit=over_limit,
                 ),
-            )
+            )  # fmt: skip
+            if rate is not None:
+                exchange.rate = rate
             return True
+        except AppDatabaseReplaced as exc:
+            log.error("could not record request %s: %s", exchange.request_id, exc)
+            exchange.unrecorded = str(exc)
+            return False
         except Exception:
             log.exception("could not record request %s", exchange.request_id)
             return False
+        finally:
+            if exchange.in_flight_key is not None:
+                self.rate_windows.settled(exchange.in_flight_key, rate)
+                exchange.in_flight_key = None
 
     async def _reply(
         self,

@@ -97,5 +97,6 @@ def revoke_key(
             info = keys.revoke_key(session, actor_of(request, principal), key_id)
     except KeyManagementError:
         raise not_found(f"API key {key_id}") from None
+    request.app.state.key_cache.forget_all()  # other workers drop it within a second
     mark_audited(request)
     return _out(info)

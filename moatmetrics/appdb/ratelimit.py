@@ -30,6 +30,7 @@ class RateDecision:
     remaining: int
     reset_after: int  # seconds until the window ends
     count: int
+    window_start: int = 0  # the window's first second (Unix time)
 
     @property
     def first_in_window(self) -> bool:
@@ -50,27 +51,29 @@ def _upsert(session: Session, key_id: int, window_start: int):  # type: ignore[n
     ).returning(RateWindow.count)
 
 
-def _window(now: float) -> int:
+def window_start(now: float) -> int:
+    """The first second of the window that `now` falls in."""
     return int(now // WINDOW_SECONDS) * WINDOW_SECONDS
 
 
-def _decision(count: int, limit: int, window_start: int, now: float) -> RateDecision:
-    reset_after = max(1, math.ceil(window_start + WINDOW_SECONDS - now))
+def decision(count: int, limit: int, start: int, now: float) -> RateDecision:
+    """The decision for the `count`-th request of the window starting at `start`."""
+    reset_after = max(1, math.ceil(start + WINDOW_SECONDS - now))
     if limit <= 0:
-        return RateDecision(True, 0, 0, reset_after, count)
-    return RateDecision(count <= limit, limit, max(limit - count, 0), reset_after, count)
+        return RateDecision(True, 0, 0, reset_after, count, start)
+    return RateDecision(count <= limit, limit, max(limit - count, 0), reset_after, count, start)
 
 
 def peek(session: Session, key_id: int, limit: int, now: float | None = None) -> RateDecision:
     """The decision for one more request of `key_id`, without counting it."""
     now = time.time() if now is None else now
-    window_start = _window(now)
+    start = window_start(now)
     current = session.scalar(
         select(RateWindow.count).where(
-            RateWindow.key_id == key_id, RateWindow.window_start == window_start
+            RateWindow.key_id == key_id, RateWindow.window_start == start
         )
     )
-    return _decision((current or 0) + 1, limit, window_start, now)
+    return decision((current or 0) + 1, limit, start, now)
 
 
 def hit(session: Session, key_id: int, limit: int, now: float | None = None) -> RateDecision:
@@ -79,12 +82,10 @@ def hit(session: Session, key_id: int, limit: int, now: float | None = None) -> 
     `limit` <= 0 switches limiting off (the request is still counted).
     """
     now = time.time() if now is None else now
-    window_start = _window(now)
-    count: int = session.execute(_upsert(session, key_id, window_start)).scalar_one()
+    start = window_start(now)
+    count: int = session.execute(_upsert(session, key_id, start)).scalar_one()
     if count == 1:  # a new window: forget this key's old ones
         session.execute(
-            delete(RateWindow).where(
-                RateWindow.key_id == key_id, RateWindow.window_start < window_start
-            )
+            delete(RateWindow).where(RateWindow.key_id == key_id, RateWindow.window_start < start)
         )
-    return _decision(count, limit, window_start, now)
+    return decision(count, limit, start, now)

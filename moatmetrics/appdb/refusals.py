@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.models import RefusalWindow
-from moatmetrics.appdb.ratelimit import WINDOW_SECONDS, RateDecision, _decision, _window
+from moatmetrics.appdb.ratelimit import WINDOW_SECONDS, RateDecision, decision, window_start
 
 SUMMARY_ACTION = "auth.refusals"
 UNKNOWN_ADDR = "unknown"
@@ -51,14 +51,14 @@ def _upsert(session: Session, addr: str, action: str, window_start: int):  # typ
 def peek(session: Session, addr: str | None, limit: int, now: float | None = None) -> RateDecision:
     """The decision for one more refusal of `addr` (any action), without counting it."""
     now = time.time() if now is None else now
-    window_start = _window(now)
+    start = window_start(now)
     current = session.scalar(
         select(func.sum(RefusalWindow.count)).where(
             RefusalWindow.client_addr == (addr or UNKNOWN_ADDR),
-            RefusalWindow.window_start == window_start,
+            RefusalWindow.window_start == start,
         )
     )
-    return _decision((current or 0) + 1, limit, window_start, now)
+    return decision((current or 0) + 1, limit, start, now)
 
 
 def hit(
@@ -70,15 +70,15 @@ def hit(
     logged in full) and the decision over all of the address's refusals.
     """
     now = time.time() if now is None else now
-    window_start = _window(now)
+    start = window_start(now)
     addr = addr or UNKNOWN_ADDR
-    count: int = session.execute(_upsert(session, addr, action, window_start)).scalar_one()
+    count: int = session.execute(_upsert(session, addr, action, start)).scalar_one()
     total = session.scalar(
         select(func.sum(RefusalWindow.count)).where(
-            RefusalWindow.client_addr == addr, RefusalWindow.window_start == window_start
+            RefusalWindow.client_addr == addr, RefusalWindow.window_start == start
         )
     )
-    return count == 1, _decision(int(total or count), limit, window_start, now)
+    return count == 1, decision(int(total or count), limit, start, now)
 
 
 def summarise_closed(session: Session, now: float | None = None) -> int:
@@ -89,7 +89,7 @@ def summarise_closed(session: Session, now: float | None = None) -> int:
     summarised exactly once whichever worker gets there. Returns the entries appended.
     """
     now = time.time() if now is None else now
-    current = _window(now)
+    current = window_start(now)
     closed = session.execute(
         delete(RefusalWindow)
         .where(RefusalWindow.window_start < current)
@@ -101,12 +101,10 @@ def summarise_closed(session: Session, now: float | None = None) -> int:
         )
     ).all()
     appended = 0
-    for addr, action, window_start, count in sorted(
-        closed, key=lambda row: (row[2], row[0], row[1])
-    ):
+    for addr, action, started, count in sorted(closed, key=lambda row: (row[2], row[0], row[1])):
         if count <= 1:
             continue  # its one refusal is already logged in full
-        start = datetime.fromtimestamp(window_start, UTC)
+        start = datetime.fromtimestamp(started, UTC)
         actor = audit.Actor("anonymous", client_addr=None if addr == UNKNOWN_ADDR else addr)
         audit.append(
             session, actor, SUMMARY_ACTION, "denied", target="refusals", status=None,

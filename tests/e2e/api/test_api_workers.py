@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
-from moatmetrics.appdb.keys import create_key
+from moatmetrics.appdb.keys import create_key, revoke_key
 from moatmetrics.appdb.models import AuditEntry
 from moatmetrics.settings import REPO_ROOT, Settings
 from moatmetrics.snapshots import Snapshot
@@ -340,6 +340,46 @@ def test_rate_limit_is_shared_by_two_workers(
 
     statuses = wait_until(one_window_burst_on_both_workers, step=0)
     assert statuses == [200] * limit + [429] * 10
+
+
+@pytest.mark.timeout(300)
+def test_a_key_revoked_elsewhere_is_refused_by_every_worker_within_a_second(
+    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot]
+) -> None:
+    """Workers remember a valid key (api.key_cache) so that reads need no database lookup,
+    but for less than a second: a key revoked outside the API (the CLI, another instance;
+    here straight in the app database, which no worker is told about) is refused by both
+    workers one second later. Both are first seen serving the key, so each has it cached."""
+    home = tmp_path / "home"
+    publish_generation(home, 1)
+    server = serve_workers(home, workers=2)
+    key = server.new_key("viewer")
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def served_by_both(expected: int) -> Callable[[], list[int] | None]:
+        before = server.requests_served("/api/v1/me")
+        statuses: list[int] = []
+
+        def check() -> list[int] | None:
+            for _ in range(10):  # each on a new connection: either worker
+                with httpx.Client(base_url=server.url, timeout=30.0) as http:
+                    response = http.get("/api/v1/me", headers=headers)
+                assert response.status_code == expected, response.text
+                statuses.append(response.status_code)
+            after = server.requests_served("/api/v1/me")
+            both = sum(1 for pid in after if after[pid] > before.get(pid, 0)) >= 2
+            return statuses if both else None
+
+        return check
+
+    wait_until(served_by_both(200), step=0)
+    prefix = key[: len("mmk_") + 8]
+    with session_scope(server.settings, write=True) as session:
+        assert revoke_key(session, Actor("tests"), prefix).revoked_at is not None
+    dispose_engines()
+    time.sleep(1.0)  # the promise; the cache keeps a key for half of it
+    refused = wait_until(served_by_both(401), step=0)
+    assert set(refused) == {401}
 
 
 def _open_loop_driver():  # type: ignore[no-untyped-def]
