@@ -5,12 +5,13 @@
 Starts `uvicorn api.main:app` (one worker) on a fresh home in bench/work/gate (SQLite app
 database, synchronous=FULL), then measures over loopback with a keep-alive client:
 
-- `/health` (public, no database) against `/api/v1/me` (the whole gate: a read of the key and
-  its rate window, then one write transaction counting the request and appending its audit
-  entry), sequentially: latency per request;
+- `/health` (public, no database) against `/api/v1/me` (the whole gate: the key and its rate
+  window from the worker's memory once the key has been read, then one share of a group
+  commit counting the request and appending its audit entry), sequentially: latency per
+  request;
 - `/api/v1/me` from several threads: requests per second the audit chain sustains;
-- in-process: `gate.admit` (the read) and `audit.record` alone, and `audit.verify` over the
-  entries made.
+- in-process: `gate.admit` (the read that a key not cached, or a write, costs) and
+  `audit.record` alone, and `audit.verify` over the entries made.
 """
 
 from __future__ import annotations
