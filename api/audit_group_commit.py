@@ -12,7 +12,7 @@ once, then releases the requests. Nothing is weakened:
   own ``synchronous`` setting is unchanged);
 - the entries of one batch are appended in arrival order, each chained to the previous one,
   and batches from several workers serialise on the database's write lock as single
-  requests did;
+  requests did (taking turns in the kernel first, `moatmetrics.appdb.db.writer_turn`);
 - if a batch fails, its requests are settled again one by one, so one bad entry fails only
   its own request (503), never its neighbours'.
 
@@ -31,6 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from moatmetrics.appdb.db import writer_turn
 from moatmetrics.settings import Settings
 
 log = logging.getLogger("moatmetrics.api")
@@ -90,7 +91,8 @@ class GroupCommit:
 
     def _commit(self, group: list[_Pending]) -> None:
         try:
-            with self._session_factory(group[0].settings, write=True) as session:
+            settings = group[0].settings
+            with writer_turn(settings), self._session_factory(settings, write=True) as session:
                 results = [pending.write(session) for pending in group]
         except Exception as error:
             if len(group) == 1:
@@ -98,7 +100,10 @@ class GroupCommit:
                 return
             for pending in group:  # isolate the request that broke the batch
                 try:
-                    with self._session_factory(pending.settings, write=True) as session:
+                    with (
+                        writer_turn(pending.settings),
+                        self._session_factory(pending.settings, write=True) as session,
+                    ):
                         result = pending.write(session)
                 except Exception as error:
                     self._fail(pending, error)

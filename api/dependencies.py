@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Request
 
 from api.page_cache import PageCache
@@ -37,15 +38,27 @@ def get_page_cache(request: Request) -> PageCache:
     return request.app.state.page_cache
 
 
-def snapshot_lease(store: Annotated[Store, Depends(get_store)]) -> Iterator[SnapshotLease]:
+async def snapshot_lease(
+    store: Annotated[Store, Depends(get_store)],
+) -> AsyncIterator[SnapshotLease]:
     """Pin the current snapshot for the handler; 503 (problem) when there is none.
 
     Used with ``scope="function"`` so the cursor is closed as soon as the handler returns:
     handlers fetch all rows first, and the response never touches the database.
+
+    Async because FastAPI runs a sync generator dependency's entry and exit in two worker
+    threads: two thread hops per request, more than the lease itself costs when the snapshot
+    is open already (a dict lookup and a cursor). A lease that needs I/O (a snapshot opened
+    for the first time, any PostgreSQL lease) is still taken and returned in a thread.
     """
-    with ExitStack() as stack:
+    in_loop = store.leases_without_io()
+    stack = ExitStack()
+    try:
         try:
-            lease = stack.enter_context(store.lease())
+            if in_loop:
+                lease = stack.enter_context(store.lease())
+            else:
+                lease = await anyio.to_thread.run_sync(stack.enter_context, store.lease())
         except NoSnapshotError:
             raise no_snapshot() from None
         except BrokenPointerError as exc:
@@ -53,6 +66,11 @@ def snapshot_lease(store: Annotated[Store, Depends(get_store)]) -> Iterator[Snap
         except SnapshotOpenError as exc:
             raise snapshot_unavailable(exc.snapshot_id) from exc
         yield lease
+    finally:
+        if in_loop:
+            stack.close()
+        else:
+            await anyio.to_thread.run_sync(stack.close)
 
 
 CurrentSnapshot = Annotated[SnapshotLease, Depends(snapshot_lease, scope="function")]

@@ -29,6 +29,7 @@ rest in one summary entry, and past `MOATMETRICS_ANONYMOUS_LIMIT_PER_MINUTE` the
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -61,7 +62,7 @@ from api.rate_windows import RateWindows
 from api.security import PUBLIC_PATHS, SCRAPER, Authorize, RouteEntry, match_route, route_table
 from moatmetrics.appdb import audit, console_sessions, keys, ratelimit, refusals
 from moatmetrics.appdb.db import AppDatabaseReplaced, session_scope
-from moatmetrics.appdb.keys import Principal
+from moatmetrics.appdb.keys import Principal, hash_key
 from moatmetrics.settings import Settings
 
 log = logging.getLogger("moatmetrics.api")
@@ -335,6 +336,7 @@ class Gate:
         self.group_commit = GroupCommit(session_scope)
         self.key_cache: KeyCache = api.state.key_cache
         self.rate_windows = RateWindows()
+        self._key_reads: dict[str, asyncio.Future[Admission | None]] = {}  # key digest -> read
         self._table: list[RouteEntry] | None = None
 
     def _routes(self) -> list[RouteEntry]:
@@ -408,20 +410,8 @@ class Gate:
         console = self.browser.owns(scope)
         token = self.browser.session_token(scope) if console else _bearer(headers)
         reads = scope["method"] in READ_METHODS
-        cached = self.key_cache.principal(token) if reads and token and not console else None
         try:
-            if cached is not None:
-                admission = Admission(cached)
-            else:
-                read_at = time.monotonic()
-                admission = await anyio.to_thread.run_sync(
-                    lambda: admit(
-                        settings, token, rule, console=console, client_addr=exchange.client_addr
-                    )
-                )
-                known = admission.principal
-                if token and known is not None and known.key_id > 0 and not console:
-                    self.key_cache.remember(token, known, read_at)
+            admission = await self._admission(exchange, token, console=console, reads=reads)
         except AppDatabaseReplaced as exc:
             log.error("%s", exc)
             await self._reply(exchange, send, audit_unavailable(str(exc)), audit_it=False)
@@ -479,6 +469,47 @@ class Gate:
                 exchange.status = 500
                 await self._settle(exchange, 500, audit_it=rule.audit)
             raise
+
+    async def _admission(
+        self, exchange: _Exchange, token: str | None, *, console: bool, reads: bool
+    ) -> Admission:
+        """Who is calling, and for a key not cached, its rate window as read.
+
+        A read on an API key seen valid in the last half second comes from memory
+        (`api.key_cache`). When that memory has just lapsed, the reads arriving on the key
+        meanwhile share one database read instead of each making its own (under load,
+        dozens arrive in the few milliseconds a read takes). A refusal is never shared:
+        it is counted per caller's address, so each refused caller reads for itself.
+        """
+        settings, rule, addr = exchange.settings, exchange.rule, exchange.client_addr
+
+        def read() -> Admission:
+            return admit(settings, token, rule, console=console, client_addr=addr)
+
+        if not (reads and token and not console):
+            return await anyio.to_thread.run_sync(read)
+        principal = self.key_cache.principal(token)
+        if principal is not None:
+            return Admission(principal)
+        digest = hash_key(token)
+        shared = self._key_reads.get(digest)
+        if shared is not None:
+            admission = await asyncio.shield(shared)
+            if admission is not None and admission.principal is not None:
+                return admission
+            return await anyio.to_thread.run_sync(read)
+        read_at = time.monotonic()
+        future: asyncio.Future[Admission | None] = asyncio.get_running_loop().create_future()
+        self._key_reads[digest] = future
+        admission = None
+        try:
+            admission = await anyio.to_thread.run_sync(read)
+        finally:
+            del self._key_reads[digest]
+            future.set_result(admission)  # None when the read failed: the others try theirs
+        if admission.principal is not None and admission.principal.key_id > 0:
+            self.key_cache.remember(token, admission.principal, read_at)
+        return admission
 
     @staticmethod
     def _counting(exchange: _Exchange, receive: Receive, limit: int) -> Receive:

@@ -16,6 +16,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -33,7 +34,7 @@ from api.snapshot_lease import (
     Store,
 )
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import Snapshot, current_snapshot_id, load_snapshot
+from moatmetrics.snapshots import POINTER_NAME, Snapshot, current_snapshot_id, load_snapshot
 from moatmetrics.storage.duckdb_files import connect_duckdb, file_cursor
 from moatmetrics.storage.encryption import EncryptionError
 
@@ -93,9 +94,39 @@ class SnapshotStore:
         self._keep = keep
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._pointer = settings.snapshots_dir / POINTER_NAME
+        self._pointer_read: tuple[tuple[int, int, int, int], str | None] | None = None
 
     def current_id(self) -> str | None:
-        return checked_current_id(self._settings)
+        """The pointer's snapshot id, read again only when the pointer file changed.
+
+        Every request asks; opening and reading the file each time was a seventh of a
+        cached page's cost. A publish replaces the file (a new inode), so its identity
+        (inode, size, change and modification times) changes with every publish and the
+        next request reads the new id, as before.
+        """
+        try:
+            status = os.stat(self._pointer)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BrokenPointerError from exc
+        identity = (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+        read = self._pointer_read
+        if read is not None and read[0] == identity:
+            return read[1]
+        snapshot_id = checked_current_id(self._settings)
+        self._pointer_read = (identity, snapshot_id)
+        return snapshot_id
+
+    def leases_without_io(self) -> bool:
+        """True when the current snapshot is open already: a lease is then a dict lookup and
+        a cursor. Its first lease after a publish opens the file, in a worker thread."""
+        try:
+            snapshot_id = self.current_id()
+        except BrokenPointerError:
+            return False
+        return snapshot_id is not None and snapshot_id in self._entries
 
     @contextmanager
     def lease(self) -> Iterator[SnapshotLease]:

@@ -59,6 +59,10 @@ class PostgresSnapshotStore:
         finally:
             connection.close()
 
+    def leases_without_io(self) -> bool:
+        """Never: every lease reads the catalog over a pooled connection."""
+        return False
+
     @contextmanager
     def lease(self) -> Iterator[SnapshotLease]:
         """Pin the current snapshot's schema for one request (one pooled connection)."""

@@ -14,6 +14,9 @@ every connection count:
 - ``export_csv`` / ``export_parquet``: the whole ``license_utilization`` mart in pages of
   10,000 rows, as CSV and as Parquet.
 
+Before the scenarios, on each fresh server (nothing cached), one client fetches that whole
+mart page after page as CSV and then as Parquet: seconds and bytes of each (`full_export`).
+
 Then one open-loop run (`open_loop.py`): 1000 connections held open, a steady 300 requests a
 second between them, 80 % BI refresh and 20 % analyst, latency from each request's scheduled
 time (no coordinated omission).
@@ -221,6 +224,30 @@ def warm_up(url: str, paths_file: Path, headers: dict[str, str]) -> dict:
     return statuses
 
 
+def full_export(url: str, paths_file: Path, headers: dict[str, str]) -> dict:
+    """One client fetching a whole mart page after page, as a BI tool's export does: seconds
+    and bytes. Run right after the server starts, before any scenario: no page is cached."""
+
+    def offset(path: str) -> int:
+        return int(path.split("offset=")[1].split("&")[0])
+
+    paths = sorted(paths_file.read_text().split(), key=offset)
+    started = time.perf_counter()
+    received = 0
+    statuses: dict[int, int] = {}
+    with httpx.Client(base_url=url, headers=headers, timeout=120.0) as client:
+        for path in paths:
+            response = client.get(path)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            received += len(response.content)
+    return {
+        "pages": len(paths),
+        "seconds": round(time.perf_counter() - started, 3),
+        "bytes": received,
+        "statuses": {str(k): v for k, v in statuses.items()},
+    }
+
+
 def run_wrk(
     url: str,
     paths_file: Path,
@@ -357,6 +384,22 @@ def api_benchmark(
         server = Server(env, count, work / f"serve-{count}w.log")
         try:
             server.wait_ready(headers)
+            exports = {
+                fmt: full_export(server.url, files[f"export_{fmt}"], headers)
+                for fmt in ("csv", "parquet")
+            }
+            csv, parquet = exports["csv"], exports["parquet"]
+            exports["parquet_speedup"] = round(csv["seconds"] / max(parquet["seconds"], 1e-9), 2)
+            exports["parquet_bytes_share"] = round(parquet["bytes"] / max(csv["bytes"], 1), 4)
+            results.setdefault("full_export", {})[f"{count}w"] = exports
+            print(
+                f"  api: {count} worker(s), whole license_utilization mart, one client: CSV"
+                f" {csv['seconds']} s / {csv['bytes'] / 2**20:.1f} MiB, Parquet"
+                f" {parquet['seconds']} s / {parquet['bytes'] / 2**20:.1f} MiB"
+                f" ({exports['parquet_speedup']}x faster, {exports['parquet_bytes_share']:.1%}"
+                " of the bytes)",
+                flush=True,
+            )
             for scenario, paths_file in files.items():
                 statuses = warm_up(server.url, paths_file, headers)
                 if set(statuses) != {200}:

@@ -122,9 +122,13 @@ def append(
         raise RuntimeError(
             "audit entries are appended in a write session (session_scope(write=True))"
         )
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
+    # Locked once per transaction: a group commit appends many entries under one lock.
+    head = session.info.get("audit_head_row")
+    if head is None:
+        head = session.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        ).scalar_one()
+        session.info["audit_head_row"] = head
     fields: dict[str, Any] = {
         "seq": head.seq + 1,
         "occurred_at": format_time(datetime.now(UTC)),
