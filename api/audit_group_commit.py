@@ -31,7 +31,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from moatmetrics.appdb.db import writer_turn
 from moatmetrics.settings import Settings
 
 log = logging.getLogger("moatmetrics.api")
@@ -51,7 +50,8 @@ class GroupCommit:
     """One writer thread per process; `settle` awaits the commit that carries the request."""
 
     def __init__(self, session_factory: Callable[..., object]) -> None:
-        # session_factory(settings, write=True) -> context manager yielding a write session
+        # session_factory(settings, write=True, turn=True) -> a write session that takes the
+        # process's writer turn (moatmetrics.appdb.db.session_scope)
         self._session_factory = session_factory
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -92,7 +92,7 @@ class GroupCommit:
     def _commit(self, group: list[_Pending]) -> None:
         try:
             settings = group[0].settings
-            with writer_turn(settings), self._session_factory(settings, write=True) as session:
+            with self._session_factory(settings, write=True, turn=True) as session:
                 results = [pending.write(session) for pending in group]
         except Exception as error:
             if len(group) == 1:
@@ -100,10 +100,7 @@ class GroupCommit:
                 return
             for pending in group:  # isolate the request that broke the batch
                 try:
-                    with (
-                        writer_turn(pending.settings),
-                        self._session_factory(pending.settings, write=True) as session,
-                    ):
+                    with self._session_factory(pending.settings, write=True, turn=True) as session:
                         result = pending.write(session)
                 except Exception as error:
                     self._fail(pending, error)

@@ -21,7 +21,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -203,10 +203,14 @@ def writer_turn(settings: Settings | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def session_scope(settings: Settings | None = None, *, write: bool = False) -> Iterator[Session]:
+def session_scope(
+    settings: Settings | None = None, *, write: bool = False, turn: bool = False
+) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises.
 
     ``write=True`` takes SQLite's write lock at BEGIN; every session that writes must say so.
+    ``turn=True`` (the API's group commit) first waits for the process's `writer_turn`, and
+    gives it up at the commit, before the signed checkpoint is advanced.
     """
     settings = settings or get_settings()
     engine = engine_for(settings)
@@ -215,7 +219,7 @@ def session_scope(settings: Settings | None = None, *, write: bool = False) -> I
     with Session(bind, expire_on_commit=False) as session:
         session.info["write"] = write
         session.info["settings"] = settings
-        with session.begin():
+        with writer_turn(settings) if turn else nullcontext(), session.begin():
             yield session
         if "audit_head" in session.info:  # committed: sign the new head outside the database
             from moatmetrics.appdb.audit import checkpoint_committed
