@@ -333,6 +333,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # No access log: the audit log records every governed request with keys and tokens
+        # redacted, while uvicorn's line would print a key sent in a URL in clear, and every
+        # query's client filters, to the console.
+        access_log=False,
         server_header=False,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=",".join(proxies) if proxies else "",

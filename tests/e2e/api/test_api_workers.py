@@ -10,6 +10,7 @@ answered is read from /metrics, whose per-process series carry the worker's pid.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import secrets
@@ -380,6 +381,30 @@ def test_a_key_revoked_elsewhere_is_refused_by_every_worker_within_a_second(
     time.sleep(1.0)  # the promise; the cache keeps a key for half of it
     refused = wait_until(served_by_both(401), step=0)
     assert set(refused) == {401}
+
+
+@pytest.mark.timeout(300)
+def test_serve_writes_no_secret_or_query_to_its_output(
+    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot]
+) -> None:
+    """`moatmetrics serve` prints no access log: a key sent in a URL (the audit log keeps only
+    its prefix) and a query's client filters never reach the console or a log collector."""
+    home = tmp_path / "home"
+    publish_generation(home, 1)
+    server = serve_workers(home, workers=2)
+    leaked = "mmk_0123abcd_" + secrets.token_urlsafe(32)[:43]
+    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        assert http.get("/api/v1/me", params={"api_key": leaked}).status_code == 401
+    with server.client("viewer") as viewer:
+        assert viewer.get("/api/v1/marts/client_profitability?client_id=C1").status_code == 200
+    with server.client("admin") as admin:  # the request is recorded, the secret is not
+        entries = admin.get("/api/v1/audit").json()["entries"]
+    assert any("[redacted]" in json.dumps(e) for e in entries)
+    assert not any(leaked in json.dumps(e) for e in entries)
+    output = "".join(p.read_text(errors="replace") for p in tmp_path.glob("serve-*.log"))
+    assert "Application startup complete" in output  # the log is the server's
+    assert leaked not in output and "mmk_0123abcd" not in output
+    assert "client_id=C1" not in output
 
 
 def _open_loop_driver():  # type: ignore[no-untyped-def]
