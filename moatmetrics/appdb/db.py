@@ -178,7 +178,7 @@ def dispose_engines() -> None:
 
 
 @contextmanager
-def writer_turn(settings: Settings | None = None) -> Iterator[None]:
+def writer_turn(engine: Engine) -> Iterator[None]:
     """Wait for this process's turn to write to a SQLite app database in the kernel, not in
     SQLite's busy handler.
 
@@ -189,11 +189,10 @@ def writer_turn(settings: Settings | None = None) -> Iterator[None]:
     lock is released. Taken by the API's group commit (one writer thread per process, never
     nested); a no-op for PostgreSQL, which queues lock waiters itself.
     """
-    sqlite_file = _sqlite_file(normalize_url((settings or get_settings()).app_database_url))
+    sqlite_file = _sqlite_file(str(engine.url))  # its folder exists: the engine opened it
     if sqlite_file is None:
         yield
         return
-    sqlite_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(f"{sqlite_file}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -219,7 +218,7 @@ def session_scope(
     with Session(bind, expire_on_commit=False) as session:
         session.info["write"] = write
         session.info["settings"] = settings
-        with writer_turn(settings) if turn else nullcontext(), session.begin():
+        with writer_turn(engine) if turn else nullcontext(), session.begin():
             yield session
         if "audit_head" in session.info:  # committed: sign the new head outside the database
             from moatmetrics.appdb.audit import checkpoint_committed
