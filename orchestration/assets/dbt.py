@@ -4,13 +4,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import get_settings
 from moatmetrics.warehouse.connection import warehouse_connection
 from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
-from orchestration.resources import dbt_project
+from orchestration.resources import InProcessDbt, dbt_project
 
 
 class MoatMetricsDbtTranslator(DagsterDbtTranslator):
@@ -27,7 +27,7 @@ class MoatMetricsDbtTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=MoatMetricsDbtTranslator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def dbt_models(context: dg.AssetExecutionContext, dbt: InProcessDbt):
     """`dbt build`: models and data tests; any failure blocks publishing.
 
     dbt's unit tests check the SQL's formulas against fixed inputs, not the data, so they run
@@ -38,9 +38,6 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """
     settings = get_settings()
     build = ["build", "--exclude-resource-type", "unit_test"]
-    # The op's context, not the asset context: dagster-dbt reads `context.op.tags`, which the
-    # asset context deprecates (a DeprecationWarning on every run).
-    op_context = context.op_execution_context
     # The home's own target folder: dbt's partial parse needs the profile of the run before
     # (the warehouse path is part of it), which a new folder per run never has (3 s a run).
     target = settings.dbt_target_dir
@@ -49,9 +46,9 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         # ingest during a daemon-launched run, say) waits for it instead of failing on
         # DuckDB's own file lock.
         with warehouse_lock(settings):
-            yield from dbt.cli(build, context=op_context, target_path=target).stream()
+            yield from dbt.stream(build, context, target)
         return
-    yield from dbt.cli(build, context=op_context, target_path=target).stream()
+    yield from dbt.stream(build, context, target)
     with warehouse_connection(settings) as con:
         pulled = pull_dbt_outputs(con, settings)
     context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))

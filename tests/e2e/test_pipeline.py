@@ -167,6 +167,30 @@ def test_rejected_file_blocks_the_run_and_keeps_the_snapshot(handmade_copy: Sett
     assert Decimal(new["revenue"]) - Decimal(old["revenue"]) == Decimal("1000.00")
 
 
+def test_failed_dbt_test_blocks_the_run_names_it_and_keeps_the_snapshot(handmade_copy: Settings):
+    """dbt runs in the run's process: its failed data test is still a failed asset check, the
+    step fails saying which test, and nothing downstream runs or publishes."""
+    home = handmade_copy
+    served = current_snapshot(home)
+    con = duckdb.connect(str(home.warehouse_path))  # a value no export could carry: typed
+    try:  # ingest only lets the contract's statuses in, so the warehouse itself is edited
+        con.execute(
+            "UPDATE raw.clients SET status = 'dormant'"
+            " WHERE client_id = (SELECT min(client_id) FROM raw.clients)"
+        )
+    finally:
+        con.close()
+    outcome = run_pipeline(home)
+    assert not outcome.success and outcome.published is None
+    test_name = "accepted_values_stg_raw__clients_client_status"
+    assert any(c.startswith(f"staging/stg_raw__clients.{test_name}") for c in outcome.failed_checks)
+    ((step,),) = [outcome.failed_steps]
+    assert step.startswith("dbt_models: ") and f"Failure in test {test_name}" in step, step
+    assert current_snapshot(home).snapshot_id == served.snapshot_id
+    # The warehouse is free again once dbt is done: a writer opens it.
+    duckdb.connect(str(home.warehouse_path)).close()
+
+
 def test_cli_ingest_reports_per_file_and_exit_status(home, capsys):
     from moatmetrics.cli import main
 
