@@ -23,6 +23,7 @@ import dagster as dg
 from dagster_dbt import DbtProject
 
 from moatmetrics.settings import DBT_PROJECT_DIR
+from moatmetrics.warehouse.connection import release_dbt_duckdb
 
 if TYPE_CHECKING:
     from dbt_common.events.base_types import EventMsg
@@ -92,7 +93,7 @@ class InProcessDbt(dg.ConfigurableResource):
         try:
             outcome = dbtRunner(callbacks=[collect]).invoke(argv)
         finally:
-            release_duckdb()
+            release_dbt_duckdb()
         for raw in results:
             yield from DbtCoreCliEventMessage(
                 raw_event=raw, event_history_metadata={}
@@ -112,24 +113,6 @@ class InProcessDbt(dg.ConfigurableResource):
                 description=f"dbt {args[0]} failed: {' | '.join(reasons)}"
                 f" (dbt's log: {target_path / 'dbt.log'})"
             )
-
-
-def release_duckdb() -> None:
-    """Close the DuckDB database dbt-duckdb keeps for the process.
-
-    A child process let go of the warehouse file when it exited. In-process, dbt-duckdb keeps
-    an in-memory database open for good (the encrypted target attaches the warehouse to one),
-    so the next step, which opens the warehouse itself, would find the file still held.
-    """
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # dbt-duckdb not installed: nothing of it to close
-        return
-    with DuckDBConnectionManager._LOCK:
-        environment = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-        if environment is not None:
-            environment.close()
 
 
 def dbt_resource() -> InProcessDbt:

@@ -23,3 +23,22 @@ def warehouse_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnecti
             yield con
         finally:
             con.close()
+
+
+def release_dbt_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps for the process after an in-process dbt run.
+
+    A `dbt` child process let go of the warehouse file when it exited. In-process, dbt-duckdb
+    caches its database for reuse (for good when it is in memory, as the encrypted target's,
+    which attaches the warehouse), so the next open of the warehouse here, with another
+    configuration or read-only, would find the file still held. The next dbt run reopens it.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing of it to close
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if environment is not None:
+            environment.close()

@@ -25,6 +25,7 @@ from fixture_files import HANDMADE as HANDMADE_DIR
 
 from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES
 from moatmetrics.settings import REPO_ROOT
+from moatmetrics.warehouse.connection import release_dbt_duckdb
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -184,22 +185,6 @@ class DbtRun:
         return {uid: s for uid, s in self.statuses.items() if uid.startswith(prefix)}
 
 
-def release_duckdb_warehouse() -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after a run.
-
-    dbt-duckdb caches its DuckDB environment per process (for in-process reuse); until it
-    is closed, the warehouse file cannot be opened here with another configuration (e.g.
-    read-only). The environment is recreated by the next dbt invocation.
-    """
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        duckdb_environment = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-        if duckdb_environment is not None:
-            duckdb_environment.close()
-
-
 def run_dbt(command: list[str], work_dir: Path, env: dict[str, str]) -> DbtRun:
     """Run a dbt command in-process on dbt_project/ with target and logs under work_dir."""
     from dbt.cli.main import dbtRunner
@@ -220,7 +205,7 @@ def run_dbt(command: list[str], work_dir: Path, env: dict[str, str]) -> DbtRun:
         try:
             result = dbtRunner().invoke(args)
         finally:
-            release_duckdb_warehouse()
+            release_dbt_duckdb()
     statuses: dict[str, str] = {}
     for node_result in getattr(result.result, "results", None) or []:
         statuses[node_result.node.unique_id] = str(node_result.status)

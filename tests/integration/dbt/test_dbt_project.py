@@ -4,6 +4,7 @@ the marts compared exactly with the hand-computed expected rows, on DuckDB and P
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +302,28 @@ def test_postgres_build_matches_duckdb(
     finally:
         admin.execute(f'drop database if exists "{dbname}" with (force)')
         admin.close()
+
+
+def test_not_null_columns_fails_naming_each_column_and_its_null_rows(tmp_path: Path) -> None:
+    """The folded not-null test: one node per model, and its failing rows say which column."""
+    from dbt_test_support import load_raw_duckdb
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_raw_duckdb(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("UPDATE raw.clients SET client_name = NULL")
+        nulled = con.execute("SELECT count(*) FROM raw.clients").fetchone()[0]
+        con.execute("UPDATE raw.clients SET status = NULL WHERE client_id = 'C001'")
+    run = run_dbt(
+        ["build", "--select", "stg_raw__clients", "--exclude", "resource_type:unit_test"],
+        tmp_path,
+        {"MOATMETRICS_WAREHOUSE_PATH": str(warehouse)},
+    )
+    assert not run.success
+    (test_id,) = [t for t in run.by_resource_type("test") if ".not_null_columns_" in t]
+    assert run.statuses[test_id] == "fail"
+    results = json.loads((run.target_path / "run_results.json").read_text())["results"]
+    (compiled,) = [r["compiled_code"] for r in results if r["unique_id"] == test_id]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        failing = sorted(con.execute(compiled).fetchall())
+    assert failing == [("client_name", nulled), ("client_status", 1)]
