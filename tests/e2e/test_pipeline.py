@@ -172,14 +172,12 @@ def test_failed_dbt_test_blocks_the_run_names_it_and_keeps_the_snapshot(handmade
     step fails saying which test, and nothing downstream runs or publishes."""
     home = handmade_copy
     served = current_snapshot(home)
-    con = duckdb.connect(str(home.warehouse_path))  # a value no export could carry: typed
-    try:  # ingest only lets the contract's statuses in, so the warehouse itself is edited
+    # Ingest lets only the contract's statuses in, so the warehouse itself is edited.
+    with duckdb.connect(str(home.warehouse_path)) as con:
         con.execute(
             "UPDATE raw.clients SET status = 'dormant'"
             " WHERE client_id = (SELECT min(client_id) FROM raw.clients)"
         )
-    finally:
-        con.close()
     outcome = run_pipeline(home)
     assert not outcome.success and outcome.published is None
     test_name = "accepted_values_stg_raw__clients_client_status"
@@ -188,11 +186,8 @@ def test_failed_dbt_test_blocks_the_run_names_it_and_keeps_the_snapshot(handmade
     assert step.startswith("dbt_models: ") and f"Failure in test {test_name}" in step, step
     assert current_snapshot(home).snapshot_id == served.snapshot_id
     # The warehouse is free again once dbt is done: a writer opens it, and mends the row.
-    con = duckdb.connect(str(home.warehouse_path))
-    try:
+    with duckdb.connect(str(home.warehouse_path)) as con:
         con.execute("UPDATE raw.clients SET status = 'active' WHERE status = 'dormant'")
-    finally:
-        con.close()
 
     # A rerun of the failed asset alone, as from the UI: dbt builds that model and its tests.
     from dagster import AssetKey, DagsterInstance

@@ -16,6 +16,7 @@ from dbt_test_support import (
     MART_KEYS,
     RAW_TABLES,
     DuckdbBuild,
+    load_raw_duckdb,
     mart_rows_duckdb,
     normalize_rows,
     raw_rows_duckdb,
@@ -306,8 +307,6 @@ def test_postgres_build_matches_duckdb(
 
 def test_not_null_columns_fails_naming_each_column_and_its_null_rows(tmp_path: Path) -> None:
     """The folded not-null test: one node per model, and its failing rows say which column."""
-    from dbt_test_support import load_raw_duckdb
-
     warehouse = tmp_path / "warehouse.duckdb"
     load_raw_duckdb(warehouse)
     with duckdb.connect(str(warehouse)) as con:
