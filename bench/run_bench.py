@@ -44,6 +44,7 @@ TARGETS = {
     "small": {"total_s": 30.0, "peak_mb": 2048.0},
 }
 FLOOR_RATIO_TARGET = 3.0
+NO_CHANGE_TARGET_S = 5.0  # issue 14: a run with no new files
 API_TARGETS = {"p50_ms_at_50": 20.0, "p99_ms_at_1000": 200.0, "errors": 0}
 
 
@@ -224,6 +225,8 @@ def bench_pipeline(scale: str) -> dict:
         print(output[-3000:], file=sys.stderr)
         return result
 
+    result["no_change"] = bench_no_change(scale, env, snapshot)
+
     floor_db = WORK / f"floor-{scale}.duckdb"
     floor_out = WORK / f"floor-{scale}.json"
     floor_quiet = wait_for_quiet(QUIET_WAIT_S)
@@ -278,6 +281,26 @@ def bench_pipeline(scale: str) -> dict:
         flush=True,
     )
     return result
+
+
+def bench_no_change(scale: str, env: dict[str, str], served: Path) -> dict:
+    """The same `moatmetrics run` again with nothing new: it must end early, publish nothing."""
+    log = WORK / f"run-{scale}-no-change.log"
+    wait_for_quiet(QUIET_WAIT_S)
+    print(f"[{scale}] moatmetrics run again, nothing new ...", flush=True)
+    run = run_measured([str(BIN / "moatmetrics"), "run"], env=env, stdout=log)
+    after = current_snapshot(Path(env["MOATMETRICS_HOME"]))
+    output = log.read_text()
+    print(f"[{scale}] no-change run: {run.wall_s:.2f} s (exit {run.returncode})", flush=True)
+    return {
+        "command": "moatmetrics run",
+        "returncode": run.returncode,
+        "wall_s": round(run.wall_s, 3),
+        "peak_tree_rss_mb": round(run.peak_tree_rss_mb, 1),
+        "published_new": after != served,
+        "ended_early": "no run: nothing new since snapshot" in output,
+        "log": str(log.relative_to(REPO)),
+    }
 
 
 # ------------------------------------------------------------------------------ verdicts
@@ -351,6 +374,19 @@ def pipeline_verdicts(result: dict) -> list[dict]:
             "MB",
         )
     )
+    quiet = result.get("no_change")
+    if quiet:
+        ended = quiet["returncode"] == 0 and quiet["ended_early"] and not quiet["published_new"]
+        row = _verdict(
+            f"{scale} run with nothing new (ends early, publishes nothing)",
+            f"<= {NO_CHANGE_TARGET_S:.0f} s",
+            quiet["wall_s"] if ended else None,
+            NO_CHANGE_TARGET_S,
+            "s",
+        )
+        if not ended:
+            row["miss_by"] = "it rebuilt, published or failed: see " + quiet["log"]
+        rows.append(row)
     ratio = result.get("ratios", {}).get("pipeline_excl_startup_over_floor")
     rows.append(
         _verdict(

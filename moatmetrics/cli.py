@@ -187,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         terminal.flush()
 
     if args.verbose:
-        outcome = run_pipeline(settings, log_level="DEBUG", on_wait=waiting)
+        outcome = run_pipeline(settings, log_level="DEBUG", on_wait=waiting, force=args.force)
     else:
         # dbt's progress lines go to a log file; the summary below says what matters.
         log_path = settings.home / "logs" / "last-run.log"
@@ -197,10 +197,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
         ):
-            outcome = run_pipeline(settings, on_wait=waiting)
+            outcome = run_pipeline(settings, on_wait=waiting, force=args.force)
         print(f"full log: {log_path}")
     print(outcome.summary())
-    return 0 if outcome.published else 1
+    return 0 if outcome.success else 1
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
@@ -443,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="ingest the landing area, build the marts, publish")
     run.add_argument("--verbose", action="store_true", help="show every Dagster and dbt event")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when nothing is new since the current snapshot (by default such a run"
+        " ends at once and publishes nothing)",
+    )
     run.set_defaults(func=cmd_run)
 
     prepare = sub.add_parser("prepare", help="prepare the dbt manifest (dbt parse)")

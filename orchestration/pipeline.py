@@ -23,7 +23,7 @@ from moatmetrics.warehouse.run_findings import RunFindings, read_run_findings
 
 @dataclass
 class RunOutcome:
-    run_id: str
+    run_id: str | None  # None: the run ended before it started (`skipped`)
     success: bool
     published: Snapshot | None
     failed_checks: list[str] = field(default_factory=list)
@@ -34,8 +34,12 @@ class RunOutcome:
     held: list[tuple[str | None, str, int]] = field(default_factory=list)
     # unmapped accounts and license bills left out of cost
     findings: RunFindings = field(default_factory=RunFindings)
+    # why no run was needed (moatmetrics/run_inputs.py); None when the graph ran
+    skipped: str | None = None
 
     def summary(self) -> str:
+        if self.skipped:
+            return f"no run: {self.skipped}"
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'BLOCKED / FAILED'}"]
         for upload in self.uploads:
             lines.append(f"  {upload['file']}: {upload['status']} — {upload['message']}")
@@ -77,29 +81,40 @@ def run_pipeline(
     settings: Settings,
     log_level: str = "WARNING",
     on_wait: Callable[[], None] | None = None,
+    force: bool = False,
 ) -> RunOutcome:
-    """Run the whole asset graph in this process; `on_wait` is called if another run is going."""
-    from moatmetrics.quality.suites import preload_in_background
+    """Run the whole asset graph in this process; `on_wait` is called if another run is going.
 
-    preload_in_background()  # overlaps GX's slow import with Dagster's start-up
-    from dagster import AssetCheckSeverity, DagsterInstance
-
-    from moatmetrics.run_lock import (
-        WORKER_LOCK_TAG,
-        fail_orphaned_runs,
-        pipeline_running_lock,
-        worker_lock,
-    )
-    from orchestration.definitions import defs
+    Unless `force`, a run whose inputs are those the current snapshot was built from ends
+    before Dagster starts (`moatmetrics.run_inputs`) and publishes nothing.
+    """
+    from moatmetrics.run_inputs import unchanged_since_publish
+    from moatmetrics.run_lock import pipeline_running_lock
 
     # The warehouse path dbt reads and the Dagster instance follow this home, even when one
     # process runs several homes (tests).
     ensure_home(settings)
     apply_process_environment(settings)
+    with pipeline_running_lock(settings, on_wait):
+        unchanged = None if force else unchanged_since_publish(settings)
+        if unchanged is not None:
+            return RunOutcome(run_id=None, success=True, published=None, skipped=unchanged.reason())
+        return _run_graph(settings, log_level)
+
+
+def _run_graph(settings: Settings, log_level: str) -> RunOutcome:
+    """The whole asset graph, executed in this process (the running lock is held)."""
+    from moatmetrics.quality.suites import preload_in_background
+
+    preload_in_background()  # overlaps GX's slow import with Dagster's start-up
+    from dagster import AssetCheckSeverity, DagsterInstance
+
+    from moatmetrics.run_lock import WORKER_LOCK_TAG, fail_orphaned_runs, worker_lock
+    from orchestration.definitions import defs
+
     job = defs.resolve_implicit_global_asset_job_def()
     run_id = str(uuid.uuid4())  # known before the run exists: its worker lock comes first
     with (
-        pipeline_running_lock(settings, on_wait),
         worker_lock(settings, run_id) as lock_path,
         DagsterInstance.get() as instance,
     ):

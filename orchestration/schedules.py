@@ -17,6 +17,10 @@ Off by default like the sensor (uploads already start runs); turn it on in the U
 `dagster schedule start daily_pipeline -w workspace.yaml`. The cron expression and time zone
 come from MOATMETRICS_SCHEDULE_CRON (default 02:00 every day) and MOATMETRICS_SCHEDULE_TIMEZONE
 (default UTC).
+
+A tick with nothing new since the current snapshot (no new file, correction, review decision,
+setting or code: `moatmetrics.run_inputs`) is skipped with that reason, so a quiet day costs a
+fingerprint, not a rebuild; a run launched from the UI always runs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 
 import dagster as dg
 
+from moatmetrics.run_inputs import unchanged_since_publish
 from moatmetrics.run_lock import pipeline_run_active
 from moatmetrics.settings import get_settings
 
@@ -54,8 +59,12 @@ pipeline_job = dg.define_asset_job(
     description="Rebuilds the marts and publishes a snapshot once a day.",
 )
 def daily_pipeline(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    if pipeline_run_active(get_settings()):
+    settings = get_settings()
+    if pipeline_run_active(settings):
         return dg.SkipReason("an upload-triggered pipeline run is queued or running")
+    unchanged = unchanged_since_publish(settings, wait_s=5.0)  # a run holding it: ask anyway
+    if unchanged is not None:
+        return dg.SkipReason(unchanged.reason())
     tick = context.scheduled_execution_time
     return dg.RunRequest(
         run_key=f"daily-{tick:%Y-%m-%d}" if tick else None,

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from moatmetrics.ingest.loader import sha256_of
+from moatmetrics.ingest.landing import landing_files, sha256_of
 from moatmetrics.run_lock import pipeline_run_active
 from moatmetrics.settings import Settings, get_settings
-from orchestration.assets.ingest import landing_files
 
 
 def _hashes(files: list[Path], cursor: dict[str, list]) -> dict[str, list]:

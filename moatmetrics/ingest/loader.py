@@ -20,7 +20,6 @@ went wrong is caught here and becomes the file's reason, so one bad file never s
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import duckdb
 
 from moatmetrics.formulas import neutralise_sql
 from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, Column, Entity, entity_for_file_stem
+from moatmetrics.ingest.landing import sha256_of
 from moatmetrics.ingest.override_copy import ensure_table as ensure_row_overrides_table
 from moatmetrics.ingest.readers import SourceTable, StructuralError, file_format, read_source
 from moatmetrics.ingest.scopes import (
@@ -265,14 +265,6 @@ def rebuild_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:
         f" ORDER BY {', '.join(entity.key)}"
     )
     return con.execute(f"SELECT count(*) FROM raw.{entity.name}").fetchone()[0]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _resolve_sources(

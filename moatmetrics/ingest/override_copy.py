@@ -13,6 +13,7 @@ never existed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -49,6 +50,8 @@ _ROW_MATCH = {
 class CopySummary:
     copied: int
     row_not_found: list[int]
+    #: `corrections_digest` of the rows copied: the run's input fingerprint (run_inputs.py)
+    digest: str = ""
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -56,18 +59,30 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
 
 
-def copy_active_overrides(con: duckdb.DuckDBPyConnection, settings: Settings) -> CopySummary:
-    """Replace `raw.row_overrides` with the active overrides; record which rows were found."""
-    ensure_table(con)
+def active_override_rows(settings: Settings) -> list[tuple[Any, ...]]:
+    """The app database's active overrides as rows of `raw.row_overrides`."""
     with session_scope(settings) as session:
-        rows = [
+        return [
             (o.id, o.entity, o.row_key, o.action, o.column_name, o.value)
             + tuple(key_of(o).get(name) for name in KEY_COLUMNS)
             for o in active_overrides(session)
         ]
+
+
+def corrections_digest(rows: list[tuple[Any, ...]]) -> str:
+    """The fingerprint of a set of override rows (`moatmetrics.run_inputs`)."""
+    from moatmetrics.run_inputs import digest
+
+    return digest(sorted(rows, key=lambda row: row[0]))
+
+
+def copy_active_overrides(con: duckdb.DuckDBPyConnection, settings: Settings) -> CopySummary:
+    """Replace `raw.row_overrides` with the active overrides; record which rows were found."""
+    ensure_table(con)
+    rows = active_override_rows(settings)
     con.execute(f"DELETE FROM {TABLE}")
     if not rows:
-        return CopySummary(0, [])
+        return CopySummary(0, [], corrections_digest(rows))
     con.executemany(f"INSERT INTO {TABLE} VALUES ({', '.join('?' * len(COLUMNS))})", rows)
     found: set[int] = set()
     for entity, match in _ROW_MATCH.items():
@@ -87,4 +102,4 @@ def copy_active_overrides(con: duckdb.DuckDBPyConnection, settings: Settings) ->
             session, audit.PIPELINE, "pipeline.corrections", "ok", target="corrections",
             details={"active": len(ids), "row_not_found": missing},
         )  # fmt: skip
-    return CopySummary(len(ids), missing)
+    return CopySummary(len(ids), missing, corrections_digest(rows))

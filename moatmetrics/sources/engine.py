@@ -428,7 +428,7 @@ class VendorFile:
         return ", ".join(selects), originals
 
     def _archive_pseudonymised(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
-        from moatmetrics.ingest.loader import sha256_of
+        from moatmetrics.ingest.landing import sha256_of
 
         target = self.archive_target(sha256_of(self.path))
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -8,17 +8,16 @@ be read at all is quarantined instead (moved out of the landing area, reported w
 reason) and does not block: the files beside it still publish.
 """
 
-from pathlib import Path
-
 import dagster as dg
 
 from moatmetrics.appdb.uploads import warehouse_upload_id
 from moatmetrics.ingest.contract import ENTITY_ORDER, load_order
-from moatmetrics.ingest.loader import Ingestor, UploadResult, sha256_of
+from moatmetrics.ingest.landing import landing_files, sha256_of
+from moatmetrics.ingest.loader import Ingestor, UploadResult
 from moatmetrics.ingest.override_copy import CopySummary, copy_active_overrides
 from moatmetrics.ingest.quarantine import quarantine
-from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.quality.suites import preload_in_background
+from moatmetrics.run_inputs import record_run_inputs, run_inputs
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.warehouse.connection import warehouse_connection
 from moatmetrics.warehouse.pg_mode import push_raw
@@ -34,17 +33,6 @@ RAW_KEYS = {entity: dg.AssetKey(["raw", entity]) for entity in ENTITY_ORDER}
 #: The analysts' active corrections, copied from the app database by the same step (dbt's
 #: source `raw.row_overrides`): an asset of this step, so the job runs the whole graph.
 OVERRIDES_KEY = dg.AssetKey(["raw", "row_overrides"])
-
-
-def landing_files(settings: Settings) -> list[Path]:
-    """Export files in the landing area (hidden and partial files are ignored)."""
-    if not settings.landing_dir.exists():
-        return []
-    return sorted(
-        p
-        for p in settings.landing_dir.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FORMATS
-    )
 
 
 def ingest_landing(
@@ -73,6 +61,9 @@ def ingest_landing(
                 quarantine(con, path, result, settings)
             results.append(report_upload(con, result))
         corrections = copy_active_overrides(con, settings)  # dbt applies them
+        # What dbt is handed, fingerprinted: publish records it beside the snapshot, and the
+        # next run with nothing new ends before it starts (moatmetrics/run_inputs.py).
+        record_run_inputs(con, run_inputs(con, settings, corrections.digest))
         counts = {
             entity: con.execute(f"SELECT count(*) FROM raw.{entity}").fetchone()[0]
             for entity in ENTITY_ORDER

@@ -4,9 +4,11 @@ import dagster as dg
 
 from moatmetrics.appdb.reviews import stamp_published
 from moatmetrics.marts import DBT_MARTS
+from moatmetrics.run_inputs import record_published_inputs
 from moatmetrics.run_lock import pause_point, warehouse_lock
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import publish, remove_abandoned_building_files
+from moatmetrics.warehouse.connection import warehouse_connection
 from orchestration.app_events import (
     prune_snapshots,
     record_mappings_in_force,
@@ -56,6 +58,8 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         },
     )
     context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
+    with warehouse_connection(settings) as con:  # a rerun with nothing new can end early
+        record_published_inputs(con, snapshot.snapshot_id)
     report_held_rows(settings, snapshot.snapshot_id)
     record_mappings_in_force(settings, snapshot.snapshot_id)
     prune_snapshots(context, settings)

@@ -178,7 +178,7 @@ def test_failed_dbt_test_blocks_the_run_names_it_and_keeps_the_snapshot(handmade
             "UPDATE raw.clients SET status = 'dormant'"
             " WHERE client_id = (SELECT min(client_id) FROM raw.clients)"
         )
-    outcome = run_pipeline(home)
+    outcome = run_pipeline(home, force=True)  # no new input: the edit is by hand
     assert not outcome.success and outcome.published is None
     test_name = "accepted_values_stg_raw__clients_client_status"
     assert any(c.startswith(f"staging/stg_raw__clients.{test_name}") for c in outcome.failed_checks)

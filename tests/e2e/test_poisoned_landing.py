@@ -9,6 +9,7 @@ the run publishes the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -42,7 +43,9 @@ def test_poisoned_files_are_quarantined_and_the_good_files_publish(
 ):
     from api.upload_intake import take_upload
 
-    monkeypatch.setenv("MOATMETRICS_RUN_ON_UPLOAD", "0")  # this test runs the pipeline itself
+    # This test runs the pipeline itself: no detached upload-triggered run beside it.
+    monkeypatch.setenv("MOATMETRICS_RUN_ON_UPLOAD", "0")
+    home = dataclasses.replace(home, run_on_upload=False)  # the intake reads the settings
     generate(tmp_path / "demo")
     for path in (tmp_path / "demo").glob("*.csv"):
         shutil.copy(path, home.landing_dir / path.name)
@@ -93,6 +96,7 @@ def test_poisoned_files_are_quarantined_and_the_good_files_publish(
     )
     again = run_pipeline(home)
     assert again.success, again.summary()
+    assert again.published, again.summary()
     assert again.published.snapshot_id != served
     con = duckdb.connect(str(again.published.path), read_only=True)
     try:
