@@ -167,6 +167,10 @@ def test_a_second_run_waits_for_the_first_then_runs(tmp_path: Path) -> None:
     home = Path(env["MOATMETRICS_HOME"])
     first = Run(env, pause_at="publish.building")
     first.wait_paused()  # inside its run, holding the warehouse
+    # A file the first run did not see: the second has something new to build.
+    (home / "landing" / "clients_new.csv").write_text(
+        "client_id,client_name,industry\nC-NEW,Newco Dental,dental\n"
+    )
     second = Run(env)
     wait_for(lambda: "another pipeline run is in progress" in second.stderr(), "the wait notice")
     assert second.process.poll() is None  # waiting, not failed
