@@ -86,7 +86,9 @@ def code_digest() -> str:
             files.extend(p for p in folder.rglob("*") if p.suffix in _SOURCE_SUFFIXES)
     for path in sorted(set(files)):
         if path.is_file():
-            sha.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+            base = root if path.is_relative_to(root) else DBT_PROJECT_DIR.parent
+            name = path.relative_to(base).as_posix()  # the same wherever it is installed
+            sha.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     for library in COMPUTING_LIBRARIES:
         try:
             sha.update(f"{library}={metadata.version(library)}\0".encode())

@@ -8,8 +8,10 @@ and a forced run must publish the same numbers and then count as the current inp
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -161,3 +163,26 @@ def test_a_forced_run_publishes_the_same_numbers_then_is_current(demo_copy: Sett
     again = run_pipeline(settings)
     assert again.published is None
     assert f"nothing new since snapshot {forced.published.snapshot_id}" in again.summary()
+
+
+def test_the_code_part_follows_the_dbt_project_not_where_it_lies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moatmetrics import run_inputs
+    from moatmetrics.settings import DBT_PROJECT_DIR
+
+    here = run_inputs.code_digest()
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    monkeypatch.setattr(run_inputs, "DBT_PROJECT_DIR", project)
+    run_inputs.code_digest.cache_clear()
+    try:
+        assert run_inputs.code_digest() == here  # a copy elsewhere is the same code
+        model = next(project.glob("models/marts/*.sql"))
+        model.write_text(model.read_text() + "\n-- a changed model\n")
+        run_inputs.code_digest.cache_clear()
+        assert run_inputs.code_digest() != here
+    finally:
+        run_inputs.code_digest.cache_clear()
