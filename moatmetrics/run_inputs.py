@@ -187,17 +187,6 @@ def _published_parts(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> dict[s
     return json.loads(row[0]) if row else None
 
 
-def _new_landing_files(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    """A landing file whose content the warehouse has no upload of (as the ingest step asks)."""
-    from moatmetrics.ingest.landing import landing_files, sha256_of
-
-    files = landing_files(settings)
-    if not files:
-        return False
-    known = {row[0] for row in con.execute("SELECT sha256 FROM ingest.uploads").fetchall()}
-    return any(sha256_of(path) not in known for path in files)
-
-
 def _retraction_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     from moatmetrics.appdb.db import session_scope
     from moatmetrics.appdb.uploads import retracted_uploads
@@ -222,6 +211,7 @@ def unchanged_since_publish(settings: Settings, wait_s: float = 600.0) -> Unchan
     part that differs, a warehouse another process has held for over `wait_s`, or that cannot
     be opened) answers None: run.
     """
+    from moatmetrics.ingest.landing import new_landing_files
     from moatmetrics.ingest.override_copy import active_override_rows, corrections_digest
     from moatmetrics.run_lock import WarehouseLockTimeout, warehouse_lock
     from moatmetrics.snapshots import current_snapshot_id
@@ -238,7 +228,7 @@ def unchanged_since_publish(settings: Settings, wait_s: float = 600.0) -> Unchan
             published = _published_parts(con, snapshot_id)
             if published is None:
                 return None
-            if _new_landing_files(con, settings) or _retraction_pending(con, settings):
+            if new_landing_files(con, settings) or _retraction_pending(con, settings):
                 return None
             corrections = corrections_digest(active_override_rows(settings))
             now = run_inputs(con, settings, corrections)

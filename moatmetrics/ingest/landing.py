@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import duckdb
+
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.settings import Settings
 
@@ -31,3 +33,14 @@ def sha256_of(path: Path) -> str:
         while chunk := handle.read(2**20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def new_landing_files(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[tuple[Path, str]]:
+    """Landing files whose content the warehouse has no upload of, each with its SHA-256.
+
+    What the ingest step loads, and what the before-run check asks about: a file seen before
+    (accepted, rejected or retracted) is never read again, whatever its name.
+    """
+    known = {row[0] for row in con.execute("SELECT sha256 FROM ingest.uploads").fetchall()}
+    hashed = ((path, sha256_of(path)) for path in landing_files(settings))
+    return [(path, sha) for path, sha in hashed if sha not in known]

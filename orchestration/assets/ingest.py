@@ -12,7 +12,7 @@ import dagster as dg
 
 from moatmetrics.appdb.uploads import warehouse_upload_id
 from moatmetrics.ingest.contract import ENTITY_ORDER, load_order
-from moatmetrics.ingest.landing import landing_files, sha256_of
+from moatmetrics.ingest.landing import new_landing_files
 from moatmetrics.ingest.loader import Ingestor, UploadResult
 from moatmetrics.ingest.override_copy import CopySummary, copy_active_overrides
 from moatmetrics.ingest.quarantine import quarantine
@@ -49,12 +49,9 @@ def ingest_landing(
     with warehouse_connection(settings) as con:
         ingestor = Ingestor(con, settings)
         apply_retractions(ingestor, settings)  # retracted since the last run: rows leave raw
-        known = {row[0] for row in con.execute("SELECT sha256 FROM ingest.uploads").fetchall()}
         periods = declared_upload_periods(settings)  # declared by HTTP uploaders
-        for path in sorted(landing_files(settings), key=lambda p: (load_order(p.stem), p.name)):
-            sha = sha256_of(path)
-            if sha in known:
-                continue
+        new = new_landing_files(con, settings)
+        for path, sha in sorted(new, key=lambda item: (load_order(item[0].stem), item[0].name)):
             period = periods.get(warehouse_upload_id(sha))
             result = ingestor.ingest_file(path, uploaded_by="landing", period=period)
             if result.unreadable:
