@@ -25,7 +25,6 @@ rebuilds regardless.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -64,9 +63,10 @@ class Unchanged:
 
 
 def digest(value: Any) -> str:
-    """SHA-256 of a JSON-able value in a canonical form (dates and decimals as text)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 of a value in the audit log's canonical JSON (dates and decimals as text)."""
+    from moatmetrics.appdb.audit import canonical_json
+
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 @cache
@@ -213,18 +213,15 @@ def unchanged_since_publish(settings: Settings, wait_s: float = 600.0) -> Unchan
     """
     from moatmetrics.ingest.landing import new_landing_files
     from moatmetrics.ingest.override_copy import active_override_rows, corrections_digest
-    from moatmetrics.run_lock import WarehouseLockTimeout, warehouse_lock
+    from moatmetrics.run_lock import WarehouseLockTimeout
     from moatmetrics.snapshots import current_snapshot_id
-    from moatmetrics.storage.duckdb_files import connect_duckdb
+    from moatmetrics.warehouse.connection import warehouse_connection
 
     snapshot_id = current_snapshot_id(settings)
     if snapshot_id is None or not settings.warehouse_path.exists():
         return None
     try:
-        with (
-            warehouse_lock(settings, timeout_s=wait_s),
-            contextlib.closing(connect_duckdb(settings.warehouse_path, settings)) as con,
-        ):
+        with warehouse_connection(settings, wait_s=wait_s) as con:
             published = _published_parts(con, snapshot_id)
             if published is None:
                 return None

@@ -13,9 +13,11 @@ from moatmetrics.storage.duckdb_files import connect_duckdb
 
 
 @contextmanager
-def warehouse_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse for writing under the writer lock."""
-    with warehouse_lock(settings):
+def warehouse_connection(
+    settings: Settings, wait_s: float = 600.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for writing under the writer lock (waiting for it at most `wait_s`)."""
+    with warehouse_lock(settings, timeout_s=wait_s):
         con = connect_duckdb(
             settings.warehouse_path, settings, config={"memory_limit": settings.duckdb_memory_limit}
         )
