@@ -75,25 +75,39 @@ def code_digest() -> str:
 
     Computed once per process: a few hundred small files, read in milliseconds.
     """
-    sha = hashlib.sha256()
-    root = Path(__file__).resolve().parents[1]
-    folders = [root / name for name in _PACKAGE_DIRS] + [
-        DBT_PROJECT_DIR / name for name in ("models", "macros", "seeds", "snapshots", "tests")
-    ]
-    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
-    for folder in folders:
-        if folder.is_dir():
-            files.extend(p for p in folder.rglob("*") if p.suffix in _SOURCE_SUFFIXES)
-    for path in sorted(set(files)):
-        if path.is_file():
-            base = root if path.is_relative_to(root) else DBT_PROJECT_DIR.parent
-            name = path.relative_to(base).as_posix()  # the same wherever it is installed
-            sha.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    sha = hashlib.sha256(
+        source_digest(Path(__file__).resolve().parents[1], DBT_PROJECT_DIR).encode()
+    )
     for library in COMPUTING_LIBRARIES:
         try:
             sha.update(f"{library}={metadata.version(library)}\0".encode())
         except metadata.PackageNotFoundError:
             sha.update(f"{library}=absent\0".encode())
+    return sha.hexdigest()
+
+
+def source_digest(package_root: Path, dbt_project: Path) -> str:
+    """SHA-256 of the source files by their names inside the package and the dbt project.
+
+    Files are named and ordered relative to their project, so a copy installed elsewhere
+    (another checkout, site-packages, a temporary folder) fingerprints the same.
+    """
+    named: dict[str, Path] = {}
+    for folder in _PACKAGE_DIRS:
+        for path in (package_root / folder).rglob("*"):
+            if path.suffix in _SOURCE_SUFFIXES and path.is_file():
+                named[path.relative_to(package_root).as_posix()] = path
+    dbt_files = [dbt_project / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "snapshots", "tests"):
+        dbt_files.extend(
+            p for p in (dbt_project / folder).rglob("*") if p.suffix in _SOURCE_SUFFIXES
+        )
+    for path in dbt_files:
+        if path.is_file():
+            named["dbt_project/" + path.relative_to(dbt_project).as_posix()] = path
+    sha = hashlib.sha256()
+    for name in sorted(named):
+        sha.update(name.encode() + b"\0" + named[name].read_bytes() + b"\0")
     return sha.hexdigest()
 
 

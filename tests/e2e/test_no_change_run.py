@@ -165,24 +165,20 @@ def test_a_forced_run_publishes_the_same_numbers_then_is_current(demo_copy: Sett
     assert f"nothing new since snapshot {forced.published.snapshot_id}" in again.summary()
 
 
-def test_the_code_part_follows_the_dbt_project_not_where_it_lies(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_code_part_follows_the_dbt_project_not_where_it_lies(tmp_path: Path) -> None:
     from moatmetrics import run_inputs
     from moatmetrics.settings import DBT_PROJECT_DIR
 
-    here = run_inputs.code_digest()
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
-    )
-    monkeypatch.setattr(run_inputs, "DBT_PROJECT_DIR", project)
-    run_inputs.code_digest.cache_clear()
-    try:
-        assert run_inputs.code_digest() == here  # a copy elsewhere is the same code
-        model = next(project.glob("models/marts/*.sql"))
-        model.write_text(model.read_text() + "\n-- a changed model\n")
-        run_inputs.code_digest.cache_clear()
-        assert run_inputs.code_digest() != here
-    finally:
-        run_inputs.code_digest.cache_clear()
+    package_root = Path(run_inputs.__file__).resolve().parents[1]
+    here = run_inputs.source_digest(package_root, DBT_PROJECT_DIR)
+    ignore = shutil.ignore_patterns("target", "logs", "dbt_packages", "__pycache__")
+    package = tmp_path / "m" / "checkout"  # copies on both sides of the package, by path
+    for folder in ("moatmetrics", "orchestration"):
+        shutil.copytree(package_root / folder, package / folder, ignore=ignore)
+    copies = [tmp_path / side / "dbt_project" for side in ("a", "z")]
+    for copy in copies:
+        shutil.copytree(DBT_PROJECT_DIR, copy, ignore=ignore)
+        assert run_inputs.source_digest(package, copy) == here  # the same code elsewhere
+    model = next(copies[0].glob("models/marts/*.sql"))
+    model.write_text(model.read_text() + "\n-- a changed model\n")
+    assert run_inputs.source_digest(package, copies[0]) != here
