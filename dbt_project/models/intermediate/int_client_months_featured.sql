@@ -14,10 +14,8 @@
     M + 2 months is not after the last month of data (is_label_known); later months are
     censored, not negative.
 
-    Materialized as a table: the Python churn asset reads it in full.
+    The Python churn asset reads it in full.
 #}
-
-{{ config(materialized='table') }}
 
 {%- set reactive_work_types = var('reactive_work_types', ['remote_support', 'onsite']) %}
 
