@@ -442,7 +442,5 @@ def apply_process_environment(settings: Settings | None = None) -> None:
         os.environ["MOATMETRICS_DBT_SCHEMA_PREFIX"] = PG_WAREHOUSE_SCHEMA_PREFIX
     else:
         os.environ.pop("MOATMETRICS_DBT_SCHEMA_PREFIX", None)
-        if settings.encryption_key_file is not None:  # dbt attaches the warehouse with the key
-            os.environ["MOATMETRICS_DBT_TARGET"] = "duckdb_encrypted"
-        else:
-            os.environ.pop("MOATMETRICS_DBT_TARGET", None)
+        # dbt's `duckdb` target attaches the warehouse with its key when encryption is on.
+        os.environ.pop("MOATMETRICS_DBT_TARGET", None)
