@@ -1,7 +1,7 @@
 """The demo MSP through the real pipeline with encryption at rest, against the same files plain.
 
-One run in a home with `MOATMETRICS_ENCRYPTION_KEY_FILE` set: Great Expectations, dbt (through
-the profile's `duckdb` target, whose plugin attaches the warehouse with its key), scoring and publishing all work on encrypted files;
+One run in a home with `MOATMETRICS_ENCRYPTION_KEY_FILE` set: Great Expectations, dbt (its
+plugin attaches the warehouse with the key), scoring and publishing all work on encrypted files;
 the snapshot's marts equal the plain run's (`demo_home`) row for row; no file of the home that
 holds data shows a client's name; the API serves the encrypted snapshot over HTTP; then the key
 is rotated while that API keeps serving, a further run publishes under the new key, and a backup
