@@ -49,7 +49,8 @@ def _marts(path) -> dict[str, list[tuple]]:
 def _dagster_runs(settings: Settings) -> int:
     from dagster import DagsterInstance
 
-    with DagsterInstance.get() as instance:
+    # This home's instance, whatever DAGSTER_HOME an earlier test's run left in the process.
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         return instance.get_runs_count()
 
 
