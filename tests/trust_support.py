@@ -126,11 +126,7 @@ def client_scores(*clients: tuple[str, list[ClientMonth]]) -> pd.DataFrame:
         builder.client(client_id, months)
     con = builder.build()
     try:
-        from moatmetrics.trust import evidence
-
-        return scoring.score(
-            "client_profitability", evidence.load(con, "client_profitability"), 0.7
-        )
+        return scoring.score(con, "client_profitability", 0.7)
     finally:
         con.close()
 

@@ -5,8 +5,8 @@ it rests on and how many of those carry a data-quality warning (``ingest.rejecte
 on each raw row's ``_upload_id`` / ``_row_number``), the entity's trailing three months (the
 three calendar months before the row's month, whatever rows exist) and the mean and spread of
 its previous six months, snapshot coverage, and
-the portfolio medians of the month. Everything is set-based; Python only derives factors and
-sentences from the result.
+the portfolio medians of the month. Everything is set-based: `moatmetrics.trust.scoring`
+reads a query as the first CTE of the statement that adds the factors and sentences.
 
 Every input used here belongs to the row's own entity except the portfolio medians, which
 feed explanations only, never confidence: a change in one client's data therefore never
@@ -14,9 +14,6 @@ changes another client's confidence (review items of other clients stay closed).
 """
 
 from __future__ import annotations
-
-import duckdb
-import pandas as pd
 
 _WARNED = """
 warned AS (
@@ -245,20 +242,15 @@ LEFT JOIN portfolio USING (month)
 ORDER BY staff_id, month
 """
 
+#: Each query's row order (its ORDER BY), for the trust tables written from it.
+ORDER = {
+    "client_profitability": ("client_id", "month"),
+    "license_utilization": ("client_id", "vendor NULLS FIRST", "product", "month"),
+    "staff_utilization": ("staff_id", "month"),
+}
+
 QUERIES = {
     "client_profitability": CLIENT_PROFITABILITY_SQL,
     "license_utilization": LICENSE_UTILIZATION_SQL,
     "staff_utilization": STAFF_UTILIZATION_SQL,
 }
-
-
-def load(con: duckdb.DuckDBPyConnection, mart: str) -> pd.DataFrame:
-    """The mart's rows with their evidence columns; numbers as float64, month as a date."""
-    frame = con.execute(QUERIES[mart]).df()
-    for column in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(
-            frame[column]
-        ):
-            frame[column] = frame[column].astype("float64")  # nullable ints: NA -> NaN
-    frame["month"] = pd.to_datetime(frame["month"]).dt.date
-    return frame

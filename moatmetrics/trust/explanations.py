@@ -1,4 +1,4 @@
-"""Explanations: a short sentence and machine-readable drivers for every mart row.
+"""Explanations: a short sentence and machine-readable drivers for every mart row, in SQL.
 
 Drivers compare the row with the entity's trailing three-month average and with the
 portfolio median of the month. A ratio's change is split exactly between its parts with the
@@ -8,35 +8,37 @@ symmetric (two-player Shapley) rule: for ``y = a / b`` against a baseline ``a0 /
 ``1 - cost / revenue``, each cost plays the part of ``a`` with a minus sign.
 
 Sentences are templates filled only with values stored in the row (its columns or its
-``drivers``), rendered by `moatmetrics.trust.formatting`; a driver is named only when it moved
-the ratio by at least one percentage point. Everything is computed column-wise.
+``drivers``), rendered by the ``mm_*`` macros of `moatmetrics.trust.formatting`; a driver is
+named only when it moved the ratio by at least one percentage point. Each explainer returns
+*stages*: lists of named SQL expressions over the evidence relation, each stage reading the
+columns of the ones before (`moatmetrics.trust.scoring` chains them as CTEs), the last one
+holding ``explanation`` and ``drivers``. DuckDB evaluates them over whole columns.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
-from moatmetrics.trust import formatting as fmt
 from moatmetrics.trust.templates import (
-    STEADY,
     baseline,
     change_phrase,
+    choose,
     hours_detail,
     join_and,
     pick,
     ratio_contributions,
+    steady,
+    text,
     top_phrases,
 )
+
+#: Named SQL expressions; a list of them is one stage of an explanation.
+Stage = dict[str, str]
 
 #: A portfolio gap in a cost share is named from this size on (five percentage points).
 MIN_PORTFOLIO_GAP = 0.05
 
-
-# ------------------------------------------------------------------------ client profitability
-
 _COSTS = ("labor_cost", "license_cost", "other_cost")
 _COMPONENTS = ("revenue", *_COSTS)
+_MEASURES = (*_COMPONENTS, "labor_hours")
 _NOUNS = {
     "revenue": "revenue",
     "labor_cost": "labour cost",
@@ -50,232 +52,236 @@ _TAKES = {
 }
 
 
-def _profitability_drivers(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def json_object(pairs: dict[str, str]) -> str:
+    """A JSON object (keys in order) of SQL values; NULL becomes null."""
+    return "json_object(" + ", ".join(f"{text(k)}, {v}" for k, v in pairs.items()) + ")"
+
+
+def _share(cost: str) -> str:
+    return f"median_{cost.split('_')[0]}_share"
+
+
+def _numbers() -> list[Stage]:
     """Trailing and portfolio comparisons; margin = 1 - cost / revenue, split per component."""
-    measures = (*_COMPONENTS, "labor_hours")
-    revenue = ev["revenue"].where(ev["revenue"] > 0)
-    avg_revenue = ev["avg_revenue"].where(ev["avg_revenue"] > 0)
-    avg_cost = ev["avg_labor_cost"] + ev["avg_license_cost"] + ev["avg_other_cost"]
-    with_margins = revenue.notna() & avg_revenue.notna() & (ev["history_months"] > 0)
-    avg_margin = (avg_revenue - avg_cost) / avg_revenue
-    trailing = pd.DataFrame(
-        {
-            "months": ev["history_months"].astype("Int64"),
-            **{c: ev[f"avg_{c}"].round(2) for c in measures},
-            "gross_margin": avg_margin.round(4),
-        }
-    )
-    delta = pd.DataFrame({c: ev[c] - ev[f"avg_{c}"] for c in measures})
-    base = pd.DataFrame({c: ev[f"avg_{c}"].abs() for c in measures})
-    # Each cost lowers the margin by its own change; revenue by the change of 1 / revenue.
-    by_revenue = -ratio_contributions(ev["total_cost"], avg_cost, revenue, avg_revenue)[1]
-    by_cost = {
-        c: -ratio_contributions(ev[c], ev[f"avg_{c}"], revenue, avg_revenue)[0] for c in _COSTS
+    positive = {
+        "_rev": "CASE WHEN revenue > 0 THEN revenue END",
+        "_avg_rev": "CASE WHEN avg_revenue > 0 THEN avg_revenue END",
+        "_avg_cost": "avg_labor_cost + avg_license_cost + avg_other_cost",
     }
-    contributions = pd.DataFrame({"revenue": by_revenue, **by_cost}).where(with_margins)
-    shares = pd.DataFrame({c: ev[c] / revenue for c in _COSTS})
-    medians = pd.DataFrame({c: ev[f"median_{c.split('_')[0]}_share"] for c in _COSTS})
-    gaps = medians - shares
-    margin_gap = ev["gross_margin"] - ev["median_gross_margin"]
-    portfolio = pd.DataFrame(
-        {
-            "clients": ev["portfolio_clients"].astype("Int64"),
-            "gross_margin": ev["median_gross_margin"].round(4),
-            "effective_hourly_rate": ev["median_effective_hourly_rate"].round(2),
-        }
-    )
-    return {
-        "trailing": trailing,
-        "change": delta.round(2),
-        "change_pct": (delta / base.where(base > 0)).round(4),
-        "contributions": contributions.round(4),
-        "shares": shares.round(4),
-        "median_shares": medians.round(4),
-        "portfolio_contributions": gaps.round(4),
-        "unexplained": pd.DataFrame({"unexplained": (margin_gap - gaps.sum(axis=1)).round(4)}),
-        "portfolio": portfolio,
-        "with_margins": pd.DataFrame({"ok": with_margins}),
-    }
-
-
-def _profitability_drivers_json(ev: pd.DataFrame, d: dict[str, pd.DataFrame]) -> pd.Series:
-    trailing = fmt.nest(
-        {
-            "summary": fmt.json_objects(d["trailing"]),
-            "change": fmt.json_objects(d["change"]),
-            "change_pct": fmt.json_objects(d["change_pct"]),
-            "margin_contributions": fmt.json_objects(d["contributions"]),
+    by_revenue = ratio_contributions("total_cost", "_avg_cost", "_rev", "_avg_rev")[1]
+    derived = {
+        "_with_margins": (
+            "_rev IS NOT NULL AND _avg_rev IS NOT NULL AND coalesce(history_months > 0, false)"
+        ),
+        "_avg_margin": "(_avg_rev - _avg_cost) / _avg_rev",
+        # Each cost lowers the margin by its own change; revenue by the change of 1 / revenue.
+        "_by_revenue": f"-{by_revenue}",
+        **{
+            f"_by_{c}": "-" + ratio_contributions(c, f"avg_{c}", "_rev", "_avg_rev")[0]
+            for c in _COSTS
         },
-        {"margin_contributions": d["with_margins"]["ok"]},
-    )
-    has_portfolio = ev["portfolio_clients"].notna() & (ev["revenue"] > 0)
-    portfolio = fmt.nest(
+        **{f"_delta_{c}": f"{c} - avg_{c}" for c in _MEASURES},
+        **{f"_gap_{c}": f"{_share(c)} - {c} / _rev" for c in _COSTS},
+    }
+    rounded = {
+        **{f"_t_{c}": f"mm_round(avg_{c}, 2)" for c in _MEASURES},
+        "_t_margin": "mm_round(_avg_margin, 4)",
+        **{f"_ch_{c}": f"mm_round(_delta_{c}, 2)" for c in _MEASURES},
+        **{
+            f"_pct_{c}": (
+                f"mm_round(_delta_{c} / CASE WHEN abs(avg_{c}) > 0 THEN abs(avg_{c}) END, 4)"
+            )
+            for c in _MEASURES
+        },
+        **{
+            f"_co_{c}": f"CASE WHEN _with_margins THEN mm_round(_by_{c}, 4) END"
+            for c in _COMPONENTS
+        },
+        **{f"_sh_{c}": f"mm_round({c} / _rev, 4)" for c in _COSTS},
+        **{f"_msh_{c}": f"mm_round({_share(c)}, 4)" for c in _COSTS},
+        **{f"_pg_{c}": f"mm_round(_gap_{c}, 4)" for c in _COSTS},
+        "_unexplained": (
+            "mm_round((gross_margin - median_gross_margin) - ("
+            + " + ".join(f"coalesce(_gap_{c}, 0.0)" for c in _COSTS)
+            + "), 4)"
+        ),
+    }
+    return [positive, derived, rounded]
+
+
+def _drivers() -> str:
+    trailing = json_object(
         {
-            "median": fmt.json_objects(d["portfolio"]),
-            "cost_shares": fmt.json_objects(d["shares"]),
-            "median_cost_shares": fmt.json_objects(d["median_shares"]),
-            "margin_contributions": fmt.json_objects(d["portfolio_contributions"]),
-            "unexplained": d["unexplained"]["unexplained"].map(_number_json),
+            "summary": json_object(
+                {
+                    "months": "CAST(history_months AS BIGINT)",
+                    **{c: f"_t_{c}" for c in _MEASURES},
+                    "gross_margin": "_t_margin",
+                }
+            ),
+            "change": json_object({c: f"_ch_{c}" for c in _MEASURES}),
+            "change_pct": json_object({c: f"_pct_{c}" for c in _MEASURES}),
+            "margin_contributions": choose(
+                "_with_margins", json_object({c: f"_co_{c}" for c in _COMPONENTS}), "NULL"
+            ),
         }
     )
-    return fmt.nest(
-        {"trailing_3m": trailing, "portfolio": portfolio},
-        {"trailing_3m": ev["history_months"] > 0, "portfolio": has_portfolio},
+    portfolio = json_object(
+        {
+            "median": json_object(
+                {
+                    "clients": "CAST(portfolio_clients AS BIGINT)",
+                    "gross_margin": "mm_round(median_gross_margin, 4)",
+                    "effective_hourly_rate": "mm_round(median_effective_hourly_rate, 2)",
+                }
+            ),
+            "cost_shares": json_object({c: f"_sh_{c}" for c in _COSTS}),
+            "median_cost_shares": json_object({c: f"_msh_{c}" for c in _COSTS}),
+            "margin_contributions": json_object({c: f"_pg_{c}" for c in _COSTS}),
+            "unexplained": "_unexplained",
+        }
+    )
+    return (
+        "CAST("
+        + json_object(
+            {
+                "trailing_3m": choose("history_months > 0", trailing, "NULL"),
+                "portfolio": choose(
+                    "portfolio_clients IS NOT NULL AND revenue > 0", portfolio, "NULL"
+                ),
+            }
+        )
+        + " AS VARCHAR)"
     )
 
 
-def _number_json(value: float) -> str:
-    return "null" if pd.isna(value) else repr(float(value))
-
-
-def client_profitability(ev: pd.DataFrame) -> pd.DataFrame:
-    """explanation and drivers for marts.client_profitability rows (evidence frame in)."""
-    ev = ev.reset_index(drop=True)
-    d = _profitability_drivers(ev)
-    index = ev.index
-    margin = fmt.percent(ev["gross_margin"])
-    months = ev["history_months"]
-    compared = baseline(months, fmt.percent(d["trailing"]["gross_margin"]))
-    points = np.rint(ev["gross_margin"] * 100) - np.rint(d["trailing"]["gross_margin"] * 100)
-    trend_head = pd.Series(
-        np.where(
-            points == 0,
-            "Margin held at " + margin + " against " + compared,
-            np.where(points > 0, "Margin rose to ", "Margin fell to ")
-            + margin
-            + " from "
-            + compared,
-        ),
-        index=index,
-    )
+def _phrases() -> Stage:
     phrases = {
-        "revenue": change_phrase(
+        "_ph_revenue": change_phrase(
             "revenue",
-            d["change"]["revenue"],
-            d["change_pct"]["revenue"],
-            fmt.signed_money(d["change"]["revenue"]),
-            fmt.money(d["change"]["revenue"].abs()),
+            "_ch_revenue",
+            "_pct_revenue",
+            "mm_signed_money(_ch_revenue)",
+            "mm_money(abs(_ch_revenue))",
         ),
-        "labor_cost": change_phrase(
+        "_ph_labor_cost": change_phrase(
             "labour cost",
-            d["change"]["labor_cost"],
-            d["change_pct"]["labor_cost"],
-            hours_detail(d["change"]["labor_hours"]),
-            fmt.money(d["change"]["labor_cost"].abs()),
+            "_ch_labor_cost",
+            "_pct_labor_cost",
+            hours_detail("_ch_labor_hours"),
+            "mm_money(abs(_ch_labor_cost))",
         ),
         **{
-            c: change_phrase(
+            f"_ph_{c}": change_phrase(
                 _NOUNS[c],
-                d["change"][c],
-                d["change_pct"][c],
-                fmt.signed_money(d["change"][c]),
-                fmt.money(d["change"][c].abs()),
+                f"_ch_{c}",
+                f"_pct_{c}",
+                f"mm_signed_money(_ch_{c})",
+                f"mm_money(abs(_ch_{c}))",
             )
             for c in ("license_cost", "other_cost")
         },
-    }
-    matrix = np.column_stack([phrases[c].to_numpy(dtype=object) for c in _COMPONENTS])
-    first, second = top_phrases(d["contributions"][list(_COMPONENTS)].to_numpy(float), matrix, 2)
-    first.index = second.index = index
-    revenue_named = (first == phrases["revenue"]) | (second == phrases["revenue"])
-    revenue_steady = np.rint(d["change_pct"]["revenue"].abs() * 100) < STEADY * 100
-    flat = pick(
-        (first != "") & ~revenue_named & revenue_steady,
-        " while revenue held steady (" + fmt.signed_percent(d["change_pct"]["revenue"]) + ")",
-        index,
-    )
-    named = join_and(first, second) + flat
-    trend = trend_head + pick(named != "", ": " + named, index)
-
-    revenue, cost = ev["revenue"], ev["total_cost"]
-    no_revenue = pd.Series(
-        np.where(
-            (revenue == 0) & (cost == 0),
-            "No revenue or costs this month",
-            np.where(
-                revenue == 0,
-                "No revenue this month against " + fmt.money(cost) + " of costs",
-                "Revenue of "
-                + fmt.money(revenue)
-                + " (credits exceed invoices) against "
-                + fmt.money(cost)
-                + " of costs",
-            ),
-        ),
-        index=index,
-    )
-    first_month = "Margin " + margin + " in the client's first month on record"
-    no_baseline = (
-        "Margin "
-        + margin
-        + " (no revenue in "
-        + pd.Series(
-            np.where(
-                months == 1, "the previous month", "the previous " + fmt.integer(months) + " months"
-            ),
-            index=index,
-        )
-        + " to compare with)"
-    )
-    head = pd.Series(
-        np.where(
-            revenue <= 0,
-            no_revenue,
-            np.where(
-                months == 0, first_month, np.where(d["with_margins"]["ok"], trend, no_baseline)
-            ),
-        ),
-        index=index,
-    )
-    unknown = ev["labor_cost_unknown_hours"]
-    head = head + pick(
-        unknown > 0,
-        "; "
-        + fmt.decimal1(unknown)
-        + " of "
-        + fmt.decimal1(ev["labor_hours"])
-        + " hours have no known staff cost",
-        index,
-    )
-    sentence = head + "." + _portfolio_sentence(ev, d)
-    return pd.DataFrame(
-        {"explanation": sentence, "drivers": _profitability_drivers_json(ev, d)}, index=index
-    )
-
-
-def _portfolio_sentence(ev: pd.DataFrame, d: dict[str, pd.DataFrame]) -> pd.Series:
-    """' Portfolio median margin 58% across 33 clients; labour takes 61% of revenue against a
-    median of 27%.' (the largest cost-share gap of five points or more that pushes the margin
-    the way it differs from the median, if any)."""
-    index = ev.index
-    gaps = d["portfolio_contributions"][list(_COSTS)].to_numpy(float)
-    phrases = np.column_stack(
-        [
-            (
-                "; "
-                + _TAKES[c]
-                + " "
-                + fmt.percent(d["shares"][c])
-                + " of revenue against a median of "
-                + fmt.percent(d["median_shares"][c])
-            ).to_numpy(dtype=object)
+        # The cost share that moves the margin furthest in the direction it differs from the
+        # median, if any (a gap of MIN_PORTFOLIO_GAP or more).
+        **{
+            f"_aligned_{c}": (
+                f"coalesce(_pg_{c} * coalesce(sign(gross_margin - median_gross_margin), 0), 0.0)"
+            )
             for c in _COSTS
-        ]
+        },
+        **{
+            f"_takes_{c}": (
+                f"'; {_TAKES[c]} ' || mm_percent(_sh_{c}) || ' of revenue against a median of '"
+                f" || mm_percent(_msh_{c})"
+            )
+            for c in _COSTS
+        },
+    }
+    return phrases
+
+
+def _sentence() -> list[Stage]:
+    first, second = top_phrases(
+        [f"_co_{c}" for c in _COMPONENTS], [f"_ph_{c}" for c in _COMPONENTS], 2
     )
-    # The cost share that moves the margin furthest in the direction it differs from the median.
-    direction = np.sign(ev["gross_margin"] - ev["median_gross_margin"]).fillna(0).to_numpy()
-    aligned = np.nan_to_num(gaps * direction[:, None], nan=0.0)
-    best = aligned.argmax(axis=1)
-    rows = np.arange(len(index))
-    gap_text = np.where(aligned[rows, best] >= MIN_PORTFOLIO_GAP, phrases[rows, best], "")
-    gap_text = pd.Series(gap_text, index=index, dtype=object)
-    show = ev["portfolio_clients"].notna() & (ev["revenue"] > 0)
-    text = (
-        " Portfolio median margin "
-        + fmt.percent(ev["median_gross_margin"])
-        + " across "
-        + fmt.count(ev["portfolio_clients"], "client")
-        + gap_text
-        + "."
+    labor, license_, other = (f"_aligned_{c}" for c in _COSTS)
+    best = choose(
+        f"{labor} >= greatest({license_}, {other})",
+        choose(f"{labor} >= {MIN_PORTFOLIO_GAP!r}", "_takes_labor_cost", "''"),
+        choose(
+            f"{license_} >= {other}",
+            choose(f"{license_} >= {MIN_PORTFOLIO_GAP!r}", "_takes_license_cost", "''"),
+            choose(f"{other} >= {MIN_PORTFOLIO_GAP!r}", "_takes_other_cost", "''"),
+        ),
     )
-    return pick(show, text, index)
+    named = {
+        "_first": first,
+        "_second": second,
+        "_margin_text": "mm_percent(gross_margin)",
+        "_points": "round_even(gross_margin * 100, 0) - round_even(_t_margin * 100, 0)",
+        "_gap_text": best,
+    }
+    compared = baseline("history_months", "mm_percent(_t_margin)")
+    revenue_named = "(_first = _ph_revenue OR _second = _ph_revenue)"
+    flat = pick(
+        f"_first <> '' AND NOT {revenue_named} AND {steady('_pct_revenue')}",
+        "' while revenue held steady (' || mm_signed_percent(_pct_revenue) || ')'",
+    )
+    trend_head = choose(
+        "_points = 0",
+        f"'Margin held at ' || _margin_text || ' against ' || {compared}",
+        choose("_points > 0", "'Margin rose to '", "'Margin fell to '")
+        + f" || _margin_text || ' from ' || {compared}",
+    )
+    parts = {
+        "_named": f"{join_and('_first', '_second')} || {flat}",
+        "_trend_head": trend_head,
+    }
+    no_revenue = choose(
+        "revenue = 0 AND total_cost = 0",
+        "'No revenue or costs this month'",
+        choose(
+            "revenue = 0",
+            "'No revenue this month against ' || mm_money(total_cost) || ' of costs'",
+            "'Revenue of ' || mm_money(revenue) || ' (credits exceed invoices) against '"
+            " || mm_money(total_cost) || ' of costs'",
+        ),
+    )
+    first_month = (
+        text("Margin ") + " || _margin_text || " + text(" in the client's first month on record")
+    )
+    no_baseline = (
+        "'Margin ' || _margin_text || ' (no revenue in ' || "
+        + choose(
+            "history_months = 1",
+            "'the previous month'",
+            "'the previous ' || mm_integer(history_months) || ' months'",
+        )
+        + " || ' to compare with)'"
+    )
+    trend = "_trend_head || " + pick("_named <> ''", "': ' || _named")
+    head = choose(
+        "revenue <= 0",
+        no_revenue,
+        choose("history_months = 0", first_month, choose("_with_margins", trend, no_baseline)),
+    )
+    unknown = pick(
+        "labor_cost_unknown_hours > 0",
+        "'; ' || mm_decimal1(labor_cost_unknown_hours) || ' of ' || mm_decimal1(labor_hours)"
+        " || ' hours have no known staff cost'",
+    )
+    portfolio = pick(
+        "portfolio_clients IS NOT NULL AND revenue > 0",
+        "' Portfolio median margin ' || mm_percent(median_gross_margin) || ' across '"
+        " || mm_count(portfolio_clients, 'client') || _gap_text || '.'",
+    )
+    final = {
+        "explanation": f"{head} || {unknown} || '.' || {portfolio}",
+        "drivers": _drivers(),
+    }
+    return [named, parts, final]
+
+
+def client_profitability(columns: set[str]) -> list[Stage]:
+    """Stages ending in explanation and drivers for marts.client_profitability rows."""
+    return [*_numbers(), _phrases(), *_sentence()]

@@ -9,9 +9,13 @@ Missing values render as an empty string; the templates never show them.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def _text(values: pd.Series, render: str) -> pd.Series:
@@ -107,3 +111,60 @@ def nest(parts: dict[str, pd.Series], present: dict[str, pd.Series] | None = Non
         value = part.where(present[key], "null") if key in present else part
         out = out + ("," if number else "") + json.dumps(key) + ":" + value
     return out + "}"
+
+
+# ------------------------------------------------------------------------- the same in DuckDB
+
+#: The renderers above as DuckDB macros, for the mart explanations, which are built in SQL over
+#: whole columns (`moatmetrics.trust.scoring`); the churn sentences (one per client) use the
+#: pandas ones. Both give the same text for every value (tests/unit/trust/test_formatting.py):
+#: numpy's ``rint`` and ``round`` are DuckDB's ``round_even`` of the value times a power of ten
+#: (half to even, on the same double), ``+ 0.0`` turns a negative zero into zero as in pandas,
+#: and a missing value renders as ''. ``mm_round(x, places)`` is pandas' ``Series.round`` (as JSON
+#: writes it: no negative zero).
+MACROS: dict[str, str] = {
+    "mm_round": "(x, places) AS round_even(x * pow(10.0, places), 0) / pow(10.0, places) + 0.0",
+    "mm_sign": "(rounded) AS CASE WHEN rounded > 0 THEN '+' WHEN rounded < 0 THEN '-' ELSE '' END",
+    "mm_percent": (
+        "(f) AS CASE WHEN f IS NULL THEN ''"
+        " ELSE format('{:.0f}', round_even(f * 100, 0) + 0.0) || '%' END"
+    ),
+    "mm_abs_percent": "(f) AS mm_percent(abs(f))",
+    "mm_signed_percent": (
+        "(f) AS CASE WHEN f IS NULL THEN '' ELSE mm_sign(round_even(f * 100, 0))"
+        " || format('{:.0f}', abs(round_even(f * 100, 0))) || '%' END"
+    ),
+    "mm_money": (
+        "(a) AS CASE WHEN a IS NULL THEN '' ELSE"
+        " (CASE WHEN round_even(a, 0) < 0 THEN '-' ELSE '' END)"
+        " || '$' || format('{:,.0f}', abs(round_even(a, 0))) END"
+    ),
+    "mm_signed_money": (
+        "(a) AS CASE WHEN a IS NULL THEN '' ELSE mm_sign(round_even(a, 0))"
+        " || '$' || format('{:,.0f}', abs(round_even(a, 0))) END"
+    ),
+    "mm_decimal1": (
+        "(v) AS CASE WHEN v IS NULL THEN ''"
+        " ELSE format('{:,.1f}', mm_round(abs(v), 1) * sign(v) + 0.0) END"
+    ),
+    "mm_signed_decimal1": (
+        "(v) AS CASE WHEN v IS NULL THEN '' ELSE mm_sign(mm_round(v, 1))"
+        " || format('{:,.1f}', abs(mm_round(v, 1))) END"
+    ),
+    "mm_integer": (
+        "(v) AS CASE WHEN v IS NULL THEN '' ELSE format('{:,.0f}', round_even(v, 0) + 0.0) END"
+    ),
+    "mm_signed_points": (
+        "(d) AS CASE WHEN d IS NULL THEN '' ELSE replace(mm_signed_percent(d), '%', ' pts') END"
+    ),
+    "mm_count": (
+        "(v, noun) AS CASE WHEN v IS NULL THEN '' ELSE mm_integer(v)"
+        " || CASE WHEN v = 1 THEN ' ' || noun ELSE ' ' || noun || 's' END END"
+    ),
+}
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the ``mm_*`` renderers on this connection (temporary: nothing is stored)."""
+    for name, body in MACROS.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")

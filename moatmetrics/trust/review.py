@@ -7,8 +7,8 @@ row's own entity, so a reviewer's decision sticks while those numbers are unchan
 later run that changes them re-opens the item; explanations and drivers (which compare with
 the portfolio) are stored on the item but not hashed. So are the item's reason kind, money at
 stake and subject name (`moatmetrics.trust.review_reasons`), which the queue filters and sorts
-by. The status read back is written into the trust tables, so publishing needs only the
-warehouse.
+by. The status read back (flagged rows only; the others are `tables.NOT_REQUIRED`) is written
+into the trust tables, so publishing needs only the warehouse.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from moatmetrics.appdb.models import ReviewItem
 from moatmetrics.appdb.reviews import SyncSummary, sync_review_items
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.trust import review_reasons
-from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS, NOT_REQUIRED
+from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS
 
 _CHUNK = 500
 
@@ -116,17 +116,14 @@ def statuses(settings: Settings | None, mart: str, keys: list[str]) -> dict[str,
 def sync(
     settings: Settings | None,
     mart: str,
-    scored: pd.DataFrame,
+    flagged: pd.DataFrame,
     mart_columns: Iterable[str],
     client_names: Mapping[str, str] | None = None,
-) -> tuple[pd.Series, SyncSummary]:
-    """Sync the flagged rows into the queue; return every row's review_status."""
-    flagged = scored[scored["needs_review"].astype(bool)]
+) -> tuple[list[str], SyncSummary]:
+    """Sync the flagged rows into the queue; return their review status, in row order."""
     threshold = (settings or get_settings()).review_threshold
     entries = review_entries(mart, flagged, list(mart_columns), threshold, client_names)
     summary = sync_review_items(mart, entries, settings)
     keys = row_keys(mart, flagged)
     current = statuses(settings, mart, keys)
-    status = pd.Series(NOT_REQUIRED, index=scored.index, dtype=object)
-    status[flagged.index] = [current.get(key, "open") for key in keys]
-    return status, summary
+    return [current.get(key, "open") for key in keys], summary

@@ -1,8 +1,11 @@
 """One trust run per mart, and the churn run: warehouse in, ``trust.*`` tables out.
 
 Called by the Dagster assets (``orchestration/assets/trust.py``) in the pipeline process, the
-warehouse's only writer. Each run reads what it needs, computes column-wise, syncs the review
-queue and replaces its trust table, so a re-run on unchanged data writes identical tables.
+warehouse's only writer. A mart's run is one DuckDB statement over whole columns: the
+evidence query (`evidence`), the confidence factors (`confidence`) and the explanation
+stages (`explanations`, `utilization_explanations`) chained as CTEs into a temporary table.
+Python then syncs the flagged rows (few) with the review queue and replaces the trust table,
+so a re-run on unchanged data writes identical tables.
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ from moatmetrics.trust import (
     confidence,
     evidence,
     explanations,
+    formatting,
     review,
     templates,
     utilization_explanations,
 )
 from moatmetrics.trust.tables import (
+    FACTORS,
     GRAINS,
     MODEL_COLUMNS,
     MODEL_TABLE,
+    NOT_REQUIRED,
     RISK_COLUMNS,
     RISK_TABLE,
+    SCHEMA,
     TRUST_COLUMNS,
     scores_table,
     write_table,
@@ -48,8 +55,10 @@ _GRAIN_TYPES = {
     "staff_id": "VARCHAR",
     "month": "DATE",
 }
+_NUMBER_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "REAL", "INT", "BIGINT", "HUGEINT", "SMALLINT")
 FEATURES_TABLE = "intermediate.int_client_months_featured"
 MONTHS_TABLE = f"marts.{marts.MONTHS_TABLE}"
+SCORED = "_trust_scored"
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,94 @@ class ScoreRun:
     sync: SyncSummary
 
 
-def score(mart: str, ev: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """The evidence frame plus confidence, factors, needs_review, explanation and drivers."""
-    ev = ev.reset_index(drop=True)
-    explained = templates.with_corrections(EXPLAINERS[mart](ev), ev)
-    scored = pd.concat([ev, confidence.score(mart, ev, threshold), explained], axis=1)
-    return scored
+def _is_number(sql_type: str) -> bool:
+    return sql_type.upper().startswith(_NUMBER_TYPES) or "INT" in sql_type.upper()
+
+
+def scored_sql(
+    con: duckdb.DuckDBPyConnection,
+    mart: str,
+    threshold: float,
+    last_complete: date | None = None,
+    source: str | None = None,
+    *,
+    rate: bool = True,
+    explain: bool = True,
+) -> str:
+    """The query of every row of `source` (default: the mart's evidence query) with its
+    evidence, (with `rate`) confidence, factors and needs_review, and (with `explain`)
+    explanation and drivers.
+
+    Every number is read as DOUBLE (the factors and sentences are defined on doubles), so
+    the same evidence gives the same digits whatever type the mart declares. Rows of months
+    after `last_complete` are not flagged: their numbers are low because the month has not
+    finished arriving, not because they are wrong, and they change with every upload until
+    it has. Their confidence stays as computed.
+    """
+    formatting.install_macros(con)
+    source = source or f"({evidence.QUERIES[mart]})"
+    described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    columns = {str(row[0]) for row in described}
+    casts = ", ".join(
+        f'CAST("{name}" AS DOUBLE) AS "{name}"' if _is_number(str(kind)) else f'"{name}"'
+        for name, kind, *_ in described
+    )
+    stages = [confidence.select_list(mart, columns, threshold)] if rate else []
+    if explain:
+        stages += [
+            ",\n    ".join(f"{expression} AS {name}" for name, expression in stage.items())
+            for stage in EXPLAINERS[mart](columns)
+        ]
+    ctes = [f"ev AS (SELECT {casts} FROM {source} AS evidence)"]
+    for number, select_list in enumerate(stages):
+        before = f"stage{number - 1}" if number else "ev"
+        ctes.append(f"stage{number} AS (SELECT *,\n    {select_list}\nFROM {before})")
+    held = "needs_review"
+    if last_complete is not None:
+        held = f"needs_review AND month <= DATE '{last_complete.isoformat()}'"
+    kept = [f'"{name}"' for name, *_ in described]
+    if rate:
+        kept += ["confidence", *(f"confidence_{name}" for name in FACTORS)]
+        kept.append(f"{held} AS needs_review")
+    if explain:
+        note = "''"
+        if "overridden_rows" in columns:
+            note = templates.corrections_note("overridden_rows")
+        kept += [f"explanation || {note} AS explanation", "drivers"]
+    order = ", ".join(name for name in evidence.ORDER[mart] if name.split()[0] in columns)
+    return (
+        "WITH " + ",\n".join(ctes) + "\n"
+        f"SELECT {', '.join(kept)}\nFROM stage{len(stages) - 1}"
+        + (f" ORDER BY {order}" if order else "")
+    )
+
+
+def score(
+    con: duckdb.DuckDBPyConnection,
+    mart: str,
+    threshold: float,
+    source: str | None = None,
+    *,
+    rate: bool = True,
+    explain: bool = True,
+) -> pd.DataFrame:
+    """Every row of `source` (default: the mart's evidence) scored and explained, as a frame
+    (for tests and tools; the pipeline keeps the rows in DuckDB)."""
+    query = scored_sql(con, mart, threshold, None, source, rate=rate, explain=explain)
+    return as_evidence_frame(con.execute(query).df())
+
+
+def as_evidence_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as float64 (nullable ints: NA -> NaN), month as a date: the values the review
+    queue hashes, as they always were."""
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(
+            frame[column]
+        ):
+            frame[column] = frame[column].astype("float64")
+    if "month" in frame:
+        frame["month"] = pd.to_datetime(frame["month"]).dt.date
+    return frame
 
 
 def mart_columns(con: duckdb.DuckDBPyConnection, mart: str) -> list[str]:
@@ -86,15 +177,6 @@ def last_complete_month(con: duckdb.DuckDBPyConnection) -> date | None:
     return row[0] if row else None
 
 
-def hold_months_in_progress(scored: pd.DataFrame, last_complete: date | None) -> pd.DataFrame:
-    """Rows of months after the last complete one are not flagged for review: their numbers
-    are low because the month has not finished arriving, not because they are wrong, and they
-    change with every upload until it has. Their confidence stays as computed."""
-    if last_complete is not None:
-        scored.loc[scored["month"] > last_complete, "needs_review"] = False
-    return scored
-
-
 def client_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Each client's name (from its latest profitability row), for the review queue's items."""
     rows = con.execute(
@@ -106,20 +188,49 @@ def client_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def run_scores(con: duckdb.DuckDBPyConnection, settings: Settings, mart: str) -> ScoreRun:
     """Score every row of one mart, sync its review items, write ``trust.<mart>_scores``."""
-    scored = score(mart, evidence.load(con, mart), settings.review_threshold)
-    scored = hold_months_in_progress(scored, last_complete_month(con))
-    names = client_names(con) if mart == "license_utilization" else None
-    status, summary = review.sync(settings, mart, scored, mart_columns(con, mart), names)
-    scored["review_status"] = status
-    scored["month"] = pd.to_datetime(scored["month"])
-    columns = {**{c: _GRAIN_TYPES[c] for c in GRAINS[mart]}, **TRUST_COLUMNS}
-    write_table(con, scores_table(mart), scored, columns)
-    counts = status[scored["needs_review"]].value_counts().to_dict()
+    threshold = settings.review_threshold
+    query = scored_sql(con, mart, threshold, last_complete_month(con))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SCORED} AS "
+        f"SELECT row_number() OVER (ORDER BY {', '.join(evidence.ORDER[mart])}) AS _row, *"
+        f" FROM ({query})"
+    )
+    try:
+        flagged = as_evidence_frame(
+            con.execute(f"SELECT * FROM {SCORED} WHERE needs_review ORDER BY _row").df()
+        )
+        names = client_names(con) if mart == "license_utilization" else None
+        status, summary = review.sync(settings, mart, flagged, mart_columns(con, mart), names)
+        statuses = pd.DataFrame({"_row": flagged["_row"].astype("int64"), "status": status})
+        grains = ", ".join(f'CAST(s."{c}" AS {_GRAIN_TYPES[c]}) AS "{c}"' for c in GRAINS[mart])
+        trust = ", ".join(
+            f'CAST(s."{c}" AS {t}) AS "{c}"'
+            for c, t in TRUST_COLUMNS.items()
+            if c != "review_status"
+        )
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        con.register("_trust_statuses", statuses)
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {SCHEMA}.{scores_table(mart)} AS"
+                f" SELECT {grains}, {trust}, CAST(CASE WHEN s.needs_review"
+                f" THEN coalesce(r.status, 'open') ELSE '{NOT_REQUIRED}' END AS VARCHAR)"
+                f" AS review_status FROM {SCORED} AS s"
+                " LEFT JOIN _trust_statuses AS r USING (_row) ORDER BY s._row"
+            )
+        finally:
+            con.unregister("_trust_statuses")
+        rows, mean = con.execute(
+            f"SELECT count(*), round(avg(confidence), 4) FROM {SCORED}"
+        ).fetchone() or (0, None)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {SCORED}")
+    counts = pd.Series(status, dtype=object).value_counts().to_dict()
     return ScoreRun(
         mart=mart,
-        rows=len(scored),
-        needs_review=int(scored["needs_review"].sum()),
-        mean_confidence=round(float(scored["confidence"].mean()), 4) if len(scored) else None,
+        rows=int(rows),
+        needs_review=len(flagged),
+        mean_confidence=None if mean is None else float(mean),
         review_counts={str(k): int(v) for k, v in sorted(counts.items())},
         sync=summary,
     )

@@ -8,169 +8,48 @@ across clients; the whole team).
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
-from moatmetrics.trust import formatting as fmt
+from moatmetrics.trust.explanations import Stage, json_object
 from moatmetrics.trust.templates import (
     baseline,
     change_phrase,
+    choose,
     pick,
     ratio_contributions,
+    text,
     top_phrases,
 )
 
 
-def _ratio_head(ratio: pd.Series, baseline_ratio: pd.Series, months: pd.Series) -> pd.Series:
+def _ratio_head(ratio: str, baseline_ratio: str) -> str:
     """', down from a 3-month average of 80%' (nothing without a baseline)."""
-    points = np.rint(ratio * 100) - np.rint(baseline_ratio * 100)
-    word = np.where(
-        points == 0, ", level with ", np.where(points > 0, ", up from ", ", down from ")
+    points = f"(round_even({ratio} * 100, 0) - round_even({baseline_ratio} * 100, 0))"
+    word = choose(
+        f"{points} = 0",
+        "', level with '",
+        choose(f"{points} > 0", "', up from '", "', down from '"),
     )
-    text = word + baseline(months, fmt.percent(baseline_ratio))
-    return pick(baseline_ratio.notna() & ratio.notna(), text, ratio.index)
+    return pick(
+        f"{baseline_ratio} IS NOT NULL AND {ratio} IS NOT NULL",
+        f"{word} || {baseline('history_months', f'mm_percent({baseline_ratio})')}",
+    )
 
 
-def _trend_json(
-    summary: pd.DataFrame,
-    change: pd.DataFrame,
-    contributions: pd.DataFrame,
-    has_history: pd.Series,
-    contributions_key: str,
-) -> pd.Series:
-    return fmt.nest(
-        {
-            "summary": fmt.json_objects(summary),
-            "change": fmt.json_objects(change),
-            contributions_key: fmt.json_objects(contributions),
-        }
-    ).where(has_history, "null")
+def _split(part: str, whole: str) -> Stage:
+    """The ratio part / whole against its trailing average, split into its two parts."""
+    by_part, by_whole = ratio_contributions(part, f"avg_{part}", whole, f"avg_{whole}")
+    has_history = f"coalesce(history_months > 0 AND avg_{whole} > 0 AND {whole} > 0, false)"
+    return {
+        "_has_history": has_history,
+        "_baseline": (
+            f"CASE WHEN {has_history} THEN avg_{part}"
+            f" / CASE WHEN avg_{whole} > 0 THEN avg_{whole} END END"
+        ),
+        f"_co_{part}": f"CASE WHEN {has_history} THEN mm_round({by_part}, 4) END",
+        f"_co_{whole}": f"CASE WHEN {has_history} THEN mm_round({by_whole}, 4) END",
+    }
 
 
 # ------------------------------------------------------------------------ license utilization
-
-
-def license_utilization(ev: pd.DataFrame) -> pd.DataFrame:
-    """'12 of 20 seats active (60%), down from a 3-month average of 80%: active seats fell by
-    4.0; $96 a month on 8 unused seats. Median utilization of this product across 14
-    clients: 75%.'"""
-    ev = ev.reset_index(drop=True)
-    index = ev.index
-    active, purchased = ev["seats_active"], ev["seats_purchased"]
-    avg_active, avg_purchased = ev["avg_seats_active"], ev["avg_seats_purchased"]
-    has_history = (ev["history_months"] > 0) & (avg_purchased > 0) & (purchased > 0)
-    baseline_ratio = (avg_active / avg_purchased.where(avg_purchased > 0)).where(has_history)
-    by_active, by_purchased = ratio_contributions(active, avg_active, purchased, avg_purchased)
-    contributions = (
-        pd.DataFrame({"seats_active": by_active, "seats_purchased": by_purchased})
-        .where(has_history)
-        .round(4)
-    )
-    change = pd.DataFrame(
-        {
-            "seats_active": (active - avg_active).round(2),
-            "seats_purchased": (purchased - avg_purchased).round(2),
-        }
-    )
-    summary = pd.DataFrame(
-        {
-            "months": ev["history_months"].astype("Int64"),
-            "seats_active": avg_active.round(2),
-            "seats_purchased": avg_purchased.round(2),
-            "utilization_rate": baseline_ratio.round(4),
-        }
-    )
-    phrases = np.column_stack(
-        [
-            (
-                noun
-                + pd.Series(np.where(change[column] > 0, " rose by ", " fell by "), index=index)
-                + fmt.decimal1(change[column].abs())
-            ).to_numpy(dtype=object)
-            for noun, column in (
-                ("active seats", "seats_active"),
-                ("purchased seats", "seats_purchased"),
-            )
-        ]
-    )
-    (driver,) = top_phrases(contributions.to_numpy(float), phrases, 1)
-    driver.index = index
-
-    seats = fmt.integer(active) + " of " + fmt.integer(purchased) + " seats active"
-    unknown_seats = (
-        "Seats purchased "
-        + pd.Series(np.where(purchased.isna(), "unknown", fmt.integer(purchased)), index=index)
-        + "; active seats "
-        + pd.Series(np.where(active.isna(), "unknown", fmt.integer(active)), index=index)
-    )
-    head = pd.Series(
-        np.where(
-            purchased.isna() | active.isna(),
-            unknown_seats,
-            np.where(
-                purchased > 0,
-                seats + " (" + fmt.percent(ev["utilization_rate"]) + ")",
-                "No seats purchased; " + fmt.integer(active) + " active",
-            ),
-        ),
-        index=index,
-    )
-    head = head + _ratio_head(
-        ev["utilization_rate"], summary["utilization_rate"], ev["history_months"]
-    )
-    head = head + pick(has_history & (driver != ""), ": " + driver, index)
-    unused, unbilled = ev["unused_seats"], ev["unbilled_seats"]
-    head = head + pick(
-        unused > 0,
-        "; "
-        + fmt.money(ev["monthly_waste"])
-        + " a month on "
-        + fmt.integer(unused)
-        + " unused seats",
-        index,
-    )
-    leakage = pick(
-        ev["monthly_leakage"].notna(), " (" + fmt.money(ev["monthly_leakage"]) + " a month)", index
-    )
-    head = head + pick(
-        unbilled > 0, "; " + fmt.integer(unbilled) + " assigned seats not billed" + leakage, index
-    )
-    head = head + pick(
-        ev["seats_billed"].isna(), "; billed seats unknown, so leakage cannot be checked", index
-    )
-    head = head + _missing_facts(ev, index)
-    portfolio = pick(
-        ev["portfolio_clients"] >= 2,
-        " Median utilization of this product across "
-        + fmt.integer(ev["portfolio_clients"])
-        + " clients: "
-        + fmt.percent(ev["median_utilization_rate"])
-        + ".",
-        index,
-    )
-    portfolio_json = fmt.json_objects(
-        pd.DataFrame(
-            {
-                "clients": ev["portfolio_clients"].astype("Int64"),
-                "utilization_rate": ev["median_utilization_rate"].round(4),
-            }
-        )
-    )
-    drivers = fmt.nest(
-        {
-            "trailing_3m": _trend_json(
-                summary,
-                change,
-                contributions,
-                ev["history_months"] > 0,
-                "utilization_contributions",
-            ),
-            "portfolio": portfolio_json,
-        },
-        {"portfolio": ev["portfolio_clients"].notna()},
-    )
-    return pd.DataFrame({"explanation": head + "." + portfolio, "drivers": drivers}, index=index)
-
 
 #: What each fact of a license row assembled from vendor facts needs, named when it is
 #: missing (the row's missing_facts column).
@@ -182,146 +61,240 @@ MISSING_FACT_PHRASES = {
 }
 
 
-def _missing_facts(ev: pd.DataFrame, index: pd.Index) -> pd.Series:
+def _missing_facts(columns: set[str]) -> str:
     """'; no usage (active) fact: M365 active users report not uploaded' per missing fact of
     an assembled row; empty for canonical rows (their explanation is unchanged)."""
-    if "missing_facts" not in ev:
-        return pd.Series("", index=index, dtype=object)
-    assembled = ev["license_source"].eq("license_facts").to_numpy(bool)
-    missing = ev["missing_facts"].fillna("").to_numpy(object)
-    text = [
-        "".join(f"; {MISSING_FACT_PHRASES[name]}" for name in str(names).split(",") if name)
-        if is_assembled
-        else ""
-        for names, is_assembled in zip(missing, assembled, strict=True)
+    if "missing_facts" not in columns:
+        return "''"
+    phrases = (
+        "MAP {"
+        + ", ".join(
+            f"{text(name)}: {text('; ' + phrase)}" for name, phrase in MISSING_FACT_PHRASES.items()
+        )
+        + "}"
+    )
+    listed = (
+        "array_to_string(list_transform(list_filter(string_split(coalesce(missing_facts, ''),"
+        f" ','), lambda name: name <> ''), lambda name: {phrases}[name]), '')"
+    )
+    return pick("license_source = 'license_facts'", listed)
+
+
+def license_utilization(columns: set[str]) -> list[Stage]:
+    """'12 of 20 seats active (60%), down from a 3-month average of 80%: active seats fell by
+    4.0; $96 a month on 8 unused seats. Median utilization of this product across 14
+    clients: 75%.'"""
+    numbers = {
+        **_split("seats_active", "seats_purchased"),
+        "_ch_seats_active": "mm_round(seats_active - avg_seats_active, 2)",
+        "_ch_seats_purchased": "mm_round(seats_purchased - avg_seats_purchased, 2)",
+    }
+    phrases = {
+        f"_ph_{column}": (
+            f"'{noun}' || "
+            + choose(f"_ch_{column} > 0", "' rose by '", "' fell by '")
+            + f" || mm_decimal1(abs(_ch_{column}))"
+        )
+        for noun, column in (
+            ("active seats", "seats_active"),
+            ("purchased seats", "seats_purchased"),
+        )
+    }
+    (driver,) = top_phrases(
+        ["_co_seats_active", "_co_seats_purchased"],
+        ["_ph_seats_active", "_ph_seats_purchased"],
+        1,
+    )
+    seats = "mm_integer(seats_active) || ' of ' || mm_integer(seats_purchased) || ' seats active'"
+    unknown_seats = (
+        "'Seats purchased ' || "
+        + choose("seats_purchased IS NULL", "'unknown'", "mm_integer(seats_purchased)")
+        + " || '; active seats ' || "
+        + choose("seats_active IS NULL", "'unknown'", "mm_integer(seats_active)")
+    )
+    head = choose(
+        "seats_purchased IS NULL OR seats_active IS NULL",
+        unknown_seats,
+        choose(
+            "seats_purchased > 0",
+            f"{seats} || ' (' || mm_percent(utilization_rate) || ')'",
+            "'No seats purchased; ' || mm_integer(seats_active) || ' active'",
+        ),
+    )
+    leakage = pick(
+        "monthly_leakage IS NOT NULL", "' (' || mm_money(monthly_leakage) || ' a month)'"
+    )
+    sentence = " || ".join(
+        [
+            head,
+            _ratio_head("utilization_rate", "_t_utilization_rate"),
+            pick("_has_history AND _driver <> ''", "': ' || _driver"),
+            pick(
+                "unused_seats > 0",
+                "'; ' || mm_money(monthly_waste) || ' a month on ' || mm_integer(unused_seats)"
+                " || ' unused seats'",
+            ),
+            pick(
+                "unbilled_seats > 0",
+                f"'; ' || mm_integer(unbilled_seats) || ' assigned seats not billed' || {leakage}",
+            ),
+            pick("seats_billed IS NULL", "'; billed seats unknown, so leakage cannot be checked'"),
+            _missing_facts(columns),
+            "'.'",
+            pick(
+                "portfolio_clients >= 2",
+                "' Median utilization of this product across ' || mm_integer(portfolio_clients)"
+                " || ' clients: ' || mm_percent(median_utilization_rate) || '.'",
+            ),
+        ]
+    )
+    trailing = json_object(
+        {
+            "summary": json_object(
+                {
+                    "months": "CAST(history_months AS BIGINT)",
+                    "seats_active": "mm_round(avg_seats_active, 2)",
+                    "seats_purchased": "mm_round(avg_seats_purchased, 2)",
+                    "utilization_rate": "_t_utilization_rate",
+                }
+            ),
+            "change": json_object({c: f"_ch_{c}" for c in ("seats_active", "seats_purchased")}),
+            "utilization_contributions": json_object(
+                {c: f"_co_{c}" for c in ("seats_active", "seats_purchased")}
+            ),
+        }
+    )
+    portfolio = json_object(
+        {
+            "clients": "CAST(portfolio_clients AS BIGINT)",
+            "utilization_rate": "mm_round(median_utilization_rate, 4)",
+        }
+    )
+    drivers = json_object(
+        {
+            "trailing_3m": choose("history_months > 0", trailing, "NULL"),
+            "portfolio": choose("portfolio_clients IS NOT NULL", portfolio, "NULL"),
+        }
+    )
+    return [
+        numbers,
+        {**phrases, "_t_utilization_rate": "mm_round(_baseline, 4)"},
+        {"_driver": driver},
+        {"explanation": sentence, "drivers": f"CAST({drivers} AS VARCHAR)"},
     ]
-    return pd.Series(text, index=index, dtype=object)
 
 
 # -------------------------------------------------------------------------- staff utilization
 
+_HOURS = ("logged_hours", "billable_hours", "available_hours")
 
-def staff_utilization(ev: pd.DataFrame) -> pd.DataFrame:
+
+def staff_utilization(columns: set[str]) -> list[Stage]:
     """'Utilization 62% against a target of 75%, down from a 3-month average of 70%: billable
     hours fell 12% (-18.0 h); 4.0 hours of overtime. Team median utilization 74% across 14
     staff.'"""
-    ev = ev.reset_index(drop=True)
-    index = ev.index
-    billable, available = ev["billable_hours"], ev["available_hours"]
-    avg_billable, avg_available = ev["avg_billable_hours"], ev["avg_available_hours"]
-    has_history = (ev["history_months"] > 0) & (avg_available > 0) & (available > 0)
-    baseline_ratio = (avg_billable / avg_available.where(avg_available > 0)).where(has_history)
-    by_billable, by_available = ratio_contributions(
-        billable, avg_billable, available, avg_available
-    )
-    contributions = (
-        pd.DataFrame({"billable_hours": by_billable, "available_hours": by_available})
-        .where(has_history)
-        .round(4)
-    )
-    change = pd.DataFrame(
-        {
-            c: (ev[c] - ev[f"avg_{c}"]).round(2)
-            for c in ("logged_hours", "billable_hours", "available_hours")
-        }
-    )
-    change_pct = pd.DataFrame(
-        {
-            c: (change[c] / ev[f"avg_{c}"].where(ev[f"avg_{c}"] > 0)).round(4)
+    numbers = {
+        **_split("billable_hours", "available_hours"),
+        **{f"_ch_{c}": f"mm_round({c} - avg_{c}, 2)" for c in _HOURS},
+    }
+    ratios = {
+        **{
+            f"_pct_{c}": f"mm_round(_ch_{c} / CASE WHEN avg_{c} > 0 THEN avg_{c} END, 4)"
             for c in ("billable_hours", "available_hours")
-        }
+        },
+        "_t_utilization": "mm_round(_baseline, 4)",
+    }
+    phrases = {
+        f"_ph_{column}": change_phrase(
+            noun,
+            f"_ch_{column}",
+            f"_pct_{column}",
+            f"mm_signed_decimal1(_ch_{column}) || ' h'",
+            f"mm_decimal1(abs(_ch_{column})) || ' h'",
+        )
+        for noun, column in (
+            ("billable hours", "billable_hours"),
+            ("available hours", "available_hours"),
+        )
+    }
+    (driver,) = top_phrases(
+        ["_co_billable_hours", "_co_available_hours"],
+        ["_ph_billable_hours", "_ph_available_hours"],
+        1,
     )
-    summary = pd.DataFrame(
-        {
-            "months": ev["history_months"].astype("Int64"),
-            "logged_hours": ev["avg_logged_hours"].round(2),
-            "billable_hours": avg_billable.round(2),
-            "available_hours": avg_available.round(2),
-            "utilization": baseline_ratio.round(4),
-        }
-    )
-    phrases = np.column_stack(
-        [
-            change_phrase(
-                noun,
-                change[column],
-                change_pct[column],
-                fmt.signed_decimal1(change[column]) + " h",
-                fmt.decimal1(change[column].abs()) + " h",
-            ).to_numpy(dtype=object)
-            for noun, column in (
-                ("billable hours", "billable_hours"),
-                ("available hours", "available_hours"),
-            )
-        ]
-    )
-    (driver,) = top_phrases(contributions.to_numpy(float), phrases, 1)
-    driver.index = index
-
-    logged = ev["logged_hours"]
     unknown = (
-        "Contract unknown (not in the staff file): "
-        + fmt.decimal1(logged)
-        + " hours logged, "
-        + fmt.decimal1(billable)
-        + " billable; utilization cannot be computed"
+        "'Contract unknown (not in the staff file): ' || mm_decimal1(logged_hours)"
+        " || ' hours logged, ' || mm_decimal1(billable_hours)"
+        " || ' billable; utilization cannot be computed'"
     )
     none_available = (
-        "No available hours this month: all "
-        + fmt.decimal1(logged)
-        + " logged hours count as overtime"
+        "'No available hours this month: all ' || mm_decimal1(logged_hours)"
+        " || ' logged hours count as overtime'"
     )
-    target = ev["billable_target"]
-    utilization = (
-        "Utilization "
-        + fmt.percent(ev["utilization"])
-        + pd.Series(
-            np.where(target.notna(), " against a target of " + fmt.percent(target), ""),
-            index=index,
-        )
+    utilization = " || ".join(
+        [
+            "'Utilization ' || mm_percent(utilization)",
+            pick(
+                "billable_target IS NOT NULL",
+                "' against a target of ' || mm_percent(billable_target)",
+            ),
+            _ratio_head("utilization", "_t_utilization"),
+            pick("_has_history AND _driver <> ''", "': ' || _driver"),
+            pick(
+                "overtime_hours > 0", "'; ' || mm_decimal1(overtime_hours) || ' hours of overtime'"
+            ),
+        ]
     )
-    utilization = utilization + _ratio_head(
-        ev["utilization"], summary["utilization"], ev["history_months"]
-    )
-    utilization = utilization + pick(has_history & (driver != ""), ": " + driver, index)
-    overtime = ev["overtime_hours"]
-    utilization = utilization + pick(
-        overtime > 0, "; " + fmt.decimal1(overtime) + " hours of overtime", index
-    )
-    head = pd.Series(
-        np.where(available.isna(), unknown, np.where(available == 0, none_available, utilization)),
-        index=index,
+    head = choose(
+        "available_hours IS NULL",
+        unknown,
+        choose("available_hours = 0", none_available, utilization),
     )
     portfolio = pick(
-        ev["portfolio_staff"].notna() & available.notna(),
-        " Team median utilization "
-        + fmt.percent(ev["median_utilization"])
-        + " across "
-        + fmt.integer(ev["portfolio_staff"])
-        + " staff.",
-        index,
+        "portfolio_staff IS NOT NULL AND available_hours IS NOT NULL",
+        "' Team median utilization ' || mm_percent(median_utilization) || ' across '"
+        " || mm_integer(portfolio_staff) || ' staff.'",
     )
-    portfolio_json = fmt.json_objects(
-        pd.DataFrame(
-            {
-                "staff": ev["portfolio_staff"].astype("Int64"),
-                "utilization": ev["median_utilization"].round(4),
-            }
-        )
-    )
-    drivers = fmt.nest(
+    trailing = json_object(
         {
-            "trailing_3m": fmt.nest(
+            "summary": json_object(
                 {
-                    "summary": fmt.json_objects(summary),
-                    "change": fmt.json_objects(change),
-                    "change_pct": fmt.json_objects(change_pct),
-                    "utilization_contributions": fmt.json_objects(contributions),
+                    "months": "CAST(history_months AS BIGINT)",
+                    "logged_hours": "mm_round(avg_logged_hours, 2)",
+                    "billable_hours": "mm_round(avg_billable_hours, 2)",
+                    "available_hours": "mm_round(avg_available_hours, 2)",
+                    "utilization": "_t_utilization",
                 }
-            ).where(ev["history_months"] > 0, "null"),
-            "portfolio": portfolio_json,
-            "billable_target": target.round(4).map(lambda v: "null" if pd.isna(v) else repr(v)),
-        },
-        {"portfolio": ev["portfolio_staff"].notna()},
+            ),
+            "change": json_object({c: f"_ch_{c}" for c in _HOURS}),
+            "change_pct": json_object(
+                {c: f"_pct_{c}" for c in ("billable_hours", "available_hours")}
+            ),
+            "utilization_contributions": json_object(
+                {c: f"_co_{c}" for c in ("billable_hours", "available_hours")}
+            ),
+        }
     )
-    return pd.DataFrame({"explanation": head + "." + portfolio, "drivers": drivers}, index=index)
+    drivers = json_object(
+        {
+            "trailing_3m": choose("history_months > 0", trailing, "NULL"),
+            "portfolio": choose(
+                "portfolio_staff IS NOT NULL",
+                json_object(
+                    {
+                        "staff": "CAST(portfolio_staff AS BIGINT)",
+                        "utilization": "mm_round(median_utilization, 4)",
+                    }
+                ),
+                "NULL",
+            ),
+            "billable_target": "mm_round(billable_target, 4)",
+        }
+    )
+    return [
+        numbers,
+        {**ratios},
+        phrases,
+        {"_driver": driver},
+        {"explanation": f"{head} || '.' || {portfolio}", "drivers": f"CAST({drivers} AS VARCHAR)"},
+    ]

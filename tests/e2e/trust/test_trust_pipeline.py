@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from built_homes import BuiltHome, copy_home
 from sqlalchemy import select
+from trust_digest import digests
 from trust_support import foreign_numbers
 
 from moatmetrics.appdb import audit, reviews
@@ -43,6 +44,7 @@ MECHANISM = {
     "gross_margin_trend", "revenue_trend",
 }  # fmt: skip
 REVIEWER = audit.Actor("rita", "analyst")
+DEMO_SCORES = Path(__file__).parents[2] / "fixtures" / "trust" / "demo_scores.json"
 
 
 @dataclass
@@ -161,6 +163,16 @@ def test_every_published_row_carries_confidence_factors_and_review_state(demo: D
         assert rows["drivers"].map(lambda text: isinstance(json.loads(text), dict)).all()
         metadata = materialization(demo.settings, ["trust", f"{mart}_scores"])
         assert metadata["needs_review"] == int(rows["needs_review"].sum())
+
+
+def test_sql_scoring_publishes_exactly_what_the_pandas_scoring_did(demo: Demo) -> None:
+    """Issue 14: scoring moved from pandas to DuckDB SQL; on the demo data every row's
+    confidence, factors, flag, sentence and drivers are the same, byte for byte."""
+    before = json.loads(DEMO_SCORES.read_text())
+    for mart in MART_NAMES:
+        published = digests(mart, read(demo.first_snapshot, f"SELECT * FROM marts.{mart}"))
+        changed = [part for part in published if published[part] != before[mart][part]]
+        assert changed == [], (mart, changed, "see tests/trust_digest.py")
 
 
 def test_explanation_numbers_all_come_from_the_row(demo: Demo) -> None:

@@ -7,12 +7,13 @@ and factors run on it exactly as in the pipeline.
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from trust_support import ClientMonth, client_scores, last_month
 
-from moatmetrics.trust import confidence
+from moatmetrics.trust import confidence, formatting, scoring
 from moatmetrics.trust.tables import FACTOR_COLUMNS
 
 STEADY = [ClientMonth(revenue=1000 + 20 * (i % 3), hours=20 + (i % 2)) for i in range(6)]
@@ -99,9 +100,14 @@ def test_combination_rule_is_the_weighted_product_of_the_rounded_factors() -> No
             "confidence_coverage": [1.0, 1.0, 1.0, 1.0],
         }
     )
-    combined = confidence.combine(factors)
+    with duckdb.connect() as con:
+        formatting.install_macros(con)
+        con.register("factors", factors)
+        combined = [
+            v for (v,) in con.execute(f"SELECT {confidence.combined()} FROM factors").fetchall()
+        ]
     expected = np.round(0.9 * 0.49**0.5 * 0.95 * 0.8, 4)
-    assert combined.tolist() == [1.0, 0.7, expected, 0.0]
+    assert combined == [1.0, 0.7, expected, 0.0]
     assert set(confidence.WEIGHTS) == {c.removeprefix("confidence_") for c in FACTOR_COLUMNS}
 
 
@@ -137,5 +143,8 @@ def test_factor_directions_of_the_other_marts(
         },
     }[mart]  # fmt: skip
     frame = pd.DataFrame([{**base, column: v} for v in values]).astype(float)
-    scores = confidence.score(mart, frame, 0.7)["confidence"].tolist()
+    with duckdb.connect() as con:
+        con.register("evidence_frame", frame)
+        scored = scoring.score(con, mart, 0.7, "evidence_frame", explain=False)
+    scores = scored["confidence"].tolist()
     assert scores == sorted(scores, reverse=not increasing) and len(set(scores)) == len(values)

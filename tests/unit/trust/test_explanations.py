@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pandas as pd
 import pytest
 from trust_support import ClientMonth, client_scores, foreign_numbers, last_month
 
-from moatmetrics.trust import utilization_explanations
+from moatmetrics.trust import scoring
+
+
+def explain(mart: str, evidence: pd.DataFrame) -> pd.DataFrame:
+    """The explanation stages alone, run by DuckDB over a stated evidence frame."""
+    with duckdb.connect() as con:
+        con.register("evidence_frame", evidence.assign(month=pd.to_datetime(evidence["month"])))
+        return scoring.score(con, mart, 0.7, "evidence_frame", rate=False)
+
 
 FLAT = [ClientMonth(revenue=1000, hours=20) for _ in range(3)]  # labour 500: margin 50%
 
@@ -74,7 +83,7 @@ def test_staff_and_license_sentences_name_the_ratio_driver() -> None:
             "median_utilization": [0.72],
         }
     )  # fmt: skip
-    out = utilization_explanations.staff_utilization(staff)
+    out = explain("staff_utilization", staff)
     assert out["explanation"][0] == (
         "Utilization 60% against a target of 75%, down from a 3-month average of 80%: billable"
         " hours fell 25% (-32.0 h). Team median utilization 72% across 4 staff."
@@ -89,13 +98,11 @@ def test_staff_and_license_sentences_name_the_ratio_driver() -> None:
             "portfolio_clients": [14.0], "median_utilization_rate": [0.75],
         }
     )  # fmt: skip
-    out = utilization_explanations.license_utilization(seats)
+    out = explain("license_utilization", seats)
     assert out["explanation"][0] == (
         "12 of 20 seats active (60%), down from a 3-month average of 80%: active seats fell by"
         " 4.0; $96 a month on 8 unused seats. Median utilization of this product across 14"
         " clients: 75%."
     )
-    for frame, explained in ((staff, utilization_explanations.staff_utilization(staff)),
-                             (seats, out)):  # fmt: skip
-        row = {**frame.iloc[0].to_dict(), **explained.iloc[0].to_dict()}
-        assert foreign_numbers(row) == []
+    for explained in (explain("staff_utilization", staff), out):
+        assert foreign_numbers(explained.iloc[0].to_dict()) == []
