@@ -3,6 +3,7 @@ and the demo home is built once per session for the tests that read it (tests/bu
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,11 +33,23 @@ def warehouse(home: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @pytest.fixture(scope="session")
-def dbt_manifest() -> Path:
-    """Prepare dbt's manifest once (the Dagster definitions need it to load)."""
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prepare dbt's manifest once per test run (the Dagster definitions need it to load).
+
+    With several workers (pytest-xdist, `make test`), each worker is a session: the first to
+    take the lock parses, the others find this run's marker and use its manifest, so no
+    worker reads the project's target folder while another rewrites it."""
     from moatmetrics.cli import ensure_dbt_manifest
 
-    return ensure_dbt_manifest(force=True)
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return ensure_dbt_manifest(force=True)
+    run = tmp_path_factory.getbasetemp().parent  # a worker's basetemp lies in the run's
+    marker = run / "dbt-manifest-parsed"
+    with (run / "dbt-manifest.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = ensure_dbt_manifest(force=not marker.exists())
+        marker.touch()
+    return manifest
 
 
 @pytest.fixture(scope="session")

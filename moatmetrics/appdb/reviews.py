@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, func, select, update
+from sqlalchemy import CursorResult, Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import audit
@@ -53,12 +53,20 @@ class SyncSummary:
     resolved: int = 0
 
 
-def _load_existing(session: Session, mart: str, keys: list[str]) -> dict[str, ReviewItem]:
-    found: dict[str, ReviewItem] = {}
+def _load_existing(session: Session, mart: str, keys: list[str]) -> dict[str, tuple[int, str, str]]:
+    """row_key -> (id, content_hash, status) of the items of `mart` among `keys`."""
+    found: dict[str, tuple[int, str, str]] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        query = select(ReviewItem).where(ReviewItem.mart == mart, ReviewItem.row_key.in_(chunk))
-        found.update({item.row_key: item for item in session.scalars(query)})
+        query = select(
+            ReviewItem.row_key, ReviewItem.id, ReviewItem.content_hash, ReviewItem.status
+        ).where(ReviewItem.mart == mart, ReviewItem.row_key.in_(chunk))
+        found.update(
+            {
+                key: (item_id, digest, status)
+                for key, item_id, digest, status in session.execute(query)
+            }
+        )
     return found
 
 
@@ -83,23 +91,26 @@ def _resolve_unflagged(session: Session, mart: str, flagged: set[str]) -> int:
     return len(stale)
 
 
-def _fill(item: ReviewItem, entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> None:
+def _content(entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> dict[str, Any]:
+    """The columns an entry sets on its item (all but status and the key)."""
     row = dict(entry["row"])
-    item.content_hash = digest
-    item.row_json = audit.canonical_json(row)
-    item.factors_json = audit.canonical_json(dict(entry.get("factors") or {}))
-    item.explanation = entry.get("explanation")
     confidence = entry.get("confidence", row.get("confidence"))
-    item.confidence = None if confidence is None else float(confidence)
     client = entry.get("client_id", row.get("client_id"))
-    item.client_id = None if client is None else str(client)
-    item.snapshot_id = entry.get("snapshot_id", snapshot_id)
-    item.reason_kind = entry.get("reason_kind")
     money = entry.get("money_at_stake")
-    item.money_at_stake = None if money is None else float(money)
     subject = entry.get("subject")
-    item.subject = None if subject is None else str(subject)[:255]
-    item.updated_at = utcnow()
+    return {
+        "content_hash": digest,
+        "row_json": audit.canonical_json(row),
+        "factors_json": audit.canonical_json(dict(entry.get("factors") or {})),
+        "explanation": entry.get("explanation"),
+        "confidence": None if confidence is None else float(confidence),
+        "client_id": None if client is None else str(client),
+        "snapshot_id": entry.get("snapshot_id", snapshot_id),
+        "reason_kind": entry.get("reason_kind"),
+        "money_at_stake": None if money is None else float(money),
+        "subject": None if subject is None else str(subject)[:255],
+        "updated_at": utcnow(),
+    }
 
 
 def sync_review_items(
@@ -115,31 +126,41 @@ def sync_review_items(
     the content hash covers) and optionally ``confidence``, ``factors`` (mapping),
     ``explanation``, ``client_id``, ``snapshot_id``, ``reason_kind``, ``money_at_stake`` and
     ``subject`` (not hashed: derived from the row or naming its entity). Items not in `rows`
-    are left as they are. The sync is audited as one ``pipeline.review_sync`` entry.
+    are left as they are; of two rows with one key, the later counts. The sync is audited as
+    one ``pipeline.review_sync`` entry. New items are inserted and known ones updated in
+    bulk (one statement per batch, not one ORM object per item: a 1m run flags thousands).
     """
-    entries = list(rows)
-    created = reopened = unchanged = 0
+    entries = {str(e["row_key"]): e for e in rows}
+    created: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    reopened = unchanged = 0
     with session_scope(settings, write=True) as session:
-        existing = _load_existing(session, mart, [str(e["row_key"]) for e in entries])
-        for entry in entries:
-            key = str(entry["row_key"])
+        existing = _load_existing(session, mart, list(entries))
+        for key, entry in entries.items():
             digest = content_hash(entry["row"])
-            item = existing.get(key)
-            if item is None:
-                item = ReviewItem(mart=mart, row_key=key, status="open")
-                _fill(item, entry, digest, snapshot_id)
-                session.add(item)
-                existing[key] = item
-                created += 1
-            elif item.content_hash != digest or item.status == "resolved":
-                _fill(item, entry, digest, snapshot_id)
-                item.status = "open"
+            content = _content(entry, digest, snapshot_id)
+            known = existing.get(key)
+            if known is None:
+                created.append({"mart": mart, "row_key": key, "status": "open", **content})
+                continue
+            item_id, known_digest, status = known
+            if known_digest != digest or status == "resolved":
+                content["status"] = "open"
                 reopened += 1
             else:
-                _fill(item, entry, digest, snapshot_id)
                 unchanged += 1
-        resolved = _resolve_unflagged(session, mart, set(existing))
-        summary = SyncSummary(created, reopened, unchanged, resolved)
+            changed.append({"id": item_id, **content})
+        for start in range(0, len(created), _CHUNK):
+            session.execute(insert(ReviewItem), created[start : start + _CHUNK])
+        for start in range(0, len(changed), _CHUNK):
+            batch = changed[start : start + _CHUNK]
+            # Rows of one executemany must name the same columns: reopened ones set status.
+            for has_status in (True, False):
+                same = [c for c in batch if ("status" in c) == has_status]
+                if same:
+                    session.execute(update(ReviewItem), same)
+        resolved = _resolve_unflagged(session, mart, set(entries))
+        summary = SyncSummary(len(created), reopened, unchanged, resolved)
         audit.append(
             session, audit.PIPELINE, "pipeline.review_sync", "ok", target=f"reviews/{mart}",
             details={"snapshot_id": snapshot_id, **summary.__dict__},
