@@ -4,7 +4,8 @@
     Every feature of month M is computed from months up to M only (no look-ahead): the
     "recent" window is M and the two months before it, the "previous" window the three
     months before that. Trends compare the two windows and are NULL until a client has six
-    months of history. Reactive work is time whose work_type is one of the project variable
+    months of history. The month's measures come from int_client_months_measured, as
+    doubles: reactive work there is time whose work_type is one of the project variable
     `reactive_work_types` (default remote_support, onsite: break-fix tickets, not planned
     maintenance or projects). Invoice status is as of the latest export.
 
@@ -17,157 +18,28 @@
     The Python churn asset reads it in full.
 #}
 
-{%- set reactive_work_types = var('reactive_work_types', ['remote_support', 'onsite']) %}
-
 with
-
-client_months as (
-
-    select * from {{ ref('int_client_months_spined') }}
-
-),
-
-clients as (
-
-    select * from {{ ref('int_clients_corrected') }}
-
-),
-
-recognized_invoice_lines as (
-
-    select * from {{ ref('int_invoice_lines_recognized') }}
-
-),
-
-costed_time_entries as (
-
-    select * from {{ ref('int_time_entries_costed') }}
-
-),
-
-license_snapshots as (
-
-    select * from {{ ref('int_license_snapshots_corrected') }}
-
-),
-
-expenses as (
-
-    select * from {{ ref('int_expenses_screened') }}
-
-),
-
-invoices_by_client_month as (
-
-    select
-        client_id,
-        invoice_month as month,
-        sum(amount) as revenue,
-        count(distinct invoice_id) as invoices,
-        count(distinct case when invoice_status = 'overdue' then invoice_id end)
-            as overdue_invoices
-    from recognized_invoice_lines
-    group by
-        client_id,
-        invoice_month
-
-),
-
-labor_by_client_month as (
-
-    select
-        client_id,
-        work_month as month,
-        sum(hours) as labor_hours,
-        sum(
-            case
-                when work_type in (
-                    {%- for work_type in reactive_work_types %}
-                    '{{ work_type }}'{{ "," if not loop.last }}
-                    {%- endfor %}
-                ) then hours
-                else 0
-            end
-        ) as reactive_hours,
-        sum(labor_cost) as labor_cost
-    from costed_time_entries
-    where client_id is not null
-        and not is_absence
-    group by
-        client_id,
-        work_month
-
-),
-
-licenses_by_client_month as (
-
-    select
-        client_id,
-        {{ month_start('snapshot_date') }} as month,
-        sum(seats_purchased) as license_seats,
-        sum(seats_purchased * unit_cost) as license_cost
-    from license_snapshots
-    group by
-        client_id,
-        {{ month_start('snapshot_date') }}
-
-),
-
-other_cost_by_client_month as (
-
-    select
-        client_id,
-        {{ month_start('expense_date') }} as month,
-        sum(amount) as other_cost
-    from expenses
-    where client_id is not null
-        -- license bills whose seats license facts carry (int_expenses_excluded)
-        and left_out_reason is null
-    group by
-        client_id,
-        {{ month_start('expense_date') }}
-
-),
 
 client_months_measured as (
 
     select
-        client_months.client_id,
-        client_months.month,
-        clients.client_name,
-        clients.client_status,
-        clients.contract_type,
-        clients.contract_end_date,
-        clients.managed_users,
-        cast(coalesce(invoices_by_client_month.revenue, 0) as double precision) as revenue,
-        coalesce(invoices_by_client_month.invoices, 0) as invoices,
-        coalesce(invoices_by_client_month.overdue_invoices, 0) as overdue_invoices,
-        cast(coalesce(labor_by_client_month.labor_hours, 0) as double precision) as labor_hours,
-        cast(coalesce(labor_by_client_month.reactive_hours, 0) as double precision)
-            as reactive_hours,
-        cast(coalesce(labor_by_client_month.labor_cost, 0) as double precision) as labor_cost,
-        cast(coalesce(licenses_by_client_month.license_seats, 0) as double precision)
-            as license_seats,
-        cast(coalesce(licenses_by_client_month.license_cost, 0) as double precision)
-            as license_cost,
-        cast(coalesce(other_cost_by_client_month.other_cost, 0) as double precision)
-            as other_cost
-
-    from client_months
-    left join clients
-        on client_months.client_id = clients.client_id
-    left join invoices_by_client_month
-        on client_months.client_id = invoices_by_client_month.client_id
-        and client_months.month = invoices_by_client_month.month
-    left join labor_by_client_month
-        on client_months.client_id = labor_by_client_month.client_id
-        and client_months.month = labor_by_client_month.month
-    left join licenses_by_client_month
-        on client_months.client_id = licenses_by_client_month.client_id
-        and client_months.month = licenses_by_client_month.month
-    left join other_cost_by_client_month
-        on client_months.client_id = other_cost_by_client_month.client_id
-        and client_months.month = other_cost_by_client_month.month
+        client_id,
+        month,
+        client_name,
+        client_status,
+        contract_type,
+        contract_end_date,
+        managed_users,
+        cast(revenue as double precision) as revenue,
+        invoices,
+        overdue_invoices,
+        cast(labor_hours as double precision) as labor_hours,
+        cast(reactive_hours as double precision) as reactive_hours,
+        cast(labor_cost as double precision) as labor_cost,
+        cast(license_seats as double precision) as license_seats,
+        cast(license_cost as double precision) as license_cost,
+        cast(other_cost as double precision) as other_cost
+    from {{ ref('int_client_months_measured') }}
 
 ),
 
