@@ -55,7 +55,10 @@ _GRAIN_TYPES = {
     "staff_id": "VARCHAR",
     "month": "DATE",
 }
-_NUMBER_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "REAL", "INT", "BIGINT", "HUGEINT", "SMALLINT")
+_NUMBER_TYPES = frozenset(
+    {"DOUBLE", "FLOAT", "REAL", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
 FEATURES_TABLE = "intermediate.int_client_months_featured"
 MONTHS_TABLE = f"marts.{marts.MONTHS_TABLE}"
 SCORED = "_trust_scored"
@@ -74,7 +77,9 @@ class ScoreRun:
 
 
 def _is_number(sql_type: str) -> bool:
-    return sql_type.upper().startswith(_NUMBER_TYPES) or "INT" in sql_type.upper()
+    """A DuckDB numeric type (DECIMAL(p, s) with its precision, the others by name)."""
+    base = sql_type.upper().split("(")[0].strip()
+    return base == "DECIMAL" or base in _NUMBER_TYPES
 
 
 def scored_sql(
