@@ -123,7 +123,6 @@ FROM history
 LEFT JOIN counted USING (client_id, month)
 LEFT JOIN coverage USING (client_id, month)
 LEFT JOIN portfolio USING (month)
-ORDER BY client_id, month
 """
 
 LICENSE_UTILIZATION_SQL = f"""
@@ -173,7 +172,6 @@ LEFT JOIN portfolio
     ON portfolio.vendor IS NOT DISTINCT FROM history.vendor
     AND portfolio.product = history.product
     AND portfolio.month = history.month
-ORDER BY history.client_id, history.vendor NULLS FIRST, history.product, history.month
 """
 
 STAFF_UTILIZATION_SQL = f"""
@@ -239,10 +237,10 @@ FROM history
 LEFT JOIN counted USING (staff_id, month)
 LEFT JOIN contract USING (staff_id, month)
 LEFT JOIN portfolio USING (month)
-ORDER BY staff_id, month
 """
 
-#: Each query's row order (its ORDER BY), for the trust tables written from it.
+#: The row order of each mart's trust table (`scoring.scored_sql` sorts by it; the queries
+#: themselves leave rows unsorted).
 ORDER = {
     "client_profitability": ("client_id", "month"),
     "license_utilization": ("client_id", "vendor NULLS FIRST", "product", "month"),
