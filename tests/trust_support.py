@@ -1,16 +1,21 @@
 """Constructed warehouses for the trust tests, and the check that sentences use row numbers.
 
-The warehouses hold only the tables and columns the evidence queries read, so each test can
-state a client's or staff member's history month by month and watch one factor move.
+The warehouses hold only the tables and columns the evidence model reads (the mart and the
+intermediate models its input rows come from), so each test can state a client's history
+month by month and watch one factor move; the evidence is the dbt model's compiled SQL.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,20 +27,58 @@ from moatmetrics.trust import scoring
 
 COST_PER_HOUR = 25.0
 
-_RAW_DDL = (
-    "CREATE SCHEMA raw; CREATE SCHEMA marts; CREATE SCHEMA ingest; CREATE SCHEMA intermediate;"
-    "CREATE TABLE raw.time_entries (entry_id VARCHAR, staff_id VARCHAR, client_id VARCHAR,"
-    " work_date DATE, hours DECIMAL(18,4), work_type VARCHAR, _upload_id VARCHAR,"
-    " _row_number BIGINT);"
-    "CREATE TABLE raw.invoices (invoice_id VARCHAR, client_id VARCHAR, invoice_date DATE,"
-    " status VARCHAR, amount DECIMAL(18,4), _upload_id VARCHAR, _row_number BIGINT);"
-    "CREATE TABLE raw.licenses (client_id VARCHAR, vendor VARCHAR, product VARCHAR,"
-    " snapshot_date DATE, _upload_id VARCHAR, _row_number BIGINT);"
-    "CREATE TABLE raw.expenses (client_id VARCHAR, expense_date DATE, _upload_id VARCHAR,"
-    " _row_number BIGINT);"
-    "CREATE TABLE ingest.rejected_rows (upload_id VARCHAR, row_number BIGINT,"
-    " severity VARCHAR);"
+# The tables the evidence model of client_profitability reads, with the columns it reads, in
+# the catalog its compiled SQL names (dbt's DuckDB target attaches the warehouse as
+# `warehouse`).
+_INPUT_DDL = (
+    "ATTACH ':memory:' AS warehouse; USE warehouse;"
+    "CREATE SCHEMA marts; CREATE SCHEMA intermediate; CREATE SCHEMA staging;"
+    "CREATE TABLE intermediate.int_time_entries_costed (entry_id VARCHAR, staff_id VARCHAR,"
+    " client_id VARCHAR, work_date DATE, work_month DATE, is_absence BOOLEAN,"
+    " source_upload_id VARCHAR, source_row_number BIGINT);"
+    "CREATE TABLE intermediate.int_invoice_lines_recognized (invoice_id VARCHAR,"
+    " line_no BIGINT, client_id VARCHAR, invoice_month DATE, source_upload_id VARCHAR,"
+    " source_row_number BIGINT);"
+    "CREATE TABLE intermediate.int_license_snapshots_corrected (client_id VARCHAR,"
+    " vendor VARCHAR, product VARCHAR, snapshot_date DATE, source_upload_id VARCHAR,"
+    " source_row_number BIGINT);"
+    "CREATE TABLE intermediate.int_expenses_screened (client_id VARCHAR, expense_date DATE,"
+    " left_out_reason VARCHAR, source_upload_id VARCHAR, source_row_number BIGINT);"
+    "CREATE TABLE staging.stg_raw__row_warnings (source_upload_id VARCHAR,"
+    " source_row_number BIGINT);"
 )
+
+
+@cache
+def evidence_sql(mart: str) -> str:
+    """The evidence model of `mart` as dbt compiles it (dbt_project/models/evidence): the
+    tests run the product's SQL, not a copy. Compiled once per process, in-process."""
+    from dbt.cli.main import dbtRunner
+
+    from moatmetrics.settings import DBT_PROJECT_DIR
+    from moatmetrics.trust import evidence
+    from moatmetrics.warehouse.connection import release_dbt_duckdb
+
+    work = Path(tempfile.mkdtemp(prefix="moatmetrics-evidence-sql-"))
+    names = ("MOATMETRICS_WAREHOUSE_PATH", "DO_NOT_TRACK")
+    before = {name: os.environ.get(name) for name in names}
+    os.environ.update({"MOATMETRICS_WAREHOUSE_PATH": str(work / "w.duckdb"), "DO_NOT_TRACK": "1"})
+    try:
+        result = dbtRunner().invoke(
+            ["compile", "--quiet", "--select", f"path:models/{evidence.SCHEMA}"]
+            + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+            + ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+        )
+    finally:
+        release_dbt_duckdb()
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    assert result.success, result.exception
+    compiled = work / "target" / "compiled" / "moatmetrics" / "models" / evidence.SCHEMA
+    return (compiled / f"{evidence.model_name(mart)}.sql").read_text(encoding="utf-8")
 
 
 def month(index: int) -> date:
@@ -62,7 +105,7 @@ class Builder:
     row_number: int = 1
 
     def __post_init__(self) -> None:
-        self.con.execute(_RAW_DDL)
+        self.con.execute(_INPUT_DDL)
 
     def _next_row(self) -> int:
         self.row_number += 1
@@ -74,21 +117,23 @@ class Builder:
             for entry in range(m.entries):
                 row = self._next_row()
                 self.con.execute(
-                    "INSERT INTO raw.time_entries VALUES (?, 'S1', ?, ?, ?, 'remote_support',"
-                    " 'u1', ?)",
-                    [f"{client_id}-{index}-{entry}", client_id, day, m.hours / m.entries, row],
+                    "INSERT INTO intermediate.int_time_entries_costed"
+                    " VALUES (?, 'S1', ?, ?, ?, false, 'u1', ?)",
+                    [f"{client_id}-{index}-{entry}", client_id, day, day, row],
                 )
                 if entry < m.warned:
                     self.con.execute(
-                        "INSERT INTO ingest.rejected_rows VALUES ('u1', ?, 'warning')", [row]
+                        "INSERT INTO staging.stg_raw__row_warnings VALUES ('u1', ?)", [row]
                     )
             self.con.execute(
-                "INSERT INTO raw.invoices VALUES (?, ?, ?, 'paid', ?, 'u2', ?)",
-                [f"I-{client_id}-{index}", client_id, day, m.revenue, self._next_row()],
+                "INSERT INTO intermediate.int_invoice_lines_recognized"
+                " VALUES (?, 1, ?, ?, 'u2', ?)",
+                [f"I-{client_id}-{index}", client_id, day, self._next_row()],
             )
             for product in m.products:
                 self.con.execute(
-                    "INSERT INTO raw.licenses VALUES (?, 'V', ?, ?, 'u3', ?)",
+                    "INSERT INTO intermediate.int_license_snapshots_corrected"
+                    " VALUES (?, 'V', ?, ?, 'u3', ?)",
                     [client_id, product, day, self._next_row()],
                 )
             labor_cost = (m.hours - m.unknown_hours) * COST_PER_HOUR
@@ -126,7 +171,9 @@ def client_scores(*clients: tuple[str, list[ClientMonth]]) -> pd.DataFrame:
         builder.client(client_id, months)
     con = builder.build()
     try:
-        return scoring.score(con, "client_profitability", 0.7)
+        return scoring.score(
+            con, "client_profitability", 0.7, f"({evidence_sql('client_profitability')})"
+        )
     finally:
         con.close()
 

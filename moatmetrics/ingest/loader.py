@@ -158,6 +158,7 @@ def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
                     f" {c.name} {SQL_TYPES[c.type]}"
                 )
     ensure_row_overrides_table(con)  # analysts' corrections, read by dbt
+    refresh_row_warnings(con)
 
 
 def _scope_bounds(entity_name: str, rows: str) -> str:
@@ -208,6 +209,21 @@ def _backfill_scopes(con: duckdb.DuckDBPyConnection) -> None:
             " scope_replaces = ? WHERE upload_id = ?",
             [source or CANONICAL_SOURCE, start, end, source is not None, upload_id],
         )
+
+
+def refresh_row_warnings(con: duckdb.DuckDBPyConnection) -> None:
+    """raw.row_warnings: every (upload, row) a data-quality warning was recorded on.
+
+    The rows were accepted, so they are in raw, but with less trust: dbt's evidence models
+    count them per mart row (the data-quality factor, docs/trust.md). A table of the raw
+    layer, not a read of ``ingest.rejected_rows``, so that it reaches PostgreSQL with the
+    rest of raw in PostgreSQL mode; rebuilt by every ingest step, before dbt reads it.
+    """
+    con.execute(
+        "CREATE OR REPLACE TABLE raw.row_warnings AS"
+        " SELECT DISTINCT upload_id, row_number FROM ingest.rejected_rows"
+        " WHERE severity = 'warning' AND row_number IS NOT NULL ORDER BY ALL"
+    )
 
 
 def rebuild_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:

@@ -2,7 +2,7 @@
 
 Called by the Dagster assets (``orchestration/assets/trust.py``) in the pipeline process, the
 warehouse's only writer. A mart's run is one DuckDB statement over whole columns: the
-evidence query (`evidence`), the confidence factors (`confidence`) and the explanation
+evidence dbt built (`evidence`), the confidence factors (`confidence`) and the explanation
 stages (`explanations`, `utilization_explanations`) chained as CTEs into a temporary table.
 Python then syncs the flagged rows (few) with the review queue and replaces the trust table,
 so a re-run on unchanged data writes identical tables.
@@ -92,7 +92,7 @@ def scored_sql(
     rate: bool = True,
     explain: bool = True,
 ) -> str:
-    """The query of every row of `source` (default: the mart's evidence query) with its
+    """The query of every row of `source` (default: the mart's evidence table) with its
     evidence, (with `rate`) confidence, factors and needs_review, and (with `explain`)
     explanation and drivers.
 
@@ -103,7 +103,7 @@ def scored_sql(
     it has. Their confidence stays as computed.
     """
     formatting.install_macros(con)
-    source = source or f"({evidence.QUERIES[mart]})"
+    source = source or evidence.table(mart)
     described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     columns = {str(row[0]) for row in described}
     casts = ", ".join(

@@ -6,7 +6,7 @@ SQL); everything after it happens in PostgreSQL:
 1. after ingest, `raw.*` is copied to `warehouse_raw.*` (`push_raw`);
 2. dbt builds `warehouse_staging`, `warehouse_intermediate` and `warehouse_marts` there;
 3. the trust layer computes in DuckDB over what dbt built, pulled back by `pull_dbt_outputs`
-   (the marts and the two intermediate models it reads), and its tables are copied to
+   (the marts, their evidence and the churn features), and its tables are copied to
    `warehouse_trust.*` (`push_trust`);
 4. publishing copies the snapshot into `snapshot_<id>` and marks it current
    (`moatmetrics.snapshots.publish`).
@@ -23,13 +23,14 @@ import duckdb
 
 from moatmetrics.marts import DBT_MARTS
 from moatmetrics.settings import PG_WAREHOUSE_SCHEMA_PREFIX, Settings
+from moatmetrics.trust import evidence
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
 from moatmetrics.warehouse.postgres import CopiedTable, copy_raw_to_postgres, pull_from_postgres
 
-#: Intermediate models the trust layer reads besides the marts (evidence and churn features),
-#: and what the run reports: held client keys, unmapped accounts, license bills left out.
+#: Intermediate models the trust layer reads besides the marts and their evidence (the churn
+#: features), and what the run reports: held client keys, unmapped accounts, license bills
+#: left out.
 TRUST_INPUTS = (
-    "int_staff_months_expanded",
     "int_client_months_featured",
     "int_client_keys_held",
     "int_invoice_accounts_unmapped",
@@ -54,6 +55,11 @@ def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> list
     if not settings.warehouse_url:
         return []
     wanted = [(warehouse_schema("marts"), mart, "marts") for mart in DBT_MARTS]
+    wanted += [
+        (warehouse_schema(evidence.SCHEMA), evidence.model_name(mart), evidence.SCHEMA)
+        for mart in DBT_MARTS
+        if mart in evidence.ORDER
+    ]
     wanted += [(warehouse_schema("intermediate"), name, "intermediate") for name in TRUST_INPUTS]
     return pull_from_postgres(con, settings.warehouse_url, wanted)
 

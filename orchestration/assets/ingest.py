@@ -13,7 +13,7 @@ import dagster as dg
 from moatmetrics.appdb.uploads import warehouse_upload_id
 from moatmetrics.ingest.contract import ENTITY_ORDER, load_order
 from moatmetrics.ingest.landing import new_landing_files
-from moatmetrics.ingest.loader import Ingestor, UploadResult
+from moatmetrics.ingest.loader import Ingestor, UploadResult, refresh_row_warnings
 from moatmetrics.ingest.override_copy import CopySummary, copy_active_overrides
 from moatmetrics.ingest.quarantine import quarantine
 from moatmetrics.quality.suites import preload_in_background
@@ -58,6 +58,7 @@ def ingest_landing(
                 quarantine(con, path, result, settings)
             results.append(report_upload(con, result))
         corrections = copy_active_overrides(con, settings)  # dbt applies them
+        refresh_row_warnings(con)  # dbt's evidence models count them
         # What dbt is handed, fingerprinted: publish records it beside the snapshot, and the
         # next run with nothing new ends before it starts (moatmetrics/run_inputs.py).
         record_run_inputs(con, run_inputs(con, settings, corrections.digest))

@@ -23,7 +23,9 @@ invoice_lines_recognized as (
         invoice_status,
         line_category,
         amount,
-        coalesce(line_category in ('recurring', 'license'), false) as is_recurring
+        coalesce(line_category in ('recurring', 'license'), false) as is_recurring,
+        source_upload_id,
+        source_row_number
 
     from invoice_lines
     where invoice_status not in ('draft', 'void')

@@ -44,7 +44,9 @@ time_entries_costed as (
         cast(
             case when staff.hourly_cost is null then time_entries.hours else 0 end
             as numeric(18, 4)
-        ) as cost_unknown_hours
+        ) as cost_unknown_hours,
+        time_entries.source_upload_id,
+        time_entries.source_row_number
 
     from time_entries
     left join staff

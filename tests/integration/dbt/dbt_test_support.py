@@ -68,6 +68,10 @@ RAW_TABLES["row_overrides"] = [
     ("month", "date"),
     ("staff_id", "string"),
 ]
+# The accepted rows that carry a data-quality warning (moatmetrics/ingest/loader.py,
+# refresh_row_warnings): empty unless a test adds some. (The stand-in's lineage columns come
+# with it, unused.)
+RAW_TABLES["row_warnings"] = [("upload_id", "string"), ("row_number", "int")]
 
 # Contract defaults applied at ingest (docs/warehouse.md), as SQL over the typed columns; the
 # contract's two placeholders become this stand-in's fixed upload date and currency.

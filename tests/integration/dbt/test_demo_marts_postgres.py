@@ -3,11 +3,13 @@
 Real components end to end: demo data written by `moatmetrics.demo_data`, ingested by the
 product's `Ingestor` into a DuckDB warehouse, its raw layer copied into a fresh PostgreSQL
 database by `moatmetrics.warehouse.postgres.copy_raw_to_postgres`, then `dbt build` on each
-engine. Every column of every row must be equal: money to the cent, ratios digit for digit.
+engine. Every column of every row must be equal: money to the cent, ratios digit for digit;
+and the trust layer's evidence (dbt_project/models/evidence) the same, doubles to 12 digits.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,6 +22,7 @@ from dbt_test_support import MART_KEYS, run_dbt
 from postgres_server import database_url, dbt_env, temporary_database
 
 from moatmetrics.settings import Settings
+from moatmetrics.trust import evidence
 from moatmetrics.warehouse.postgres import copy_raw_to_postgres
 
 
@@ -34,20 +37,37 @@ def _ordered(mart: str) -> str:
     return ", ".join(MART_KEYS[mart])
 
 
-def _rows_duckdb(path: Path, mart: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _rows_duckdb(
+    path: Path, mart: str, relation: str | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    relation = relation or f"marts.{mart}"
     with duckdb.connect(str(path), read_only=True) as con:
-        cursor = con.execute(f"SELECT * FROM marts.{mart} ORDER BY {_ordered(mart)}")
+        order = ", ".join(f"{c} NULLS FIRST" for c in MART_KEYS[mart])
+        cursor = con.execute(f"SELECT * FROM {relation} ORDER BY {order}")
         return [d[0] for d in cursor.description], cursor.fetchall()
 
 
-def _rows_postgres(url: str, mart: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _rows_postgres(
+    url: str, mart: str, relation: str | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     import psycopg
 
+    relation = relation or f"marts.{mart}"
     with psycopg.connect(url) as con:
         # Byte order of text keys, as DuckDB sorts, whatever the database's collation.
-        order = ", ".join(f'{c} COLLATE "C"' if c != "month" else c for c in MART_KEYS[mart])
-        cursor = con.execute(f"SELECT * FROM marts.{mart} ORDER BY {order}")
+        order = ", ".join(
+            (f'{c} COLLATE "C"' if c != "month" else c) + " NULLS FIRST" for c in MART_KEYS[mart]
+        )
+        cursor = con.execute(f"SELECT * FROM {relation} ORDER BY {order}")
         return [d.name for d in cursor.description], cursor.fetchall()
+
+
+def _same(duck: Any, pg: Any) -> bool:
+    """Equal, of the same type; doubles (evidence averages, spreads and medians) to 12
+    significant digits, as the two engines sum floating point in their own order."""
+    if isinstance(duck, float) and isinstance(pg, float):
+        return math.isclose(duck, pg, rel_tol=1e-12, abs_tol=1e-12)
+    return duck == pg and type(duck) is type(pg)
 
 
 def test_copy_keeps_nulls_empty_strings_and_exact_values(pg_database) -> None:
@@ -130,18 +150,22 @@ def test_demo_data_marts_identical_on_duckdb_and_postgres(
     assert pg.success, pg.exception
     assert pg.statuses == duck.statuses  # same models, data tests and unit tests, all passing
 
-    for mart in MART_KEYS:
-        duck_columns, duck_rows = _rows_duckdb(home.warehouse_path, mart)
-        pg_columns, pg_rows = _rows_postgres(url, mart)
-        assert pg_columns == duck_columns, mart
-        assert len(pg_rows) == len(duck_rows) > 0, mart
+    # The marts, then the evidence the trust layer scores them by (built in PostgreSQL in
+    # PostgreSQL mode): every row, every column.
+    relations = [(mart, f"marts.{mart}") for mart in MART_KEYS]
+    relations += [(mart, evidence.table(mart)) for mart in MART_KEYS if mart in evidence.ORDER]
+    for mart, relation in relations:
+        duck_columns, duck_rows = _rows_duckdb(home.warehouse_path, mart, relation)
+        pg_columns, pg_rows = _rows_postgres(url, mart, relation)
+        assert pg_columns == duck_columns, relation
+        assert len(pg_rows) == len(duck_rows) > 0, relation
         for duck_row, pg_row in zip(duck_rows, pg_rows, strict=True):
             differences = {
                 column: (d, p)
                 for column, d, p in zip(duck_columns, duck_row, pg_row, strict=True)
-                if d != p or type(d) is not type(p)
+                if not _same(d, p)
             }
-            assert not differences, (mart, duck_row[: len(MART_KEYS[mart])], differences)
-        timings[f"{mart} rows"] = len(duck_rows)
+            assert not differences, (relation, duck_row[: len(MART_KEYS[mart])], differences)
+        timings[f"{relation} rows"] = len(duck_rows)
     print("\n" + ", ".join(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}"
                            for k, v in timings.items()))  # fmt: skip

@@ -1,8 +1,8 @@
 """Each confidence factor moves confidence the right way, on constructed histories.
 
 A client's history is stated month by month (revenue, hours, hours without a known cost,
-time entries, entries with a data-quality warning, license products); the evidence queries
-and factors run on it exactly as in the pipeline.
+time entries, entries with a data-quality warning, license products); the evidence model
+(dbt's compiled SQL) and the factors run on it exactly as in the pipeline.
 """
 
 from __future__ import annotations
