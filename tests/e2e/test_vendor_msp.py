@@ -416,10 +416,15 @@ def _vendor_home(root: Path, invoices: str) -> tuple[Settings, Path, str]:
 
 
 @pytest.fixture(scope="module")
-def canonical(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def canonical_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, str]:
     root = tmp_path_factory.mktemp("canonical_msp")
     _write_canonical_files(root / "files")
-    return _run(root / "home", root / "files", [])[1]
+    return _run(root / "home", root / "files", [])
+
+
+@pytest.fixture(scope="module")
+def canonical(canonical_home: tuple[Settings, Path, str]) -> Path:
+    return canonical_home[1]
 
 
 @pytest.fixture(scope="module")
@@ -504,3 +509,30 @@ def test_microsofts_bill_is_left_out_of_contosos_cost_and_listed(
         ).fetchone()
     # 10 x 20.00 + 2 x 72.00 / 12: the seats' cost, once; the 212.00 bill is not other cost.
     assert may == (Decimal("212.00"), Decimal("0.00"))
+
+
+def _evidence_counts(settings: Settings) -> dict[str, list[tuple]]:
+    """The input rows the trust layer counted behind each mart row (dbt's evidence models)."""
+    from moatmetrics.trust import evidence
+
+    columns = {
+        "client_profitability": "client_id, month, input_rows",
+        "staff_utilization": "staff_id, month, input_rows, logged_days, absence_days",
+    }
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return {
+            mart: con.execute(f"SELECT {wanted} FROM {evidence.table(mart)} ORDER BY ALL").fetchall()
+            for mart, wanted in columns.items()
+        }
+
+
+def test_confidence_rests_on_the_same_input_rows_in_vendor_files_as_in_canonical_ones(
+    xero: tuple[Settings, Path, str], canonical_home: tuple[Settings, Path, str]
+) -> None:
+    """ConnectWise's time entries name clients by company key and absence in its own words:
+    the trust layer counts them under the client the alias names and by the absence work
+    types, as the marts do, so each client-month and staff-month rests on as many rows as its
+    canonical twin (counted from raw, before aliases, the vendor's months had none)."""
+    got, want = _evidence_counts(xero[0]), _evidence_counts(canonical_home[0])
+    assert got == want
+    assert all(rows > 0 for _, _, rows in got["client_profitability"])
