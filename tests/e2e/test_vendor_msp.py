@@ -521,7 +521,9 @@ def _evidence_counts(settings: Settings) -> dict[str, list[tuple]]:
     }
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         return {
-            mart: con.execute(f"SELECT {wanted} FROM {evidence.table(mart)} ORDER BY ALL").fetchall()
+            mart: con.execute(
+                f"SELECT {wanted} FROM {evidence.table(mart)} ORDER BY ALL"
+            ).fetchall()
             for mart, wanted in columns.items()
         }
 
