@@ -6,10 +6,11 @@ SQL); everything after it happens in PostgreSQL:
 1. after ingest, `raw.*` is copied to `warehouse_raw.*` (`push_raw`);
 2. dbt builds `warehouse_staging`, `warehouse_intermediate` and `warehouse_marts` there;
 3. the trust layer computes in DuckDB over what dbt built, pulled back by `pull_dbt_outputs`
-   (the marts, their evidence and the churn features), and its tables are copied to
-   `warehouse_trust.*` (`push_trust`);
-4. publishing copies the snapshot into `snapshot_<id>` and marks it current
-   (`moatmetrics.snapshots.publish`).
+   (the marts, their evidence and the churn features);
+4. publishing copies the snapshot (marts with their trust columns) into `snapshot_<id>` and
+   marks it current (`moatmetrics.snapshots.publish`): the trust tables reach PostgreSQL
+   there, once, so they are not copied on their own (schema `warehouse_trust`, written and
+   never read until 2026-12-06, is dropped by the next run).
 
 Every copy is COPY in bulk, one transaction per call; no Python loop touches a data row.
 Callers hold the warehouse writer lock.
@@ -17,15 +18,18 @@ Callers hold the warehouse writer lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import duckdb
 
 from moatmetrics.marts import DBT_MARTS
 from moatmetrics.settings import PG_WAREHOUSE_SCHEMA_PREFIX, Settings
 from moatmetrics.trust import evidence
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
-from moatmetrics.warehouse.postgres import CopiedTable, copy_raw_to_postgres, pull_from_postgres
+from moatmetrics.warehouse.postgres import (
+    CopiedTable,
+    copy_raw_to_postgres,
+    drop_schemas,
+    pull_from_postgres,
+)
 
 #: Intermediate models the trust layer reads besides the marts and their evidence (the churn
 #: features), and what the run reports: held client keys, unmapped accounts, license bills
@@ -43,11 +47,18 @@ def warehouse_schema(layer: str) -> str:
     return PG_WAREHOUSE_SCHEMA_PREFIX + layer
 
 
+#: Schemas earlier releases wrote in PostgreSQL mode and nothing reads any more.
+RETIRED_SCHEMAS = (warehouse_schema(TRUST_SCHEMA),)
+
+
 def push_raw(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[CopiedTable]:
-    """Replace `warehouse_raw.*` with the local raw layer (nothing outside PostgreSQL mode)."""
+    """Replace `warehouse_raw.*` with the local raw layer (nothing outside PostgreSQL mode),
+    and drop the retired schemas, whose stale copies would only mislead a SQL reader."""
     if not settings.warehouse_url:
         return []
-    return copy_raw_to_postgres(con, settings.warehouse_url, "raw", warehouse_schema("raw"))
+    copied = copy_raw_to_postgres(con, settings.warehouse_url, "raw", warehouse_schema("raw"))
+    drop_schemas(settings.warehouse_url, RETIRED_SCHEMAS)
+    return copied
 
 
 def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[CopiedTable]:
@@ -62,14 +73,3 @@ def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> list
     ]
     wanted += [(warehouse_schema("intermediate"), name, "intermediate") for name in TRUST_INPUTS]
     return pull_from_postgres(con, settings.warehouse_url, wanted)
-
-
-def push_trust(
-    con: duckdb.DuckDBPyConnection, settings: Settings, tables: Iterable[str]
-) -> list[CopiedTable]:
-    """Copy trust tables just written locally to `warehouse_trust.*`."""
-    if not settings.warehouse_url:
-        return []
-    return copy_raw_to_postgres(
-        con, settings.warehouse_url, TRUST_SCHEMA, warehouse_schema(TRUST_SCHEMA), list(tables)
-    )

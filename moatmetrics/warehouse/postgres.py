@@ -178,6 +178,16 @@ _PG_NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
 _PG_VARCHAR = re.compile(r"^character varying\(\d+\)$")
 
 
+def drop_schemas(pg_url: str, schemas: Iterable[str]) -> None:
+    """Drop PostgreSQL schemas with everything in them, where they exist (one transaction)."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(pg_url)) as pg:
+        for schema in schemas:
+            pg.execute(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
+        pg.commit()
+
+
 def duckdb_type(pg_type: str) -> str:
     """The DuckDB (and API catalog) type name of a PostgreSQL type as `format_type` spells it."""
     text = pg_type.strip().lower()

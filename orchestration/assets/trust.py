@@ -2,7 +2,7 @@
 
 They run after dbt, in the pipeline process (the warehouse's single writer, under its lock),
 and write schema ``trust``; the publish asset depends on them and joins their tables onto the
-marts. In PostgreSQL mode each table is also copied to ``warehouse_trust`` there. Logic lives
+marts (in PostgreSQL mode the snapshot carries them there). Logic lives
 in `moatmetrics.trust`; these wrappers only add Dagster metadata.
 """
 
@@ -14,9 +14,8 @@ from moatmetrics.marts import MONTHS_TABLE
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES
 from moatmetrics.trust import scoring
-from moatmetrics.trust.tables import MODEL_TABLE, RISK_TABLE, SCHEMA, scores_table
+from moatmetrics.trust.tables import RISK_TABLE, SCHEMA, scores_table
 from moatmetrics.warehouse.connection import warehouse_connection
-from moatmetrics.warehouse.pg_mode import push_trust
 
 GROUP = "trust"
 SCORE_KEYS = {mart: dg.AssetKey([SCHEMA, scores_table(mart)]) for mart in MART_NAMES}
@@ -43,7 +42,6 @@ def _scores_asset(mart: str) -> dg.AssetsDefinition:
         settings = get_settings()
         with warehouse_connection(settings) as con:
             run = scoring.run_scores(con, settings, mart)
-            push_trust(con, settings, [scores_table(mart)])
         context.log.info(
             f"{mart}: {run.needs_review} of {run.rows} rows below {settings.review_threshold}"
         )
@@ -81,7 +79,6 @@ def client_risk(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     with warehouse_connection(settings) as con:
         result = scoring.run_churn(con)
-        push_trust(con, settings, [RISK_TABLE, MODEL_TABLE])
     model = result.model
     metadata: dict[str, dg.RawMetadataValue] = {
         "status": result.status,

@@ -220,8 +220,29 @@ def test_postgres_mode_serves_what_duckdb_mode_serves(
     duck = _run_and_serve(duck_home, {**base, "MOATMETRICS_HOME": str(duck_home)})
     pg_env = {**base, "MOATMETRICS_HOME": str(pg_home),
               "MOATMETRICS_WAREHOUSE_URL": warehouse_database["url"]}  # fmt: skip
+    # A schema an earlier release wrote and nothing reads: the run drops it.
+    with psycopg.connect(warehouse_database["url"], autocommit=True) as old:
+        old.execute("CREATE SCHEMA warehouse_trust")
+        old.execute("CREATE TABLE warehouse_trust.client_profitability_scores (x int)")
     pg = _run_and_serve(pg_home, pg_env)
+    with psycopg.connect(warehouse_database["url"]) as warehouse:
+        schemas = {
+            name
+            for (name,) in warehouse.execute(
+                "SELECT schema_name FROM information_schema.schemata"
+                " WHERE schema_name LIKE 'warehouse%'"
+            ).fetchall()
+        }
+        evidence_rows = warehouse.execute(
+            "SELECT count(*) FROM warehouse_evidence.client_profitability_evidence"
+        ).fetchone()[0]
+    assert schemas == {
+        "warehouse_raw", "warehouse_staging", "warehouse_intermediate", "warehouse_marts",
+        "warehouse_evidence", "warehouse_reference",
+    }  # fmt: skip
 
+    # dbt built the trust layer's evidence in PostgreSQL, a row per mart row.
+    assert evidence_rows == pg["current"]["row_counts"]["client_profitability"]
     for mart, _ in PAGES:
         assert pg[mart]["total"] == duck[mart]["total"] > 0, mart
         assert pg[mart]["rows"] == duck[mart]["rows"], mart
