@@ -34,3 +34,27 @@
 {% macro not_excluded() -%}
     coalesce(row_overrides.is_excluded, 0) = 0
 {%- endmacro %}
+
+{#
+    How many of the input rows behind each month of `months` (a CTE with `key_column` and
+    `month`) an analyst corrected (docs/trust.md#corrections): the located overrides of that
+    key in that month, and those without a month (a client or staff row: every month).
+    The select of a CTE, grouped by key and month; months without a correction have no row.
+#}
+{% macro overridden_rows_by_month(months, key_column) -%}
+    select
+        {{ months }}.{{ key_column }},
+        {{ months }}.month,
+        count(distinct row_overrides_located.override_entity || ':' || row_overrides_located.row_key)
+            as overridden_rows
+    from {{ months }}
+    inner join row_overrides_located
+        on row_overrides_located.{{ key_column }} = {{ months }}.{{ key_column }}
+        and (
+            row_overrides_located.month = {{ months }}.month
+            or row_overrides_located.month is null
+        )
+    group by
+        {{ months }}.{{ key_column }},
+        {{ months }}.month
+{%- endmacro %}

@@ -211,19 +211,21 @@ def _backfill_scopes(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def refresh_row_warnings(con: duckdb.DuckDBPyConnection) -> None:
+def refresh_row_warnings(con: duckdb.DuckDBPyConnection) -> int:
     """raw.row_warnings: every (upload, row) a data-quality warning was recorded on.
 
     The rows were accepted, so they are in raw, but with less trust: dbt's evidence models
     count them per mart row (the data-quality factor, docs/trust.md). A table of the raw
     layer, not a read of ``ingest.rejected_rows``, so that it reaches PostgreSQL with the
     rest of raw in PostgreSQL mode; rebuilt by every ingest step, before dbt reads it.
+    Returns its row count.
     """
     con.execute(
         "CREATE OR REPLACE TABLE raw.row_warnings AS"
         " SELECT DISTINCT upload_id, row_number FROM ingest.rejected_rows"
         " WHERE severity = 'warning' AND row_number IS NOT NULL ORDER BY ALL"
     )
+    return int(con.execute("SELECT count(*) FROM raw.row_warnings").fetchall()[0][0])
 
 
 def rebuild_raw_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> int:

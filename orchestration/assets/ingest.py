@@ -33,16 +33,20 @@ RAW_KEYS = {entity: dg.AssetKey(["raw", entity]) for entity in ENTITY_ORDER}
 #: The analysts' active corrections, copied from the app database by the same step (dbt's
 #: source `raw.row_overrides`): an asset of this step, so the job runs the whole graph.
 OVERRIDES_KEY = dg.AssetKey(["raw", "row_overrides"])
+#: The accepted rows with a data-quality warning (dbt's source `raw.row_warnings`, counted by
+#: the evidence models), rebuilt by the same step.
+WARNINGS_KEY = dg.AssetKey(["raw", "row_warnings"])
 
 
 def ingest_landing(
     settings: Settings,
-) -> tuple[list[UploadResult], dict[str, int], CopySummary]:
+) -> tuple[list[UploadResult], dict[str, int], CopySummary, int]:
     """Apply retractions, then ingest landing files not seen before (by SHA-256), referenced
     entities first, then copy the analysts' active corrections into `raw.row_overrides`
     (moatmetrics/ingest/override_copy.py).
 
-    Returns the results, the row count of every raw table afterwards and the corrections copied.
+    Returns the results, the row count of every raw table afterwards, the corrections copied
+    and the number of accepted rows with a data-quality warning.
     """
     results: list[UploadResult] = []
     preload_in_background()
@@ -58,7 +62,7 @@ def ingest_landing(
                 quarantine(con, path, result, settings)
             results.append(report_upload(con, result))
         corrections = copy_active_overrides(con, settings)  # dbt applies them
-        refresh_row_warnings(con)  # dbt's evidence models count them
+        warned_rows = refresh_row_warnings(con)  # dbt's evidence models count them
         # What dbt is handed, fingerprinted: publish records it beside the snapshot, and the
         # next run with nothing new ends before it starts (moatmetrics/run_inputs.py).
         record_run_inputs(con, run_inputs(con, settings, corrections.digest))
@@ -67,7 +71,7 @@ def ingest_landing(
             for entity in ENTITY_ORDER
         }
         push_raw(con, settings)  # PostgreSQL mode: dbt builds from there
-    return results, counts, corrections
+    return results, counts, corrections, warned_rows
 
 
 def _describe(result: UploadResult) -> str:
@@ -91,13 +95,20 @@ def _describe(result: UploadResult) -> str:
             description="The analysts' active corrections, copied from the app database on"
             " every run; dbt applies them (docs/trust.md#corrections).",
             kinds={"duckdb"},
-        )
+        ),
+        dg.AssetSpec(
+            WARNINGS_KEY,
+            group_name="ingest",
+            description="The accepted rows that carry a data-quality warning, by upload and"
+            " row; dbt's evidence models count them (docs/trust.md).",
+            kinds={"duckdb"},
+        ),
     ],
     check_specs=[check_spec(key, entity) for entity, key in RAW_KEYS.items()],
 )
 def raw_tables(context: dg.AssetExecutionContext):
     settings = get_settings()
-    results, counts, corrections = ingest_landing(settings)
+    results, counts, corrections, warned_rows = ingest_landing(settings)
     if corrections.copied:
         context.log.info(
             f"{corrections.copied} correction(s) to apply; row not found in the latest data:"
@@ -135,6 +146,9 @@ def raw_tables(context: dg.AssetExecutionContext):
             "active_corrections": dg.MetadataValue.int(corrections.copied),
             "row_not_found": dg.MetadataValue.json(corrections.row_not_found),
         },
+    )
+    yield dg.MaterializeResult(
+        asset_key=WARNINGS_KEY, metadata={"warned_rows": dg.MetadataValue.int(warned_rows)}
     )
     for entity, key in RAW_KEYS.items():
         yield audited(check_result(key, [r for r in results if r.entity == entity], unassigned))

@@ -13,7 +13,7 @@ import dagster as dg
 from moatmetrics.marts import MONTHS_TABLE
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import MART_NAMES
-from moatmetrics.trust import scoring
+from moatmetrics.trust import evidence, scoring
 from moatmetrics.trust.tables import RISK_TABLE, SCHEMA, scores_table
 from moatmetrics.warehouse.connection import warehouse_connection
 
@@ -30,7 +30,8 @@ TRUST_KEYS = [*SCORE_KEYS.values(), RISK_KEY]
 def _scores_asset(mart: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=SCORE_KEYS[mart],
-        deps=[dg.AssetKey(["marts", mart]), MONTHS_KEY],
+        # The evidence model reads the mart: scores follow mart -> evidence -> scores.
+        deps=[dg.AssetKey([evidence.SCHEMA, evidence.model_name(mart)]), MONTHS_KEY],
         group_name=GROUP,
         kinds={"python", "duckdb"},
         description=(

@@ -65,6 +65,8 @@ def _sorted_expected(expected: list[dict], mart: str) -> list[dict]:
 
 
 def test_definitions_load():
+    from dagster import AssetKey
+
     from orchestration.definitions import defs
 
     keys = {"/".join(k.path) for k in defs.resolve_asset_graph().get_all_asset_keys()}
@@ -73,6 +75,14 @@ def test_definitions_load():
     for mart in MART_NAMES:
         assert f"marts/{mart}" in keys
     assert "published/snapshot" in keys
+    # Lineage as the UI shows it: raw -> mart -> its evidence -> its trust scores.
+    graph = defs.resolve_asset_graph()
+    for mart in MART_NAMES:
+        evidence = AssetKey(["evidence", f"{mart}_evidence"])
+        assert AssetKey(["marts", mart]) in graph.get(evidence).parent_keys
+        assert evidence in graph.get(AssetKey(["trust", f"{mart}_scores"])).parent_keys
+    evidence_inputs = graph.get(AssetKey(["staging", "stg_raw__row_warnings"])).parent_keys
+    assert evidence_inputs == {AssetKey(["raw", "row_warnings"])}
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert "contract_suite" in checks
     assert defs.resolve_implicit_global_asset_job_def() is not None

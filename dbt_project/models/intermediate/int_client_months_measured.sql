@@ -141,21 +141,7 @@ other_cost_by_client_month as (
 
 overridden_rows_by_client_month as (
 
-    select
-        client_months.client_id,
-        client_months.month,
-        count(distinct row_overrides_located.override_entity || ':' || row_overrides_located.row_key)
-            as overridden_rows
-    from client_months
-    inner join row_overrides_located
-        on row_overrides_located.client_id = client_months.client_id
-        and (
-            row_overrides_located.month = client_months.month
-            or row_overrides_located.month is null
-        )
-    group by
-        client_months.client_id,
-        client_months.month
+    {{ overridden_rows_by_month('client_months', 'client_id') }}
 
 ),
 

@@ -21,21 +21,7 @@ row_overrides_located as (
 {# Input rows behind the month that an analyst corrected (docs/trust.md#corrections). #}
 overridden_rows_by_staff_month as (
 
-    select
-        staff_months.staff_id,
-        staff_months.month,
-        count(distinct row_overrides_located.override_entity || ':' || row_overrides_located.row_key)
-            as overridden_rows
-    from staff_months
-    inner join row_overrides_located
-        on row_overrides_located.staff_id = staff_months.staff_id
-        and (
-            row_overrides_located.month = staff_months.month
-            or row_overrides_located.month is null
-        )
-    group by
-        staff_months.staff_id,
-        staff_months.month
+    {{ overridden_rows_by_month('staff_months', 'staff_id') }}
 
 ),
 
