@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, func, insert, select, update
@@ -51,6 +51,18 @@ class SyncSummary:
     reopened: int = 0
     unchanged: int = 0
     resolved: int = 0
+    #: row_key -> status of every synced item as the sync left it (open, or a reviewer's
+    #: decision that still holds): the trust tables carry it, with no second read.
+    statuses: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def counts(self) -> dict[str, int]:
+        """The four counts, as the audit entry and the run's metadata report them."""
+        return {
+            "created": self.created,
+            "reopened": self.reopened,
+            "unchanged": self.unchanged,
+            "resolved": self.resolved,
+        }
 
 
 def _load_existing(session: Session, mart: str, keys: list[str]) -> dict[str, tuple[int, str, str]]:
@@ -133,6 +145,7 @@ def sync_review_items(
     entries = {str(e["row_key"]): e for e in rows}
     created: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
+    statuses: dict[str, str] = {}
     reopened = unchanged = 0
     with session_scope(settings, write=True) as session:
         existing = _load_existing(session, mart, list(entries))
@@ -142,6 +155,7 @@ def sync_review_items(
             known = existing.get(key)
             if known is None:
                 created.append({"mart": mart, "row_key": key, "status": "open", **content})
+                statuses[key] = "open"
                 continue
             item_id, known_digest, status = known
             if known_digest != digest or status == "resolved":
@@ -149,6 +163,7 @@ def sync_review_items(
                 reopened += 1
             else:
                 unchanged += 1
+            statuses[key] = content.get("status", status)
             changed.append({"id": item_id, **content})
         for start in range(0, len(created), _CHUNK):
             session.execute(insert(ReviewItem), created[start : start + _CHUNK])
@@ -160,10 +175,10 @@ def sync_review_items(
                 if same:
                     session.execute(update(ReviewItem), same)
         resolved = _resolve_unflagged(session, mart, set(entries))
-        summary = SyncSummary(len(created), reopened, unchanged, resolved)
+        summary = SyncSummary(len(created), reopened, unchanged, resolved, statuses)
         audit.append(
             session, audit.PIPELINE, "pipeline.review_sync", "ok", target=f"reviews/{mart}",
-            details={"snapshot_id": snapshot_id, **summary.__dict__},
+            details={"snapshot_id": snapshot_id, **summary.counts()},
         )  # fmt: skip
     return summary
 

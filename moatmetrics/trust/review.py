@@ -7,7 +7,7 @@ row's own entity, so a reviewer's decision sticks while those numbers are unchan
 later run that changes them re-opens the item; explanations and drivers (which compare with
 the portfolio) are stored on the item but not hashed. So are the item's reason kind, money at
 stake and subject name (`moatmetrics.trust.review_reasons`), which the queue filters and sorts
-by. The status read back (flagged rows only; the others are `tables.NOT_REQUIRED`) is written
+by. The status the sync leaves (flagged rows only; the others are `tables.NOT_REQUIRED`) is written
 into the trust tables, so publishing needs only the warehouse.
 """
 
@@ -20,17 +20,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from moatmetrics.appdb import audit
-from moatmetrics.appdb.db import session_scope
-from moatmetrics.appdb.models import ReviewItem
 from moatmetrics.appdb.reviews import SyncSummary, sync_review_items
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.trust import review_reasons
 from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS
-
-_CHUNK = 500
 
 
 def row_keys(mart: str, rows: pd.DataFrame) -> list[str]:
@@ -100,19 +95,6 @@ def review_entries(
     return entries
 
 
-def statuses(settings: Settings | None, mart: str, keys: list[str]) -> dict[str, str]:
-    """Current status of the given items (open, approved, rejected, resolved)."""
-    found: dict[str, str] = {}
-    with session_scope(settings) as session:
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            query = select(ReviewItem.row_key, ReviewItem.status).where(
-                ReviewItem.mart == mart, ReviewItem.row_key.in_(chunk)
-            )
-            found.update({key: status for key, status in session.execute(query)})
-    return found
-
-
 def sync(
     settings: Settings | None,
     mart: str,
@@ -124,6 +106,4 @@ def sync(
     threshold = (settings or get_settings()).review_threshold
     entries = review_entries(mart, flagged, list(mart_columns), threshold, client_names)
     summary = sync_review_items(mart, entries, settings)
-    keys = row_keys(mart, flagged)
-    current = statuses(settings, mart, keys)
-    return [current.get(key, "open") for key in keys], summary
+    return [summary.statuses[entry["row_key"]] for entry in entries], summary
