@@ -137,49 +137,15 @@ license_coverage as (
 
 ),
 
-{# The calendar months before the row's month (a range, so gaps shorten the history):
-   three for the averages explanations compare with, six for the spread consistency is
-   judged by. #}
+{# The client's trailing three months and previous six (macros/evidence_history.sql). #}
 client_months_with_history as (
 
     select
         client_profitability.*,
-        count(*) over trailing_months as history_months,
-        cast(avg(revenue) over trailing_months as double precision)
-            as avg_revenue,
-        cast(avg(labor_cost) over trailing_months as double precision)
-            as avg_labor_cost,
-        cast(avg(license_cost) over trailing_months as double precision)
-            as avg_license_cost,
-        cast(avg(other_cost) over trailing_months as double precision)
-            as avg_other_cost,
-        cast(avg(total_cost) over trailing_months as double precision)
-            as avg_total_cost,
-        cast(avg(labor_hours) over trailing_months as double precision)
-            as avg_labor_hours,
-        count(*) over previous_six_months as hist_n,
-        cast(avg(revenue) over previous_six_months as double precision)
-            as hist_avg_revenue,
-        cast(stddev_samp(revenue) over previous_six_months as double precision)
-            as hist_sd_revenue,
-        cast(avg(total_cost) over previous_six_months as double precision)
-            as hist_avg_total_cost,
-        cast(stddev_samp(total_cost) over previous_six_months as double precision)
-            as hist_sd_total_cost,
-        cast(avg(labor_hours) over previous_six_months as double precision)
-            as hist_avg_labor_hours,
-        cast(stddev_samp(labor_hours) over previous_six_months as double precision)
-            as hist_sd_labor_hours
+        {{ trailing_averages(['revenue', 'labor_cost', 'license_cost', 'other_cost', 'total_cost', 'labor_hours']) }},
+        {{ history_spreads(['revenue', 'total_cost', 'labor_hours']) }}
     from client_profitability
-    window
-        trailing_months as (
-            partition by client_id order by month
-            range between interval '3 months' preceding and interval '1 month' preceding
-        ),
-        previous_six_months as (
-            partition by client_id order by month
-            range between interval '6 months' preceding and interval '1 month' preceding
-        )
+    {{ history_windows(['client_id']) }}
 
 ),
 

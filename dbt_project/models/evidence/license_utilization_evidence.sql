@@ -47,7 +47,8 @@ snapshot_rows_by_product_month as (
 
 ),
 
-{# The calendar months before the row's month (a range, so gaps shorten the history). #}
+{# The product's months so far, its trailing three months and previous six
+   (macros/evidence_history.sql). #}
 license_months_with_history as (
 
     select
@@ -56,29 +57,10 @@ license_months_with_history as (
             partition by client_id, vendor, product order by month rows unbounded preceding
         ) as snapshot_months,
         min(month) over (partition by client_id, vendor, product) as first_month,
-        count(*) over trailing_months as history_months,
-        cast(avg(seats_purchased) over trailing_months as double precision)
-            as avg_seats_purchased,
-        cast(avg(seats_active) over trailing_months as double precision) as avg_seats_active,
-        count(*) over previous_six_months as hist_n,
-        cast(avg(seats_purchased) over previous_six_months as double precision)
-            as hist_avg_seats_purchased,
-        cast(stddev_samp(seats_purchased) over previous_six_months as double precision)
-            as hist_sd_seats_purchased,
-        cast(avg(seats_active) over previous_six_months as double precision)
-            as hist_avg_seats_active,
-        cast(stddev_samp(seats_active) over previous_six_months as double precision)
-            as hist_sd_seats_active
+        {{ trailing_averages(['seats_purchased', 'seats_active']) }},
+        {{ history_spreads(['seats_purchased', 'seats_active']) }}
     from license_utilization
-    window
-        trailing_months as (
-            partition by client_id, vendor, product order by month
-            range between interval '3 months' preceding and interval '1 month' preceding
-        ),
-        previous_six_months as (
-            partition by client_id, vendor, product order by month
-            range between interval '6 months' preceding and interval '1 month' preceding
-        )
+    {{ history_windows(['client_id', 'vendor', 'product']) }}
 
 ),
 

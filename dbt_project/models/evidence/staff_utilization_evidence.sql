@@ -64,43 +64,15 @@ time_entries_by_staff_month as (
 
 ),
 
-{# The calendar months before the row's month (a range, so gaps shorten the history). #}
+{# The staff member's trailing three months and previous six (macros/evidence_history.sql). #}
 staff_months_with_history as (
 
     select
         staff_utilization.*,
-        count(*) over trailing_months as history_months,
-        cast(avg(logged_hours) over trailing_months as double precision) as avg_logged_hours,
-        cast(avg(billable_hours) over trailing_months as double precision) as avg_billable_hours,
-        cast(avg(available_hours) over trailing_months as double precision)
-            as avg_available_hours,
-        count(*) over previous_six_months as hist_n,
-        cast(avg(logged_ratio) over previous_six_months as double precision)
-            as hist_avg_logged_ratio,
-        cast(stddev_samp(logged_ratio) over previous_six_months as double precision)
-            as hist_sd_logged_ratio,
-        cast(avg(utilization) over previous_six_months as double precision)
-            as hist_avg_utilization,
-        cast(stddev_samp(utilization) over previous_six_months as double precision)
-            as hist_sd_utilization,
-        cast(avg(logged_hours) over previous_six_months as double precision)
-            as hist_avg_logged_hours,
-        cast(stddev_samp(logged_hours) over previous_six_months as double precision)
-            as hist_sd_logged_hours,
-        cast(avg(billable_hours) over previous_six_months as double precision)
-            as hist_avg_billable_hours,
-        cast(stddev_samp(billable_hours) over previous_six_months as double precision)
-            as hist_sd_billable_hours
+        {{ trailing_averages(['logged_hours', 'billable_hours', 'available_hours']) }},
+        {{ history_spreads(['logged_ratio', 'utilization', 'logged_hours', 'billable_hours']) }}
     from staff_utilization
-    window
-        trailing_months as (
-            partition by staff_id order by month
-            range between interval '3 months' preceding and interval '1 month' preceding
-        ),
-        previous_six_months as (
-            partition by staff_id order by month
-            range between interval '6 months' preceding and interval '1 month' preceding
-        )
+    {{ history_windows(['staff_id']) }}
 
 ),
 
