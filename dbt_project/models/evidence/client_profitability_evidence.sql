@@ -154,21 +154,14 @@ portfolio_months as (
     select
         month,
         count(*) as portfolio_clients,
-        percentile_cont(0.5) within group (
-            order by cast(gross_margin as double precision)
-        ) as median_gross_margin,
-        percentile_cont(0.5) within group (
-            order by cast(labor_cost as double precision) / cast(revenue as double precision)
-        ) as median_labor_share,
-        percentile_cont(0.5) within group (
-            order by cast(license_cost as double precision) / cast(revenue as double precision)
-        ) as median_license_share,
-        percentile_cont(0.5) within group (
-            order by cast(other_cost as double precision) / cast(revenue as double precision)
-        ) as median_other_share,
-        percentile_cont(0.5) within group (
-            order by cast(effective_hourly_rate as double precision)
-        ) as median_effective_hourly_rate
+        {{ median('gross_margin') }} as median_gross_margin,
+        {{ median('cast(labor_cost as double precision) / cast(revenue as double precision)') }}
+            as median_labor_share,
+        {{ median('cast(license_cost as double precision) / cast(revenue as double precision)') }}
+            as median_license_share,
+        {{ median('cast(other_cost as double precision) / cast(revenue as double precision)') }}
+            as median_other_share,
+        {{ median('effective_hourly_rate') }} as median_effective_hourly_rate
     from client_profitability
     where revenue > 0
     group by month

@@ -71,9 +71,7 @@ portfolio_product_months as (
         product,
         month,
         count(*) as portfolio_clients,
-        percentile_cont(0.5) within group (
-            order by cast(utilization_rate as double precision)
-        ) as median_utilization_rate
+        {{ median('utilization_rate') }} as median_utilization_rate
     from license_utilization
     where utilization_rate is not null
     group by

@@ -81,9 +81,7 @@ team_months as (
     select
         month,
         count(*) as portfolio_staff,
-        percentile_cont(0.5) within group (
-            order by cast(utilization as double precision)
-        ) as median_utilization
+        {{ median('utilization') }} as median_utilization
     from staff_utilization
     where utilization is not null
     group by month
