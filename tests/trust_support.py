@@ -8,7 +8,6 @@ month by month and watch one factor move; the evidence is the dbt model's compil
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -53,32 +52,18 @@ _INPUT_DDL = (
 def evidence_sql(mart: str) -> str:
     """The evidence model of `mart` as dbt compiles it (dbt_project/models/evidence): the
     tests run the product's SQL, not a copy. Compiled once per process, in-process."""
-    from dbt.cli.main import dbtRunner
-
-    from moatmetrics.settings import DBT_PROJECT_DIR
     from moatmetrics.trust import evidence
-    from moatmetrics.warehouse.connection import release_dbt_duckdb
+    from tests.integration.dbt.dbt_test_support import run_dbt
 
     work = Path(tempfile.mkdtemp(prefix="moatmetrics-evidence-sql-"))
-    names = ("MOATMETRICS_WAREHOUSE_PATH", "DO_NOT_TRACK")
-    before = {name: os.environ.get(name) for name in names}
-    os.environ.update({"MOATMETRICS_WAREHOUSE_PATH": str(work / "w.duckdb"), "DO_NOT_TRACK": "1"})
-    try:
-        result = dbtRunner().invoke(
-            ["compile", "--quiet", "--select", f"path:models/{evidence.SCHEMA}"]
-            + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-            + ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-        )
-    finally:
-        release_dbt_duckdb()
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    assert result.success, result.exception
-    compiled = work / "target" / "compiled" / "moatmetrics" / "models" / evidence.SCHEMA
-    return (compiled / f"{evidence.model_name(mart)}.sql").read_text(encoding="utf-8")
+    compiled = run_dbt(
+        ["compile", "--quiet", "--select", f"path:models/{evidence.SCHEMA}"],
+        work,
+        {"MOATMETRICS_WAREHOUSE_PATH": str(work / "w.duckdb")},
+    )
+    assert compiled.success, compiled.exception
+    models = compiled.target_path / "compiled" / "moatmetrics" / "models" / evidence.SCHEMA
+    return (models / f"{evidence.model_name(mart)}.sql").read_text(encoding="utf-8")
 
 
 def month(index: int) -> date:

@@ -158,7 +158,7 @@ def ensure_ingest_schema(con: duckdb.DuckDBPyConnection) -> None:
                     f" {c.name} {SQL_TYPES[c.type]}"
                 )
     ensure_row_overrides_table(con)  # analysts' corrections, read by dbt
-    refresh_row_warnings(con)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {_ROW_WARNINGS}")  # refreshed by each ingest step
 
 
 def _scope_bounds(entity_name: str, rows: str) -> str:
@@ -211,20 +211,23 @@ def _backfill_scopes(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+#: raw.row_warnings: every (upload, row) a data-quality warning was recorded on.
+_ROW_WARNINGS = (
+    "raw.row_warnings AS SELECT DISTINCT upload_id, row_number FROM ingest.rejected_rows"
+    " WHERE severity = 'warning' AND row_number IS NOT NULL ORDER BY ALL"
+)
+
+
 def refresh_row_warnings(con: duckdb.DuckDBPyConnection) -> int:
-    """raw.row_warnings: every (upload, row) a data-quality warning was recorded on.
+    """Rebuild raw.row_warnings; returns its row count.
 
     The rows were accepted, so they are in raw, but with less trust: dbt's evidence models
     count them per mart row (the data-quality factor, docs/trust.md). A table of the raw
     layer, not a read of ``ingest.rejected_rows``, so that it reaches PostgreSQL with the
-    rest of raw in PostgreSQL mode; rebuilt by every ingest step, before dbt reads it.
-    Returns its row count.
+    rest of raw in PostgreSQL mode; rebuilt by every ingest step, before dbt reads it
+    (`ensure_ingest_schema` only creates it where it is missing).
     """
-    con.execute(
-        "CREATE OR REPLACE TABLE raw.row_warnings AS"
-        " SELECT DISTINCT upload_id, row_number FROM ingest.rejected_rows"
-        " WHERE severity = 'warning' AND row_number IS NOT NULL ORDER BY ALL"
-    )
+    con.execute(f"CREATE OR REPLACE TABLE {_ROW_WARNINGS}")
     return int(con.execute("SELECT count(*) FROM raw.row_warnings").fetchall()[0][0])
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import duckdb
 
-from moatmetrics.marts import DBT_MARTS
+from moatmetrics.marts import DBT_MARTS, MART_NAMES
 from moatmetrics.settings import PG_WAREHOUSE_SCHEMA_PREFIX, Settings
 from moatmetrics.trust import evidence
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
@@ -68,8 +68,7 @@ def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> list
     wanted = [(warehouse_schema("marts"), mart, "marts") for mart in DBT_MARTS]
     wanted += [
         (warehouse_schema(evidence.SCHEMA), evidence.model_name(mart), evidence.SCHEMA)
-        for mart in DBT_MARTS
-        if mart in evidence.ORDER
+        for mart in MART_NAMES
     ]
     wanted += [(warehouse_schema("intermediate"), name, "intermediate") for name in TRUST_INPUTS]
     return pull_from_postgres(con, settings.warehouse_url, wanted)
