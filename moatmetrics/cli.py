@@ -25,7 +25,6 @@ from moatmetrics.cli_sources import add_parsers as add_sources_parsers
 from moatmetrics.ingest.contract import load_order
 from moatmetrics.ingest.readers import FORMATS
 from moatmetrics.settings import (
-    REPO_ROOT,
     Settings,
     SettingsError,
     apply_process_environment,
@@ -389,6 +388,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
     settings = _settings()
     ensure_dbt_manifest()
     print(f"Dagster UI on http://{args.host}:{args.port}/", flush=True)
@@ -398,7 +399,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "dagster",
         "dev",
         "-w",
-        str(REPO_ROOT / "workspace.yaml"),
+        str(files("orchestration") / "workspace.yaml"),  # the code location's, as installed
         "-h",
         args.host,
         "-p",

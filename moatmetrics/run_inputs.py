@@ -46,6 +46,7 @@ MART_ENVIRONMENT = ("MOATMETRICS_LICENSE_SUPPLIERS", "MOATMETRICS_ABSENCE_WORK_T
 COMPUTING_LIBRARIES = ("duckdb", "dbt-core", "dbt-duckdb", "dbt-postgres", "scikit-learn", "shap")
 _SOURCE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".json"}
 _PACKAGE_DIRS = ("moatmetrics", "orchestration")
+_DBT_OUTPUT_DIRS = ("target", "logs", "dbt_packages")
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,7 @@ def code_digest() -> str:
 
     Computed once per process: a few hundred small files, read in milliseconds.
     """
-    sha = hashlib.sha256(
-        source_digest(Path(__file__).resolve().parents[1], DBT_PROJECT_DIR).encode()
-    )
+    sha = hashlib.sha256(source_digest(Path(__file__).resolve().parents[1]).encode())
     for library in COMPUTING_LIBRARIES:
         try:
             sha.update(f"{library}={metadata.version(library)}\0".encode())
@@ -86,25 +85,23 @@ def code_digest() -> str:
     return sha.hexdigest()
 
 
-def source_digest(package_root: Path, dbt_project: Path) -> str:
-    """SHA-256 of the source files by their names inside the package and the dbt project.
+def source_digest(package_root: Path) -> str:
+    """SHA-256 of the source files (code, dbt project, suites, profiles) by their names.
 
-    Files are named and ordered relative to their project, so a copy installed elsewhere
-    (another checkout, site-packages, a temporary folder) fingerprints the same.
+    Files are named and ordered relative to the folder holding the packages, so a copy
+    installed elsewhere (another checkout, site-packages, a temporary folder) fingerprints
+    the same. What dbt writes into its project (target/, logs/) is output, not code.
     """
+    dbt_project = package_root / DBT_PROJECT_DIR.relative_to(DBT_PROJECT_DIR.parents[1])
+    dbt_output = [dbt_project / folder for folder in _DBT_OUTPUT_DIRS]
     named: dict[str, Path] = {}
     for folder in _PACKAGE_DIRS:
         for path in (package_root / folder).rglob("*"):
-            if path.suffix in _SOURCE_SUFFIXES and path.is_file():
-                named[path.relative_to(package_root).as_posix()] = path
-    dbt_files = [dbt_project / "dbt_project.yml"]
-    for folder in ("models", "macros", "seeds", "snapshots", "tests"):
-        dbt_files.extend(
-            p for p in (dbt_project / folder).rglob("*") if p.suffix in _SOURCE_SUFFIXES
-        )
-    for path in dbt_files:
-        if path.is_file():
-            named["dbt_project/" + path.relative_to(dbt_project).as_posix()] = path
+            if path.suffix not in _SOURCE_SUFFIXES or not path.is_file():
+                continue
+            if any(path.is_relative_to(output) for output in dbt_output):
+                continue
+            named[path.relative_to(package_root).as_posix()] = path
     sha = hashlib.sha256()
     for name in sorted(named):
         sha.update(name.encode() + b"\0" + named[name].read_bytes() + b"\0")

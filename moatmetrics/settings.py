@@ -1,7 +1,8 @@
 """Where MoatMetrics keeps its state, and the knobs a user may turn.
 
 Everything lives under one folder, ``MOATMETRICS_HOME`` (default: ``.moatmetrics`` in the
-checkout, git-ignored), so a whole installation can be backed up or wiped as one folder.
+folder MoatMetrics is started from; git-ignored in the checkout), so a whole installation can
+be backed up or wiped as one folder.
 Settings are read from the environment each time they are asked for, so tests and the CLI
 can point one process at several homes.
 """
@@ -19,9 +20,13 @@ from urllib.parse import unquote, urlsplit
 
 from moatmetrics import TELEMETRY_OFF_ENV
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+# The files the code runs with ship inside the package, so an installed MoatMetrics (a wheel
+# in site-packages) finds them where the code is, whatever the working directory.
+PACKAGE_DIR = Path(__file__).resolve().parent
+DBT_PROJECT_DIR = PACKAGE_DIR / "dbt_project"
+EXPECTATIONS_DIR = PACKAGE_DIR / "quality" / "expectations"
+#: Dagster's instance configuration, copied into each home's `dagster/` folder.
+DAGSTER_INSTANCE_YAML = PACKAGE_DIR / "dagster.yaml"
 
 WAREHOUSE_URL_ENV = "MOATMETRICS_WAREHOUSE_URL"
 #: In PostgreSQL mode the pipeline's layers live in schemas `warehouse_raw`, `warehouse_marts`...
@@ -157,7 +162,7 @@ class Settings:
 
 
 def default_home() -> Path:
-    return REPO_ROOT / ".moatmetrics"
+    return Path.cwd() / ".moatmetrics"
 
 
 def get_settings() -> Settings:
@@ -422,7 +427,7 @@ def ensure_home(settings: Settings) -> None:
     ):
         folder.mkdir(parents=True, exist_ok=True)
     dagster_yaml = settings.dagster_home / "dagster.yaml"
-    shipped = REPO_ROOT / "dagster.yaml"
+    shipped = DAGSTER_INSTANCE_YAML
     if not dagster_yaml.exists() or dagster_yaml.read_text() != shipped.read_text():
         dagster_yaml.write_text(shipped.read_text())
 

@@ -123,7 +123,7 @@ class InProcessDbt(dg.ConfigurableResource):
 def seed_partial_parse(target_path: Path) -> None:
     """A home's first dbt run starts from the installation's parse of the project.
 
-    `moatmetrics prepare` (run by `make install`) parses the project into dbt_project/target.
+    `moatmetrics prepare` (run by `make install`) parses the project into its target/ folder.
     A home's own target folder has no parse before its first run, so dbt parsed the whole
     project (about 4 s); from a copy of the installation's, it checks the project files,
     profile and variables against it and re-parses only what differs, or all when the

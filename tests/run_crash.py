@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from checkout import REPO_ROOT
+
 from moatmetrics.run_lock import PAUSE_ENV
-from moatmetrics.settings import REPO_ROOT
 
 BIN = Path(sys.executable).parent / "moatmetrics"
 HANDMADE = REPO_ROOT / "tests" / "fixtures" / "handmade"

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-
-from moatmetrics.settings import REPO_ROOT
+from checkout import REPO_ROOT
 
 T = TypeVar("T")
 

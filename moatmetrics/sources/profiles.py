@@ -1,4 +1,4 @@
-"""Source profiles: YAML files in ``sources/`` (shipped) and ``$MOATMETRICS_HOME/sources/``.
+"""Source profiles: YAML files shipped in ``shipped/`` here and in ``$MOATMETRICS_HOME/sources/``.
 
 A profile is data, validated when it is loaded so that a mistake is reported with the file
 and the key to fix instead of surfacing as a SQL error in the middle of an upload.
@@ -14,9 +14,8 @@ from typing import Any
 import yaml
 
 from moatmetrics.ingest.contract import ENTITIES
-from moatmetrics.settings import REPO_ROOT
 
-SHIPPED_DIR = REPO_ROOT / "sources"
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 FAMILIES = ("connectwise", "autotask", "halopsa", "xero", "qbo", "m365_domain", "m365_tenant")
 FORMATS = ("csv", "json")
 TRANSFORMS = ("text", "date", "local_date", "money", "pseudonym")

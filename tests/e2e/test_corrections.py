@@ -44,7 +44,7 @@ entity: time_entries
 family: connectwise
 format: csv
 description: ConnectWise time entries flattened to CSV by a script that leaves `id` out.
-origin: tests (ConnectWise TimeEntry fields, as in sources/connectwise_time_entries.yaml)
+origin: tests (ConnectWise TimeEntry fields, as in the shipped connectwise_time_entries.yaml)
 signature: [company.identifier, member.identifier, timeStart, actualHours, billableOption]
 columns:
   staff_id: member.identifier

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from checkout import REPO_ROOT
 from dagster._core.launcher import WorkerStatus
 from run_crash import (
     Run,
@@ -25,8 +26,9 @@ from run_crash import (
     wait_for,
 )
 
+import orchestration
 from moatmetrics.run_lock import ORPHANED_MESSAGE
-from moatmetrics.settings import REPO_ROOT
+from moatmetrics.settings import DAGSTER_INSTANCE_YAML
 
 pytestmark = pytest.mark.usefixtures("dbt_manifest")
 
@@ -42,7 +44,7 @@ def test_the_daemon_launches_the_scheduled_run_after_a_killed_run(tmp_path: Path
     (killed_run,) = dagster_runs(home)
     assert dagster_runs(home)[killed_run].status.value == "STARTED"
 
-    workspace = str(REPO_ROOT / "workspace.yaml")
+    workspace = str(Path(orchestration.__file__).resolve().parent / "workspace.yaml")
     started = subprocess.run(
         [str(BIN / "dagster"), "schedule", "start", "daily_pipeline", "-w", workspace],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
@@ -83,7 +85,7 @@ def test_shipped_instance_config_monitors_runs(tmp_path: Path) -> None:
 
     from orchestration.run_launcher import MoatMetricsRunLauncher
 
-    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_INSTANCE_YAML.read_text())
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.run_monitoring_enabled is True
         assert isinstance(instance.run_launcher, MoatMetricsRunLauncher)

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from checkout import REPO_ROOT
 from serving import free_port, wait_for_api, wait_until
-
-from moatmetrics.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -211,7 +211,7 @@ print("asked:", ",".join(asked) or "nothing")
 def test_fastapi_telemetry_is_off_even_when_the_environment_asks_for_it(tmp_path):
     """FastAPI hands requests to any OpenTelemetry provider configured in the process and, with
     FASTAPI_OTEL_AUTO_CONFIGURE=true, adds OTLP exporters: the API must do neither."""
-    from moatmetrics.settings import REPO_ROOT
+    from checkout import REPO_ROOT
 
     env = {
         **os.environ,

@@ -17,10 +17,11 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+from checkout import REPO_ROOT
 from postgres_server import PG, admin_connection, database_url
 from snapshot_warehouse import MARTS, small_warehouse
 
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 from moatmetrics.snapshots import publish
 from moatmetrics.warehouse.postgres import (
     READER_ROLE,

@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from checkout import REPO_ROOT
 
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_upload_id
 from moatmetrics.ingest.landing import sha256_of
 from moatmetrics.ingest.loader import UploadResult
 from moatmetrics.run_lock import QUEUED_LOCK
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 from moatmetrics.upload_runs import request_run
 
 

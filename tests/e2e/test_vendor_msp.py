@@ -30,7 +30,7 @@ import pytest
 
 from moatmetrics.cli import main
 from moatmetrics.marts import DBT_MARTS
-from moatmetrics.settings import Settings, ensure_home, get_settings
+from moatmetrics.settings import DBT_PROJECT_DIR, Settings, ensure_home, get_settings
 from tests.integration.sources.vendor_files import (
     csv_text,
     cw_addition,
@@ -440,9 +440,8 @@ def quickbooks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path
 def _mart_rows(snapshot: Path) -> dict[str, list[dict]]:
     import yaml
 
-    models = yaml.safe_load(
-        (Path(__file__).parents[2] / "dbt_project/models/marts/_marts__models.yml").read_text()
-    )["models"]
+    marts_yml = DBT_PROJECT_DIR / "models/marts/_marts__models.yml"
+    models = yaml.safe_load(marts_yml.read_text())["models"]
     columns = {m["name"]: [c["name"] for c in m["columns"]] for m in models}
     marts: dict[str, list[dict]] = {}
     with duckdb.connect(str(snapshot), read_only=True) as con:

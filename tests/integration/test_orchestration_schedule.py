@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from moatmetrics.run_lock import RUNNING_LOCK
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import DAGSTER_INSTANCE_YAML, Settings
 
 pytestmark = pytest.mark.usefixtures("dbt_manifest")
 
@@ -86,7 +86,7 @@ def test_landing_sensor_asks_for_a_run_only_when_a_file_lands(home: Settings) ->
 def test_shipped_instance_config(tmp_path) -> None:
     """The shipped dagster.yaml loads in Dagster 1.13: telemetry off, one run at a time, run
     retries for crashed runs only."""
-    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_INSTANCE_YAML.read_text())
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.telemetry_enabled is False
         assert instance.nux_enabled is False  # no first-visit e-mail prompt in the UI

@@ -14,12 +14,13 @@ import sys
 
 import duckdb
 import pytest
+from checkout import REPO_ROOT
 from snapshot_warehouse import MARTS, small_warehouse
 from sqlalchemy import select
 
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import AuditEntry
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 from moatmetrics.snapshots import (
     POINTER_NAME,
     current_snapshot_id,

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from checkout import REPO_ROOT
 from fixture_files import HANDMADE
 from serving import wait_until
 from sqlalchemy import func, select
@@ -20,7 +21,6 @@ from sqlalchemy import func, select
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import AuditEntry
 from moatmetrics.run_lock import warehouse_lock
-from moatmetrics.settings import REPO_ROOT
 
 PATHS = ("/api/v1/me", "/api/v1/uploads", "/api/v1/snapshots", "/api/v1/marts")
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from checkout import REPO_ROOT
 
 from api.main import create_app
 from api.security import CONSOLE_PUBLIC_PATHS, PUBLIC_PATHS, RouteEntry, route_table
 from moatmetrics.appdb import audit, keys, overrides, reviews
 from moatmetrics.appdb.db import session_scope
-from moatmetrics.settings import REPO_ROOT
 
 CALLERS = ("none", "revoked", "viewer", "analyst", "admin")
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}

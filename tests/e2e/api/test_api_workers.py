@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from checkout import REPO_ROOT
 from postgres_server import admin_connection, database_url
 from serving import answers_health, free_port, wait_until
 from sqlalchemy import func, select
@@ -35,7 +36,7 @@ from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import create_key, revoke_key
 from moatmetrics.appdb.models import AuditEntry
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 from moatmetrics.snapshots import Snapshot
 
 METRICS_TOKEN = "scrape-" + secrets.token_hex(8)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import httpx
+from checkout import REPO_ROOT
 from console_home import Console
 from serving import served_api
 
@@ -20,7 +21,7 @@ from api.main import create_app
 from api.security import CONSOLE_PUBLIC_PATHS, route_table
 from moatmetrics.appdb import audit, keys
 from moatmetrics.appdb.db import session_scope
-from moatmetrics.settings import REPO_ROOT, get_settings
+from moatmetrics.settings import get_settings
 
 
 def _open_item(console: Console, offset: int) -> dict:

@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 import pytest
 from built_homes import BuiltHome
+from checkout import REPO_ROOT
 from pypdf import PdfReader
 from report_support import MSP_NAME, Api, api_rows, logo_png, money, pdf_lines, run_at, serve
 
-from moatmetrics.settings import MAX_LOGO_BYTES, REPO_ROOT, LogoError, get_settings
+from moatmetrics.settings import MAX_LOGO_BYTES, LogoError, get_settings
 
 ACTIONS = {"reclaim", "true_up", "ok"}
 # What the MSP keeps to itself: none of these words may appear in the client's report.

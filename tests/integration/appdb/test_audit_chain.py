@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from checkout import REPO_ROOT
 from serving import wait_until
 from sqlalchemy import func, select, text
 
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import engine_for, session_scope
 from moatmetrics.appdb.models import AuditEntry
-from moatmetrics.settings import REPO_ROOT, Settings
+from moatmetrics.settings import Settings
 
 ACTOR = audit.Actor("alice", "analyst", request_id="r1", client_addr="10.0.0.7")
 

@@ -24,10 +24,8 @@ import duckdb
 from fixture_files import HANDMADE as HANDMADE_DIR
 
 from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES
-from moatmetrics.settings import REPO_ROOT
+from moatmetrics.settings import DBT_PROJECT_DIR
 from moatmetrics.warehouse.connection import release_dbt_duckdb
-
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 REPORTING_CURRENCY = "USD"
 
@@ -190,7 +188,7 @@ class DbtRun:
 
 
 def run_dbt(command: list[str], work_dir: Path, env: dict[str, str]) -> DbtRun:
-    """Run a dbt command in-process on dbt_project/ with target and logs under work_dir."""
+    """Run a dbt command in-process on the dbt project with target and logs under work_dir."""
     from dbt.cli.main import dbtRunner
 
     target_path = work_dir / "target"
