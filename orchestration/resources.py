@@ -36,6 +36,8 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
 # dbt's saved parse of the project, which a later run checks and updates instead of parsing anew.
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Beside it in a home's target folder: the dbt project that parse was made from.
+PARSED_FOR_FILE = "parsed_for_project.txt"
 # Privacy: dbt sends usage data unless told not to; colours would garble the run's log file.
 GLOBAL_FLAGS = ("--no-send-anonymous-usage-stats", "--no-use-colors")
 
@@ -128,12 +130,21 @@ def seed_partial_parse(target_path: Path) -> None:
     project (about 4 s); from a copy of the installation's, it checks the project files,
     profile and variables against it and re-parses only what differs, or all when the
     profile or dbt's version does (the PostgreSQL target, say).
+
+    A parse also holds the project's absolute path (a seed's file, say), which dbt does not
+    check: a home's parse made by an installation elsewhere (an upgrade that moved the
+    project, another checkout) is dropped, not reused.
     """
     installed = dbt_project.project_dir / "target" / PARTIAL_PARSE_FILE
     own = target_path / PARTIAL_PARSE_FILE
+    parsed_for = target_path / PARSED_FOR_FILE
+    project = str(dbt_project.project_dir.resolve())
+    if own.exists() and (not parsed_for.exists() or parsed_for.read_text() != project):
+        own.unlink()
+    target_path.mkdir(parents=True, exist_ok=True)
+    parsed_for.write_text(project)
     if own.exists() or not installed.exists():
         return
-    target_path.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(installed, own)
 
 

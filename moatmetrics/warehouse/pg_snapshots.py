@@ -88,6 +88,14 @@ def engine(url: str) -> Engine:
         return _engines[key]
 
 
+def dispose_engines() -> None:
+    """Close this process's pooled catalog connections (tests done with a database)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
 def _snapshot(row: Any) -> Snapshot:
 
     snapshot_id, schema, created_at, row_counts, upload_ids = row

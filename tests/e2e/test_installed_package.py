@@ -122,3 +122,14 @@ def test_the_installed_package_runs_the_pipeline_from_its_own_files(installed: P
     assert "published snapshot" in run.stdout, run.stdout
     instance = (installed / "home" / "dagster" / "dagster.yaml").read_text()
     assert instance == (site / "moatmetrics" / "dagster.yaml").read_text()
+
+    # The installation goes (an upgrade, another install); the home stays. dbt's saved parse
+    # in the home names the old project's files (its seed, say): it must not be reused.
+    shutil.rmtree(site)
+    again = subprocess.run(
+        [sys.executable, "-c", CLI, "run", "--force"],
+        cwd=installed, env={**os.environ, "MOATMETRICS_HOME": str(installed / "home")},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "published snapshot" in again.stdout, again.stdout

@@ -43,6 +43,7 @@ from moatmetrics.settings import Settings, get_settings
 from moatmetrics.snapshots import Snapshot, publish
 from moatmetrics.storage.duckdb_files import DUCKDB_CRYPTO_ENV, UNSAFE_CRYPTO, connect_duckdb
 from moatmetrics.storage.encryption import KEY_FILE_ENV, write_key_file
+from moatmetrics.warehouse import pg_snapshots
 from moatmetrics.warehouse.postgres import READER_ROLE
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
@@ -257,7 +258,7 @@ class Backend:
     def drop_all(self) -> None:
         if self._admin is None:
             return
-        dispose_engines()
+        release_connections()
         for url in self._urls.values():
             self._admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
         if not self._reader_existed:  # created by these tests' publishes: leave no trace
@@ -274,6 +275,12 @@ def backend() -> Iterator[Backend]:
     """`backend.settings(home)`, `backend.env(home)`; PostgreSQL databases dropped at the end."""
     yield _BACKEND
     _BACKEND.drop_all()
+
+
+def release_connections() -> None:
+    """Close this process's pooled connections to the test databases (app database, catalog)."""
+    dispose_engines()
+    pg_snapshots.dispose_engines()
 
 
 def settings_for(home: Path) -> Settings:
@@ -344,26 +351,52 @@ def start_server(
     tmp_path_factory: pytest.TempPathFactory, backend: Backend
 ) -> Iterator[ServerFactory]:
     """Factory: `start(home, **env)` starts a server for a home. Servers started by a test
-    stop when it ends (`_stop_servers_of_each_test`), the others with the session."""
+    stop when it ends (`_stop_servers_of_each_test`), those of a module's fixtures when the
+    module ends (`_stop_servers_of_each_module`), the session's (`for_session`) at the end."""
     factory = ServerFactory(tmp_path_factory)
     yield factory
-    factory.stop_from(0)
+    factory.stop_from(0, sessions_too=True)
 
 
 class ServerFactory:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._tmp = tmp_path_factory
         self.servers: list[ApiServer] = []
+        self._for_session: set[int] = set()
 
     def __call__(self, home: Path, **env: str) -> ApiServer:
         server = ApiServer(home, self._tmp.mktemp("uvicorn-log") / "server.log", env)
         self.servers.append(server)
         return server.start()
 
-    def stop_from(self, index: int) -> None:
+    def for_session(self, home: Path, **env: str) -> ApiServer:
+        """A server of a session fixture: it outlives the module that first asks for it."""
+        server = self(home, **env)
+        self._for_session.add(id(server))
+        return server
+
+    def stop_from(self, index: int, *, sessions_too: bool = False) -> None:
+        kept = []
         for server in self.servers[index:]:
-            server.stop()
-        del self.servers[index:]
+            if id(server) in self._for_session and not sessions_too:
+                kept.append(server)
+            else:
+                server.stop()
+        self.servers[index:] = kept
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_servers_of_each_module(start_server: ServerFactory) -> Iterator[None]:
+    """A module's servers stop, and this process's pooled connections close, when it ends.
+
+    In PostgreSQL mode every home is a database, and each server and each engine of this
+    process keeps a few pooled connections to it. Kept to the end of the session, they added
+    up, with two pytest workers, past PostgreSQL's 100 connections ("too many clients").
+    """
+    started_before = len(start_server.servers)
+    yield
+    start_server.stop_from(started_before)
+    release_connections()
 
 
 @pytest.fixture(autouse=True)
@@ -383,7 +416,7 @@ def published(
     """A server whose home has one published snapshot (generation 1). Tests must not publish."""
     home = tmp_path_factory.mktemp("home-published")
     snapshot = _publish_generation(home, 1)
-    return start_server(home), snapshot
+    return start_server.for_session(home), snapshot
 
 
 @pytest.fixture(scope="session")
@@ -391,7 +424,7 @@ def empty_server(
     tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., ApiServer]
 ) -> ApiServer:
     """A server whose home has never seen a publish."""
-    return start_server(tmp_path_factory.mktemp("home-empty"))
+    return start_server.for_session(tmp_path_factory.mktemp("home-empty"))
 
 
 @pytest.fixture()
