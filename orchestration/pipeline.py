@@ -107,16 +107,17 @@ def _run_graph(settings: Settings, log_level: str) -> RunOutcome:
     from moatmetrics.quality.suites import preload_in_background
 
     preload_in_background()  # overlaps GX's slow import with Dagster's start-up
-    from dagster import AssetCheckSeverity, DagsterInstance
+    from dagster import AssetCheckSeverity
 
     from moatmetrics.run_lock import WORKER_LOCK_TAG, fail_orphaned_runs, worker_lock
     from orchestration.definitions import defs
+    from orchestration.event_log import home_instance
 
     job = defs.resolve_implicit_global_asset_job_def()
     run_id = str(uuid.uuid4())  # known before the run exists: its worker lock comes first
     with (
         worker_lock(settings, run_id) as lock_path,
-        DagsterInstance.get() as instance,
+        home_instance(settings.dagster_home) as instance,
     ):
         fail_orphaned_runs(instance)  # a killed run left STARTED must not block the queue
         before = current_snapshot(settings)

@@ -204,12 +204,28 @@ def test_failed_dbt_test_blocks_the_run_names_it_and_keeps_the_snapshot(handmade
     ((step,),) = [outcome.failed_steps]
     assert step.startswith("dbt_models: ") and f"Failure in test {test_name}" in step, step
     assert current_snapshot(home).snapshot_id == served.snapshot_id
+    # The run stored its events through the kept-connected event log (orchestration.event_log);
+    # Dagster's own storage, as the UI and the daemon open it, reads every check of the run.
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    with DagsterInstance.get() as instance:
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+        evaluations = [
+            record.event_log_entry.dagster_event.event_specific_data
+            for record in instance.get_records_for_run(
+                outcome.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000
+            ).records
+        ]
+    failed = {e.check_name for e in evaluations if not e.passed}
+    assert {name for name in failed if name.startswith(test_name)}, failed
+    assert len(evaluations) > 100  # every dbt data test of the build, passed or not
     # The warehouse is free again once dbt is done: a writer opens it, and mends the row.
     with duckdb.connect(str(home.warehouse_path)) as con:
         con.execute("UPDATE raw.clients SET status = 'active' WHERE status = 'dormant'")
 
     # A rerun of the failed asset alone, as from the UI: dbt builds that model and its tests.
-    from dagster import AssetKey, DagsterInstance
+    from dagster import AssetKey
 
     from orchestration.definitions import defs
 
