@@ -411,7 +411,7 @@ def _stop_servers_of_each_test(start_server: ServerFactory) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def published(
-    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., ApiServer]
+    tmp_path_factory: pytest.TempPathFactory, start_server: ServerFactory
 ) -> tuple[ApiServer, Snapshot]:
     """A server whose home has one published snapshot (generation 1). Tests must not publish."""
     home = tmp_path_factory.mktemp("home-published")
@@ -421,7 +421,7 @@ def published(
 
 @pytest.fixture(scope="session")
 def empty_server(
-    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., ApiServer]
+    tmp_path_factory: pytest.TempPathFactory, start_server: ServerFactory
 ) -> ApiServer:
     """A server whose home has never seen a publish."""
     return start_server.for_session(tmp_path_factory.mktemp("home-empty"))
