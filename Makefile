@@ -76,9 +76,10 @@ PYTEST := $(BIN)/python -m pytest -q
 # The suite in two worker processes (pytest-xdist), a file per worker at a time so a module's
 # fixtures are built once: most of a test's time is waiting for a pipeline run, a server or a
 # browser, so two workers on this two-core machine take the DuckDB pass from 32 to 18 minutes
-# (four workers: 20, the runs then compete for the cores). Session fixtures are built once
-# per worker; the dbt manifest once per run (tests/conftest.py). The PostgreSQL pass too runs
-# in two workers (9 -> 5 minutes): a module's API servers and pooled connections close when
+# (four workers: 20, the runs then compete for the cores); 12 minutes in a fresh clone on
+# 2026-12-06, after cheaper pipeline runs. Session fixtures are built once per worker; the dbt
+# manifest once per run (tests/conftest.py). The PostgreSQL pass too runs in two workers
+# (9 -> 3.5 minutes): a module's API servers and pooled connections close when
 # it ends (tests/e2e/api/conftest.py), so both workers stay well under the local PostgreSQL's
 # max_connections of 100 (at most 38 measured).
 WORKERS := -n 2 --dist loadfile
