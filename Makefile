@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-MANIFEST := moatmetrics/dbt_project/target/manifest.json
+MANIFEST := dbt_project/target/manifest.json
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export MOATMETRICS_HOME ?= $(CURDIR)/.moatmetrics
@@ -43,7 +43,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # The dbt manifest must exist before the Dagster definitions load.
-$(MANIFEST): $(STAMP) $(shell find moatmetrics/dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v target/)
+$(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v target/)
 	$(BIN)/moatmetrics prepare
 
 prepare: $(STAMP)
@@ -117,4 +117,4 @@ bench: install
 	$(BIN)/python bench/run_bench.py --scale 1m $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) moatmetrics/dbt_project/target moatmetrics/dbt_project/logs .pytest_cache .ruff_cache
+	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ from measure import run_measured, wait_for_quiet
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DBT = Path(sys.executable).with_name("dbt")
-PROJECT = REPO / "moatmetrics" / "dbt_project"
+PROJECT = REPO / "dbt_project"
 
 VARIANTS: dict[str, list[str]] = {
     "build (as the pipeline runs it: threads 1)": ["build"],

@@ -45,12 +45,10 @@ def _iso(ts: str) -> float:
 def _dbt_run_results(run_id: str, dagster_home: Path) -> dict | None:
     """The run's dbt results: in the home's dbt target folder (`Settings.dbt_target_dir`,
     the latest build; the benchmark runs one per home), or, from runs before that folder,
-    dagster-dbt's per-invocation moatmetrics/dbt_project/target/<op>-<run id[:7]>-<hash>/."""
+    dagster-dbt's per-invocation dbt_project/target/<op>-<run id[:7]>-<hash>/."""
     found = sorted(
         [
-            *(REPO / "moatmetrics" / "dbt_project" / "target").glob(
-                f"*-{run_id[:7]}-*/run_results.json"
-            ),
+            *(REPO / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"),
             *(dagster_home.parent / "dbt-target").glob("run_results.json"),
         ],
         key=lambda p: p.stat().st_mtime,

@@ -90,18 +90,21 @@ def source_digest(package_root: Path) -> str:
 
     Files are named and ordered relative to the folder holding the packages, so a copy
     installed elsewhere (another checkout, site-packages, a temporary folder) fingerprints
-    the same. What dbt writes into its project (target/, logs/) is output, not code.
+    the same. In the checkout the dbt project and the suites are links to its top level
+    (pyproject.toml), followed here as the wheel's copies are read. What dbt writes into its
+    project (target/, logs/) is output, not code.
     """
     dbt_project = package_root / DBT_PROJECT_DIR.relative_to(DBT_PROJECT_DIR.parents[1])
     dbt_output = [dbt_project / folder for folder in _DBT_OUTPUT_DIRS]
     named: dict[str, Path] = {}
     for folder in _PACKAGE_DIRS:
-        for path in (package_root / folder).rglob("*"):
-            if path.suffix not in _SOURCE_SUFFIXES or not path.is_file():
+        for directory, _, files in os.walk(package_root / folder, followlinks=True):
+            if any(Path(directory).is_relative_to(output) for output in dbt_output):
                 continue
-            if any(path.is_relative_to(output) for output in dbt_output):
-                continue
-            named[path.relative_to(package_root).as_posix()] = path
+            for name in files:
+                path = Path(directory) / name
+                if path.suffix in _SOURCE_SUFFIXES:
+                    named[path.relative_to(package_root).as_posix()] = path
     sha = hashlib.sha256()
     for name in sorted(named):
         sha.update(name.encode() + b"\0" + named[name].read_bytes() + b"\0")

@@ -21,7 +21,8 @@ from urllib.parse import unquote, urlsplit
 from moatmetrics import TELEMETRY_OFF_ENV
 
 # The files the code runs with ship inside the package, so an installed MoatMetrics (a wheel
-# in site-packages) finds them where the code is, whatever the working directory.
+# in site-packages) finds them where the code is, whatever the working directory. In the
+# checkout `dbt_project` and `quality/expectations` are links to its top level.
 PACKAGE_DIR = Path(__file__).resolve().parent
 DBT_PROJECT_DIR = PACKAGE_DIR / "dbt_project"
 EXPECTATIONS_DIR = PACKAGE_DIR / "quality" / "expectations"

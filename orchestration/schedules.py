@@ -14,9 +14,9 @@ second attempt would only repeat (`run_retries.retry_on_asset_or_op_failure: fal
 `dagster.yaml`).
 
 Off by default like the sensor (uploads already start runs); turn it on in the UI or with
-`dagster schedule start daily_pipeline -w orchestration/workspace.yaml`. The cron expression
-and time zone come from MOATMETRICS_SCHEDULE_CRON (default 02:00 every day) and
-MOATMETRICS_SCHEDULE_TIMEZONE (default UTC).
+`dagster schedule start daily_pipeline -w workspace.yaml`. The cron expression and time zone
+come from MOATMETRICS_SCHEDULE_CRON (default 02:00 every day) and MOATMETRICS_SCHEDULE_TIMEZONE
+(default UTC).
 
 A tick with nothing new since the current snapshot (no new file, correction, review decision,
 setting or code: `moatmetrics.run_inputs`) is skipped with that reason, so a quiet day costs a

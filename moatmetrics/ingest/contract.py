@@ -5,9 +5,9 @@ Two layers enforce the contract, each with one source of truth:
 - this module: what a file must look like to be *read* — the columns, their types (parsed
   strictly in SQL, see ``validation.py``), the MoatMetrics 1.x aliases, defaults and natural
   keys;
-- ``quality/expectations/<entity>.json``: the Great Expectations suites with every *rule* on
-  the typed values (required values, ranges, allowed values, date order, key uniqueness,
-  warnings), which users can read and extend.
+- ``expectations/<entity>.json``: the Great Expectations suites with every *rule* on the typed
+  values (required values, ranges, allowed values, date order, key uniqueness, warnings), which
+  users can read and extend.
 
 The user-facing description is ``docs/data-contract.md``.
 """

@@ -7,7 +7,7 @@ the same row is imported again; dbt applies it (``int_<entity>_corrected`` model
 
 A new value is held to the data contract like a value in a file: its type
 (``contract.py``) and the allowed values and ranges of the entity's suite
-(``quality/expectations/<entity>.json``, errors only). A refusal names the entity, column, value and
+(``expectations/<entity>.json``, errors only). A refusal names the entity, column, value and
 the fix, as a rejected row does. Values are stored in a canonical text form that both
 DuckDB and PostgreSQL cast back (``7.5``, ``true``, ``2025-03-01``, lower-case enumerations).
 """

@@ -36,7 +36,7 @@ class Plugin(BasePlugin):
         if not path:
             raise RuntimeError(
                 "MOATMETRICS_WAREHOUSE_PATH is not set: dbt needs the warehouse file"
-                " (moatmetrics sets it for its runs; see moatmetrics/dbt_project/README.md)"
+                " (moatmetrics sets it for its runs; see dbt_project/README.md)"
             )
         attach_duckdb(conn, Path(path), WAREHOUSE_CATALOG, get_settings())
         conn.execute(f'USE "{WAREHOUSE_CATALOG}"')

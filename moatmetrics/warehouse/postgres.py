@@ -2,7 +2,7 @@
 
 Ingest always runs locally, in DuckDB (its vectorised CSV/JSON readers and SQL rules); in
 PostgreSQL mode the resulting `raw.*` tables are then copied into the PostgreSQL database that
-dbt builds the marts in (target `postgres` in moatmetrics/dbt_project/profiles.yml).
+dbt builds the marts in (target `postgres` in dbt_project/profiles.yml).
 
 The copy is vectorised end to end: DuckDB writes each table as CSV (its own writer, no Python
 per row) into a temporary file that is streamed in 1 MiB blocks into PostgreSQL's

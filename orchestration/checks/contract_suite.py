@@ -23,8 +23,8 @@ def check_spec(key: dg.AssetKey, entity: str) -> dg.AssetCheckSpec:
         asset=key,
         blocking=True,
         description=(
-            f"moatmetrics/quality/expectations/{entity}.json and the contract's parsing rules"
-            f" on this run's {entity} uploads; fails when an upload is rejected whole."
+            f"expectations/{entity}.json and the contract's parsing rules on this run's"
+            f" {entity} uploads; fails when an upload is rejected whole."
         ),
     )
 

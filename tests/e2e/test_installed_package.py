@@ -24,6 +24,7 @@ from fixture_files import HANDMADE
 from moatmetrics.settings import DBT_PROJECT_DIR
 
 PACKAGES = ("moatmetrics", "orchestration", "api")
+LINKED_FOLDERS = ("dbt_project", "expectations")  # top-level folders the packages link to
 # What the code writes into its own folders: never part of a wheel.
 NOT_SOURCE = shutil.ignore_patterns("__pycache__", "*.pyc", "target", "logs", "dbt_packages")
 # The CLI of whichever `moatmetrics` package comes first on the path (`moatmetrics` script).
@@ -35,10 +36,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from a copy of the package sources, installed into `site/`."""
     root = tmp_path_factory.mktemp("installed")
     source = root / "source"
+    # The checkout's layout: the packages link to the dbt project, the suites and the
+    # workspace at the top level (pyproject.toml); the wheel must carry what they link to.
     for package in PACKAGES:
-        shutil.copytree(REPO_ROOT / package, source / package, ignore=NOT_SOURCE)
-    for name in ("pyproject.toml", "README.md"):
+        shutil.copytree(REPO_ROOT / package, source / package, symlinks=True, ignore=NOT_SOURCE)
+    for folder in LINKED_FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, source / folder, ignore=NOT_SOURCE)
+    for name in ("pyproject.toml", "README.md", "workspace.yaml"):
         shutil.copy2(REPO_ROOT / name, source / name)
+    assert (source / "moatmetrics" / "dbt_project").is_symlink()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     subprocess.run(
         [*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"),
@@ -69,12 +75,13 @@ def _cli(installed: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_wheel_carries_every_file_of_the_packages(installed: Path) -> None:
     site = installed / "site"
     sources = [
-        path.relative_to(installed / "source")
+        (Path(directory) / name).relative_to(installed / "source")
         for package in PACKAGES
-        for path in (installed / "source" / package).rglob("*")
-        if path.is_file()
+        for directory, _, files in os.walk(installed / "source" / package, followlinks=True)
+        for name in files
     ]
     assert len(sources) > 300
+    assert not (site / "moatmetrics" / "dbt_project").is_symlink()  # a copy, not a link
     missing = sorted(str(path) for path in sources if not (site / path).is_file())
     assert missing == []
     for data in (
