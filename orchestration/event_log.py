@@ -17,7 +17,7 @@ with two differences:
   start's orphan check and run monitoring already deal with (the run is marked failed).
   Snapshots, uploads and the audit log are not here.
 
-Measured on the small demo, three runs each: time in `store_event` 3.9–6.7 s a run -> 1.4–1.6 s.
+Measured on the small demo, three runs each: time in `store_event` 3.9–6.7 s a run -> 1.2–2.1 s.
 
 The home's `dagster.yaml` is not changed: the UI and the daemon keep Dagster's own storage
 (their runs pay the old cost), and a home configured for other storage (PostgreSQL,
