@@ -98,11 +98,11 @@ def source_digest(package_root: Path) -> str:
     dbt_output = [dbt_project / folder for folder in _DBT_OUTPUT_DIRS]
     named: dict[str, Path] = {}
     for folder in _PACKAGE_DIRS:
-        for directory, _, files in os.walk(package_root / folder, followlinks=True):
-            if any(Path(directory).is_relative_to(output) for output in dbt_output):
-                continue
+        for directory, subdirectories, files in os.walk(package_root / folder, followlinks=True):
+            here = Path(directory)
+            subdirectories[:] = [d for d in subdirectories if here / d not in dbt_output]
             for name in files:
-                path = Path(directory) / name
+                path = here / name
                 if path.suffix in _SOURCE_SUFFIXES:
                     named[path.relative_to(package_root).as_posix()] = path
     sha = hashlib.sha256()

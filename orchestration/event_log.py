@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance
-from dagster._config import StringSource
 from dagster._core.instance.factory import create_instance_from_ref
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log import SqliteEventLogStorage
@@ -88,16 +87,6 @@ class ConnectedSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[tuple[int, str], Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
         super().__init__(base_dir, inst_data)
-
-    @classmethod
-    def config_type(cls) -> dict[str, Any]:
-        return {"base_dir": StringSource}
-
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Any
-    ) -> ConnectedSqliteEventLogStorage:
-        return cls(inst_data=inst_data, **config_value)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:

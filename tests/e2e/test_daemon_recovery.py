@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,6 @@ from run_crash import (
     wait_for,
 )
 
-import orchestration
 from moatmetrics.run_lock import ORPHANED_MESSAGE
 from moatmetrics.settings import DAGSTER_INSTANCE_YAML
 
@@ -44,7 +44,7 @@ def test_the_daemon_launches_the_scheduled_run_after_a_killed_run(tmp_path: Path
     (killed_run,) = dagster_runs(home)
     assert dagster_runs(home)[killed_run].status.value == "STARTED"
 
-    workspace = str(Path(orchestration.__file__).resolve().parent / "workspace.yaml")
+    workspace = str(files("orchestration") / "workspace.yaml")  # as `moatmetrics ui` finds it
     started = subprocess.run(
         [str(BIN / "dagster"), "schedule", "start", "daily_pipeline", "-w", workspace],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,

@@ -3,7 +3,8 @@
 The dbt project, the Great Expectations suites, the shipped source profiles, the Dagster
 instance configuration, the app database's migrations and the console's pages are package
 data: the code finds them beside itself (`moatmetrics.settings`). This builds the wheel from
-the package's sources, installs it into a folder of its own, and runs the CLI from there, in a
+the checkout's layout (the packages' links to the top-level dbt project, suites and workspace
+included), installs it into a folder of its own, and runs the CLI from there, in a
 working directory outside the checkout: `prepare` (dbt's manifest), `sources list` and a whole
 pipeline run on the hand-made exports, published as a snapshot.
 """
