@@ -135,6 +135,19 @@ MONTH_COMPLETENESS = _spec(
     filters=(),
 )
 
+TRENDS = _spec(
+    "trends",
+    "Where each client, staff member, license and the portfolio stands and is heading, per "
+    "metric and month: the change from the month before, trailing 3- and 12-month averages, "
+    "the 6-month slope and a direction (improving, stable, worsening; rising or falling for "
+    "hours), with a confidence and an explanation. A client-scoped key sees its clients' "
+    "client and license series only.",
+    schemas.TrendRow,
+    schemas.TrendPage,
+    grain=("entity_type", "entity_key", "metric", "month"),
+    filters=("entity_type", "entity_key", "client_id", "staff_id", "metric", "direction"),
+)
+
 MARTS: dict[str, MartSpec] = {
     spec.name: spec
     for spec in (
@@ -143,6 +156,7 @@ MARTS: dict[str, MartSpec] = {
         STAFF_UTILIZATION,
         CLIENT_RISK,
         MONTH_COMPLETENESS,
+        TRENDS,
     )
 }
 

@@ -238,6 +238,57 @@ class MonthCompletenessRow(MartRow):
     is_complete: bool = Field(description="No usual source is missing or short.")
 
 
+class TrendRow(MartRow):
+    """One series (a client's, staff member's, license's or the portfolio's metric) in one
+    month: where it stands and where it is heading (docs/metrics.md#martstrends).
+
+    Values are plain numbers to 4 places in the metric's unit: dollars, hours, or a fraction
+    for gross_margin and utilization (0.42 means 42 %)."""
+
+    entity_type: str = Field(description="client, staff, license or portfolio.")
+    entity_key: str = Field(
+        description="client_id, staff_id, 'client_id / vendor / product' or 'portfolio'."
+    )
+    entity_name: str = Field(description="The client's or staff member's name, else its id.")
+    client_id: str | None = Field(description="Client and license series; else null.")
+    staff_id: str | None = Field(description="Staff series; else null.")
+    vendor: str | None = Field(description="License series (null when unknown); else null.")
+    product: str | None = Field(description="License series; else null.")
+    metric: str = Field(
+        description="revenue, gross_margin, labor_hours, effective_hourly_rate, waste, "
+        "leakage or utilization (the marts' formulas; the portfolio's over its sums)."
+    )
+    month: date
+    value: float = Field(description="The metric this month.")
+    previous_value: float | None = Field(
+        description="The calendar month before; null when that month has no value."
+    )
+    change: float | None = Field(description="value - previous_value.")
+    trailing_3m_average: float = Field(
+        description="Average of this month and the 2 before (those with a value)."
+    )
+    trailing_12m_average: float = Field(
+        description="Average of this month and the 11 before (those with a value)."
+    )
+    slope_6m: float | None = Field(
+        description="Least-squares slope of this month and the 5 before, per month; null "
+        "with fewer than 3 values."
+    )
+    months_in_window: int = Field(description="Months of the last 6 that have a value.")
+    direction: str | None = Field(
+        description="improving, stable or worsening, from the slope and the "
+        "reference.trend_metrics thresholds; rising or falling for hours (neither better nor "
+        "worse); null without a slope."
+    )
+    month_is_complete: bool = Field(description="Every usual source has reported the month.")
+    confidence: Rate = Field(
+        description="Complete months with a value among the last 6, divided by 6."
+    )
+    explanation: str = Field(
+        description="The direction, slope, this month's value and the 12-month average."
+    )
+
+
 RowT = TypeVar("RowT", bound=MartRow)
 
 
@@ -270,6 +321,10 @@ class ClientRiskPage(MartPage[ClientRiskRow]):
 
 class MonthCompletenessPage(MartPage[MonthCompletenessRow]):
     """A page of marts.month_completeness."""
+
+
+class TrendPage(MartPage[TrendRow]):
+    """A page of marts.trends."""
 
 
 ColumnType = Literal["string", "integer", "decimal", "number", "date", "boolean"]

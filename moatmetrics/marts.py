@@ -19,8 +19,16 @@ RISK_TABLE = "client_risk"
 #: Which months are complete (every source that usually reports has reported): a dbt mart
 #: published as it is, without trust columns; the trust layer and the console read it.
 MONTHS_TABLE = "month_completeness"
-#: Every mart dbt builds: the scored ones and the calendar of complete months.
-DBT_MARTS: tuple[str, ...] = (*MART_NAMES, MONTHS_TABLE)
-#: Published marts: the dbt marts (with their trust columns), the churn-risk scores and the
-#: calendar of complete months.
-PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, MONTHS_TABLE)
+#: Where each client, staff member, license and the portfolio stands and is heading, month by
+#: month: a dbt mart with its own confidence and explanation columns, published as it is.
+TRENDS_TABLE = "trends"
+#: dbt marts published as they are (no trust layer columns), with the grain they are sorted by.
+UNSCORED_GRAINS: dict[str, tuple[str, ...]] = {
+    MONTHS_TABLE: ("month",),
+    TRENDS_TABLE: ("entity_type", "entity_key", "metric", "month"),
+}
+#: Every mart dbt builds: the scored ones, the calendar of complete months and the trends.
+DBT_MARTS: tuple[str, ...] = (*MART_NAMES, *UNSCORED_GRAINS)
+#: Published marts: the dbt marts (with their trust columns), the churn-risk scores, the
+#: calendar of complete months and the trends.
+PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, *UNSCORED_GRAINS)

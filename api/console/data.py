@@ -14,10 +14,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from api.mart_catalog import CLIENT_PROFITABILITY, CLIENT_RISK, LICENSE_UTILIZATION, MartSpec
+from api.mart_catalog import (
+    CLIENT_PROFITABILITY,
+    CLIENT_RISK,
+    LICENSE_UTILIZATION,
+    TRENDS,
+    MartSpec,
+)
 from api.mart_queries import build_query, read_page
 from api.problems import invalid_parameter
-from api.schemas import ClientProfitabilityRow, ClientRiskRow, LicenseUtilizationRow
+from api.schemas import ClientProfitabilityRow, ClientRiskRow, LicenseUtilizationRow, TrendRow
 from api.snapshot_lease import SnapshotLease
 
 #: Sort keys of the client list -> the SQL expression they sort by (a whitelist: the request
@@ -108,6 +114,7 @@ class ClientView:
     licenses: list[LicenseUtilizationRow]
     risk: ClientRiskRow | None
     drivers: list[dict[str, Any]]
+    trends: list[TrendRow]  # the client's own series in its newest month shown
 
 
 def _all_rows(
@@ -145,7 +152,19 @@ def client(lease: SnapshotLease, client_id: str, month: date | None = None) -> C
         licenses=[row for row in licenses if row.month == licenses[0].month] if licenses else [],
         risk=risk,
         drivers=_drivers(risk.drivers) if risk else [],
+        trends=_client_trends(lease, client_id, months[-1].month) if months else [],
     )
+
+
+def _client_trends(lease: SnapshotLease, client_id: str, month: date) -> list[TrendRow]:
+    """The client's series (margin, revenue, hours, rate, waste, leakage) in `month`; none in
+    a snapshot published before marts.trends existed."""
+    if TRENDS.name not in lease.tables:
+        return []
+    shown = month.isoformat()
+    filters = {"client_id": [client_id], "entity_type": ["client"]}
+    query = build_query(TRENDS, filters, shown, shown, "metric", 100, 0)
+    return list(read_page(TRENDS, lease, query).rows)
 
 
 def _drivers(text: str, top: int = 6) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from api.mart_catalog import (
     MARTS,
     MONTH_COMPLETENESS,
     STAFF_UTILIZATION,
+    TRENDS,
     MartSpec,
     describe_marts,
 )
@@ -266,6 +267,29 @@ def client_risk(
 @router.get(**_route(MONTH_COMPLETENESS))
 def month_completeness(page: Page, snapshot: CurrentSnapshot, cache: Cache) -> Response:
     return _serve(MONTH_COMPLETENESS, snapshot, page, {}, cache)
+
+
+@router.get(**_route(TRENDS))
+def trends(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    cache: Cache,
+    entity_type: Annotated[Values, _values("Only these entity types.")] = None,
+    entity_key: Annotated[Values, _values("Only these entities.")] = None,
+    client_id: Annotated[Values, _values("Only these clients' series.")] = None,
+    staff_id: Annotated[Values, _values("Only these staff members' series.")] = None,
+    metric: Annotated[Values, _values("Only these metrics.")] = None,
+    direction: Annotated[Values, _values("Only these directions.")] = None,
+) -> Response:
+    filters = {
+        "entity_type": entity_type,
+        "entity_key": entity_key,
+        "client_id": client_id,
+        "staff_id": staff_id,
+        "metric": metric,
+        "direction": direction,
+    }
+    return _serve(TRENDS, snapshot, page, filters, cache)
 
 
 @router.get("/{name}", include_in_schema=False, dependencies=[READ])

@@ -84,6 +84,15 @@ CREATE TABLE marts.staff_utilization (
     utilization DOUBLE, logged_ratio DOUBLE, overtime_hours DECIMAL(18, 2),
     capacity_gap_hours DECIMAL(18, 2), band VARCHAR
 )"""
+_TRENDS = """
+CREATE TABLE marts.trends (
+    entity_type VARCHAR, entity_key VARCHAR, entity_name VARCHAR, client_id VARCHAR,
+    staff_id VARCHAR, vendor VARCHAR, product VARCHAR, metric VARCHAR, month DATE,
+    value DECIMAL(18, 4), previous_value DECIMAL(18, 4), change DECIMAL(18, 4),
+    trailing_3m_average DECIMAL(18, 4), trailing_12m_average DECIMAL(18, 4),
+    slope_6m DECIMAL(18, 4), months_in_window INTEGER, direction VARCHAR,
+    month_is_complete BOOLEAN, confidence DECIMAL(18, 4), explanation VARCHAR
+)"""
 _UPLOADS = """
 CREATE TABLE ingest.uploads (
     upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR, file_name VARCHAR, entity VARCHAR,
@@ -141,6 +150,30 @@ def _license_rows(generation: int) -> list[tuple]:
     return rows
 
 
+def _trend_rows(generation: int) -> list[tuple]:
+    """Revenue series of the clients, the staff's hours and the portfolio's revenue: enough
+    for the scoping tests (a staff or portfolio row names no client and spans them all)."""
+    series: list[tuple[str, str, str, str | None, str | None, str, list[Decimal]]] = []
+    for ci, (client_id, name) in enumerate(CLIENTS):
+        values = [revenue(ci, mi, generation) for mi in range(len(MONTHS))]
+        series.append(("client", client_id, name, client_id, None, "revenue", values))
+    series.append(("staff", "S1", "Alice", None, "S1", "labor_hours", [Decimal(150)] * 3))
+    series.append(("staff", "S2", "Bob", None, "S2", "labor_hours", [Decimal(100)] * 3))
+    totals = [sum(s[6][mi] for s in series[: len(CLIENTS)]) for mi in range(len(MONTHS))]
+    series.append(("portfolio", "portfolio", "the portfolio", None, None, "revenue", totals))
+    rows = []
+    for entity_type, key, name, client_id, staff_id, metric, values in series:
+        for mi, (month, value) in enumerate(zip(MONTHS, values, strict=True)):
+            previous = values[mi - 1] if mi else None
+            rows.append(
+                (entity_type, key, name, client_id, staff_id, None, None, metric, month,
+                 value, previous, None if previous is None else value - previous,
+                 value, value, None, mi + 1, None, True, Decimal(mi + 1) / 6,
+                 f"{metric} of {name} in month {mi + 1}: not enough history for a trend.")
+            )  # fmt: skip
+    return rows
+
+
 def _staff_rows(generation: int) -> list[tuple]:
     return [
         ("S1", "Alice", MONTHS[0], Decimal("184.00"), Decimal("150.00"), Decimal("120.00"),
@@ -162,12 +195,19 @@ def build_warehouse(path: Path, generation: int = 1, settings: Settings | None =
     try:
         con.execute("CREATE SCHEMA marts")
         con.execute("CREATE SCHEMA ingest")
-        for ddl in (_CLIENT_PROFITABILITY, _LICENSE_UTILIZATION, _STAFF_UTILIZATION, _UPLOADS):
+        for ddl in (
+            _CLIENT_PROFITABILITY,
+            _LICENSE_UTILIZATION,
+            _STAFF_UTILIZATION,
+            _TRENDS,
+            _UPLOADS,
+        ):
             con.execute(ddl)
         for table, rows in (
             ("client_profitability", _client_rows(generation)),
             ("license_utilization", _license_rows(generation)),
             ("staff_utilization", _staff_rows(generation)),
+            ("trends", _trend_rows(generation)),
         ):
             marks = ", ".join("?" for _ in rows[0])
             con.executemany(f"INSERT INTO marts.{table} VALUES ({marks})", rows)

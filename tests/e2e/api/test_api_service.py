@@ -51,6 +51,7 @@ def test_snapshots_list_and_current(client: httpx.Client, snapshot_id: str) -> N
         "client_profitability": 7,
         "license_utilization": 5,
         "staff_utilization": 4,
+        "trends": 18,
     }
     assert current["upload_ids"] == ["u0001", "u1001"]  # accepted uploads only
     assert current["created_at"].startswith("20")

@@ -8,6 +8,7 @@ refused), checked against the real API process serving a real demo home.
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 import subprocess
 import sys
@@ -209,6 +210,29 @@ def test_pages_load_on_the_demo_data(console: Console) -> None:
             assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy, path
             # Everything a page loads comes from this server: no CDN, font or tracker.
             assert not re.findall(r'(?:src|href|action)="(?:https?:)?//', response.text), path
+
+
+def test_the_client_page_shows_the_clients_trends_as_the_api_serves_them(
+    console: Console,
+) -> None:
+    with console.api("viewer") as api:
+        client_id = api.get("/api/v1/marts/client_risk", params={"limit": 1}).json()["rows"][0][
+            "client_id"
+        ]
+        served = api.get(
+            "/api/v1/marts/trends",
+            params={"client_id": client_id, "entity_type": "client", "limit": 10_000},
+        ).json()["rows"]
+    with console.signed_in("viewer") as viewer:
+        page = html.unescape(viewer.get(f"/console/clients/{client_id}").text)
+    by_month: dict[str, list[str]] = {}
+    for row in served:
+        by_month.setdefault(row["month"], []).append(row["explanation"])
+    shown = [month for month, sentences in by_month.items() if sentences[0] in page]
+    assert len(shown) == 1, shown  # one month's trends: the newest month the page shows
+    sentences = by_month[shown[0]]
+    assert len(sentences) >= 4  # revenue, margin, hours, rate at least
+    assert all(sentence in page for sentence in sentences)
 
 
 def test_console_routes_match_docs_console_md(tmp_path) -> None:

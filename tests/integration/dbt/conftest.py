@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from dbt_test_support import (
+    HAND_COMPUTED_MARTS,
     HANDMADE_DIR,
-    MART_KEYS,
     DuckdbBuild,
     load_raw_duckdb,
     run_dbt,
@@ -18,7 +18,7 @@ from dbt_test_support import (
 @pytest.fixture(scope="session")
 def expected_marts() -> dict[str, list[dict[str, Any]]]:
     data = json.loads((HANDMADE_DIR / "expected.json").read_text(encoding="utf-8"))
-    return {mart: data[mart] for mart in MART_KEYS}
+    return {mart: data[mart] for mart in HAND_COMPUTED_MARTS}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,129 @@
+"""marts.trends on the demo data, as published: every series is the marts' own numbers, the
+portfolio's are the marts' formulas over its sums, and a direction exists exactly where the
+window has the history for a slope. The formulas themselves (windows, slope, thresholds,
+sentences) are dbt unit tests (`dbt_project/models/marts/_marts__models.yml`, trends_*)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+import pytest
+from built_homes import BuiltHome
+
+
+@pytest.fixture(scope="module")
+def snapshot(demo_home: BuiltHome) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(demo_home.snapshot), read_only=True)
+    yield con
+    con.close()
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("mart", "key", "entity_type", "metric", "column"),
+    [
+        ("client_profitability", "client_id", "client", "revenue", "revenue"),
+        ("client_profitability", "client_id", "client", "gross_margin", "gross_margin"),
+        ("client_profitability", "client_id", "client", "labor_hours", "labor_hours"),
+        ("staff_utilization", "staff_id", "staff", "utilization", "utilization"),
+        ("staff_utilization", "staff_id", "staff", "labor_hours", "logged_hours"),
+    ],
+)
+def test_each_series_is_the_marts_own_numbers(
+    snapshot: duckdb.DuckDBPyConnection,
+    mart: str,
+    key: str,
+    entity_type: str,
+    metric: str,
+    column: str,
+) -> None:
+    published = rows(
+        snapshot,
+        f"SELECT {key}, month, CAST({column} AS DECIMAL(18, 4)) FROM marts.{mart}"
+        f" WHERE {column} IS NOT NULL ORDER BY 1, 2",
+    )
+    series = rows(
+        snapshot,
+        f"SELECT entity_key, month, value FROM marts.trends WHERE entity_type = '{entity_type}'"
+        f" AND metric = '{metric}' ORDER BY 1, 2",
+    )
+    assert len(published) > 100
+    assert series == published
+
+
+def test_license_series_and_client_license_money(snapshot: duckdb.DuckDBPyConnection) -> None:
+    waste = rows(
+        snapshot,
+        "SELECT client_id || ' / ' || coalesce(vendor, '') || ' / ' || product, month,"
+        " CAST(monthly_waste AS DECIMAL(18, 4)) FROM marts.license_utilization"
+        " WHERE monthly_waste IS NOT NULL ORDER BY 1, 2",
+    )
+    assert (
+        rows(
+            snapshot,
+            "SELECT entity_key, month, value FROM marts.trends"
+            " WHERE entity_type = 'license' AND metric = 'waste' ORDER BY 1, 2",
+        )
+        == waste
+    )
+    by_client = rows(
+        snapshot,
+        "SELECT client_id, month, CAST(sum(monthly_waste) AS DECIMAL(18, 4))"
+        " FROM marts.license_utilization GROUP BY ALL HAVING sum(monthly_waste) IS NOT NULL"
+        " AND (client_id, month) IN (SELECT (client_id, month) FROM marts.client_profitability)"
+        " ORDER BY 1, 2",
+    )
+    assert (
+        rows(
+            snapshot,
+            "SELECT entity_key, month, value FROM marts.trends"
+            " WHERE entity_type = 'client' AND metric = 'waste' ORDER BY 1, 2",
+        )
+        == by_client
+    )
+
+
+def test_portfolio_is_the_marts_formulas_over_its_sums(
+    snapshot: duckdb.DuckDBPyConnection,
+) -> None:
+    totals = rows(
+        snapshot,
+        "SELECT month, sum(revenue), sum(gross_profit), sum(labor_hours)"
+        " FROM marts.client_profitability GROUP BY month ORDER BY month",
+    )
+    portfolio = {
+        (metric, month): value
+        for metric, month, value in rows(
+            snapshot,
+            "SELECT metric, month, value FROM marts.trends WHERE entity_type = 'portfolio'",
+        )
+    }
+    assert len(totals) >= 12
+    for month, revenue, gross_profit, labor_hours in totals:
+        assert portfolio[("revenue", month)] == revenue
+        assert portfolio[("labor_hours", month)] == labor_hours
+        margin = (Decimal(gross_profit) / Decimal(revenue)).quantize(Decimal("0.0001"))
+        assert portfolio[("gross_margin", month)] == margin
+
+
+def test_a_direction_exactly_where_there_is_a_slope(
+    snapshot: duckdb.DuckDBPyConnection,
+) -> None:
+    (counts,) = rows(
+        snapshot,
+        "SELECT count(*),"
+        " count(*) FILTER (WHERE (slope_6m IS NULL) <> (months_in_window < 3)),"
+        " count(*) FILTER (WHERE (direction IS NULL) <> (slope_6m IS NULL)),"
+        " count(*) FILTER (WHERE explanation NOT LIKE '% of %'),"
+        " count(DISTINCT direction), min(confidence), max(confidence)"
+        " FROM marts.trends",
+    )
+    total, slope_mismatch, direction_mismatch, unexplained, directions, low, high = counts
+    assert total > 1000
+    assert (slope_mismatch, direction_mismatch, unexplained) == (0, 0, 0)
+    assert directions == 5  # improving, stable, worsening, rising and falling all occur
+    assert 0 < low < high == 1
