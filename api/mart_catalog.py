@@ -148,6 +148,18 @@ TRENDS = _spec(
     filters=("entity_type", "entity_key", "client_id", "staff_id", "metric", "direction"),
 )
 
+ACTIONS = _spec(
+    "actions",
+    "What to do first, for the last complete month, ranked by monthly money effect: reclaim "
+    "unused seats, bill unbilled seats, reprice clients under the target margin "
+    "(MOATMETRICS_TARGET_MARGIN), follow up clients at risk of leaving; each with its "
+    "confidence, a sentence and the mart it comes from.",
+    schemas.ActionRow,
+    schemas.ActionPage,
+    grain=("action_rank",),
+    filters=("action", "client_id"),
+)
+
 MARTS: dict[str, MartSpec] = {
     spec.name: spec
     for spec in (
@@ -157,6 +169,7 @@ MARTS: dict[str, MartSpec] = {
         CLIENT_RISK,
         MONTH_COMPLETENESS,
         TRENDS,
+        ACTIONS,
     )
 }
 

@@ -289,6 +289,32 @@ class TrendRow(MartRow):
     )
 
 
+class ActionRow(MartRow):
+    """One thing to do, ranked by its monthly money effect (docs/metrics.md#martsactions)."""
+
+    action_rank: int = Field(description="1 = the largest monthly effect.")
+    action: str = Field(
+        description="reclaim_seats, bill_seats, reprice_client or follow_up_client."
+    )
+    client_id: str
+    client_name: str = Field(description="The client's name, else its id.")
+    vendor: str | None = Field(description="License actions (null when unknown); else null.")
+    product: str | None = Field(description="License actions; else null.")
+    month: date = Field(description="The month it is for: the last complete month.")
+    monthly_effect: Money = Field(
+        description="Money a month: waste saved, leakage billed, revenue the target margin "
+        "needs, or revenue expected to be lost (churn risk x monthly revenue)."
+    )
+    confidence: Rate | None = Field(
+        description="The confidence of the rows it comes from (a client's: their mean)."
+    )
+    explanation: str = Field(description="What to do, with the numbers it rests on.")
+    source_mart: str = Field(
+        description="The mart whose rows it comes from (license_utilization, "
+        "client_profitability or client_risk), matched on client_id (vendor, product) and month."
+    )
+
+
 RowT = TypeVar("RowT", bound=MartRow)
 
 
@@ -325,6 +351,10 @@ class MonthCompletenessPage(MartPage[MonthCompletenessRow]):
 
 class TrendPage(MartPage[TrendRow]):
     """A page of marts.trends."""
+
+
+class ActionPage(MartPage[ActionRow]):
+    """A page of marts.actions."""
 
 
 ColumnType = Literal["string", "integer", "decimal", "number", "date", "boolean"]

@@ -27,8 +27,12 @@ UNSCORED_GRAINS: dict[str, tuple[str, ...]] = {
     MONTHS_TABLE: ("month",),
     TRENDS_TABLE: ("entity_type", "entity_key", "metric", "month"),
 }
+#: The ranked action list (`moatmetrics.insights.actions`, after the trust layer), written to
+#: insights.actions and published beside the marts.
+ACTIONS_TABLE = "actions"
+INSIGHTS_SCHEMA = "insights"
 #: Every mart dbt builds: the scored ones, the calendar of complete months and the trends.
 DBT_MARTS: tuple[str, ...] = (*MART_NAMES, *UNSCORED_GRAINS)
 #: Published marts: the dbt marts (with their trust columns), the churn-risk scores, the
-#: calendar of complete months and the trends.
-PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, *UNSCORED_GRAINS)
+#: calendar of complete months, the trends and the action list.
+PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, *UNSCORED_GRAINS, ACTIONS_TABLE)

@@ -56,6 +56,8 @@ class Settings:
     run_on_upload: bool = True
     # Trust layer: rows with confidence below this enter the review queue (docs/trust.md).
     review_threshold: float = 0.7
+    # Insights: the gross margin the action list reprices clients to (docs/metrics.md#martsactions).
+    target_margin: float = 0.4
     # Rendered mart pages kept per API process (immutable snapshots; api/page_cache.py).
     page_cache_mb: int = 64
     # DuckDB's memory budget in the pipeline (warehouse connection and dbt); past it DuckDB
@@ -181,6 +183,7 @@ def get_settings() -> Settings:
         run_on_upload=os.environ.get("MOATMETRICS_RUN_ON_UPLOAD", "1").strip().lower()
         not in ("0", "false", "no", "off"),
         review_threshold=_fraction("MOATMETRICS_REVIEW_THRESHOLD", 0.7),
+        target_margin=_fraction("MOATMETRICS_TARGET_MARGIN", 0.4),
         page_cache_mb=int(os.environ.get("MOATMETRICS_PAGE_CACHE_MB", "64")),
         duckdb_memory_limit=os.environ.get("MOATMETRICS_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
         snapshot_keep=snapshot_keep_from_env(),

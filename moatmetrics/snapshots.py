@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from moatmetrics.marts import ACTIONS_TABLE, INSIGHTS_SCHEMA, UNSCORED_GRAINS
 from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
 from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
-from moatmetrics.marts import UNSCORED_GRAINS
 from moatmetrics.settings import Settings
 from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
 from moatmetrics.storage.base import SnapshotError as SnapshotError
@@ -273,15 +273,20 @@ def published_mart_select(mart: str, tables: set[str]) -> str | None:
     A dbt mart gets the trust layer's columns (confidence, one column per factor,
     explanation, drivers, needs_review, review_status) joined on its grain; without a trust
     table (a warehouse built before the trust assets ran) it is copied as it is. The churn-risk
-    mart comes from ``trust.client_risk``; the calendar of complete months and the trends
-    (``UNSCORED_GRAINS``) are copied as they are; None (not published) when the table is
-    missing.
+    mart comes from ``trust.client_risk``, the action list from ``insights.actions``; the
+    calendar of complete months and the trends (``UNSCORED_GRAINS``) are copied as they are;
+    None (not published) when the table is missing.
     """
     schema = trust_tables.SCHEMA
     if mart in UNSCORED_GRAINS:  # no trust columns (the trends carry their own confidence)
         source = f"marts.{mart}"
         order = ", ".join(UNSCORED_GRAINS[mart])
         return f"SELECT * FROM warehouse.{source} ORDER BY {order}" if source in tables else None
+    if mart == ACTIONS_TABLE:
+        source = f"{INSIGHTS_SCHEMA}.{mart}"
+        return (
+            f"SELECT * FROM warehouse.{source} ORDER BY action_rank" if source in tables else None
+        )
     if mart == trust_tables.RISK_TABLE:
         source = f"{schema}.{mart}"
         return f"SELECT * FROM warehouse.{source} ORDER BY risk_rank" if source in tables else None

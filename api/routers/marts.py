@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from api.client_scope import ScopedClients
 from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
 from api.mart_catalog import (
+    ACTIONS,
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
     LICENSE_UTILIZATION,
@@ -290,6 +291,18 @@ def trends(
         "direction": direction,
     }
     return _serve(TRENDS, snapshot, page, filters, cache)
+
+
+@router.get(**_route(ACTIONS))
+def actions(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    cache: Cache,
+    action: Annotated[Values, _values("Only these kinds of action.")] = None,
+    client_id: Annotated[Values, _values("Only these clients' actions.")] = None,
+) -> Response:
+    filters = {"action": action, "client_id": client_id}
+    return _serve(ACTIONS, snapshot, page, filters, cache)
 
 
 @router.get("/{name}", include_in_schema=False, dependencies=[READ])

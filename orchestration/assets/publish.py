@@ -16,6 +16,7 @@ from orchestration.app_events import (
     report_held_rows,
     report_publish,
 )
+from orchestration.assets.insights import ACTIONS_KEY
 from orchestration.assets.trust import TRUST_KEYS
 
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in DBT_MARTS]
@@ -23,12 +24,12 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in DBT_MARTS]
 
 @dg.asset(
     key=dg.AssetKey(["published", "snapshot"]),
-    deps=[*MART_KEYS, *TRUST_KEYS],
+    deps=[*MART_KEYS, *TRUST_KEYS, ACTIONS_KEY],
     group_name="publish",
     kinds={"duckdb"},
-    description="A new read-only DuckDB file of the marts with their trust columns and the "
-    "churn risk; the `current` pointer moves to it (PostgreSQL mode: a new schema "
-    "snapshot_<id>, the marts views and the catalog switch to it). With "
+    description="A new read-only DuckDB file of the marts with their trust columns, the "
+    "churn risk and the action list; the `current` pointer moves to it (PostgreSQL mode: a "
+    "new schema snapshot_<id>, the marts views and the catalog switch to it). With "
     "MOATMETRICS_SNAPSHOT_KEEP set, older snapshots beyond that many are removed.",
 )
 def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

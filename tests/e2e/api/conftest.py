@@ -93,6 +93,13 @@ CREATE TABLE marts.trends (
     slope_6m DECIMAL(18, 4), months_in_window INTEGER, direction VARCHAR,
     month_is_complete BOOLEAN, confidence DECIMAL(18, 4), explanation VARCHAR
 )"""
+# Written by the insights asset, not dbt: published from insights.actions.
+_ACTIONS = """
+CREATE TABLE insights.actions (
+    action_rank BIGINT, action VARCHAR, client_id VARCHAR, client_name VARCHAR, vendor VARCHAR,
+    product VARCHAR, month DATE, monthly_effect DECIMAL(18, 2), confidence DOUBLE,
+    explanation VARCHAR, source_mart VARCHAR
+)"""
 _UPLOADS = """
 CREATE TABLE ingest.uploads (
     upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR, file_name VARCHAR, entity VARCHAR,
@@ -174,6 +181,20 @@ def _trend_rows(generation: int) -> list[tuple]:
     return rows
 
 
+def _action_rows(generation: int) -> list[tuple]:
+    month = MONTHS[1]
+    return [
+        (1, "reprice_client", "C1", "Acme", None, None, month, Decimal("900.00") + generation,
+         0.9, "Reprice Acme: at $4,100 a month the margin would reach the target 40%.",
+         "client_profitability"),
+        (2, "reclaim_seats", "C1", "Acme", "Microsoft", "Defender", month, Decimal("36.30"),
+         0.9, "Reclaim 3 unused seats of Defender (Microsoft) at Acme: $36 a month.",
+         "license_utilization"),
+        (3, "follow_up_client", "C2", "Globex", None, None, month, Decimal("20.00"), 0.6,
+         "Follow up Globex: 50% chance of leaving within three months.", "client_risk"),
+    ]  # fmt: skip
+
+
 def _staff_rows(generation: int) -> list[tuple]:
     return [
         ("S1", "Alice", MONTHS[0], Decimal("184.00"), Decimal("150.00"), Decimal("120.00"),
@@ -195,11 +216,13 @@ def build_warehouse(path: Path, generation: int = 1, settings: Settings | None =
     try:
         con.execute("CREATE SCHEMA marts")
         con.execute("CREATE SCHEMA ingest")
+        con.execute("CREATE SCHEMA insights")
         for ddl in (
             _CLIENT_PROFITABILITY,
             _LICENSE_UTILIZATION,
             _STAFF_UTILIZATION,
             _TRENDS,
+            _ACTIONS,
             _UPLOADS,
         ):
             con.execute(ddl)
@@ -208,9 +231,11 @@ def build_warehouse(path: Path, generation: int = 1, settings: Settings | None =
             ("license_utilization", _license_rows(generation)),
             ("staff_utilization", _staff_rows(generation)),
             ("trends", _trend_rows(generation)),
+            ("actions", _action_rows(generation)),
         ):
             marks = ", ".join("?" for _ in rows[0])
-            con.executemany(f"INSERT INTO marts.{table} VALUES ({marks})", rows)
+            schema = "insights" if table == "actions" else "marts"
+            con.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", rows)
         con.executemany(
             "INSERT INTO ingest.uploads VALUES (?, ?, ?, ?, ?, ?, now(), ?)",
             [

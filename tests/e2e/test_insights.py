@@ -1,7 +1,13 @@
-"""marts.trends on the demo data, as published: every series is the marts' own numbers, the
-portfolio's are the marts' formulas over its sums, and a direction exists exactly where the
-window has the history for a slope. The formulas themselves (windows, slope, thresholds,
-sentences) are dbt unit tests (`dbt_project/models/marts/_marts__models.yml`, trends_*)."""
+"""The insights on the demo data, as published.
+
+marts.trends: every series is the marts' own numbers, the portfolio's are the marts' formulas
+over its sums, and a direction exists exactly where the window has the history for a slope.
+The formulas themselves (windows, slope, thresholds, sentences) are dbt unit tests
+(`dbt_project/models/marts/_marts__models.yml`, trends_*).
+
+marts.actions: each action is the published row it comes from, of the last complete month,
+ranked by money (the selection and effects by hand: tests/unit/test_actions.py).
+"""
 
 from __future__ import annotations
 
@@ -127,3 +133,54 @@ def test_a_direction_exactly_where_there_is_a_slope(
     assert (slope_mismatch, direction_mismatch, unexplained) == (0, 0, 0)
     assert directions == 5  # improving, stable, worsening, rising and falling all occur
     assert 0 < low < high == 1
+
+
+def test_actions_are_the_published_rows_of_the_last_complete_month(
+    snapshot: duckdb.DuckDBPyConnection,
+) -> None:
+    (month,) = rows(snapshot, "SELECT max(month) FROM marts.month_completeness WHERE is_complete")[
+        0
+    ]
+    actions = rows(
+        snapshot,
+        "SELECT action_rank, action, month, monthly_effect, confidence FROM marts.actions"
+        " ORDER BY action_rank",
+    )
+    assert {a[1] for a in actions} == {
+        "reclaim_seats", "bill_seats", "reprice_client", "follow_up_client"
+    }  # fmt: skip
+    assert [a[0] for a in actions] == list(range(1, len(actions) + 1))
+    effects = [a[3] for a in actions]
+    assert effects == sorted(effects, reverse=True) and effects[-1] > 0
+    assert {a[2] for a in actions} == {month}
+    assert all(0 < a[4] <= 1 for a in actions)
+    for action, column, condition in (
+        ("reclaim_seats", "monthly_waste", "recommendation = 'reclaim' AND monthly_waste > 0"),
+        ("bill_seats", "monthly_leakage", "unbilled_seats > 0 AND monthly_leakage > 0"),
+    ):
+        published = snapshot.execute(
+            f"SELECT client_id, vendor, product, {column}, round(confidence, 4)"
+            f" FROM marts.license_utilization WHERE month = ? AND {condition} ORDER BY ALL",
+            [month],
+        ).fetchall()
+        assert published
+        assert (
+            rows(
+                snapshot,
+                "SELECT client_id, vendor, product, monthly_effect, confidence FROM marts.actions"
+                f" WHERE action = '{action}' ORDER BY ALL",
+            )
+            == published
+        )
+    at_risk = rows(
+        snapshot,
+        "SELECT client_id FROM marts.client_risk WHERE risk_band IN ('high', 'elevated')"
+        " ORDER BY 1",
+    )
+    assert (
+        rows(
+            snapshot,
+            "SELECT client_id FROM marts.actions WHERE action = 'follow_up_client' ORDER BY 1",
+        )
+        == at_risk
+    )
