@@ -153,12 +153,9 @@ portfolio_values as (
 
 ),
 
-{% set client_metrics = ['revenue', 'gross_margin', 'labor_hours', 'effective_hourly_rate', 'waste', 'leakage'] %}
-{% set portfolio_metrics = client_metrics + ['utilization'] %}
+{# Each entity's key columns beside its metrics, named as trend_metrics names them. #}
+client_series as (
 
-series_values as (
-
-    {% for metric in client_metrics %}
     select
         'client' as entity_type,
         client_id as entity_key,
@@ -167,14 +164,19 @@ series_values as (
         cast(null as {{ dbt.type_string() }}) as staff_id,
         cast(null as {{ dbt.type_string() }}) as vendor,
         cast(null as {{ dbt.type_string() }}) as product,
-        '{{ metric }}' as metric,
         month,
-        cast({{ metric }} as decimal(18, 4)) as value
+        revenue,
+        gross_margin,
+        labor_hours,
+        effective_hourly_rate,
+        waste,
+        leakage
     from client_values
-    union all
-    {% endfor %}
 
-    {% for column, metric in [('logged_hours', 'labor_hours'), ('utilization', 'utilization')] %}
+),
+
+staff_series as (
+
     select
         'staff' as entity_type,
         staff_id as entity_key,
@@ -183,14 +185,15 @@ series_values as (
         staff_id,
         cast(null as {{ dbt.type_string() }}) as vendor,
         cast(null as {{ dbt.type_string() }}) as product,
-        '{{ metric }}' as metric,
         month,
-        cast({{ column }} as decimal(18, 4)) as value
+        logged_hours as labor_hours,
+        utilization
     from staff_months
-    union all
-    {% endfor %}
 
-    {% for column, metric in [('utilization_rate', 'utilization'), ('monthly_waste', 'waste'), ('monthly_leakage', 'leakage')] %}
+),
+
+license_series as (
+
     select
         'license' as entity_type,
         {# the vendor may be unknown (NULL): the key keeps its place empty #}
@@ -203,16 +206,18 @@ series_values as (
         cast(null as {{ dbt.type_string() }}) as staff_id,
         license_months.vendor,
         license_months.product,
-        '{{ metric }}' as metric,
         license_months.month,
-        cast(license_months.{{ column }} as decimal(18, 4)) as value
+        license_months.utilization_rate as utilization,
+        license_months.monthly_waste as waste,
+        license_months.monthly_leakage as leakage
     from license_months
     left join client_names
         on license_months.client_id = client_names.client_id
-    union all
-    {% endfor %}
 
-    {% for metric in portfolio_metrics %}
+),
+
+portfolio_series as (
+
     select
         'portfolio' as entity_type,
         'portfolio' as entity_key,
@@ -221,11 +226,38 @@ series_values as (
         cast(null as {{ dbt.type_string() }}) as staff_id,
         cast(null as {{ dbt.type_string() }}) as vendor,
         cast(null as {{ dbt.type_string() }}) as product,
+        portfolio_values.*
+    from portfolio_values
+
+),
+
+{%- set series_metrics = [
+    ('client_series', ['revenue', 'gross_margin', 'labor_hours', 'effective_hourly_rate', 'waste', 'leakage']),
+    ('staff_series', ['labor_hours', 'utilization']),
+    ('license_series', ['utilization', 'waste', 'leakage']),
+    ('portfolio_series', ['revenue', 'gross_margin', 'labor_hours', 'effective_hourly_rate', 'waste', 'leakage', 'utilization']),
+] %}
+
+{# One row per entity, metric and month: the metric columns unpivoted. #}
+series_values as (
+
+    {% for relation, metrics in series_metrics %}
+    {%- set outer = loop %}
+    {% for metric in metrics %}
+    select
+        entity_type,
+        entity_key,
+        entity_name,
+        client_id,
+        staff_id,
+        vendor,
+        product,
         '{{ metric }}' as metric,
         month,
         cast({{ metric }} as decimal(18, 4)) as value
-    from portfolio_values
-    {% if not loop.last %}union all{% endif %}
+    from {{ relation }}
+    {% if not (outer.last and loop.last) %}union all{% endif %}
+    {% endfor %}
     {% endfor %}
 
 )
