@@ -160,6 +160,19 @@ ACTIONS = _spec(
     filters=("action", "client_id"),
 )
 
+FORECASTS = _spec(
+    "forecasts",
+    "The next 3 months from the last complete month: labour hours and revenue per client, "
+    "billable hours and capacity per staff member, and the team's client work against its "
+    "capacity; each series with its 80% interval and its backtested accuracy (MASE against "
+    "the seasonal-naive forecast), or a too_little_history row instead of a forecast. A "
+    "client-scoped key sees its clients' series only.",
+    schemas.ForecastRow,
+    schemas.ForecastPage,
+    grain=("entity_type", "entity_key", "metric", "forecast_month"),
+    filters=("entity_type", "entity_key", "client_id", "staff_id", "metric", "status"),
+)
+
 MARTS: dict[str, MartSpec] = {
     spec.name: spec
     for spec in (
@@ -170,6 +183,7 @@ MARTS: dict[str, MartSpec] = {
         MONTH_COMPLETENESS,
         TRENDS,
         ACTIONS,
+        FORECASTS,
     )
 }
 

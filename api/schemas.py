@@ -289,6 +289,51 @@ class TrendRow(MartRow):
     )
 
 
+class ForecastRow(MartRow):
+    """One series' forecast of one month ahead (docs/insights.md#forecasts)."""
+
+    entity_type: str = Field(description="client, staff or team.")
+    entity_key: str = Field(description="client_id, staff_id or 'team'.")
+    client_id: str | None = Field(description="Client series; else null.")
+    staff_id: str | None = Field(description="Staff series; else null.")
+    name: str | None = Field(description="The client's or staff member's name; 'Team'.")
+    metric: str = Field(
+        description="labor_hours, revenue (client); billable_hours, available_hours (staff); "
+        "client_work_demand, client_work_capacity, capacity_gap (team)."
+    )
+    label: str
+    unit: str = Field(description="hours or money.")
+    origin_month: date = Field(description="The last complete month the forecast starts from.")
+    forecast_month: date
+    horizon: int = Field(description="Months after origin_month: 1, 2 or 3.")
+    status: str = Field(
+        description="forecast, or too_little_history (fewer than 6 months with a value in "
+        "the series' window: no forecast)."
+    )
+    forecast: Decimal | None = Field(description="The forecast value (hours or money).")
+    lower_80: Decimal | None = Field(
+        description="80% prediction interval from the backtest errors at this horizon; null "
+        "with fewer than 3 of them, and for capacity and team rows."
+    )
+    upper_80: Decimal | None
+    last_value: Decimal | None = Field(description="The value in origin_month.")
+    history_months: int | None = Field(description="Months with a value behind the level.")
+    method: str = Field(description="How the forecast is made, in words.")
+    backtest_forecasts: int = Field(
+        description="Backtest forecasts scored (6 rolling origins, 1-3 months ahead)."
+    )
+    mase: float | None = Field(
+        description="Backtest mean absolute error / the seasonal-naive forecast's mean "
+        "absolute error over the series' history; below 1 beats repeating last year's month. "
+        "Null with fewer than 6 year-on-year pairs."
+    )
+    confidence: Rate = Field(
+        description="1 - the backtest's weighted absolute percentage error (0 when not "
+        "backtested); capacity: months of absence history / 12; team: demand-weighted mean."
+    )
+    explanation: str = Field(description="The forecast, its range, basis and accuracy.")
+
+
 class ActionRow(MartRow):
     """One thing to do, ranked by its monthly money effect (docs/metrics.md#martsactions)."""
 
@@ -355,6 +400,10 @@ class TrendPage(MartPage[TrendRow]):
 
 class ActionPage(MartPage[ActionRow]):
     """A page of marts.actions."""
+
+
+class ForecastPage(MartPage[ForecastRow]):
+    """A page of marts.forecasts."""
 
 
 ColumnType = Literal["string", "integer", "decimal", "number", "date", "boolean"]

@@ -30,9 +30,17 @@ UNSCORED_GRAINS: dict[str, tuple[str, ...]] = {
 #: The ranked action list (`moatmetrics.insights.actions`, after the trust layer), written to
 #: insights.actions and published beside the marts.
 ACTIONS_TABLE = "actions"
+#: The next three months' forecasts with their backtested accuracy
+#: (`moatmetrics.insights.forecasts`), written to insights.forecasts.
+FORECASTS_TABLE = "forecasts"
 INSIGHTS_SCHEMA = "insights"
+#: Insight tables (Python assets, schema insights) published as they are, with their order.
+INSIGHT_ORDERS: dict[str, tuple[str, ...]] = {
+    ACTIONS_TABLE: ("action_rank",),
+    FORECASTS_TABLE: ("entity_type", "entity_key", "metric", "forecast_month"),
+}
 #: Every mart dbt builds: the scored ones, the calendar of complete months and the trends.
 DBT_MARTS: tuple[str, ...] = (*MART_NAMES, *UNSCORED_GRAINS)
 #: Published marts: the dbt marts (with their trust columns), the churn-risk scores, the
-#: calendar of complete months, the trends and the action list.
-PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, *UNSCORED_GRAINS, ACTIONS_TABLE)
+#: calendar of complete months, the trends, the action list and the forecasts.
+PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, *UNSCORED_GRAINS, *INSIGHT_ORDERS)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from moatmetrics.marts import ACTIONS_TABLE, INSIGHTS_SCHEMA, UNSCORED_GRAINS
+from moatmetrics.marts import INSIGHT_ORDERS, INSIGHTS_SCHEMA, UNSCORED_GRAINS
 from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
 from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
 from moatmetrics.settings import Settings
@@ -273,7 +273,7 @@ def published_mart_select(mart: str, tables: set[str]) -> str | None:
     A dbt mart gets the trust layer's columns (confidence, one column per factor,
     explanation, drivers, needs_review, review_status) joined on its grain; without a trust
     table (a warehouse built before the trust assets ran) it is copied as it is. The churn-risk
-    mart comes from ``trust.client_risk``, the action list from ``insights.actions``; the
+    mart comes from ``trust.client_risk``, the action list and the forecasts from ``insights``; the
     calendar of complete months and the trends (``UNSCORED_GRAINS``) are copied as they are;
     None (not published) when the table is missing.
     """
@@ -282,11 +282,10 @@ def published_mart_select(mart: str, tables: set[str]) -> str | None:
         source = f"marts.{mart}"
         order = ", ".join(UNSCORED_GRAINS[mart])
         return f"SELECT * FROM warehouse.{source} ORDER BY {order}" if source in tables else None
-    if mart == ACTIONS_TABLE:
+    if mart in INSIGHT_ORDERS:
         source = f"{INSIGHTS_SCHEMA}.{mart}"
-        return (
-            f"SELECT * FROM warehouse.{source} ORDER BY action_rank" if source in tables else None
-        )
+        order = ", ".join(INSIGHT_ORDERS[mart])
+        return f"SELECT * FROM warehouse.{source} ORDER BY {order}" if source in tables else None
     if mart == trust_tables.RISK_TABLE:
         source = f"{schema}.{mart}"
         return f"SELECT * FROM warehouse.{source} ORDER BY risk_rank" if source in tables else None

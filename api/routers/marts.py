@@ -19,6 +19,7 @@ from api.mart_catalog import (
     ACTIONS,
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
+    FORECASTS,
     LICENSE_UTILIZATION,
     MARTS,
     MONTH_COMPLETENESS,
@@ -303,6 +304,29 @@ def actions(
 ) -> Response:
     filters = {"action": action, "client_id": client_id}
     return _serve(ACTIONS, snapshot, page, filters, cache)
+
+
+@router.get(**_route(FORECASTS))
+def forecasts(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    cache: Cache,
+    entity_type: Annotated[Values, _values("Only client, staff or team series.")] = None,
+    entity_key: Annotated[Values, _values("Only these entities' series.")] = None,
+    client_id: Annotated[Values, _values("Only these clients' series.")] = None,
+    staff_id: Annotated[Values, _values("Only these staff members' series.")] = None,
+    metric: Annotated[Values, _values("Only these metrics.")] = None,
+    status: Annotated[Values, _values("forecast or too_little_history.")] = None,
+) -> Response:
+    filters = {
+        "entity_type": entity_type,
+        "entity_key": entity_key,
+        "client_id": client_id,
+        "staff_id": staff_id,
+        "metric": metric,
+        "status": status,
+    }
+    return _serve(FORECASTS, snapshot, page, filters, cache)
 
 
 @router.get("/{name}", include_in_schema=False, dependencies=[READ])

@@ -32,10 +32,11 @@ from moatmetrics.warehouse.postgres import (
 )
 
 #: Intermediate models the trust layer reads besides the marts and their evidence (the churn
-#: features), and what the run reports: held client keys, unmapped accounts, license bills
-#: left out.
+#: features), the staff contracts the capacity forecasts read, and what the run reports: held
+#: client keys, unmapped accounts, license bills left out.
 TRUST_INPUTS = (
     "int_client_months_featured",
+    "int_staff_members_corrected",
     "int_client_keys_held",
     "int_invoice_accounts_unmapped",
     "int_expenses_excluded",

@@ -39,6 +39,8 @@ from serving import start_api, stop_api
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
+from moatmetrics.insights.forecasts import FORECAST_COLUMNS
+from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.snapshots import Snapshot, publish
 from moatmetrics.storage.duckdb_files import DUCKDB_CRYPTO_ENV, UNSAFE_CRYPTO, connect_duckdb
@@ -100,6 +102,10 @@ CREATE TABLE insights.actions (
     product VARCHAR, month DATE, monthly_effect DECIMAL(18, 2), confidence DOUBLE,
     explanation VARCHAR, source_mart VARCHAR
 )"""
+# Written by the forecasts asset: its own column list, so the fixture cannot drift from it.
+_FORECASTS = "CREATE TABLE insights.forecasts ({})".format(
+    ", ".join(f"{name} {sql_type}" for name, sql_type in FORECAST_COLUMNS.items())
+)
 _UPLOADS = """
 CREATE TABLE ingest.uploads (
     upload_id VARCHAR, upload_seq BIGINT, sha256 VARCHAR, file_name VARCHAR, entity VARCHAR,
@@ -195,6 +201,24 @@ def _action_rows(generation: int) -> list[tuple]:
     ]  # fmt: skip
 
 
+def _forecast_rows(generation: int) -> list[tuple]:
+    origin, (oct_, nov) = MONTHS[1], (MONTHS[2], date(2024, 4, 1))
+    return [
+        ("client", "C1", "C1", None, "Acme", "labor_hours", "Labour hours", "hours", origin,
+         oct_, 1, "forecast", Decimal("42.00") + generation, Decimal("30.00"),
+         Decimal("54.00"), Decimal("40.00"), 12, "average per working day over 12 months", 15,
+         Decimal("0.8100"), 0.85, "Labour hours of Acme in March 2024: 43 h."),
+        ("client", "C2", "C2", None, "Globex", "revenue", "Revenue", "money", origin, oct_, 1,
+         "too_little_history", None, None, None, Decimal("900.00"), 4,
+         "average over 6 months", 0, None, 0.0,
+         "Revenue of Globex: not forecast, 4 months with a value in the last 6, 6 needed."),
+        ("team", "team", None, None, "Team", "capacity_gap", "Spare capacity", "hours", origin,
+         nov, 2, "forecast", Decimal("-46.00"), None, None, None, None,
+         "capacity less client work", 0, None, 0.8,
+         "At this trend, client work exceeds the team's client-work capacity by 46 h."),
+    ]  # fmt: skip
+
+
 def _staff_rows(generation: int) -> list[tuple]:
     return [
         ("S1", "Alice", MONTHS[0], Decimal("184.00"), Decimal("150.00"), Decimal("120.00"),
@@ -223,6 +247,7 @@ def build_warehouse(path: Path, generation: int = 1, settings: Settings | None =
             _STAFF_UTILIZATION,
             _TRENDS,
             _ACTIONS,
+            _FORECASTS,
             _UPLOADS,
         ):
             con.execute(ddl)
@@ -232,9 +257,10 @@ def build_warehouse(path: Path, generation: int = 1, settings: Settings | None =
             ("staff_utilization", _staff_rows(generation)),
             ("trends", _trend_rows(generation)),
             ("actions", _action_rows(generation)),
+            ("forecasts", _forecast_rows(generation)),
         ):
             marks = ", ".join("?" for _ in rows[0])
-            schema = "insights" if table == "actions" else "marts"
+            schema = "insights" if table in INSIGHT_ORDERS else "marts"
             con.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", rows)
         con.executemany(
             "INSERT INTO ingest.uploads VALUES (?, ?, ?, ?, ?, ?, now(), ?)",
