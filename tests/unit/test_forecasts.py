@@ -50,10 +50,7 @@ def warehouse() -> duckdb.DuckDBPyConnection:
         # every backtest error is 0 (MASE 0, confidence 1, an interval of width 0).
         *[("C1", "Acme", m, 1000, 2 * working_days(m)) for m in MONTHS],
         # Birch: from February 2026, revenue 100, 200, 100, ... (hours 10 a month).
-        *[
-            ("C2", "Birch", MONTHS[16 + k], 100 if k % 2 == 0 else 200, 10)
-            for k in range(8)
-        ],
+        *[("C2", "Birch", MONTHS[16 + k], 100 if k % 2 == 0 else 200, 10) for k in range(8)],
         # Cedar: 5 months only: too little history to forecast.
         *[("C3", "Cedar", m, 50, 5) for m in MONTHS[-5:]],
         # Dune: left in August: not forecast at all.
@@ -64,10 +61,7 @@ def warehouse() -> duckdb.DuckDBPyConnection:
     con.executemany("INSERT INTO marts.client_profitability VALUES (?, ?, ?, ?, ?)", clients)
     staff = [
         # Sam: 40 h a week, 10 % of the contract absent every month, 6 billable h a day.
-        *[
-            ("S1", "Sam", m, 8 * working_days(m) * 0.9, 6 * working_days(m))
-            for m in MONTHS[-12:]
-        ],
+        *[("S1", "Sam", m, 8 * working_days(m) * 0.9, 6 * working_days(m)) for m in MONTHS[-12:]],
         # Pat: 20 h a week, never absent, leaves on Friday 13 November 2026.
         *[("S2", "Pat", m, 4 * working_days(m), 2 * working_days(m)) for m in MONTHS[-12:]],
     ]
@@ -84,9 +78,7 @@ def warehouse() -> duckdb.DuckDBPyConnection:
 
 
 def forecasts(con: duckdb.DuckDBPyConnection, where: str) -> list[dict]:
-    cursor = con.execute(
-        f"SELECT * FROM insights.forecasts WHERE {where} ORDER BY forecast_month"
-    )
+    cursor = con.execute(f"SELECT * FROM insights.forecasts WHERE {where} ORDER BY forecast_month")
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -202,9 +194,7 @@ def test_a_shortfall_names_its_month_and_size(warehouse) -> None:
 
 def test_the_table_has_the_published_columns_even_without_data() -> None:
     con = duckdb.connect()
-    con.execute(
-        "CREATE SCHEMA marts; CREATE TABLE marts.client_profitability (month DATE);"
-    )
+    con.execute("CREATE SCHEMA marts; CREATE TABLE marts.client_profitability (month DATE);")
     run = run_forecasts(con)
     assert run.origin_month is None and run.series == 0
     columns = [d[0] for d in con.execute("SELECT * FROM insights.forecasts").description]
