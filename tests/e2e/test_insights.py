@@ -184,3 +184,67 @@ def test_actions_are_the_published_rows_of_the_last_complete_month(
         )
         == at_risk
     )
+
+
+def test_forecasts_beat_seasonal_naive_on_the_demo_clients(
+    snapshot: duckdb.DuckDBPyConnection,
+) -> None:
+    """Issue 16's acceptance: MASE below 1 for client hours and revenue on the demo data, as
+    the median and the mean over the series with a MASE (one per series: horizon 1)."""
+    (month,) = rows(snapshot, "SELECT max(month) FROM marts.month_completeness WHERE is_complete")[
+        0
+    ]
+    for metric in ("labor_hours", "revenue"):
+        mase = [
+            float(m)
+            for (m,) in rows(
+                snapshot,
+                "SELECT mase FROM marts.forecasts WHERE entity_type = 'client'"
+                f" AND metric = '{metric}' AND horizon = 1 AND mase IS NOT NULL",
+            )
+        ]
+        assert len(mase) >= 20
+        assert sorted(mase)[len(mase) // 2] < 1 and sum(mase) / len(mase) < 1, (metric, mase)
+    origins = rows(snapshot, "SELECT DISTINCT origin_month FROM marts.forecasts")
+    assert origins == [(month,)]
+
+
+def test_forecasts_are_the_published_marts_averaged(snapshot: duckdb.DuckDBPyConnection) -> None:
+    """Every client's revenue forecast is the mean of its last 6 published months; the team's
+    client work is the client hour forecasts summed; forecasts lie inside their intervals."""
+    (month,) = rows(snapshot, "SELECT max(month) FROM marts.month_completeness WHERE is_complete")[
+        0
+    ]
+    expected = snapshot.execute(
+        "SELECT client_id, CAST(avg(revenue) AS DECIMAL(18, 2))"
+        " FROM marts.client_profitability WHERE month > $month - INTERVAL 6 MONTH"
+        " AND month <= $month GROUP BY client_id HAVING count(*) = 6 AND max(month) = $month"
+        " ORDER BY 1",
+        {"month": month},
+    ).fetchall()
+    published = rows(
+        snapshot,
+        "SELECT client_id, forecast FROM marts.forecasts WHERE metric = 'revenue'"
+        " AND horizon = 1 AND status = 'forecast' ORDER BY 1",
+    )
+    assert published == expected
+    team = rows(
+        snapshot,
+        "SELECT t.forecast_month, t.forecast, sum(c.forecast) FROM marts.forecasts AS t"
+        " JOIN marts.forecasts AS c ON c.forecast_month = t.forecast_month"
+        " AND c.entity_type = 'client' AND c.metric = 'labor_hours' AND c.status = 'forecast'"
+        " WHERE t.metric = 'client_work_demand' GROUP BY ALL ORDER BY 1",
+    )
+    assert len(team) == 3
+    for _, demand, summed in team:
+        assert abs(demand - summed) <= Decimal("0.01") * 40  # each client's rounding
+    outside = rows(
+        snapshot,
+        "SELECT count(*) FROM marts.forecasts WHERE lower_80 > forecast OR upper_80 < forecast",
+    )
+    assert outside == [(0,)]
+    thin = rows(
+        snapshot,
+        "SELECT count(*), count(forecast) FROM marts.forecasts WHERE status <> 'forecast'",
+    )
+    assert thin[0][1] == 0

@@ -32,6 +32,9 @@ PAGES = [
     ("license_utilization", {"limit": 40, "offset": 100}),
     ("staff_utilization", {"limit": 500}),
     ("client_risk", {"limit": 100}),
+    ("trends", {"limit": 200, "entity_type": "portfolio"}),
+    ("actions", {"limit": 100}),
+    ("forecasts", {"limit": 500}),
 ]
 
 
