@@ -15,15 +15,24 @@ from datetime import date
 from typing import Any
 
 from api.mart_catalog import (
+    ACTIONS,
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
+    FORECASTS,
     LICENSE_UTILIZATION,
     TRENDS,
     MartSpec,
 )
 from api.mart_queries import build_query, read_page
 from api.problems import invalid_parameter
-from api.schemas import ClientProfitabilityRow, ClientRiskRow, LicenseUtilizationRow, TrendRow
+from api.schemas import (
+    ActionRow,
+    ClientProfitabilityRow,
+    ClientRiskRow,
+    ForecastRow,
+    LicenseUtilizationRow,
+    TrendRow,
+)
 from api.snapshot_lease import SnapshotLease
 
 #: Sort keys of the client list -> the SQL expression they sort by (a whitelist: the request
@@ -115,6 +124,8 @@ class ClientView:
     risk: ClientRiskRow | None
     drivers: list[dict[str, Any]]
     trends: list[TrendRow]  # the client's own series in its newest month shown
+    forecasts: list[ForecastRow]  # the next three months from the last complete month
+    actions: list[ActionRow]  # what to do for this client, largest monthly effect first
 
 
 def _all_rows(
@@ -153,6 +164,8 @@ def client(lease: SnapshotLease, client_id: str, month: date | None = None) -> C
         risk=risk,
         drivers=_drivers(risk.drivers) if risk else [],
         trends=_client_trends(lease, client_id, months[-1].month) if months else [],
+        forecasts=_all_rows(lease, FORECASTS, client_id, "metric,forecast_month", None),
+        actions=_all_rows(lease, ACTIONS, client_id, "action_rank", None),
     )
 
 

@@ -12,6 +12,7 @@ from api.console.routers import (
     auth,
     clients,
     corrections,
+    insights,
     mappings,
     overview,
     reports,
@@ -44,8 +45,8 @@ CONSOLE_FRONT = ConsoleFront()
 def install_console(app: FastAPI) -> None:
     """Add the console's routers and its HTML error pages (after the API's problem handlers)."""
     for module in (
-        static, auth, overview, clients, staff, review_queue, corrections, upload_pages,
-        mappings, reports, audit_log,
+        static, auth, overview, insights, clients, staff, review_queue, corrections,
+        upload_pages, mappings, reports, audit_log,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(sso.router)  # single sign-on (OpenID Connect)

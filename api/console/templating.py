@@ -24,6 +24,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 # (label, path, minimum role): the navigation shows only what the role may open.
 NAV = (
     ("Overview", "/console", "viewer"),
+    ("Insights", "/console/insights", "viewer"),
     ("Clients", "/console/clients", "viewer"),
     ("Staff", "/console/staff", "viewer"),
     ("Reviews", "/console/reviews", "analyst"),
@@ -59,6 +60,12 @@ def percent(value: Any, digits: int = 1) -> str:
     if value is None:
         return "–"
     return f"{float(value) * 100:.{digits}f} %"
+
+
+def hours(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{float(value):,.0f} h"
 
 
 def month(value: Any) -> str:
@@ -107,7 +114,13 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(
-    money=money, percent=percent, month=month, when=when, product=product, row_key=row_key
+    money=money,
+    percent=percent,
+    hours=hours,
+    month=month,
+    when=when,
+    product=product,
+    row_key=row_key,
 )
 
 

@@ -125,12 +125,17 @@ def test_sign_in_and_every_page_is_accessible(console: Console, open_page) -> No
     expect(page.locator("svg[role=img]").first).to_be_visible()
     check_page(page, "overview")
 
+    page.get_by_role("link", name="Insights", exact=True).click()
+    expect(page.get_by_role("heading", name="What to do first")).to_be_visible()
+    check_page(page, "insights")
+
     page.get_by_role("link", name="Clients", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
     check_page(page, "clients")
     page.locator("table tbody th a").first.click()
     expect(page.get_by_role("heading", name="Churn risk")).to_be_visible()
     expect(page.get_by_role("heading", name="Monthly profitability")).to_be_visible()
+    expect(page.get_by_role("heading", name="What to do")).to_be_visible()
     check_page(page, "client")
 
     page.get_by_role("link", name="Reviews", exact=True).click()

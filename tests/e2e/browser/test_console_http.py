@@ -235,6 +235,52 @@ def test_the_client_page_shows_the_clients_trends_as_the_api_serves_them(
     assert all(sentence in page for sentence in sentences)
 
 
+def test_the_client_page_shows_its_forecast_and_actions_as_the_api_serves_them(
+    console: Console,
+) -> None:
+    with console.api("viewer") as api:
+        actions = api.get("/api/v1/marts/actions", params={"limit": 1}).json()["rows"]
+        client_id = actions[0]["client_id"]
+        served = {
+            mart: api.get(
+                f"/api/v1/marts/{mart}", params={"client_id": client_id, "limit": 10_000}
+            ).json()["rows"]
+            for mart in ("forecasts", "actions")
+        }
+    with console.signed_in("viewer") as viewer:
+        page = html.unescape(viewer.get(f"/console/clients/{client_id}").text)
+    assert len(served["forecasts"]) == 6  # labour hours and revenue, three months each
+    assert served["actions"]
+    for rows in served.values():
+        assert all(row["explanation"] in page for row in rows)
+
+
+def test_the_insights_page_shows_what_changed_is_coming_and_to_do(console: Console) -> None:
+    with console.api("viewer") as api:
+        month = max(
+            row["month"]
+            for row in api.get("/api/v1/marts/month_completeness").json()["rows"]
+            if row["is_complete"]
+        )
+        portfolio = api.get(
+            "/api/v1/marts/trends",
+            params={"entity_type": "portfolio", "month_from": month[:7], "month_to": month[:7]},
+        ).json()["rows"]
+        team = api.get(
+            "/api/v1/marts/forecasts", params={"entity_type": "team", "metric": "capacity_gap"}
+        ).json()["rows"]
+        actions = api.get("/api/v1/marts/actions", params={"limit": 10}).json()
+    with console.signed_in("viewer") as viewer:
+        response = viewer.get("/console/insights")
+    assert response.status_code == 200
+    page = html.unescape(response.text)
+    assert len(portfolio) >= 6 and len(team) == 3 and len(actions["rows"]) == 10
+    for row in [*portfolio, *team, *actions["rows"]]:
+        assert row["explanation"] in page
+    assert f"{actions['total']} actions for" in page
+    assert 'href="/console/insights" aria-current="page"' in page
+
+
 def test_console_routes_match_docs_console_md(tmp_path) -> None:
     """docs/console.md lists every console page with the role it needs: code and docs agree."""
     text = (REPO_ROOT / "docs" / "console.md").read_text()
