@@ -22,7 +22,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.client_scope import ScopedClients
 from api.dependencies import CurrentSnapshot, get_settings, only_query_params
-from api.mart_catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION, MartSpec
+from api.mart_catalog import (
+    CLIENT_PROFITABILITY,
+    FORECASTS,
+    LICENSE_UTILIZATION,
+    TRENDS,
+    MartSpec,
+)
 from api.mart_queries import build_query, read_page
 from api.periods import default_month_to
 from api.problems import ProblemError, invalid_parameter, not_found, problem_responses
@@ -385,5 +391,27 @@ def _client_qbr(params: ReportParams, lease: SnapshotLease, settings: Settings) 
     else:  # 404 for an id no mart knows
         name = _known_names(lease, [client_id]).get(client_id)
         name = name or _license_client_names(lease, licenses, month, limit).get(client_id)
-    report = qbr.client_qbr(context, branding, client_id, name, rows, month, licenses)
+    trends, forecasts = _client_outlook(lease, client_id, rows[-1]["month"] if rows else None)
+    report = qbr.client_qbr(
+        context, branding, client_id, name, rows, month, licenses, trends, forecasts
+    )
     return _file("client-qbr", params, context, {"pdf": lambda: qbr_pdf.client_qbr_pdf(report)})
+
+
+def _client_outlook(
+    lease: SnapshotLease, client_id: str, last_month: date | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The client's revenue and labour-hour trend rows of the report's last month and its
+    forecast rows (none from a snapshot published before those marts existed)."""
+    series = {"client_id": [client_id], "entity_type": ["client"]}
+    metrics = {"metric": ["revenue", "labor_hours"]}
+    trends: list[dict[str, Any]] = []
+    if TRENDS.name in lease.tables and last_month is not None:
+        shown = last_month.isoformat()
+        query = build_query(TRENDS, {**series, **metrics}, shown, shown, "metric", 10, 0)
+        trends = [row.model_dump() for row in read_page(TRENDS, lease, query).rows]
+    forecasts: list[dict[str, Any]] = []
+    if FORECASTS.name in lease.tables:
+        query = build_query(FORECASTS, {**series, **metrics}, None, None, "forecast_month", 10, 0)
+        forecasts = [row.model_dump() for row in read_page(FORECASTS, lease, query).rows]
+    return trends, forecasts

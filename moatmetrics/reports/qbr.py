@@ -2,11 +2,14 @@
 
 The internal reports (`model`) show the MSP's margins, costs and confidence; this one is
 handed to the client, so it is built from the columns a client may see and nothing else:
-what was invoiced (revenue, recurring revenue), the support hours delivered, and the
-client's licenses (seats, use, the price per seat the client pays, renewal dates) with what
-to do about them. Costs, profit, margins, the MSP's unit costs, confidence and the trust
-layer's explanations (they talk about margins) never enter `ClientQbr`, so no renderer can
-print them. One client per report: its rows are read with that client's id only.
+what was invoiced (revenue, recurring revenue), the support hours delivered, how both moved
+over the last six months and where they are heading (the client's own series of
+marts.trends and marts.forecasts: slopes, forecasts and their ranges, never the sentences,
+which are written for the MSP), and the client's licenses (seats, use, the price per seat the
+client pays, renewal dates) with what to do about them. Costs, profit, margins, the MSP's
+unit costs, confidence and the trust layer's explanations (they talk about margins) never
+enter `ClientQbr`, so no renderer can print them. One client per report: its rows are read
+with that client's id only.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from moatmetrics.reports import formatting as fmt
 from moatmetrics.reports.model import ZERO, ReportContext, Row
@@ -36,6 +40,40 @@ class ServiceMonth:
     invoiced: Decimal
     recurring: Decimal
     support_hours: Decimal
+
+
+@dataclass(frozen=True)
+class OutlookMonth:
+    """One month ahead: invoicing and support hours at the recent pace, each with its 80 %
+    range (None where the forecast has none, or no forecast for want of history)."""
+
+    month: date
+    invoiced: Decimal | None
+    invoiced_range: tuple[Decimal, Decimal] | None
+    support_hours: Decimal | None
+    hours_range: tuple[Decimal, Decimal] | None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How invoicing or support hours moved over the six months to the report's last month."""
+
+    measure: str  # "Invoicing" or "Support hours"
+    month: date
+    slope: Decimal | None  # per month, least squares over the 6 months (marts.trends)
+    is_stable: bool  # the slope is under the documented threshold (docs/insights.md)
+    unit: str  # money or hours
+
+    @property
+    def sentence(self) -> str:
+        over = f"{self.measure} over the six months to {fmt.month(self.month)}"
+        if self.slope is None:
+            return f"{over}: too few months to tell a direction."
+        if self.is_stable:
+            return f"{over}: steady."
+        amount = fmt.money(abs(self.slope))
+        size = f"{amount} h" if self.unit == "hours" else amount
+        return f"{over}: {'up' if self.slope > 0 else 'down'} {size} a month on average."
 
 
 @dataclass(frozen=True)
@@ -86,6 +124,9 @@ class ClientQbr:
     months: tuple[ServiceMonth, ...]
     seats_month: date | None  # the month the seats are counted in; None: no license rows
     seats: tuple[SeatLine, ...]
+    pace: tuple[Pace, ...] = ()  # invoicing and support hours, where the trends have them
+    outlook_from: date | None = None  # the last complete month the outlook starts after
+    outlook: tuple[OutlookMonth, ...] = ()
 
     @property
     def title(self) -> str:
@@ -132,8 +173,12 @@ def client_qbr(
     profitability_rows: Iterable[Row],
     seats_month: date | None,
     license_rows: Iterable[Row],
+    trend_rows: Iterable[Row] = (),
+    forecast_rows: Iterable[Row] = (),
 ) -> ClientQbr:
-    """The QBR of one client from its client_profitability and license_utilization rows."""
+    """The QBR of one client from its client_profitability and license_utilization rows, and
+    its revenue and labour-hour rows of marts.trends (the report's last month) and
+    marts.forecasts."""
     months = tuple(
         ServiceMonth(row["month"], row["revenue"], row["recurring_revenue"], row["labor_hours"])
         for row in sorted(profitability_rows, key=lambda row: row["month"])
@@ -166,4 +211,58 @@ def client_qbr(
         months=months,
         seats_month=seats_month,
         seats=seats,
+        pace=_pace(trend_rows),
+        **_outlook(forecast_rows),
     )
+
+
+#: The client's words for the series the QBR shows (mart metric -> measure, unit).
+_MEASURES = {"revenue": ("Invoicing", "money"), "labor_hours": ("Support hours", "hours")}
+
+
+def _pace(trend_rows: Iterable[Row]) -> tuple[Pace, ...]:
+    by_metric = {row["metric"]: row for row in trend_rows if row["metric"] in _MEASURES}
+    return tuple(
+        Pace(
+            measure=_MEASURES[metric][0],
+            month=row["month"],
+            slope=row["slope_6m"],
+            is_stable=row["direction"] == "stable",
+            unit=_MEASURES[metric][1],
+        )
+        for metric in _MEASURES
+        if (row := by_metric.get(metric)) is not None
+    )
+
+
+def _outlook(forecast_rows: Iterable[Row]) -> dict[str, Any]:
+    """The forecast months, revenue and labour hours side by side."""
+    rows = [row for row in forecast_rows if row["metric"] in _MEASURES]
+    by_month: dict[date, dict[str, Row]] = {}
+    for row in rows:  # six rows at most: three months of two series
+        by_month.setdefault(row["forecast_month"], {})[row["metric"]] = row
+
+    def value(row: Row | None) -> Decimal | None:
+        return row["forecast"] if row and row["status"] == "forecast" else None
+
+    def spread(row: Row | None) -> tuple[Decimal, Decimal] | None:
+        if not row or row["lower_80"] is None or row["upper_80"] is None:
+            return None
+        return (row["lower_80"], row["upper_80"])
+
+    outlook = tuple(
+        OutlookMonth(
+            month=month,
+            invoiced=value(series.get("revenue")),
+            invoiced_range=spread(series.get("revenue")),
+            support_hours=value(series.get("labor_hours")),
+            hours_range=spread(series.get("labor_hours")),
+        )
+        for month, series in sorted(by_month.items())
+    )
+    return {
+        "outlook_from": rows[0]["origin_month"] if rows else None,
+        "outlook": outlook
+        if any(m.invoiced is not None or m.support_hours is not None for m in outlook)
+        else (),
+    }

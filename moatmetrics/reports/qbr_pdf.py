@@ -1,4 +1,5 @@
-"""PDF of the client's QBR (`qbr.ClientQbr`): the MSP's name and logo, charts, seats, renewals.
+"""PDF of the client's QBR (`qbr.ClientQbr`): the MSP's name and logo, charts, the outlook,
+seats, renewals.
 
 Drawn with reportlab like the internal reports (`pdf`: same fonts, page size, header and
 footer), the charts included (reportlab.graphics: vector drawings, no image library, no
@@ -205,6 +206,37 @@ def _services(report: ClientQbr, width: float) -> list[Flowable]:
                    right_from=1)]  # fmt: skip
 
 
+def _range(low_high: tuple[Decimal, Decimal] | None, suffix: str = "") -> str:
+    return (
+        fmt.NONE
+        if low_high is None
+        else (f"{fmt.money(low_high[0])} to {fmt.money(low_high[1])}{suffix}")
+    )
+
+
+def _outlook(report: ClientQbr, width: float) -> list[Flowable]:
+    """How invoicing and support hours moved, and the next three months at that pace."""
+    story: list[Flowable] = [CondPageBreak(50 * mm), Paragraph("Outlook", HEADING)]
+    story += [Paragraph(text(p.sentence), BODY) for p in report.pace]
+    if not report.outlook or report.outlook_from is None:
+        story.append(Paragraph("Not enough history yet for a look ahead.", BODY))
+        return story
+    currency = report.context.currency
+    story += [
+        Spacer(1, 2 * mm),
+        Paragraph(text(f"The three months after {fmt.month(report.outlook_from)}, at the "
+                       "recent pace, with the range 8 in 10 months are expected to fall in:"),
+                  BODY),
+    ]  # fmt: skip
+    rows = [[fmt.month(m.month), fmt.money(m.invoiced), _range(m.invoiced_range),
+             fmt.hours(m.support_hours), _range(m.hours_range)]
+            for m in report.outlook]  # fmt: skip
+    head = ("Month", f"Invoicing ({currency})", "Likely range", "Support hours", "Likely range")
+    story.append(_table(head, rows, scaled([1.0, 1.2, 1.8, 1.1, 1.6], width * 0.8), None,
+                        right_from=1))  # fmt: skip
+    return story
+
+
 def _licenses(report: ClientQbr, width: float) -> list[Flowable]:
     heading = Paragraph(
         "Licenses and recommendations"
@@ -241,6 +273,10 @@ def _notes() -> list[Flowable]:
         "Licenses: the seats on record in the latest month of the period. Seats in use are "
         "the active users the vendor reports; Renews is the end of the current term as the "
         "vendor's export has it (n/a when it does not say).",
+        "Outlook: invoicing at the average of the last six months, support hours at the "
+        "average per working day of the last twelve months times the working days ahead; the "
+        "likely range comes from how far this method missed on your own history. A direction "
+        "needs at least three months; small moves count as steady.",
         "Recommendations: add seats when more users are assigned than seats purchased; remove "
         "unused seats when fewer than 80 % are in use; confirm the seat count when the seats "
         "in use differ from the seats on your invoice.",
@@ -267,5 +303,6 @@ def client_qbr_pdf(report: ClientQbr) -> bytes:
         (f"Possible monthly saving ({context.currency})", fmt.money(report.possible_saving)),
     ], width))  # fmt: skip
     story += _services(report, width)
+    story += _outlook(report, width)
     story += [CondPageBreak(60 * mm), *_licenses(report, width), *_notes()]
     return render(TITLE, f"{report.title} - {period}", context, story, report.branding.company_name)

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,53 @@ def test_client_qbr_shows_the_clients_services_and_licenses_and_nothing_internal
     assert via_license_endpoint.status_code == 200
     again = pdf_lines(via_license_endpoint.content)
     assert [STAMP.sub("", x) for x in again] == [STAMP.sub("", x) for x in lines]
+
+
+def test_client_qbr_outlook_is_the_clients_trends_and_forecasts(branded_api: Api) -> None:
+    """The Outlook: how invoicing and support hours moved (marts.trends of the report's last
+    month) and the next three months (marts.forecasts), in the client's words."""
+    with branded_api.client() as http:
+        client_id, _ = qbr_client(http)
+        months = api_rows(http, "client_profitability", client_id=client_id)
+        last = months[-1]["month"]
+        trends = {
+            row["metric"]: row
+            for row in api_rows(
+                http, "trends", client_id=client_id, entity_type="client",
+                month_from=last[:7], month_to=last[:7],
+            )
+        }  # fmt: skip
+        forecasts = api_rows(http, "forecasts", client_id=client_id, sort="forecast_month")
+        lines = pdf_lines(get_qbr(http, client_id=client_id, audience="client").content)
+    text = " ".join(lines)
+    at = lines.index("Outlook")
+    label = date.fromisoformat(last).strftime("%b %Y")
+    for metric, measure, unit in (("revenue", "Invoicing", ""), ("labor_hours", "Support hours",
+                                                                   " h")):  # fmt: skip
+        trend = trends[metric]
+        start = f"{measure} over the six months to {label}:"
+        if trend["direction"] == "stable":
+            assert f"{start} steady." in text
+        else:
+            slope = Decimal(str(trend["slope_6m"]))
+            way = "up" if slope > 0 else "down"
+            assert f"{start} {way} {money(abs(slope))}{unit} a month on average." in text
+    assert len(forecasts) == 6 and {f["status"] for f in forecasts} == {"forecast"}
+    by_month: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in forecasts:
+        by_month.setdefault(row["forecast_month"], {})[row["metric"]] = row
+    position = at
+    for month, series in sorted(by_month.items()):
+        revenue, hours = series["revenue"], series["labor_hours"]
+        cells = [
+            date.fromisoformat(month).strftime("%b %Y"),
+            money(revenue["forecast"]),
+            f"{money(revenue['lower_80'])} to {money(revenue['upper_80'])}",
+            money(hours["forecast"]),
+            f"{money(hours['lower_80'])} to {money(hours['upper_80'])}",
+        ]
+        position = run_at(lines, cells, position) + 1
+    assert not INTERNAL_WORDS.search(text), INTERNAL_WORDS.findall(text)
 
 
 def test_logo_is_the_configured_image_and_absent_when_unset(
