@@ -27,6 +27,7 @@ from api.routers import (
     quality,
     reports,
     reviews,
+    scenarios,
     snapshots,
     uploads,
 )
@@ -66,6 +67,10 @@ TAGS = [
     {"name": "uploads", "description": "Export files in; ingest outcome and problem rows out."},
     {"name": "reviews", "description": "Flagged mart rows and reviewers' decisions."},
     {"name": "corrections", "description": "Analysts' exclusions and corrections of input rows."},
+    {
+        "name": "scenarios",
+        "description": "What-if scenarios on the current snapshot's marts; saved and shared.",
+    },
     {"name": "audit", "description": "The hash-chained audit log (admin)."},
     {"name": "keys", "description": "API keys (admin) and the calling key."},
     {"name": "metrics", "description": "Prometheus metrics (admin key or scrape token)."},
@@ -116,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache()  # read by the gate, cleared by a revocation
     install_problem_handlers(app)
     routers = [api_docs, health, marts, reports, snapshots, uploads, quality, reviews, audit]
-    routers += [corrections, keys, metrics]
+    routers += [corrections, scenarios, keys, metrics]
     for module in routers:
         app.include_router(module.router)
     install_console(app)  # the web console at /console (api/console, docs/console.md)

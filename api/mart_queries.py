@@ -123,6 +123,11 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def snapshot_table(lease: SnapshotLease, mart: str) -> str:
+    """The mart's table in the leased snapshot, quoted (`"marts"."x"` or `"snapshot_<id>"."x"`)."""
+    return f"{_ident(lease.schema)}.{_ident(mart)}"
+
+
 def _select_item(column: Column, present: Mapping[str, str], dialect: Dialect) -> str:
     sql_type = dialect.types[column.kind]
     source = f"CAST({_ident(column.name)} AS {sql_type})" if column.name in present else "NULL"

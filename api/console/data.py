@@ -23,7 +23,7 @@ from api.mart_catalog import (
     TRENDS,
     MartSpec,
 )
-from api.mart_queries import build_query, read_page
+from api.mart_queries import build_query, read_page, snapshot_table
 from api.problems import invalid_parameter
 from api.schemas import (
     ActionRow,
@@ -48,9 +48,7 @@ CLIENT_SORTS: dict[str, str] = {
 MAX_SEARCH = 100
 
 
-def table(lease: SnapshotLease, mart: str) -> str:
-    """The mart's table in the leased snapshot, quoted (`"marts"."x"` or `"snapshot_<id>"."x"`)."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in (lease.schema, mart))
+table = snapshot_table  # the console's SQL names the snapshot's tables as the mart pages do
 
 
 def has(lease: SnapshotLease, mart: str, *columns: str) -> bool:

@@ -367,3 +367,20 @@ class MappingRow(Base):
     values_json: Mapped[str] = mapped_column(Text)  # the row's columns, canonical JSON
     warehouse_upload_id: Mapped[str | None] = mapped_column(String(32))
     snapshot_id: Mapped[str] = mapped_column(String(64))
+
+
+class Scenario(Base):
+    """A saved what-if scenario (moatmetrics/appdb/scenarios.py): a name and its changes, shared
+    with everyone who may read scenarios. Deleting stamps `deleted_at` (the audit log keeps
+    what it held)."""
+
+    __tablename__ = "scenarios"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    changes_json: Mapped[str] = mapped_column(Text)  # canonical JSON list of the changes
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    deleted_by: Mapped[str | None] = mapped_column(String(100))

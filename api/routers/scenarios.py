@@ -1,0 +1,149 @@
+"""What-if scenarios: try changes on the current snapshot's marts; save, share and delete them.
+
+Evaluating writes nothing (`moatmetrics.insights.scenarios` computes from one month of the
+marts, read by `api.scenario_reads`); saved scenarios live in the app database
+(`moatmetrics.appdb.scenarios`, audited). Scenarios span the portfolio, so a client-scoped key
+is refused (403) on every route here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import TypeAdapter
+
+from api.dependencies import CurrentSnapshot, get_settings
+from api.problems import not_found, problem_responses, unprocessable
+from api.scenario_reads import month_marts, scenario_month
+from api.scenario_schemas import (
+    ChangeIn,
+    ScenarioDetail,
+    ScenarioEvaluate,
+    ScenarioIn,
+    ScenarioList,
+    ScenarioOut,
+    ScenarioResultOut,
+    result_out,
+    to_core,
+)
+from api.security import Authorize, actor_of, mark_audited, set_audit_target
+from api.snapshot_store import SnapshotLease
+from moatmetrics.appdb import scenarios as saved
+from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.keys import Principal
+from moatmetrics.appdb.models import Scenario
+from moatmetrics.insights.scenarios import ScenarioRefused, evaluate
+from moatmetrics.settings import Settings
+
+router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
+
+Evaluator = Annotated[Principal, Depends(Authorize("viewer", "scenarios.evaluate"))]
+Reader = Annotated[Principal, Depends(Authorize("viewer", "scenarios.read"))]
+Writer = Annotated[Principal, Depends(Authorize("analyst", "scenarios.create"))]
+Deleter = Annotated[Principal, Depends(Authorize("analyst", "scenarios.delete"))]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+ScenarioId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The scenario's id.")]
+_CHANGES = TypeAdapter(list[ChangeIn])
+
+
+def _evaluate(
+    lease: SnapshotLease, changes: list[ChangeIn], month: str | None
+) -> ScenarioResultOut:
+    chosen = scenario_month(lease, month)
+    try:
+        result = evaluate(month_marts(lease, chosen), to_core(changes))
+    except ScenarioRefused as exc:
+        raise unprocessable("invalid-scenario", "Invalid scenario", str(exc)) from None
+    return result_out(result, lease.snapshot.snapshot_id)
+
+
+def _out(scenario: Scenario) -> ScenarioOut:
+    return ScenarioOut(
+        id=scenario.id,
+        name=scenario.name,
+        description=scenario.description,
+        changes=_CHANGES.validate_python(saved.changes_of(scenario)),
+        created_by=scenario.created_by,
+        created_at=scenario.created_at,
+    )
+
+
+@router.post(
+    "/evaluate", response_model=ScenarioResultOut,
+    summary="The marts' numbers under a list of changes, beside today's (nothing is written)",
+    responses=problem_responses(422, 503),
+)  # fmt: skip
+def evaluate_changes(
+    body: ScenarioEvaluate, principal: Evaluator, snapshot: CurrentSnapshot
+) -> ScenarioResultOut:
+    return _evaluate(snapshot, body.changes, body.month)
+
+
+@router.get(
+    "", response_model=ScenarioList, summary="Saved scenarios, newest first",
+    responses=problem_responses(422),
+)  # fmt: skip
+def list_saved(
+    principal: Reader,
+    settings: AppSettings,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> ScenarioList:
+    with session_scope(settings) as session:
+        total, rows = saved.list_scenarios(session, limit, offset)
+        return ScenarioList(total=total, items=[_out(s) for s in rows])
+
+
+@router.post(
+    "", response_model=ScenarioDetail, status_code=201,
+    summary="Save a named scenario (shared, audited) and evaluate it",
+    responses=problem_responses(422, 503),
+)  # fmt: skip
+def save(
+    body: ScenarioIn, request: Request, principal: Writer, settings: AppSettings,
+    snapshot: CurrentSnapshot,
+) -> ScenarioDetail:  # fmt: skip
+    result = _evaluate(snapshot, body.changes, None)  # a scenario that cannot apply is not saved
+    changes = [c.model_dump(mode="json") for c in body.changes]
+    with session_scope(settings, write=True) as session:
+        created = saved.create(
+            session, actor_of(request, principal), body.name, body.description, changes
+        )
+        out = _out(created)
+    mark_audited(request)
+    return ScenarioDetail(**out.model_dump(), result=result)
+
+
+@router.get(
+    "/{scenario_id}", response_model=ScenarioDetail,
+    summary="A saved scenario, evaluated on the last complete month of the current snapshot",
+    responses=problem_responses(404, 422, 503),
+)  # fmt: skip
+def get_saved(
+    scenario_id: ScenarioId, request: Request, principal: Reader, settings: AppSettings,
+    snapshot: CurrentSnapshot,
+) -> ScenarioDetail:  # fmt: skip
+    set_audit_target(request, f"scenarios/{scenario_id}")
+    with session_scope(settings) as session:
+        found = saved.get(session, scenario_id)
+        if found is None:
+            raise not_found(f"Scenario {scenario_id}")
+        out = _out(found)
+    return ScenarioDetail(**out.model_dump(), result=_evaluate(snapshot, out.changes, None))
+
+
+@router.delete(
+    "/{scenario_id}", response_model=ScenarioOut, summary="Delete a saved scenario (audited)",
+    responses=problem_responses(404, 422),
+)  # fmt: skip
+def delete_saved(
+    scenario_id: ScenarioId, request: Request, principal: Deleter, settings: AppSettings
+) -> ScenarioOut:
+    try:
+        with session_scope(settings, write=True) as session:
+            out = _out(saved.delete(session, actor_of(request, principal), scenario_id))
+    except LookupError:
+        raise not_found(f"Scenario {scenario_id}") from None
+    mark_audited(request)
+    return out
