@@ -11,10 +11,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from moatmetrics.insights import scenarios as core
 
+#: An exact decimal written as a JSON number (its shortest form: 1234.5 stays 1234.5).
+Number = Annotated[
+    Decimal,
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number"}),
+]
 Id = Annotated[str, Field(min_length=1, max_length=255)]
 OptionalId = Annotated[str | None, Field(default=None, min_length=1, max_length=255)]
 
@@ -28,7 +34,7 @@ class PriceIn(_Change):
 
     kind: Literal["price"]
     client_id: Id
-    percent: Decimal = Field(gt=-100, le=1000, max_digits=8, decimal_places=4)
+    percent: Number = Field(gt=-100, le=1000, max_digits=8, decimal_places=4)
 
 
 class ReclaimIn(_Change):
@@ -55,7 +61,7 @@ class MoveHoursIn(_Change):
     kind: Literal["move_hours"]
     from_staff_id: Id
     to_staff_id: Id
-    hours: Decimal = Field(gt=0, le=10_000, max_digits=7, decimal_places=2)
+    hours: Number = Field(gt=0, le=10_000, max_digits=7, decimal_places=2)
 
 
 class AddTechnicianIn(_Change):
@@ -63,9 +69,9 @@ class AddTechnicianIn(_Change):
 
     kind: Literal["add_technician"]
     name: str = Field(min_length=1, max_length=100)
-    weekly_hours: Decimal = Field(gt=0, le=80, max_digits=5, decimal_places=2)
-    billable_target: Decimal = Field(ge=0, le=1, max_digits=5, decimal_places=4)
-    hourly_cost: Decimal = Field(ge=0, le=10_000, max_digits=8, decimal_places=2)
+    weekly_hours: Number = Field(gt=0, le=80, max_digits=5, decimal_places=2)
+    billable_target: Number = Field(ge=0, le=1, max_digits=5, decimal_places=4)
+    hourly_cost: Number = Field(ge=0, le=10_000, max_digits=8, decimal_places=2)
 
 
 class RemoveTechnicianIn(_Change):
@@ -124,9 +130,9 @@ class ScenarioIn(BaseModel):
 
 class MeasureOut(BaseModel):
     name: str = Field(description="The mart column (or portfolio total) it is.")
-    today: Decimal | None
-    scenario: Decimal | None
-    change: Decimal | None = Field(description="scenario - today; null when either is null.")
+    today: Number | None
+    scenario: Number | None
+    change: Number | None = Field(description="scenario - today; null when either is null.")
 
 
 class OutcomeOut(BaseModel):

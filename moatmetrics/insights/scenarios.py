@@ -114,11 +114,24 @@ class MonthMarts:
     staff: pd.DataFrame
 
 
+def _exact(value: object) -> Decimal | None:
+    """A mart value as an exact decimal (older snapshots hold ratios as doubles); NULL, NaN
+    and infinities (a careless division upstream) as None."""
+    if value is None:
+        return None
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return number if number.is_finite() else None
+
+
 @dataclass(frozen=True)
 class Measure:
     name: str
     today: Decimal | None
     scenario: Decimal | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "today", _exact(self.today))
+        object.__setattr__(self, "scenario", _exact(self.scenario))
 
     @property
     def change(self) -> Decimal | None:

@@ -41,6 +41,7 @@ PATH_VALUES = {
     "item_id": ["$item"],
     "key_id": ["$victim"],
     "override_id": ["1"],  # corrections: refused to a scoped key before any lookup
+    "scenario_id": ["1"],  # scenarios span the portfolio: refused to a scoped key
     "staff_id": ["S1"],  # the staff pages: refused to a scoped key
     "entity": ["client_aliases"],  # the mappings page's forms: refused to a scoped key
 }

@@ -22,7 +22,7 @@ from checkout import REPO_ROOT
 
 from api.main import create_app
 from api.security import CONSOLE_PUBLIC_PATHS, PUBLIC_PATHS, RouteEntry, route_table
-from moatmetrics.appdb import audit, keys, overrides, reviews
+from moatmetrics.appdb import audit, keys, overrides, reviews, scenarios
 from moatmetrics.appdb.db import session_scope
 
 CALLERS = ("none", "revoked", "viewer", "analyst", "admin")
@@ -75,6 +75,19 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/v1/corrections/{override_id}/revert"): Recipe(
         path={"override_id": "$correction"}
     ),
+    ("POST", "/api/v1/scenarios/evaluate"): Recipe(
+        json=lambda: {"changes": [{"kind": "reclaim_unused_seats"}]}
+    ),
+    ("POST", "/api/v1/scenarios"): Recipe(
+        201,
+        json=lambda: {
+            "name": f"matrix-{next(_names)}",
+            "changes": [{"kind": "bill_unbilled_seats"}],
+        },  # fmt: skip
+    ),
+    ("GET", "/api/v1/scenarios/{scenario_id}"): Recipe(path={"scenario_id": "$scenario"}),
+    # No such scenario: the role gate lets the caller through to 404.
+    ("DELETE", "/api/v1/scenarios/{scenario_id}"): Recipe(404, path={"scenario_id": "999999"}),
 }
 
 
@@ -113,9 +126,12 @@ def matrix_server(
             session, audit.Actor("tests"), "clients", {"client_id": "C1"}, "set", "industry",
             "Dental", "role matrix",
         )  # fmt: skip
+        scenario = scenarios.create(
+            session, audit.Actor("tests"), "role matrix", None, [{"kind": "reclaim_unused_seats"}]
+        )
     values = {
         "$upload": upload.json()["id"], "$item": item_id, "$victim": victim.id,
-        "$correction": correction.id,
+        "$correction": correction.id, "$scenario": scenario.id,
     }  # fmt: skip
     return server, values
 
