@@ -22,6 +22,7 @@ from api.console.routers import (
     staff,
     static,
     upload_pages,
+    what_if,
 )
 from api.console.session import is_console, session_token
 
@@ -45,7 +46,7 @@ CONSOLE_FRONT = ConsoleFront()
 def install_console(app: FastAPI) -> None:
     """Add the console's routers and its HTML error pages (after the API's problem handlers)."""
     for module in (
-        static, auth, overview, insights, clients, staff, review_queue, corrections,
+        static, auth, overview, insights, what_if, clients, staff, review_queue, corrections,
         upload_pages, mappings, reports, audit_log,
     ):  # fmt: skip
         app.include_router(module.router)

@@ -25,6 +25,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 NAV = (
     ("Overview", "/console", "viewer"),
     ("Insights", "/console/insights", "viewer"),
+    ("What if", "/console/what-if", "viewer"),
     ("Clients", "/console/clients", "viewer"),
     ("Staff", "/console/staff", "viewer"),
     ("Reviews", "/console/reviews", "analyst"),

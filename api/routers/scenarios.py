@@ -47,9 +47,10 @@ ScenarioId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The scenario's
 _CHANGES = TypeAdapter(list[ChangeIn])
 
 
-def _evaluate(
+def evaluate_scenario(
     lease: SnapshotLease, changes: list[ChangeIn], month: str | None
 ) -> ScenarioResultOut:
+    """The scenario's numbers (the API's and the console's one way); 422 when it cannot apply."""
     chosen = scenario_month(lease, month)
     try:
         result = evaluate(month_marts(lease, chosen), to_core(changes))
@@ -77,7 +78,7 @@ def _out(scenario: Scenario) -> ScenarioOut:
 def evaluate_changes(
     body: ScenarioEvaluate, principal: Evaluator, snapshot: CurrentSnapshot
 ) -> ScenarioResultOut:
-    return _evaluate(snapshot, body.changes, body.month)
+    return evaluate_scenario(snapshot, body.changes, body.month)
 
 
 @router.get(
@@ -104,7 +105,15 @@ def save(
     body: ScenarioIn, request: Request, principal: Writer, settings: AppSettings,
     snapshot: CurrentSnapshot,
 ) -> ScenarioDetail:  # fmt: skip
-    result = _evaluate(snapshot, body.changes, None)  # a scenario that cannot apply is not saved
+    return save_scenario(request, principal, settings, snapshot, body)
+
+
+def save_scenario(
+    request: Request, principal: Principal, settings: Settings, lease: SnapshotLease,
+    body: ScenarioIn,
+) -> ScenarioDetail:  # fmt: skip
+    """Save a scenario after checking it applies (the API's and the console's one way)."""
+    result = evaluate_scenario(lease, body.changes, None)  # one that cannot apply is not saved
     changes = [c.model_dump(mode="json") for c in body.changes]
     with session_scope(settings, write=True) as session:
         created = saved.create(
@@ -130,7 +139,7 @@ def get_saved(
         if found is None:
             raise not_found(f"Scenario {scenario_id}")
         out = _out(found)
-    return ScenarioDetail(**out.model_dump(), result=_evaluate(snapshot, out.changes, None))
+    return ScenarioDetail(**out.model_dump(), result=evaluate_scenario(snapshot, out.changes, None))
 
 
 @router.delete(

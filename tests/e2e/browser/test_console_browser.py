@@ -129,6 +129,13 @@ def test_sign_in_and_every_page_is_accessible(console: Console, open_page) -> No
     expect(page.get_by_role("heading", name="What to do first")).to_be_visible()
     check_page(page, "insights")
 
+    page.get_by_role("link", name="What if", exact=True).click()
+    page.get_by_label("Reclaim", exact=True).check()
+    page.get_by_label("Bill", exact=True).check()
+    page.get_by_role("button", name="Show the scenario").click()
+    expect(page.get_by_role("heading", name="The scenario in", exact=False)).to_be_visible()
+    check_page(page, "what-if")
+
     page.get_by_role("link", name="Clients", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
     check_page(page, "clients")
