@@ -148,6 +148,18 @@ TRENDS = _spec(
     filters=("entity_type", "entity_key", "client_id", "staff_id", "metric", "direction"),
 )
 
+BENCHMARKS = _spec(
+    "benchmarks",
+    "The MSP's own figures (portfolio gross margin, technician utilisation, effective hourly "
+    "rate, license utilisation) beside industry reference bands, month by month: below, "
+    "within or above each band, with the band's published source (reference.benchmark_bands; "
+    "a metric without a sourced band has no row).",
+    schemas.BenchmarkRow,
+    schemas.BenchmarkPage,
+    grain=("month", "metric", "band"),
+    filters=("metric", "position"),
+)
+
 ACTIONS = _spec(
     "actions",
     "What to do first, for the last complete month, ranked by monthly money effect: reclaim "
@@ -182,6 +194,7 @@ MARTS: dict[str, MartSpec] = {
         CLIENT_RISK,
         MONTH_COMPLETENESS,
         TRENDS,
+        BENCHMARKS,
         ACTIONS,
         FORECASTS,
     )

@@ -289,6 +289,26 @@ class TrendRow(MartRow):
     )
 
 
+class BenchmarkRow(MartRow):
+    """The MSP's figure beside one sourced reference band (docs/insights.md#benchmarks)."""
+
+    month: date
+    metric: str = Field(
+        description="gross_margin, utilization, effective_hourly_rate or license_utilization."
+    )
+    band: str = Field(description="The reference band's name (reference.benchmark_bands).")
+    label: str
+    value: float = Field(description="The MSP's figure: a fraction, or dollars an hour.")
+    low: float | None = Field(description="The band's lower bound; null = open.")
+    high: float | None = Field(description="The band's upper bound; null = open.")
+    unit: str = Field(description="ratio or money.")
+    position: str = Field(description="below, within or above the band.")
+    explanation: str
+    source: str = Field(description="Who published the band.")
+    source_url: str = Field(description="Where.")
+    finding: str = Field(description="What the source says, in short.")
+
+
 class ForecastRow(MartRow):
     """One series' forecast of one month ahead (docs/insights.md#forecasts)."""
 
@@ -400,6 +420,10 @@ class TrendPage(MartPage[TrendRow]):
 
 class ActionPage(MartPage[ActionRow]):
     """A page of marts.actions."""
+
+
+class BenchmarkPage(MartPage[BenchmarkRow]):
+    """A page of marts.benchmarks."""
 
 
 class ForecastPage(MartPage[ForecastRow]):

@@ -23,9 +23,12 @@ MONTHS_TABLE = "month_completeness"
 #: month: a dbt mart with its own confidence and explanation columns, published as it is.
 TRENDS_TABLE = "trends"
 #: dbt marts published as they are (no trust layer columns), with the grain they are sorted by.
+#: The MSP's figures beside sourced industry reference bands (reference.benchmark_bands).
+BENCHMARKS_TABLE = "benchmarks"
 UNSCORED_GRAINS: dict[str, tuple[str, ...]] = {
     MONTHS_TABLE: ("month",),
     TRENDS_TABLE: ("entity_type", "entity_key", "metric", "month"),
+    BENCHMARKS_TABLE: ("month", "metric", "band"),
 }
 #: The ranked action list (`moatmetrics.insights.actions`, after the trust layer), written to
 #: insights.actions and published beside the marts.

@@ -1,4 +1,4 @@
-"""The insights page's numbers: what changed, what is coming and what to do first.
+"""The insights page's numbers: what changed, how it compares, what is coming, what to do first.
 
 Rows come through the marts router's own query code (`api.mart_queries`), so the page shows
 what `GET /api/v1/marts/trends|forecasts|actions` serve; the forecast accuracy summary is one
@@ -14,9 +14,9 @@ from datetime import date
 from typing import Any
 
 from api.console.data import has, rows, table
-from api.mart_catalog import ACTIONS, FORECASTS, TRENDS, MartSpec
+from api.mart_catalog import ACTIONS, BENCHMARKS, FORECASTS, TRENDS, MartSpec
 from api.mart_queries import build_query, read_page
-from api.schemas import ActionRow, ForecastRow, TrendRow
+from api.schemas import ActionRow, BenchmarkRow, ForecastRow, TrendRow
 from api.snapshot_lease import SnapshotLease
 
 #: Client series listed under "getting worse" and actions listed under "what to do".
@@ -33,6 +33,7 @@ class InsightsView:
     accuracy: list[dict[str, Any]]  # per forecast metric: series, median MASE, beating naive
     actions: list[ActionRow]  # the first TOP actions
     actions_count: int
+    benchmarks: list[BenchmarkRow]  # the month's figures beside the sourced reference bands
 
 
 def _page(
@@ -88,4 +89,5 @@ def insights(lease: SnapshotLease, month: date | None) -> InsightsView:
         accuracy=_accuracy(lease),
         actions=actions,
         actions_count=actions_count,
+        benchmarks=_page(lease, BENCHMARKS, {}, month, "metric,band", 100)[0],
     )

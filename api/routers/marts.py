@@ -17,6 +17,7 @@ from api.client_scope import ScopedClients
 from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
 from api.mart_catalog import (
     ACTIONS,
+    BENCHMARKS,
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
     FORECASTS,
@@ -304,6 +305,17 @@ def actions(
 ) -> Response:
     filters = {"action": action, "client_id": client_id}
     return _serve(ACTIONS, snapshot, page, filters, cache)
+
+
+@router.get(**_route(BENCHMARKS))
+def benchmarks(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    cache: Cache,
+    metric: Annotated[Values, _values("Only these metrics.")] = None,
+    position: Annotated[Values, _values("below, within or above.")] = None,
+) -> Response:
+    return _serve(BENCHMARKS, snapshot, page, {"metric": metric, "position": position}, cache)
 
 
 @router.get(**_route(FORECASTS))

@@ -248,3 +248,44 @@ def test_forecasts_are_the_published_marts_averaged(snapshot: duckdb.DuckDBPyCon
         "SELECT count(*), count(forecast) FROM marts.forecasts WHERE status <> 'forecast'",
     )
     assert thin[0][1] == 0
+
+
+def test_benchmarks_compare_the_portfolio_with_the_sourced_bands_only(
+    snapshot: duckdb.DuckDBPyConnection,
+) -> None:
+    """Every band in marts.benchmarks is a row of the shipped seed (never a made-up value),
+    each month has every band of the seed, positions follow the bounds and license
+    utilisation is the license mart's seats active / purchased."""
+    import csv
+
+    from checkout import REPO_ROOT
+
+    seed_path = REPO_ROOT / "moatmetrics" / "dbt_project" / "seeds" / "benchmark_bands.csv"
+    with seed_path.open() as f:
+        seed = {
+            (r["metric"], r["band"], Decimal(r["low"]) if r["low"] else None,
+             Decimal(r["high"]) if r["high"] else None, r["source_url"])
+            for r in csv.DictReader(f)
+        }  # fmt: skip
+    published = rows(
+        snapshot,
+        "SELECT DISTINCT metric, band, low, high, source_url FROM marts.benchmarks",
+    )
+    assert {(m, b, lo, hi, url) for m, b, lo, hi, url in published} == seed
+    per_month = rows(snapshot, "SELECT month, count(*) FROM marts.benchmarks GROUP BY month")
+    assert len(per_month) >= 20 and {n for _, n in per_month} == {len(seed)}
+    wrong = rows(
+        snapshot,
+        "SELECT * FROM marts.benchmarks WHERE position <> CASE"
+        " WHEN low IS NOT NULL AND value < low THEN 'below'"
+        " WHEN high IS NOT NULL AND value > high THEN 'above' ELSE 'within' END",
+    )
+    assert wrong == []
+    licenses = rows(
+        snapshot,
+        "SELECT b.month, b.value, round(sum(l.seats_active) / sum(l.seats_purchased), 4)"
+        " FROM marts.benchmarks AS b JOIN marts.license_utilization AS l USING (month)"
+        " WHERE b.metric = 'license_utilization' AND l.seats_active IS NOT NULL"
+        " AND l.seats_purchased > 0 GROUP BY b.month, b.value",
+    )
+    assert licenses and all(value == Decimal(str(expected)) for _, value, expected in licenses)

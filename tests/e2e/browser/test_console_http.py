@@ -278,6 +278,13 @@ def test_the_insights_page_shows_what_changed_is_coming_and_to_do(console: Conso
     for row in [*portfolio, *team, *actions["rows"]]:
         assert row["explanation"] in page
     assert f"{actions['total']} actions for" in page
+    with console.api("viewer") as api:
+        bands = api.get(
+            "/api/v1/marts/benchmarks", params={"month_from": month[:7], "month_to": month[:7]}
+        ).json()["rows"]
+    assert len(bands) >= 4
+    for band in bands:
+        assert f'href="{band["source_url"]}"' in page and band["finding"] in page
     assert 'href="/console/insights" aria-current="page"' in page
 
 
