@@ -35,6 +35,7 @@ PAGES = [
     ("trends", {"limit": 200, "entity_type": "portfolio"}),
     ("actions", {"limit": 100}),
     ("forecasts", {"limit": 500}),
+    ("benchmarks", {"limit": 500}),
 ]
 
 
@@ -138,7 +139,9 @@ def _cli(env: dict, *args: str) -> str:
 #: Console pages read in both modes (the console's own queries, not the API's).
 CONSOLE_PAGES = [
     "/console", "/console/clients", "/console/staff", "/console/reviews", "/console/uploads",
-    "/console/mappings", "/console/corrections", "/console/reports",
+    "/console/mappings", "/console/corrections", "/console/reports", "/console/insights",
+    "/console/what-if?reclaim=on&bill=on&add_name=Pat&add_weekly_hours=40&add_target=0.75"
+    "&add_cost=30",
 ]  # fmt: skip
 FIGURE = re.compile(r"-?\$[\d,]+(?:\.\d+)?|-?\d+(?:\.\d+)? ?%|\b\d+(?:\.\d+)? h\b")
 REPORTS = [("client-profitability", "xlsx"), ("license-savings", "xlsx")]
