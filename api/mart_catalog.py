@@ -44,6 +44,8 @@ class MartSpec:
     grain: tuple[str, ...]
     filters: tuple[str, ...]
     columns: tuple[Column, ...]
+    #: The column month_from / month_to filter on; None: the mart has no month (client_risk).
+    month_column: str | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -82,8 +84,11 @@ def _spec(
     page_model: type[schemas.MartPage],
     grain: tuple[str, ...],
     filters: tuple[str, ...],
+    month_column: str | None = "month",
 ) -> MartSpec:
-    return MartSpec(name, description, row_model, page_model, grain, filters, _columns(row_model))
+    columns = _columns(row_model)
+    month = month_column if any(c.name == month_column for c in columns) else None
+    return MartSpec(name, description, row_model, page_model, grain, filters, columns, month)
 
 
 CLIENT_PROFITABILITY = _spec(
@@ -183,6 +188,7 @@ FORECASTS = _spec(
     schemas.ForecastPage,
     grain=("entity_type", "entity_key", "metric", "forecast_month"),
     filters=("entity_type", "entity_key", "client_id", "staff_id", "metric", "status"),
+    month_column="forecast_month",
 )
 
 MARTS: dict[str, MartSpec] = {

@@ -47,6 +47,8 @@ class MartQuery:
     # Client-scoped access (`api.client_scope`): only these client ids; () selects nothing,
     # None is no limit. Kept apart from `filters`, where an empty list means "not filtered".
     clients: tuple[str, ...] | None = None
+    # The column month_from / month_to apply to (MartSpec.month_column).
+    month_column: str = "month"
 
     def cache_key(self) -> tuple:
         """Everything that decides the page, hashable (filters in a canonical order)."""
@@ -107,6 +109,11 @@ def build_query(
             raise invalid_parameter(name, f"{text!r}: {exc}") from None
     if months["month_from"] and months["month_to"] and months["month_from"] > months["month_to"]:
         raise invalid_parameter("month_to", "must not be before month_from")
+    if spec.month_column is None and (months["month_from"] or months["month_to"]):
+        name = "month_from" if months["month_from"] else "month_to"
+        raise invalid_parameter(
+            name, f"marts.{spec.name} has no month column; leave month_from and month_to out"
+        )
     return MartQuery(
         # `IN` ignores order and repeats: one canonical form, one cache entry and one ETag.
         filters={name: tuple(sorted(set(values))) for name, values in filters.items() if values},
@@ -116,6 +123,7 @@ def build_query(
         limit=limit,
         offset=offset,
         clients=None if scope is None else tuple(sorted(scope)),
+        month_column=spec.month_column or "month",
     )
 
 
@@ -155,10 +163,10 @@ def _where(query: MartQuery, mark: str) -> tuple[str, list[Any]]:
         clauses.append(f'"client_id" IN ({marks})' if query.clients else "1 = 0")
         params.extend(query.clients)
     if query.month_from:
-        clauses.append(f'"month" >= {mark}')
+        clauses.append(f"{_ident(query.month_column)} >= {mark}")
         params.append(query.month_from)
     if query.month_to:
-        clauses.append(f'"month" <= {mark}')
+        clauses.append(f"{_ident(query.month_column)} <= {mark}")
         params.append(query.month_to)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 

@@ -330,13 +330,13 @@ class ForecastRow(MartRow):
         description="forecast, or too_little_history (fewer than 6 months with a value in "
         "the series' window: no forecast)."
     )
-    forecast: Decimal | None = Field(description="The forecast value (hours or money).")
-    lower_80: Decimal | None = Field(
+    forecast: Money | None = Field(description="The forecast value (hours or money).")
+    lower_80: Money | None = Field(
         description="80% prediction interval from the backtest errors at this horizon; null "
         "with fewer than 3 of them, and for capacity and team rows."
     )
-    upper_80: Decimal | None
-    last_value: Decimal | None = Field(description="The value in origin_month.")
+    upper_80: Money | None
+    last_value: Money | None = Field(description="The value in origin_month.")
     history_months: int | None = Field(description="Months with a value behind the level.")
     method: str = Field(description="How the forecast is made, in words.")
     backtest_forecasts: int = Field(

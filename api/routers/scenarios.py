@@ -37,6 +37,8 @@ from moatmetrics.insights.scenarios import ScenarioRefused, evaluate
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
+# `{scenario_id:int}` routes: "evaluate" must not match them, or a 405 on it would advertise
+# their methods too.
 
 Evaluator = Annotated[Principal, Depends(Authorize("viewer", "scenarios.evaluate"))]
 Reader = Annotated[Principal, Depends(Authorize("viewer", "scenarios.read"))]
@@ -125,7 +127,7 @@ def save_scenario(
 
 
 @router.get(
-    "/{scenario_id}", response_model=ScenarioDetail,
+    "/{scenario_id:int}", response_model=ScenarioDetail,
     summary="A saved scenario, evaluated on the last complete month of the current snapshot",
     responses=problem_responses(404, 422, 503),
 )  # fmt: skip
@@ -143,7 +145,7 @@ def get_saved(
 
 
 @router.delete(
-    "/{scenario_id}", response_model=ScenarioOut, summary="Delete a saved scenario (audited)",
+    "/{scenario_id:int}", response_model=ScenarioOut, summary="Delete a saved scenario (audited)",
     responses=problem_responses(404, 422),
 )  # fmt: skip
 def delete_saved(

@@ -65,6 +65,8 @@ def test_json_and_csv_bytes_are_those_of_the_pydantic_page(
                 if spec.name not in lease.tables:
                     continue
                 cases = [*QUERIES, *(({}, None, None, s, 100, 0) for s in _sorts(spec))]
+                # month_from / month_to need a month column (client_risk has none: a 422).
+                cases = [c for c in cases if spec.month_column or not (c[1] or c[2])]
                 first_filter = spec.filters[0]
                 cases.append(({first_filter: ["C1", "S1", "C2"]}, None, None, None, 100, 0))
                 for filters, month_from, month_to, sort, limit, offset in cases:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -47,3 +48,20 @@ def test_build_query_drops_empty_filters() -> None:
         CLIENT_PROFITABILITY, {"client_id": None}, "2024-01", None, None, limit=5, offset=0
     )
     assert query.filters == {} and query.month_from == date(2024, 1, 1)
+
+
+def test_month_filters_use_the_marts_month_column_or_are_refused() -> None:
+    from api.mart_catalog import CLIENT_RISK, FORECASTS
+    from api.mart_queries import _where
+
+    forecasts = build_query(FORECASTS, {}, "2026-10", "2026-12", None, 10, 0)
+    assert _where(forecasts, "?") == (
+        ' WHERE "forecast_month" >= ? AND "forecast_month" <= ?',
+        [date(2026, 10, 1), date(2026, 12, 1)],
+    )
+    assert CLIENT_PROFITABILITY.month_column == CLIENT_RISK.month_column == "month"
+    monthless = dataclasses.replace(CLIENT_RISK, month_column=None)  # a mart without months
+    with pytest.raises(ProblemError) as caught:
+        build_query(monthless, {}, "2026-10", None, None, 10, 0)
+    assert caught.value.problem.status == 422
+    assert "marts.client_risk has no month column" in caught.value.problem.detail
