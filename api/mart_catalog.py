@@ -169,12 +169,13 @@ ACTIONS = _spec(
     "actions",
     "What to do first, for the last complete month, ranked by monthly money effect: reclaim "
     "unused seats, bill unbilled seats, reprice clients under the target margin "
-    "(MOATMETRICS_TARGET_MARGIN), follow up clients at risk of leaving; each with its "
-    "confidence, a sentence and the mart it comes from.",
+    "(MOATMETRICS_TARGET_MARGIN), follow up clients at risk of leaving, rebalance overloaded "
+    "technicians (MOATMETRICS_OVERTIME_PREMIUM); each with its confidence, a sentence and the "
+    "mart it comes from.",
     schemas.ActionRow,
     schemas.ActionPage,
     grain=("action_rank",),
-    filters=("action", "client_id"),
+    filters=("action", "client_id", "staff_id"),
 )
 
 FORECASTS = _spec(

@@ -359,16 +359,20 @@ class ActionRow(MartRow):
 
     action_rank: int = Field(description="1 = the largest monthly effect.")
     action: str = Field(
-        description="reclaim_seats, bill_seats, reprice_client or follow_up_client."
+        description="reclaim_seats, bill_seats, reprice_client, follow_up_client or "
+        "rebalance_technician."
     )
-    client_id: str
-    client_name: str = Field(description="The client's name, else its id.")
+    client_id: str | None = Field(description="Client and license actions; else null.")
+    client_name: str | None = Field(description="The client's name, else its id.")
     vendor: str | None = Field(description="License actions (null when unknown); else null.")
     product: str | None = Field(description="License actions; else null.")
+    staff_id: str | None = Field(description="rebalance_technician: who; else null.")
+    staff_name: str | None = Field(description="Their name, else their id.")
     month: date = Field(description="The month it is for: the last complete month.")
     monthly_effect: Money = Field(
         description="Money a month: waste saved, leakage billed, revenue the target margin "
-        "needs, or revenue expected to be lost (churn risk x monthly revenue)."
+        "needs, revenue expected to be lost (churn risk x monthly revenue), or the overtime "
+        "premium a rebalance saves."
     )
     confidence: Rate | None = Field(
         description="The confidence of the rows it comes from (a client's: their mean)."
@@ -376,7 +380,8 @@ class ActionRow(MartRow):
     explanation: str = Field(description="What to do, with the numbers it rests on.")
     source_mart: str = Field(
         description="The mart whose rows it comes from (license_utilization, "
-        "client_profitability or client_risk), matched on client_id (vendor, product) and month."
+        "client_profitability, client_risk or staff_utilization), matched on client_id (vendor, "
+        "product) or staff_id, and month."
     )
 
 

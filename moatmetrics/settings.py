@@ -58,6 +58,8 @@ class Settings:
     review_threshold: float = 0.7
     # Insights: the gross margin the action list reprices clients to (docs/metrics.md#martsactions).
     target_margin: float = 0.4
+    # Insights: the overtime premium (0.5 = time and a half) a rebalanced hour stops costing.
+    overtime_premium: float = 0.5
     # Rendered mart pages kept per API process (immutable snapshots; api/page_cache.py).
     page_cache_mb: int = 64
     # DuckDB's memory budget in the pipeline (warehouse connection and dbt); past it DuckDB
@@ -184,6 +186,7 @@ def get_settings() -> Settings:
         not in ("0", "false", "no", "off"),
         review_threshold=_fraction("MOATMETRICS_REVIEW_THRESHOLD", 0.7),
         target_margin=_fraction("MOATMETRICS_TARGET_MARGIN", 0.4),
+        overtime_premium=_fraction("MOATMETRICS_OVERTIME_PREMIUM", 0.5),
         page_cache_mb=int(os.environ.get("MOATMETRICS_PAGE_CACHE_MB", "64")),
         duckdb_memory_limit=os.environ.get("MOATMETRICS_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
         snapshot_keep=snapshot_keep_from_env(),

@@ -302,8 +302,9 @@ def actions(
     cache: Cache,
     action: Annotated[Values, _values("Only these kinds of action.")] = None,
     client_id: Annotated[Values, _values("Only these clients' actions.")] = None,
+    staff_id: Annotated[Values, _values("Only these staff members' actions.")] = None,
 ) -> Response:
-    filters = {"action": action, "client_id": client_id}
+    filters = {"action": action, "client_id": client_id, "staff_id": staff_id}
     return _serve(ACTIONS, snapshot, page, filters, cache)
 
 

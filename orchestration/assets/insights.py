@@ -22,6 +22,7 @@ FORECASTS_KEY = dg.AssetKey([INSIGHTS_SCHEMA, FORECASTS_TABLE])
     deps=[
         SCORE_KEYS["license_utilization"],
         SCORE_KEYS["client_profitability"],
+        SCORE_KEYS["staff_utilization"],
         RISK_KEY,
         MONTHS_KEY,
     ],
@@ -30,8 +31,8 @@ FORECASTS_KEY = dg.AssetKey([INSIGHTS_SCHEMA, FORECASTS_TABLE])
     description=(
         "The action list of the last complete month, ranked by monthly money effect: reclaim "
         "unused seats, bill unbilled seats, reprice clients under the target margin, follow "
-        "up clients at risk of leaving; each with its confidence, a sentence and the mart "
-        "rows it comes from. Published as marts.actions."
+        "up clients at risk of leaving, rebalance overloaded technicians; each with its "
+        "confidence, a sentence and the mart rows it comes from. Published as marts.actions."
     ),
 )
 def actions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

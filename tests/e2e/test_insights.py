@@ -147,8 +147,19 @@ def test_actions_are_the_published_rows_of_the_last_complete_month(
         " ORDER BY action_rank",
     )
     assert {a[1] for a in actions} == {
-        "reclaim_seats", "bill_seats", "reprice_client", "follow_up_client"
+        "reclaim_seats", "bill_seats", "reprice_client", "follow_up_client",
+        "rebalance_technician",
     }  # fmt: skip
+    overloaded = rows(
+        snapshot,
+        "SELECT staff_id FROM marts.staff_utilization WHERE month = ? AND band = 'overloaded'"
+        " AND overtime_hours > 0 ORDER BY 1".replace("?", f"DATE '{month}'"),
+    )
+    rebalanced = rows(
+        snapshot,
+        "SELECT staff_id FROM marts.actions WHERE action = 'rebalance_technician' ORDER BY 1",
+    )
+    assert rebalanced and set(rebalanced) <= set(overloaded)
     assert [a[0] for a in actions] == list(range(1, len(actions) + 1))
     effects = [a[3] for a in actions]
     assert effects == sorted(effects, reverse=True) and effects[-1] > 0

@@ -37,7 +37,35 @@ def warehouse() -> duckdb.DuckDBPyConnection:
         "CREATE TABLE trust.license_utilization_scores (client_id VARCHAR, vendor VARCHAR,"
         " product VARCHAR, month DATE, confidence DOUBLE);"
         "CREATE TABLE trust.client_risk (client_id VARCHAR, churn_risk DOUBLE,"
-        " risk_band VARCHAR)"
+        " risk_band VARCHAR);"
+        "CREATE TABLE marts.staff_utilization (staff_id VARCHAR, staff_name VARCHAR, month DATE,"
+        " available_hours DECIMAL(18, 2), logged_hours DECIMAL(18, 2),"
+        " overtime_hours DECIMAL(18, 2), capacity_gap_hours DECIMAL(18, 2), band VARCHAR);"
+        "CREATE TABLE trust.staff_utilization_scores (staff_id VARCHAR, month DATE,"
+        " confidence DOUBLE);"
+        "CREATE SCHEMA intermediate;"
+        "CREATE TABLE intermediate.int_staff_members_corrected (staff_id VARCHAR,"
+        " hourly_cost DECIMAL(18, 4))"
+    )
+    staff = [
+        # Dana: 200 h logged of 160 available (40 h over, overloaded) at 50.00 an hour.
+        ("S1", "Dana", SEP, 160, 200, 40, -30, "overloaded"),
+        # Eli: 12 h over but only 30 h spare in the team after Dana's 40... none left for Eli.
+        ("S2", "Eli", SEP, 100, 112, 12, -5, "overloaded"),
+        # Lee and Sam: 20 h and 10 h under their billable targets (the team's spare hours).
+        ("S3", "Lee", SEP, 160, 100, 0, 20, "under"),
+        ("S4", None, SEP, 160, 120, 0, 10, "near"),
+        # August is not the month shown.
+        ("S1", "Dana", AUG, 160, 300, 140, -100, "overloaded"),
+    ]
+    con.executemany("INSERT INTO marts.staff_utilization VALUES (?, ?, ?, ?, ?, ?, ?, ?)", staff)
+    con.executemany(
+        "INSERT INTO trust.staff_utilization_scores VALUES (?, ?, ?)",
+        [("S1", SEP, 0.9), ("S2", SEP, 0.7)],
+    )
+    con.executemany(
+        "INSERT INTO intermediate.int_staff_members_corrected VALUES (?, ?)",
+        [("S1", Decimal("50.00")), ("S2", Decimal("40.00")), ("S3", Decimal("45.00"))],
     )
     # October is still arriving: the actions are September's.
     con.executemany(
@@ -88,7 +116,7 @@ def warehouse() -> duckdb.DuckDBPyConnection:
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("MOATMETRICS_HOME", str(tmp_path))
-    return dataclasses.replace(get_settings(), target_margin=0.4)
+    return dataclasses.replace(get_settings(), target_margin=0.4, overtime_premium=0.5)
 
 
 def test_actions_of_the_last_complete_month_ranked_by_money(warehouse, settings) -> None:
@@ -99,21 +127,27 @@ def test_actions_of_the_last_complete_month_ranked_by_money(warehouse, settings)
         "follow_up_client": 1,
         "reclaim_seats": 1,
         "bill_seats": 1,
+        "rebalance_technician": 1,
     }
-    assert run.monthly_effect == pytest.approx(500 + 1000 + 48.40 + 30)
+    assert run.monthly_effect == pytest.approx(500 + 1000 + 48.40 + 30 + 750)
     rows = warehouse.execute(
-        "SELECT action_rank, action, client_id, client_name, vendor, product, month,"
-        " monthly_effect, confidence, source_mart FROM insights.actions ORDER BY action_rank"
+        "SELECT action_rank, action, client_id, client_name, vendor, product, staff_id,"
+        " staff_name, month, monthly_effect, confidence, source_mart FROM insights.actions"
+        " ORDER BY action_rank"
     ).fetchall()
     assert rows == [
         # Birch: 0.5 x 2,000 a month; confidence the mean of its window's rows.
-        (1, "follow_up_client", "C2", "Birch", None, None, SEP, Decimal("1000.00"), 0.5,
-         "client_risk"),
-        (2, "reprice_client", "C1", "Acme", None, None, SEP, Decimal("500.00"), 0.8,
+        (1, "follow_up_client", "C2", "Birch", None, None, None, None, SEP, Decimal("1000.00"),
+         0.5, "client_risk"),
+        # Dana: the team's 30 spare hours (Lee 20, S4 10) of her 40 over, x 50.00 x 0.5;
+        # Eli's 12 h find no spare hours left: no action for him.
+        (2, "rebalance_technician", None, None, None, None, "S1", "Dana", SEP,
+         Decimal("750.00"), 0.9, "staff_utilization"),
+        (3, "reprice_client", "C1", "Acme", None, None, None, None, SEP, Decimal("500.00"), 0.8,
          "client_profitability"),
-        (3, "reclaim_seats", "C1", "Acme", "Microsoft", "E3", SEP, Decimal("48.40"), 0.95,
-         "license_utilization"),
-        (4, "bill_seats", "C2", "Birch", None, "Backup", SEP, Decimal("30.00"), 0.85,
+        (4, "reclaim_seats", "C1", "Acme", "Microsoft", "E3", None, None, SEP, Decimal("48.40"),
+         0.95, "license_utilization"),
+        (5, "bill_seats", "C2", "Birch", None, "Backup", None, None, SEP, Decimal("30.00"), 0.85,
          "license_utilization"),
     ]  # fmt: skip
     sentences = [r[0] for r in warehouse.execute(
@@ -122,6 +156,9 @@ def test_actions_of_the_last_complete_month_ranked_by_money(warehouse, settings)
     assert sentences == [
         "Follow up Birch: 50% chance of leaving within three months (high risk); $2,000 a month"
         " of revenue at stake, $1,000 expected to be lost.",
+        "Rebalance Dana: 200.0 h logged of 160.0 h available in September 2026 (40.0 h over);"
+        " 2 colleagues under their billable target have 30.0 h spare: moving 30.0 h saves $750"
+        " a month of overtime premium (50% of $50 an hour).",
         "Reprice Acme: at $1,500 a month (now $1,000, costs $900) the margin would reach the"
         " target 40% instead of 10% over the 3 months to September 2026: +$500 a month.",
         "Reclaim 4 unused seats of E3 (Microsoft) at Acme: $48 a month (60% of 10 seats active"
@@ -138,4 +175,4 @@ def test_a_lower_target_reprices_nobody_and_a_run_replaces_the_list(warehouse, s
     run = run_actions(warehouse, dataclasses.replace(settings, target_margin=0.05))
     assert "reprice_client" not in run.counts
     (count,) = warehouse.execute("SELECT count(*) FROM insights.actions").fetchone()
-    assert count == 3
+    assert count == 4

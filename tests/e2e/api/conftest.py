@@ -39,6 +39,7 @@ from serving import start_api, stop_api
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
+from moatmetrics.insights.actions import ACTION_COLUMNS
 from moatmetrics.insights.forecasts import FORECAST_COLUMNS
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.settings import Settings, get_settings
@@ -95,13 +96,10 @@ CREATE TABLE marts.trends (
     slope_6m DECIMAL(18, 4), months_in_window INTEGER, direction VARCHAR,
     month_is_complete BOOLEAN, confidence DECIMAL(18, 4), explanation VARCHAR
 )"""
-# Written by the insights asset, not dbt: published from insights.actions.
-_ACTIONS = """
-CREATE TABLE insights.actions (
-    action_rank BIGINT, action VARCHAR, client_id VARCHAR, client_name VARCHAR, vendor VARCHAR,
-    product VARCHAR, month DATE, monthly_effect DECIMAL(18, 2), confidence DOUBLE,
-    explanation VARCHAR, source_mart VARCHAR
-)"""
+# Written by the insights asset, not dbt: published from insights.actions (its own columns).
+_ACTIONS = "CREATE TABLE insights.actions ({})".format(
+    ", ".join(f"{name} {sql_type}" for name, sql_type in ACTION_COLUMNS.items())
+)
 # Written by the forecasts asset: its own column list, so the fixture cannot drift from it.
 _FORECASTS = "CREATE TABLE insights.forecasts ({})".format(
     ", ".join(f"{name} {sql_type}" for name, sql_type in FORECAST_COLUMNS.items())
@@ -190,14 +188,19 @@ def _trend_rows(generation: int) -> list[tuple]:
 def _action_rows(generation: int) -> list[tuple]:
     month = MONTHS[1]
     return [
-        (1, "reprice_client", "C1", "Acme", None, None, month, Decimal("900.00") + generation,
-         0.9, "Reprice Acme: at $4,100 a month the margin would reach the target 40%.",
+        (1, "reprice_client", "C1", "Acme", None, None, None, None, month,
+         Decimal("900.00") + generation, 0.9,
+         "Reprice Acme: at $4,100 a month the margin would reach the target 40%.",
          "client_profitability"),
-        (2, "reclaim_seats", "C1", "Acme", "Microsoft", "Defender", month, Decimal("36.30"),
-         0.9, "Reclaim 3 unused seats of Defender (Microsoft) at Acme: $36 a month.",
+        (2, "reclaim_seats", "C1", "Acme", "Microsoft", "Defender", None, None, month,
+         Decimal("36.30"), 0.9,
+         "Reclaim 3 unused seats of Defender (Microsoft) at Acme: $36 a month.",
          "license_utilization"),
-        (3, "follow_up_client", "C2", "Globex", None, None, month, Decimal("20.00"), 0.6,
-         "Follow up Globex: 50% chance of leaving within three months.", "client_risk"),
+        (3, "follow_up_client", "C2", "Globex", None, None, None, None, month, Decimal("20.00"),
+         0.6, "Follow up Globex: 50% chance of leaving within three months.", "client_risk"),
+        (4, "rebalance_technician", None, None, None, None, "S1", "Alice", month,
+         Decimal("12.50"), 0.8, "Rebalance Alice: 10.0 h over; moving them saves $13 a month.",
+         "staff_utilization"),
     ]  # fmt: skip
 
 

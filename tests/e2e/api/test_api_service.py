@@ -52,7 +52,7 @@ def test_snapshots_list_and_current(client: httpx.Client, snapshot_id: str) -> N
         "license_utilization": 5,
         "staff_utilization": 4,
         "trends": 18,
-        "actions": 3,
+        "actions": 4,
         "forecasts": 3,
     }
     assert current["upload_ids"] == ["u0001", "u1001"]  # accepted uploads only
