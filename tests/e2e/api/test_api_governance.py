@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -112,29 +113,41 @@ def test_keys_over_http(gov_server) -> None:
 
 
 def test_rate_limit_is_per_key_and_shared(tmp_path: Path, start_server, publish_generation) -> None:
+    """Two API processes on one home share a key's window (counted in the app database).
+
+    A request is counted in the write that also appends its audit entry, shared with other
+    requests (the gate's group commit), so a request may reach the other process before the
+    previous one's count is committed and be let through (ratelimit.py: "requests already in
+    flight still finish"). The assertions hold whatever that lag is: per-process counting would
+    let all 10 requests through (5 per process, under 6 each); a shared window refuses at least
+    two of the last four even if two lagged counts slip through."""
     home = tmp_path / "home"
     publish_generation(home, 1)
-    # Two API processes on one home: the limit is counted in the app database, not per process.
     first = start_server(home, MOATMETRICS_RATE_LIMIT_PER_MINUTE="6")
     second = start_server(home, MOATMETRICS_RATE_LIMIT_PER_MINUTE="6")
     second.keys = first.keys
-    statuses = []
+    statuses, refused = [], None
+    window = time.time() // 60
     for server in (first, second) * 5:
         with server.client("viewer") as http:
             response = http.get("/api/v1/me")
         statuses.append(response.status_code)
-    if statuses[-1] == 200:  # the minute turned over mid-test; the remaining checks still hold
+        if response.status_code == 429:
+            refused = response
+    if time.time() // 60 != window:  # the fixed window turned over mid-test
         pytest.skip(f"window boundary crossed: {statuses}")
-    assert statuses.count(429) == 4 and statuses[:6] == [200] * 6, statuses
-    assert response.headers["content-type"] == PROBLEM
-    assert 1 <= int(response.headers["retry-after"]) <= 60
-    assert response.headers["ratelimit-remaining"] == "0"
+    assert statuses[:6] == [200] * 6, statuses  # within the limit, whatever the lag
+    assert set(statuses) <= {200, 429} and statuses.count(429) >= 2, statuses
+    assert refused is not None and refused.headers["content-type"] == PROBLEM
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["ratelimit-remaining"] == "0"
     with first.client("analyst") as other:
         assert other.get("/api/v1/me").status_code == 200  # another key is not affected
     with first.client("admin") as admin:
         limited = admin.get("/api/v1/audit", params={"action": "auth."}).json()
         outcomes = [e["outcome"] for e in limited["entries"]]
-    assert outcomes.count("rate_limited") == 3  # the 1st, 2nd and 4th refusal are recorded
+    # Refusals are sampled (the 1st, 2nd, 4th... past the limit): at least the first is logged.
+    assert 1 <= outcomes.count("rate_limited") <= statuses.count(429)
 
 
 def test_json_body_over_a_mebibyte_is_413(gov_server) -> None:
