@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from api.scenario_reads import month_marts
 from api.scenario_schemas import ChangeIn
-from api.snapshot_store import SnapshotLease
+from moatmetrics.insights.scenarios import MonthMarts
 
 #: The form's fields (query parameters), by the change they make.
 FIELDS = (
@@ -51,8 +50,7 @@ class Choices:
     staff: list[tuple[str, str]]
 
 
-def choices(lease: SnapshotLease, month: Any) -> Choices:
-    marts = month_marts(lease, month)
+def choices(marts: MonthMarts) -> Choices:
     client_rows = zip(marts.clients["client_id"], marts.clients["client_name"], strict=True)
     staff_rows = zip(marts.staff["staff_id"], marts.staff["staff_name"], strict=True)
     clients = [(str(i), f"{n or i} ({i})") for i, n in client_rows]

@@ -33,7 +33,7 @@ from moatmetrics.appdb import scenarios as saved
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import Scenario
-from moatmetrics.insights.scenarios import ScenarioRefused, evaluate
+from moatmetrics.insights.scenarios import MonthMarts, ScenarioRefused, evaluate
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
@@ -52,13 +52,19 @@ _CHANGES = TypeAdapter(list[ChangeIn])
 def evaluate_scenario(
     lease: SnapshotLease, changes: list[ChangeIn], month: str | None
 ) -> ScenarioResultOut:
-    """The scenario's numbers (the API's and the console's one way); 422 when it cannot apply."""
-    chosen = scenario_month(lease, month)
+    """The scenario's numbers on the month's marts read from the snapshot."""
+    marts = month_marts(lease, scenario_month(lease, month))
+    return evaluate_on(marts, changes, lease.snapshot.snapshot_id)
+
+
+def evaluate_on(marts: MonthMarts, changes: list[ChangeIn], snapshot_id: str) -> ScenarioResultOut:
+    """The scenario's numbers on marts already read (the API's and the console's one way);
+    422 when it cannot apply."""
     try:
-        result = evaluate(month_marts(lease, chosen), to_core(changes))
+        result = evaluate(marts, to_core(changes))
     except ScenarioRefused as exc:
         raise unprocessable("invalid-scenario", "Invalid scenario", str(exc)) from None
-    return result_out(result, lease.snapshot.snapshot_id)
+    return result_out(result, snapshot_id)
 
 
 def _out(scenario: Scenario) -> ScenarioOut:

@@ -21,7 +21,8 @@ from api.console.session import require_csrf
 from api.console.templating import render
 from api.dependencies import CurrentSnapshot, get_settings
 from api.problems import ProblemError
-from api.routers.scenarios import evaluate_scenario, get_saved, list_saved, save_scenario
+from api.routers.scenarios import evaluate_on, get_saved, list_saved, save_scenario
+from api.scenario_reads import month_marts
 from api.scenario_schemas import ScenarioIn, ScenarioResultOut
 from api.security import Authorize
 from api.snapshot_store import SnapshotLease
@@ -43,12 +44,13 @@ def _page(
 ) -> HTMLResponse:  # fmt: skip
     months = periods.data_months(lease)
     shown = periods.selected_month(months, month)
+    marts = month_marts(lease, shown) if shown is not None else None  # read once: form and answer
     result: ScenarioResultOut | None = None
-    if error is None and shown is not None:
+    if error is None and marts is not None:
         try:
             changes = what_if.changes_from_form(form)
             if changes:
-                result = evaluate_scenario(lease, what_if.parse(changes), month)
+                result = evaluate_on(marts, what_if.parse(changes), lease.snapshot.snapshot_id)
         except ValueError as exc:
             error, status_code = str(exc), 422
         except ProblemError as exc:
@@ -59,7 +61,7 @@ def _page(
         error=error, saved=saved.items, scenario_name=scenario_name, months=months,
         selected=shown, month_key=shown.strftime("%Y-%m") if shown else "",
         month_note=periods.partial_note(months, shown), keep=form,
-        choices=what_if.choices(lease, shown) if shown else None,
+        choices=what_if.choices(marts) if marts is not None else None,
         measures=what_if.MEASURES, can_save=principal.has_role("analyst"),
         snapshot_id=lease.snapshot.snapshot_id,
     )  # fmt: skip
