@@ -142,12 +142,17 @@ def get_saved(
     snapshot: CurrentSnapshot,
 ) -> ScenarioDetail:  # fmt: skip
     set_audit_target(request, f"scenarios/{scenario_id}")
+    out = saved_scenario(settings, scenario_id)
+    return ScenarioDetail(**out.model_dump(), result=evaluate_scenario(snapshot, out.changes, None))
+
+
+def saved_scenario(settings: Settings, scenario_id: int) -> ScenarioOut:
+    """A saved scenario as stored, not evaluated (404 when there is none)."""
     with session_scope(settings) as session:
         found = saved.get(session, scenario_id)
         if found is None:
             raise not_found(f"Scenario {scenario_id}")
-        out = _out(found)
-    return ScenarioDetail(**out.model_dump(), result=evaluate_scenario(snapshot, out.changes, None))
+        return _out(found)
 
 
 @router.delete(

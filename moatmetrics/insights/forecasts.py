@@ -195,6 +195,13 @@ def _statements() -> list[str]:
         CREATE OR REPLACE TEMP TABLE fc_origin AS
         SELECT month_number AS origin_number FROM fc_months WHERE month = CAST($origin AS DATE)
         """,
+        # The months forecast: 1 to HORIZON_MONTHS after the origin (series, capacity, team).
+        f"""
+        CREATE OR REPLACE TEMP TABLE fc_ahead AS
+        SELECT k AS horizon, m.month AS forecast_month, m.working_days
+        FROM fc_origin AS o CROSS JOIN range(1, {HORIZON_MONTHS + 1}) AS t(k)
+        JOIN fc_months AS m ON m.month_number = o.origin_number + k
+        """,
         # The level of each series at each origin: the average rate over its window.
         f"""
         CREATE OR REPLACE TEMP TABLE fc_levels AS
@@ -274,11 +281,6 @@ def _series_rows_sql() -> str:
         FROM fc_history AS h CROSS JOIN fc_origin AS o
         WHERE h.month_number = o.origin_number
     ),
-    months AS (
-        SELECT k AS horizon, m.month AS forecast_month, m.working_days
-        FROM fc_origin AS o CROSS JOIN range(1, {HORIZON_MONTHS + 1}) AS t(k)
-        JOIN fc_months AS m ON m.month_number = o.origin_number + k
-    ),
     today AS (
         SELECT l.* FROM fc_levels AS l JOIN fc_origin AS o USING (origin_number)
     ),
@@ -290,7 +292,7 @@ def _series_rows_sql() -> str:
             acc.forecasts AS backtest_forecasts, acc.mase, acc.wape,
             {INTERVAL_Z} * sp.rmse AS half_width
         FROM active AS a
-        CROSS JOIN months AS m
+        CROSS JOIN fc_ahead AS m
         LEFT JOIN today AS t USING (entity_type, entity_key, metric)
         LEFT JOIN fc_accuracy AS acc USING (entity_type, entity_key, metric)
         LEFT JOIN fc_spread AS sp
@@ -376,11 +378,6 @@ def _capacity_rows_sql() -> str:
         SELECT u.staff_id, u.staff_name, CAST(u.available_hours AS DOUBLE) AS last_value
         FROM marts.staff_utilization AS u
         WHERE u.month = CAST($origin AS DATE) AND u.available_hours IS NOT NULL
-    ),
-    months AS (
-        SELECT k AS horizon, m.month AS forecast_month, m.working_days
-        FROM fc_origin AS o CROSS JOIN range(1, {HORIZON_MONTHS + 1}) AS t(k)
-        JOIN fc_months AS m ON m.month_number = o.origin_number + k
     )
     SELECT 'staff' AS entity_type, a.staff_id AS entity_key, NULL AS client_id, a.staff_id,
         a.staff_name AS name, 'available_hours' AS metric, 'Capacity' AS label,
@@ -406,7 +403,7 @@ def _capacity_rows_sql() -> str:
             || ').' AS explanation
     FROM active AS a
     JOIN contracts AS c USING (staff_id)
-    CROSS JOIN months AS m
+    CROSS JOIN fc_ahead AS m
     LEFT JOIN employed_days AS e ON e.staff_id = a.staff_id AND e.month = m.forecast_month
     LEFT JOIN absence AS ab ON ab.staff_id = a.staff_id
     """
@@ -414,7 +411,7 @@ def _capacity_rows_sql() -> str:
 
 def _team_rows_sql() -> str:
     """Team rows: forecast client work against the team's client-work capacity, per month."""
-    return f"""
+    return """
     WITH demand AS (
         SELECT forecast_month, horizon, sum(forecast) AS hours,
             sum(forecast * confidence) / nullif(sum(forecast), 0) AS confidence,
@@ -427,16 +424,11 @@ def _team_rows_sql() -> str:
         SELECT forecast_month, sum(forecast * billable_target) AS hours, count(*) AS staff
         FROM fc_capacity WHERE billable_target IS NOT NULL GROUP BY ALL
     ),
-    months AS (
-        SELECT k AS horizon, m.month AS forecast_month
-        FROM fc_origin AS o CROSS JOIN range(1, {HORIZON_MONTHS + 1}) AS t(k)
-        JOIN fc_months AS m ON m.month_number = o.origin_number + k
-    ),
     team AS (
         SELECT m.forecast_month, m.horizon, coalesce(d.hours, 0) AS demand,
             coalesce(c.hours, 0) AS capacity, coalesce(d.confidence, 0) AS confidence,
             coalesce(d.clients, 0) AS clients, coalesce(c.staff, 0) AS staff
-        FROM months AS m
+        FROM fc_ahead AS m
         LEFT JOIN demand AS d USING (forecast_month)
         LEFT JOIN capacity AS c USING (forecast_month)
     ),

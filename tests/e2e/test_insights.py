@@ -150,11 +150,11 @@ def test_actions_are_the_published_rows_of_the_last_complete_month(
         "reclaim_seats", "bill_seats", "reprice_client", "follow_up_client",
         "rebalance_technician",
     }  # fmt: skip
-    overloaded = rows(
-        snapshot,
+    overloaded = snapshot.execute(
         "SELECT staff_id FROM marts.staff_utilization WHERE month = ? AND band = 'overloaded'"
-        " AND overtime_hours > 0 ORDER BY 1".replace("?", f"DATE '{month}'"),
-    )
+        " AND overtime_hours > 0 ORDER BY 1",
+        [month],
+    ).fetchall()
     rebalanced = rows(
         snapshot,
         "SELECT staff_id FROM marts.actions WHERE action = 'rebalance_technician' ORDER BY 1",

@@ -21,10 +21,10 @@ from api.console.session import require_csrf
 from api.console.templating import render
 from api.dependencies import CurrentSnapshot, get_settings
 from api.problems import ProblemError
-from api.routers.scenarios import evaluate_on, get_saved, list_saved, save_scenario
+from api.routers.scenarios import evaluate_on, list_saved, save_scenario, saved_scenario
 from api.scenario_reads import month_marts
 from api.scenario_schemas import ScenarioIn, ScenarioResultOut
-from api.security import Authorize
+from api.security import Authorize, set_audit_target
 from api.snapshot_store import SnapshotLease
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.settings import Settings
@@ -76,8 +76,9 @@ def what_if_page(
     month: MonthParam = None,
     scenario: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> HTMLResponse:
-    if scenario is not None:  # a saved scenario: its changes in the form, evaluated
-        detail = get_saved(scenario, request, principal, settings, snapshot)
+    if scenario is not None:  # a saved scenario: its changes in the form, evaluated below
+        set_audit_target(request, f"scenarios/{scenario}")
+        detail = saved_scenario(settings, scenario)
         form = what_if.form_of(detail.changes)
         return _page(request, principal, settings, snapshot, month, form,
                      scenario_name=detail.name)  # fmt: skip
