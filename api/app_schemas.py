@@ -15,6 +15,10 @@ from pydantic import BaseModel, Field
 Role = Literal["viewer", "analyst", "admin"]
 
 
+#: Why an item is in the review queue (`moatmetrics.trust.review_reasons.KINDS`).
+ReasonKind = Literal["doubtful_data", "unusual_month", "client_identity", "anomaly"]
+
+
 class Me(BaseModel):
     name: str = Field(description="The API key's name (the actor in the audit log).")
     role: str
@@ -176,13 +180,14 @@ class ReviewItemOut(BaseModel):
     content_hash: str
     created_at: datetime
     updated_at: datetime
-    reason_kind: Literal["doubtful_data", "unusual_month", "client_identity"] | None = Field(
+    reason_kind: ReasonKind | None = Field(
         default=None,
         description="Why the row is flagged: doubtful_data (a factor about the inputs is low), "
-        "unusual_month (only the month's distance from the entity's history is) or "
+        "unusual_month (only the month's distance from the entity's history is), "
         "client_identity (mart `client_identity`: vendor rows name a client nothing resolves; "
-        "confirm it with POST /api/v1/reviews/{id}/client); null for items not refreshed by a "
-        "pipeline run since this field was added.",
+        "confirm it with POST /api/v1/reviews/{id}/client) or anomaly (mart `anomalies`: a "
+        "month far from its own history and its peers; reject to dismiss it until its numbers "
+        "change); null for items not refreshed by a pipeline run since this field was added.",
     )
     reason: str | None = Field(
         default=None, description="The reason in words, naming the factor behind it."

@@ -192,6 +192,19 @@ FORECASTS = _spec(
     month_column="forecast_month",
 )
 
+ANOMALIES = _spec(
+    "anomalies",
+    "Months that depart from their own last 12 months and from their peers: hours spikes, "
+    "revenue drops and margin collapses per client, jumps in unused or unbilled seats per "
+    "licence, staff logging far more of their available hours than usual; each with its usual "
+    "range, score, severity, confidence, drivers and review status. A client-scoped key sees "
+    "its clients' anomalies only.",
+    schemas.AnomalyRow,
+    schemas.AnomalyPage,
+    grain=("month", "entity_type", "entity_key", "metric"),
+    filters=("entity_type", "entity_key", "client_id", "staff_id", "kind", "severity"),
+)
+
 MARTS: dict[str, MartSpec] = {
     spec.name: spec
     for spec in (
@@ -204,6 +217,7 @@ MARTS: dict[str, MartSpec] = {
         BENCHMARKS,
         ACTIONS,
         FORECASTS,
+        ANOMALIES,
     )
 }
 

@@ -354,6 +354,55 @@ class ForecastRow(MartRow):
     explanation: str = Field(description="The forecast, its range, basis and accuracy.")
 
 
+class AnomalyRow(MartRow):
+    """A month that departs from its own history and its peers (docs/insights.md#anomalies)."""
+
+    entity_type: str = Field(description="client, license or staff.")
+    entity_key: str = Field(
+        description="client_id, staff_id, or 'client_id / vendor / product' for a licence."
+    )
+    client_id: str | None = Field(description="Client and licence anomalies; else null.")
+    staff_id: str | None = Field(description="Staff anomalies; else null.")
+    vendor: str | None = Field(description="Licence anomalies (null when unknown); else null.")
+    product: str | None = Field(description="Licence anomalies; else null.")
+    name: str = Field(description="The client, staff member or licence, in words.")
+    kind: str = Field(
+        description="hours_spike, revenue_drop, margin_collapse (client); unused_seats_jump, "
+        "unbilled_seats_jump (license); staff_hours_spike (staff)."
+    )
+    metric: str = Field(
+        description="The mart column: labor_hours, revenue, gross_profit, unused_seats, "
+        "unbilled_seats or logged_ratio."
+    )
+    label: str
+    unit: str = Field(description="hours, money, seats or ratio.")
+    month: date
+    value: Money = Field(description="The month's value.")
+    expected: Money = Field(
+        description="The usual level: the median of the previous 12 months (hours: times the "
+        "month's seasonal factor)."
+    )
+    expected_low: Money = Field(description="The usual range: 25th percentile of history.")
+    expected_high: Money = Field(description="75th percentile.")
+    history_months: int = Field(description="Months with a value in the 12 before (6 to 12).")
+    score: Money = Field(
+        description="Departure from the usual level in robust spreads, the kind's way, less "
+        "the month's median among peers; 6 or more (and a material change) is an anomaly."
+    )
+    severity: str = Field(description="high (score 12 or more) or medium.")
+    confidence: Rate = Field(
+        description="The row's trust factors without consistency x months of history / 12."
+    )
+    drivers: str | None = Field(
+        description="The parts that moved most against their own usual level."
+    )
+    explanation: str
+    review_status: str | None = Field(
+        description="Anomalies of the last 3 complete months: the review queue's status as "
+        "published (open, approved, rejected = dismissed); older ones: not_required."
+    )
+
+
 class ActionRow(MartRow):
     """One thing to do, ranked by its monthly money effect (docs/metrics.md#martsactions)."""
 
@@ -433,6 +482,10 @@ class BenchmarkPage(MartPage[BenchmarkRow]):
 
 class ForecastPage(MartPage[ForecastRow]):
     """A page of marts.forecasts."""
+
+
+class AnomalyPage(MartPage[AnomalyRow]):
+    """A page of marts.anomalies."""
 
 
 ColumnType = Literal["string", "integer", "decimal", "number", "date", "boolean"]

@@ -102,10 +102,13 @@ def _period(text: str) -> Any:
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from moatmetrics.demo_data import generate
 
-    counts = generate(Path(args.out), seed=args.seed, scale=args.scale)
+    labels = Path(args.labels) if args.labels else None
+    counts = generate(Path(args.out), seed=args.seed, scale=args.scale, labels=labels)
     for name, rows in counts.items():
         print(f"{name}: {rows} rows")
     print(f"demo data written to {Path(args.out).resolve()}")
+    if labels is not None:
+        print(f"labelled events written to {labels.resolve()}")
     return 0
 
 
@@ -426,6 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", required=True, help="folder to write the CSV files to")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", choices=["small", "1m", "10m"], default="small")
+    demo.add_argument(
+        "--labels",
+        help="also write the labelled events (planted anomalies, churn declines) to this CSV"
+        " file; keep it outside --out, which is ingested",
+    )
     demo.set_defaults(func=cmd_demo_data)
 
     ingest = sub.add_parser("ingest", help="check and load export files (or folders)")

@@ -36,14 +36,18 @@ ACTIONS_TABLE = "actions"
 #: The next three months' forecasts with their backtested accuracy
 #: (`moatmetrics.insights.forecasts`), written to insights.forecasts.
 FORECASTS_TABLE = "forecasts"
+#: Months that depart from their own history and their peers, with their drivers
+#: (`moatmetrics.insights.anomalies`), written to insights.anomalies.
+ANOMALIES_TABLE = "anomalies"
 INSIGHTS_SCHEMA = "insights"
 #: Insight tables (Python assets, schema insights) published as they are, with their order.
 INSIGHT_ORDERS: dict[str, tuple[str, ...]] = {
     ACTIONS_TABLE: ("action_rank",),
     FORECASTS_TABLE: ("entity_type", "entity_key", "metric", "forecast_month"),
+    ANOMALIES_TABLE: ("month", "entity_type", "entity_key", "metric"),
 }
 #: Every mart dbt builds: the scored ones, the calendar of complete months and the trends.
 DBT_MARTS: tuple[str, ...] = (*MART_NAMES, *UNSCORED_GRAINS)
 #: Published marts: the dbt marts (with their trust columns), the churn-risk scores, the
-#: calendar of complete months, the trends, the action list and the forecasts.
+#: calendar of complete months, the trends, the action list, the forecasts and the anomalies.
 PUBLISHED_MARTS: tuple[str, ...] = (*MART_NAMES, RISK_TABLE, *UNSCORED_GRAINS, *INSIGHT_ORDERS)

@@ -10,7 +10,7 @@ apply_process_environment(get_settings())
 
 from orchestration.assets.dbt import dbt_models  # noqa: E402
 from orchestration.assets.ingest import raw_tables  # noqa: E402
-from orchestration.assets.insights import actions, forecasts  # noqa: E402
+from orchestration.assets.insights import actions, anomalies, forecasts  # noqa: E402
 from orchestration.assets.publish import published_snapshot  # noqa: E402
 from orchestration.assets.publish_postgres import published_postgres  # noqa: E402
 from orchestration.assets.trust import SCORE_ASSETS, client_risk  # noqa: E402
@@ -25,6 +25,7 @@ defs = dg.Definitions(
         *SCORE_ASSETS,
         client_risk,
         actions,
+        anomalies,
         forecasts,
         published_snapshot,
         published_postgres,

@@ -17,6 +17,7 @@ from api.client_scope import ScopedClients
 from api.dependencies import CurrentSnapshot, get_page_cache, get_store, only_query_params
 from api.mart_catalog import (
     ACTIONS,
+    ANOMALIES,
     BENCHMARKS,
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
@@ -340,6 +341,29 @@ def forecasts(
         "status": status,
     }
     return _serve(FORECASTS, snapshot, page, filters, cache)
+
+
+@router.get(**_route(ANOMALIES))
+def anomalies(
+    page: Page,
+    snapshot: CurrentSnapshot,
+    cache: Cache,
+    entity_type: Annotated[Values, _values("Only client, license or staff anomalies.")] = None,
+    entity_key: Annotated[Values, _values("Only these entities.")] = None,
+    client_id: Annotated[Values, _values("Only these clients' anomalies.")] = None,
+    staff_id: Annotated[Values, _values("Only these staff members' anomalies.")] = None,
+    kind: Annotated[Values, _values("Only these kinds (hours_spike, revenue_drop, ...).")] = None,
+    severity: Annotated[Values, _values("medium or high.")] = None,
+) -> Response:
+    filters = {
+        "entity_type": entity_type,
+        "entity_key": entity_key,
+        "client_id": client_id,
+        "staff_id": staff_id,
+        "kind": kind,
+        "severity": severity,
+    }
+    return _serve(ANOMALIES, snapshot, page, filters, cache)
 
 
 @router.get("/{name}", include_in_schema=False, dependencies=[READ])

@@ -11,6 +11,7 @@ from api.app_schemas import (
     ClientConfirmed,
     DecisionIn,
     DecisionOut,
+    ReasonKind,
     ReviewItemDetail,
     ReviewItemOut,
     ReviewList,
@@ -49,7 +50,7 @@ def _summary(item: ReviewItem) -> dict:
         "created_at": item.created_at,
         "updated_at": item.updated_at,
         "reason_kind": item.reason_kind,
-        "reason": review_reasons.reason(item.mart, item.reason_kind, factors),
+        "reason": review_reasons.reason(item.mart, item.reason_kind, factors, item.explanation),
         "weakest_factor": review_reasons.weakest_factor(factors),
         "money_at_stake": item.money_at_stake,
         "subject": item.subject,
@@ -92,8 +93,11 @@ def list_reviews(
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     kind: Annotated[
-        Literal["doubtful_data", "unusual_month", "client_identity"] | None,
-        Query(description="Reason kind: doubtful data, an unusual month or an unknown client."),
+        ReasonKind | None,
+        Query(
+            description="Reason kind: doubtful data, an unusual month, an unknown client or "
+            "an anomaly."
+        ),
     ] = None,
     sort: Annotated[
         Literal["id", "-money_at_stake", "confidence"],

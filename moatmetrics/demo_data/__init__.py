@@ -78,6 +78,7 @@ import numpy as np
 
 from moatmetrics.demo_data.clients import _clients
 from moatmetrics.demo_data.columns import _CsvFile, _write
+from moatmetrics.demo_data.events import _plan, _story_labels
 from moatmetrics.demo_data.expenses import _expenses
 from moatmetrics.demo_data.invoices import _invoices
 from moatmetrics.demo_data.licenses import _licenses
@@ -122,12 +123,15 @@ def _latest_date(end_month: date) -> date:
 
 def generate(
     out_dir: Path, seed: int = 42, scale: str = "small", end_month: date | None = None,
+    labels: Path | None = None,
 ) -> dict[str, int]:
     """Write the six demo CSV files into ``out_dir`` and return the data rows of each file.
 
     ``end_month`` is the last month of the 24 months of history (any day in it will do). It
     must leave every generated date (the last invoices' due dates) on or before today, because
     future dates are themselves a data-quality finding the demo must not trigger by accident.
+    ``labels``, when given, is where the labelled events go (:mod:`.events`): a file apart
+    from ``out_dir``, so ingesting the folder never sees it.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -146,31 +150,38 @@ def generate(
     clients, client_cols = _clients(seed, spec, cal, n_pods)
     staff, staff_cols = _staff(seed, spec, cal, n_pods)
     active = clients.active(cal.months)
+    plan = _plan(seed, cal, clients, staff)
+    _story_labels(plan, cal, clients)
     counts = {
         "clients.csv": _write(out_dir / "clients.csv", COLUMNS["clients"], client_cols),
         "staff.csv": _write(out_dir / "staff.csv", COLUMNS["staff"], staff_cols),
     }
 
-    seats, license_cols = _licenses(seed, cal, clients, active)
+    seats, license_cols = _licenses(seed, cal, clients, active, plan)
     counts["licenses.csv"] = _write(out_dir / "licenses.csv", COLUMNS["licenses"], license_cols)
     del license_cols
 
     shape = (clients.n, cal.months)
-    labour = _Labour(np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64))
+    labour = _Labour(np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64),
+                     np.zeros(shape), np.zeros((staff.n, cal.months)))
     out = _CsvFile(out_dir / "time_entries.csv", COLUMNS["time_entries"])
     try:
         next_entry, next_ticket = 1, 1_000_001
         for k in range(cal.months):
             cols, next_ticket = _time_month(seed, k, cal, staff, clients, active, next_entry,
-                                            next_ticket, labour)
+                                            next_ticket, labour, plan)
             out.write(cols)
             next_entry = out.rows + 1
     finally:
         out.close()
     counts["time_entries.csv"] = out.rows
 
-    invoice_cols, hardware = _invoices(seed, cal, clients, active, seats, labour)
+    invoice_cols, hardware, revenue = _invoices(seed, cal, clients, active, seats, labour,
+                                                 plan)
     counts["invoices.csv"] = _write(out_dir / "invoices.csv", COLUMNS["invoices"], invoice_cols)
-    expense_cols = _expenses(seed, cal, clients, staff, active, labour, hardware)
+    expense_cols = _expenses(seed, cal, clients, staff, active, labour, hardware, revenue,
+                             plan)
     counts["expenses.csv"] = _write(out_dir / "expenses.csv", COLUMNS["expenses"], expense_cols)
+    if labels is not None:
+        plan.write(Path(labels))
     return {name: counts[name] for name in (f"{e}.csv" for e in COLUMNS)}

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike
 from moatmetrics.demo_data.clients import _Clients
 from moatmetrics.demo_data.columns import _cents, _dates, _dec, _ids, _rng, _round_to, _take
 from moatmetrics.demo_data.domain import _MANAGED, _S_EXPENSES, OVERHEAD
+from moatmetrics.demo_data.events import _month, _Plan, _plant_margin_collapses
 from moatmetrics.demo_data.staff import _Staff
 from moatmetrics.demo_data.time_entries import _Labour
 from moatmetrics.demo_data.work_calendar import _Calendar
@@ -17,7 +18,7 @@ from moatmetrics.demo_data.work_calendar import _Calendar
 
 def _expenses(
     seed: int, cal: _Calendar, clients: _Clients, staff: _Staff, active: np.ndarray,
-    labour: _Labour, hardware: dict[str, np.ndarray],
+    labour: _Labour, hardware: dict[str, np.ndarray], revenue: np.ndarray, plan: _Plan,
 ) -> dict[str, pa.Array]:
     """Overhead plus client costs that follow from the other files (hardware, onsite trips)."""
     rng = _rng(seed, _S_EXPENSES)
@@ -49,7 +50,17 @@ def _expenses(
     add(c, m, base + 1, labour.onsite_visits[c, m] * rng.integers(1800, 4500, size=len(c)))
     # Subcontracted specialists on some project months.
     c, m = np.nonzero((labour.project_qh > 0) & (rng.random((n, months)) < 0.05))
-    add(c, m, base + 2, _cents(_round_to(rng.uniform(800, 5000, size=len(c)), 50)))
+    bills = _cents(_round_to(rng.uniform(800, 5000, size=len(c)), 50))
+    add(c, m, base + 2, bills)
+    for i, k, cents in zip(c.tolist(), m.tolist(), bills.tolist(), strict=True):
+        client = str(clients.ids[i])
+        plan.label("subcontractor_bill", "client", client, client, _month(cal, k), False,
+                   f"a subcontractor bill of {cents / 100:,.2f} on a project month")
+    # Planted margin collapses (demo_data.events): a subcontractor bill of 3-4x the revenue.
+    natural = np.zeros((n, months), dtype=bool)
+    natural[c, m] = True
+    c, m, bills = _plant_margin_collapses(plan, seed, cal, clients, revenue, natural)
+    add(c, m, base + 2, bills)
     # Per-endpoint RMM, PSA and backup-storage tooling of managed clients.
     c, m = np.nonzero(active & (clients.contract == _MANAGED)[:, None])
     add(c, m, base + 3, np.round(clients.endpoints[c] * rng.uniform(150, 230, size=len(c))))

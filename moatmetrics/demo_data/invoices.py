@@ -26,6 +26,7 @@ from moatmetrics.demo_data.domain import (
     HARDWARE,
     PRODUCTS,
 )
+from moatmetrics.demo_data.events import _month, _Plan, _plant_revenue_drops
 from moatmetrics.demo_data.licenses import _Seats
 from moatmetrics.demo_data.scales import (
     AMOUNT_MISMATCH_CENTS,
@@ -43,9 +44,10 @@ from moatmetrics.demo_data.work_calendar import _Calendar
 
 def _invoices(
     seed: int, cal: _Calendar, clients: _Clients, active: np.ndarray, seats: _Seats,
-    labour: _Labour,
-) -> tuple[dict[str, pa.Array], dict[str, np.ndarray]]:
-    """Invoice lines; also returns the hardware resold, which expenses must have bought."""
+    labour: _Labour, plan: _Plan,
+) -> tuple[dict[str, pa.Array], dict[str, np.ndarray], np.ndarray]:
+    """Invoice lines; also returns the hardware resold, which expenses must have bought, and
+    the revenue invoiced per client and month (cents), which sizes planted cost events."""
     rng = _rng(seed, _S_INVOICES)
     n, months = clients.n, cal.months
     skus = [*FIXED_SKUS, *(p.sku for p in PRODUCTS), *(h for h, _ in HARDWARE)]
@@ -104,6 +106,16 @@ def _invoices(
 
     c, m, order, cat, sku, qty, price, amount = (np.concatenate(x) for x in zip(*blocks,
                                                                                  strict=True))
+    # Planted revenue drops (demo_data.events): a month's invoice never sent.
+    revenue = np.zeros((n, months), dtype=np.int64)
+    np.add.at(revenue, (c, m), amount)
+    missed = np.zeros((n, months), dtype=bool)
+    for event in _plant_revenue_drops(plan, seed, cal, clients, revenue):
+        missed[event.index, event.month] = True
+    keep = ~missed[c, m]
+    c, m, order, cat, sku, qty, price, amount = (
+        x[keep] for x in (c, m, order, cat, sku, qty, price, amount)
+    )
     lines = np.lexsort((order, c, m))
     c, m, cat, sku, qty, price, amount = (x[lines] for x in (c, m, cat, sku, qty, price, amount))
     inv_key = m * n + c
@@ -135,6 +147,10 @@ def _invoices(
     voided = np.sort(rng.choice(older, size=min(len(older), max(2, round(0.01 * n_inv))),
                                 replace=False))
     reissue_status = status[voided].copy()
+    for i in np.flatnonzero(status == "draft").tolist():
+        client = str(clients.ids[inv_c[i]])
+        plan.label("draft_invoice", "client", client, client, _month(cal, int(inv_m[i])),
+                   False, "the month's invoice is still a draft: no revenue yet")
     status[voided] = "void"
 
     # Re-issued invoices repeat the voided lines under a later number in the same month.
@@ -178,4 +194,4 @@ def _invoices(
         "amount": _dec(amount),
         "currency": _take(pa.array([CURRENCY, FOREIGN_CURRENCY]), currency),
     }
-    return columns, hardware
+    return columns, hardware, revenue

@@ -24,6 +24,7 @@ from moatmetrics.demo_data.domain import (
     PRODUCT_P,
     PRODUCTS,
 )
+from moatmetrics.demo_data.events import _Plan, _plant_seats
 from moatmetrics.demo_data.scales import DECLINE_SEAT_LOSS
 from moatmetrics.demo_data.work_calendar import _Calendar
 
@@ -40,7 +41,7 @@ class _Seats:
 
 
 def _licenses(
-    seed: int, cal: _Calendar, clients: _Clients, active: np.ndarray,
+    seed: int, cal: _Calendar, clients: _Clients, active: np.ndarray, plan: _Plan,
 ) -> tuple[_Seats, dict[str, pa.Array]]:
     """Monthly seat snapshots; also returns the billed seats, which invoices must resell."""
     rng = _rng(seed, _S_LICENSES)
@@ -107,6 +108,11 @@ def _licenses(
     billed[unbilled] = np.maximum(assigned[unbilled] - short, 0)
     billed[unknown] = -1
     active_seats = np.clip(active_seats, 0, assigned).astype(np.int64)
+    normal = billed == assigned
+    normal[np.concatenate((over, unknown, unbilled, critical))] = False
+    _plant_seats(plan, seed, cal, clients, cp_client,
+                 [(PRODUCTS[p].vendor, PRODUCTS[p].product) for p in cp_product],
+                 normal.all(axis=1), purchased, assigned, active_seats)
 
     # Each client pays one of the product's three price points, for all months.
     price_points = np.array([p.prices for p in PRODUCTS], dtype=np.int64)

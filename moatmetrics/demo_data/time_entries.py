@@ -35,6 +35,7 @@ from moatmetrics.demo_data.domain import (
     ROLE_WORK_MIX,
     WORK_TYPES,
 )
+from moatmetrics.demo_data.events import _Plan, _planted_time
 from moatmetrics.demo_data.scales import (
     DECLINE_EXTRA_DEMAND,
     DECLINE_REACTIVE_SHIFT,
@@ -56,6 +57,8 @@ class _Labour:
     support_qh: np.ndarray  # quarter-hours invoiced by the hour, not project
     project_qh: np.ndarray  # project quarter-hours invoiced by the hour
     onsite_visits: np.ndarray  # client-days with an onsite entry
+    client_qh: np.ndarray  # quarter-hours of client work, for the planted events' sizes
+    staff_qh: np.ndarray  # (staff, month) quarter-hours of work logged, likewise
 
 
 def _pick_clients(
@@ -80,7 +83,7 @@ def _pick_clients(
 
 def _time_month(
     seed: int, k: int, cal: _Calendar, staff: _Staff, clients: _Clients, active: np.ndarray,
-    next_entry: int, next_ticket: int, labour: _Labour,
+    next_entry: int, next_ticket: int, labour: _Labour, plan: _Plan,
 ) -> tuple[dict[str, pa.Array], int]:
     """All time entries of month ``k``; also fills ``labour[:, k]``. Returns (columns, tickets)."""
     rng = _rng(seed, _S_TIME, k)
@@ -193,6 +196,37 @@ def _time_month(
         staff_i[drng.choice(candidates)] = staff.n
     if k == UNKNOWN_CLIENT_MONTH and len(candidates):
         client_i[drng.choice(candidates)] = clients.n
+
+    # Planted events (demo_data.events) after the defects, which they leave where they were.
+    planted, next_ticket = _planted_time(
+        plan, seed, k, cal, staff, clients, labour.client_qh, labour.staff_qh, next_ticket,
+        INVOICED_P, _PROJ, _INTERNAL,
+    )
+    extra = planted.arrays()
+    if extra is not None:
+        p_staff, p_client, p_day, p_qh, p_wt, p_bill, p_inv, p_rate, p_ticket = extra
+        staff_i, client_i, date_i, qh_i, wt_i, rate_i, ticket_i = (
+            np.concatenate((a, b)) for a, b in (
+                (staff_i, p_staff), (client_i, p_client), (date_i, p_day), (qh_i, p_qh),
+                (wt_i, p_wt), (rate_i, p_rate), (ticket_i, p_ticket),
+            )
+        )  # fmt: skip
+        bill_i = np.concatenate((bill_i, p_bill))
+        invoiced_i = np.concatenate((invoiced_i, p_inv))
+        project = p_inv & (p_wt == _PROJ)
+        labour.project_qh[:, k] += np.bincount(p_client[project], weights=p_qh[project],
+                                               minlength=n_cl)
+        order = np.lexsort((staff_i, date_i))  # stable: day, then staff, as before
+        staff_i, client_i, date_i, qh_i, bill_i, invoiced_i, wt_i, rate_i, ticket_i = (
+            x[order] for x in (staff_i, client_i, date_i, qh_i, bill_i, invoiced_i, wt_i,
+                               rate_i, ticket_i)
+        )
+        n = len(order)
+    work = (wt_i != _PTO) & (wt_i != _HOLIDAY) & (staff_i < staff.n)
+    on_client = work & (client_i >= 0) & (client_i < n_cl)
+    labour.client_qh[:, k] = np.bincount(client_i[on_client], weights=qh_i[on_client],
+                                         minlength=n_cl)
+    labour.staff_qh[:, k] = np.bincount(staff_i[work], weights=qh_i[work], minlength=staff.n)
 
     has_rate = invoiced_i & (client_i >= 0)
     columns = {

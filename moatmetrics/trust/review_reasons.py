@@ -31,11 +31,17 @@ UNUSUAL_MONTH = "unusual_month"
 #: question for a person, "which client is this?", answered by confirming an alias. Both the
 #: kind and the queue's `mart` of these items (their row_key: source|key).
 CLIENT_IDENTITY = "client_identity"
+#: A month the anomaly detector lists (`moatmetrics.insights.anomalies`): not a doubt about
+#: the data but a question for the business, "is this real, and what do we do?"; a rejected
+#: (dismissed) one stays so until its numbers change. Both the kind and the queue's `mart`
+#: of these items are `anomalies`' own.
+ANOMALY = "anomaly"
 #: The kinds of review item, and how the console names them.
 KINDS: dict[str, str] = {
     DOUBTFUL_DATA: "Doubtful data",
     UNUSUAL_MONTH: "Unusual month",
     CLIENT_IDENTITY: "Unknown client",
+    ANOMALY: "Anomaly",
 }
 
 #: What a low factor means, per mart where it differs (the factor table of docs/trust.md).
@@ -64,6 +70,7 @@ MONEY_AT_STAKE: dict[str, str | None] = {
     "client_profitability": "revenue or total cost of the month, whichever is larger",
     "license_utilization": "monthly waste plus monthly leakage (unknown leakage counts 0)",
     "staff_utilization": None,
+    "anomalies": "how far a money anomaly is from its usual level (hours and seats: none)",
 }
 
 
@@ -122,9 +129,18 @@ def low_factor_meaning(mart: str, name: str) -> str:
     return meanings.get(mart) or meanings.get("", factor_name(name))
 
 
-def reason(mart: str, kind: str | None, factors: Mapping[str, Any]) -> str:
-    """One sentence: why the row is flagged, naming the factor behind it and its value."""
+def reason(
+    mart: str, kind: str | None, factors: Mapping[str, Any], explanation: str | None = None
+) -> str:
+    """One sentence: why the row is flagged, naming the factor behind it and its value (an
+    anomaly: what is unusual, its `explanation`)."""
     values = factor_values(factors)
+    if kind == ANOMALY:
+        what = explanation or "a month far from its own history and its peers."
+        return (
+            f"Anomaly: {what} Check whether it is real; reject it to dismiss it until its "
+            "numbers change."
+        )
     if kind == CLIENT_IDENTITY:
         return (
             "Unknown client: vendor rows name a client that no alias and no client name"

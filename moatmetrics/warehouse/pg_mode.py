@@ -32,14 +32,17 @@ from moatmetrics.warehouse.postgres import (
 )
 
 #: Intermediate models the trust layer reads besides the marts and their evidence (the churn
-#: features), the staff contracts the capacity forecasts read, and what the run reports: held
-#: client keys, unmapped accounts, license bills left out.
+#: features), the staff contracts the capacity forecasts read, the work-type detail anomalies
+#: name as drivers, and what the run reports: held client keys, unmapped accounts, license
+#: bills left out.
 TRUST_INPUTS = (
     "int_client_months_featured",
     "int_staff_members_corrected",
     "int_client_keys_held",
     "int_invoice_accounts_unmapped",
     "int_expenses_excluded",
+    "int_client_work_types_summarized",
+    "int_staff_work_types_summarized",
 )
 
 

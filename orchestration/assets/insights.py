@@ -1,5 +1,6 @@
-"""Insight assets: the ranked action list (after the trust scores it carries) and the forecasts
-(after the marts), both before publish.
+"""Insight assets: the ranked action list (after the trust scores it carries), the forecasts
+(after the marts) and the anomalies (after the trust scores, whose factors give their
+confidence), all before publish.
 
 Logic lives in `moatmetrics.insights`; this wrapper only adds Dagster metadata.
 """
@@ -7,14 +8,21 @@ Logic lives in `moatmetrics.insights`; this wrapper only adds Dagster metadata.
 import dagster as dg
 
 from moatmetrics.insights.actions import run_actions
+from moatmetrics.insights.anomalies import run_anomalies, sync_reviews
 from moatmetrics.insights.forecasts import run_forecasts
-from moatmetrics.marts import ACTIONS_TABLE, FORECASTS_TABLE, INSIGHTS_SCHEMA
+from moatmetrics.marts import ACTIONS_TABLE, ANOMALIES_TABLE, FORECASTS_TABLE, INSIGHTS_SCHEMA
 from moatmetrics.settings import get_settings
 from moatmetrics.warehouse.connection import warehouse_connection
 from orchestration.assets.trust import MONTHS_KEY, RISK_KEY, SCORE_KEYS
 
 ACTIONS_KEY = dg.AssetKey([INSIGHTS_SCHEMA, ACTIONS_TABLE])
 FORECASTS_KEY = dg.AssetKey([INSIGHTS_SCHEMA, FORECASTS_TABLE])
+ANOMALIES_KEY = dg.AssetKey([INSIGHTS_SCHEMA, ANOMALIES_TABLE])
+#: The work-type detail anomalies name as drivers (dbt intermediate models).
+WORK_TYPE_KEYS = [
+    dg.AssetKey(["intermediate", name])
+    for name in ("int_client_work_types_summarized", "int_staff_work_types_summarized")
+]
 
 
 @dg.asset(
@@ -79,5 +87,38 @@ def forecasts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "too_little_history": run.too_little_history,
             "median_mase": dg.MetadataValue.json(run.median_mase),
             "first_shortfall": run.first_shortfall or "",
+        }
+    )
+
+
+@dg.asset(
+    key=ANOMALIES_KEY,
+    deps=[*SCORE_KEYS.values(), MONTHS_KEY, *WORK_TYPE_KEYS],
+    group_name="insights",
+    kinds={"python", "duckdb"},
+    description=(
+        "Months that depart from their own last 12 months and from their peers: hours spikes, "
+        "revenue drops and margin collapses per client, jumps in unused or unbilled seats per "
+        "licence, staff logging far more than usual; each with its usual range, robust score, "
+        "severity, confidence and drivers. The last 3 complete months' anomalies enter the "
+        "review queue. Published as marts.anomalies."
+    ),
+)
+def anomalies(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    with warehouse_connection(settings) as con:
+        run = run_anomalies(con)
+        review = sync_reviews(con, settings)
+    context.log.info(
+        f"{sum(run.counts.values())} anomalies over {run.months_checked} months, "
+        f"{run.in_review} in the review window"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "last_month": run.last_month or "",
+            "months_checked": run.months_checked,
+            "anomalies": dg.MetadataValue.json(run.counts),
+            "in_review": run.in_review,
+            "review_sync": dg.MetadataValue.json(review.counts()),
         }
     )

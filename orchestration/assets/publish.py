@@ -16,7 +16,7 @@ from orchestration.app_events import (
     report_held_rows,
     report_publish,
 )
-from orchestration.assets.insights import ACTIONS_KEY, FORECASTS_KEY
+from orchestration.assets.insights import ACTIONS_KEY, ANOMALIES_KEY, FORECASTS_KEY
 from orchestration.assets.trust import TRUST_KEYS
 
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in DBT_MARTS]
@@ -24,7 +24,7 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in DBT_MARTS]
 
 @dg.asset(
     key=dg.AssetKey(["published", "snapshot"]),
-    deps=[*MART_KEYS, *TRUST_KEYS, ACTIONS_KEY, FORECASTS_KEY],
+    deps=[*MART_KEYS, *TRUST_KEYS, ACTIONS_KEY, FORECASTS_KEY, ANOMALIES_KEY],
     group_name="publish",
     kinds={"duckdb"},
     description="A new read-only DuckDB file of the marts with their trust columns, the "

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.app_schemas import ReviewItemOut
+from api.app_schemas import ReasonKind, ReviewItemOut
 from api.client_identity import NotAnIdentityItem, confirm_client
 from api.console.session import require_csrf
 from api.console.templating import month, render
@@ -30,7 +30,7 @@ from api.security import Authorize, actor_of, mark_audited, set_audit_target
 from moatmetrics.appdb import reviews
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
-from moatmetrics.marts import GRAINS, MART_NAMES
+from moatmetrics.marts import ANOMALIES_TABLE, GRAINS, INSIGHT_ORDERS, MART_NAMES
 from moatmetrics.settings import Settings
 from moatmetrics.trust import review_reasons
 
@@ -41,7 +41,7 @@ Decider = Annotated[Principal, Depends(Authorize("analyst", "reviews.decide"))]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Status = Literal["open", "approved", "rejected", "resolved", ""]
-Kind = Literal["doubtful_data", "unusual_month", "client_identity", ""]
+Kind = ReasonKind | Literal[""]
 Sort = Literal["-money_at_stake", "id", "confidence"]
 PAGE = 50
 #: The most items one bulk decision takes (a page holds PAGE).
@@ -75,7 +75,7 @@ def _grain(item: ReviewItemOut) -> dict[str, Any]:
         values = json.loads(item.row_key)
     except ValueError:
         return {}
-    names = GRAINS.get(item.mart, ())
+    names = GRAINS.get(item.mart) or INSIGHT_ORDERS.get(item.mart, ())
     return dict(zip(names, values, strict=False)) if isinstance(values, list) else {}
 
 
@@ -135,8 +135,8 @@ def _queue_page(
     return render(
         request, "reviews.html", status_code=status_code, items=page.items,
         described={i.id: describe(i) for i in page.items}, total=page.total, offset=offset,
-        page=PAGE, filters=filters, marts=MART_NAMES, kinds=review_reasons.KINDS,
-        counts=counts, clients=clients, sorts=SORTS, effects=EFFECTS, error=error,
+        page=PAGE, filters=filters, marts=(*MART_NAMES, ANOMALIES_TABLE),
+        kinds=review_reasons.KINDS, counts=counts, clients=clients, sorts=SORTS, effects=EFFECTS, error=error,
         suggestions=suggestions,
         comment=comment, done=done if done and done.isdigit() else None,
         done_decision=request.query_params.get("decision"),

@@ -1,0 +1,42 @@
+{#
+    Work per staff member, month and work type: the hours behind staff_utilization's
+    logged_hours (absence left out), which a staff hours anomaly names as its drivers
+    ("internal 108 h, usually 12 h", moatmetrics.insights.anomalies).
+#}
+
+with
+
+time_entries as (
+
+    select * from {{ ref('int_time_entries_corrected') }}
+
+),
+
+staff_work as (
+
+    select
+        staff_id,
+        {{ month_start('work_date') }} as month,
+        work_type,
+        hours
+    from time_entries
+    where not is_absence
+
+),
+
+staff_work_types_summarized as (
+
+    select
+        staff_id,
+        month,
+        work_type,
+        sum(hours) as hours
+    from staff_work
+    group by
+        staff_id,
+        month,
+        work_type
+
+)
+
+select * from staff_work_types_summarized
