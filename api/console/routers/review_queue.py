@@ -136,8 +136,8 @@ def _queue_page(
         request, "reviews.html", status_code=status_code, items=page.items,
         described={i.id: describe(i) for i in page.items}, total=page.total, offset=offset,
         page=PAGE, filters=filters, marts=(*MART_NAMES, ANOMALIES_TABLE),
-        kinds=review_reasons.KINDS, counts=counts, clients=clients, sorts=SORTS, effects=EFFECTS, error=error,
-        suggestions=suggestions,
+        kinds=review_reasons.KINDS, counts=counts, clients=clients, sorts=SORTS,
+        effects=EFFECTS, error=error, suggestions=suggestions,
         comment=comment, done=done if done and done.isdigit() else None,
         done_decision=request.query_params.get("decision"),
     )  # fmt: skip
