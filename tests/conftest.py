@@ -54,13 +54,20 @@ def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> BuiltHome:
-    """The small demo data (seed 42) through the real pipeline, once per session. Read it as
-    it is; copy it (`built_homes.copy_home`) before changing anything in it."""
+    """The small demo data (seed 42) through the real pipeline, once per session, its labelled
+    events beside the files (`demo_labels`). Read it as it is; copy it
+    (`built_homes.copy_home`) before changing anything in it."""
     from moatmetrics.demo_data import generate
 
     root = tmp_path_factory.mktemp("demo-home")
-    generate(root / "files")
+    generate(root / "files", labels=root / "planted_events.csv")
     return build_home(root / "home", root / "files")
+
+
+@pytest.fixture(scope="session")
+def demo_labels(demo_home: BuiltHome) -> Path:
+    """The demo's labelled events (planted anomalies and its own story), never ingested."""
+    return demo_home.files.parent / "planted_events.csv"
 
 
 @pytest.fixture

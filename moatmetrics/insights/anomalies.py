@@ -218,9 +218,10 @@ def _parts_sql() -> str:
     """Each driver part's value per kind, entity and month (work types from the summaries)."""
     parts = [
         "SELECT 'hours_spike' AS kind, client_id AS entity_key, month,"
-        " replace(work_type, '_', ' ') AS part, 1 AS sign, CAST(hours AS DOUBLE) AS value,"
-        " tickets FROM intermediate.int_client_work_types_summarized",
-        "SELECT 'staff_hours_spike', staff_id, month, replace(work_type, '_', ' '), 1,"
+        " replace(work_type, '_', ' ') AS part, 1 AS sign, 'hours' AS unit,"
+        " CAST(hours AS DOUBLE) AS value, tickets"
+        " FROM intermediate.int_client_work_types_summarized",
+        "SELECT 'staff_hours_spike', staff_id, month, replace(work_type, '_', ' '), 1, 'hours',"
         " CAST(hours AS DOUBLE), NULL FROM intermediate.int_staff_work_types_summarized"
         " WHERE staff_id IS NOT NULL",
     ]
@@ -231,10 +232,11 @@ def _parts_sql() -> str:
             if entity == "license"
             else ("marts.client_profitability", "client_id")
         )
+        unit = "seats" if entity == "license" else "money"
         for column, part, sign in columns:
             parts.append(
-                f"SELECT '{kind}', {key}, month, '{part}', {sign}, CAST({column} AS DOUBLE),"
-                f" NULL FROM {source}"
+                f"SELECT '{kind}', {key}, month, '{part}', {sign}, '{unit}',"
+                f" CAST({column} AS DOUBLE), NULL FROM {source}"
             )
     return " UNION ALL ".join(parts)
 
@@ -385,14 +387,14 @@ def _statements() -> list[str]:
             FROM an_listed AS v JOIN an_values AS h ON {window}
         ),
         named_parts AS (
-            SELECT DISTINCT l.kind, l.entity_key, l.month, p.part, p.sign
+            SELECT DISTINCT l.kind, l.entity_key, l.month, p.part, p.sign, p.unit
             FROM an_listed AS l
             JOIN an_parts AS p ON p.kind = l.kind AND p.entity_key = l.entity_key
                 AND p.month BETWEEN l.month - INTERVAL {HISTORY_MONTHS} MONTH AND l.month
         ),
         usual_parts AS (
             SELECT n.kind, n.entity_key, n.month, n.part, any_value(n.sign) AS sign,
-                median(coalesce(p.value, 0)) AS usual
+                any_value(n.unit) AS unit, median(coalesce(p.value, 0)) AS usual
             FROM named_parts AS n
             JOIN history AS h USING (kind, entity_key, month)
             LEFT JOIN an_parts AS p ON p.kind = n.kind AND p.entity_key = n.entity_key
@@ -400,10 +402,9 @@ def _statements() -> list[str]:
             GROUP BY n.kind, n.entity_key, n.month, n.part
         ),
         moved AS (
-            SELECT u.*, coalesce(p.value, 0) AS now, p.tickets, k.unit,
+            SELECT u.*, coalesce(p.value, 0) AS now, p.tickets,
                 u.sign * (coalesce(p.value, 0) - u.usual) AS contribution
             FROM usual_parts AS u
-            JOIN an_kinds AS k USING (kind)
             LEFT JOIN an_parts AS p ON p.kind = u.kind AND p.entity_key = u.entity_key
                 AND p.part = u.part AND p.month = u.month
         ),

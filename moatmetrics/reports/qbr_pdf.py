@@ -273,8 +273,8 @@ def _notes() -> list[Flowable]:
         "Licenses: the seats on record in the latest month of the period. Seats in use are "
         "the active users the vendor reports; Renews is the end of the current term as the "
         "vendor's export has it (n/a when it does not say).",
-        "Outlook: invoicing at the average of the last six months, support hours at the "
-        "average per working day of the last twelve months times the working days ahead; the "
+        "Outlook: invoicing at the median of the last six months, support hours at the "
+        "median per working day of the last twelve months times the working days ahead; the "
         "likely range comes from how far this method missed on your own history. A direction "
         "needs at least three months; small moves count as steady.",
         "Recommendations: add seats when more users are assigned than seats purchased; remove "

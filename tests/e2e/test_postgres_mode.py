@@ -35,6 +35,7 @@ PAGES = [
     ("trends", {"limit": 200, "entity_type": "portfolio"}),
     ("actions", {"limit": 100}),
     ("forecasts", {"limit": 500}),
+    ("anomalies", {"limit": 500}),
     ("benchmarks", {"limit": 500}),
 ]
 

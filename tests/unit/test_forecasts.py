@@ -122,7 +122,7 @@ def test_the_backtest_errors_give_the_confidence_and_no_interval_without_three(
     # Horizon 1 has 2 errors, horizon 2 has 1: fewer than 3, so no interval.
     assert {(r["lower_80"], r["upper_80"]) for r in rows} == {(None, None)}
     assert rows[0]["explanation"] == (
-        "Revenue of Birch in October 2026: $150, from the average of the last 6 months; "
+        "Revenue of Birch in October 2026: $150, from the median of the last 6 months; "
         "backtest error 30% (under a year of history: no MASE)."
     )
 
@@ -157,9 +157,9 @@ def test_capacity_is_the_contract_less_usual_absence_and_the_team_shortfall(ware
     assert "leaving 13 November 2026" in pat[1]["explanation"]
     billable = forecasts(warehouse, "entity_key = 'S1' AND metric = 'billable_hours'")
     assert [r["forecast"] for r in billable] == [Decimal(6 * d) for d in (22, 21, 23)]
-    # Team: client work = Acme 2 h a day + Birch's 10 h a month as an average per working day
+    # Team: client work = Acme 2 h a day + Birch's 10 h a month as a median per working day
     # (February-September) x the month's working days; capacity = Sam x 0.75 + Pat x 0.5.
-    birch_rate = sum(10 / working_days(m) for m in MONTHS[16:]) / 8
+    birch_rate = float(np.median([10 / working_days(m) for m in MONTHS[16:]]))
     team = {
         (r["metric"], r["forecast_month"]): r["forecast"]
         for r in forecasts(warehouse, "entity_type = 'team'")

@@ -40,6 +40,7 @@ from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
 from moatmetrics.insights.actions import ACTION_COLUMNS
+from moatmetrics.insights.anomalies import ANOMALY_COLUMNS
 from moatmetrics.insights.forecasts import FORECAST_COLUMNS
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.settings import Settings, get_settings
@@ -103,6 +104,10 @@ _ACTIONS = "CREATE TABLE insights.actions ({})".format(
 # Written by the forecasts asset: its own column list, so the fixture cannot drift from it.
 _FORECASTS = "CREATE TABLE insights.forecasts ({})".format(
     ", ".join(f"{name} {sql_type}" for name, sql_type in FORECAST_COLUMNS.items())
+)
+# Written by the anomalies asset: its own column list too.
+_ANOMALIES = "CREATE TABLE insights.anomalies ({})".format(
+    ", ".join(f"{name} {sql_type}" for name, sql_type in ANOMALY_COLUMNS.items())
 )
 _UPLOADS = """
 CREATE TABLE ingest.uploads (
@@ -209,16 +214,33 @@ def _forecast_rows(generation: int) -> list[tuple]:
     return [
         ("client", "C1", "C1", None, "Acme", "labor_hours", "Labour hours", "hours", origin,
          oct_, 1, "forecast", Decimal("42.00") + generation, Decimal("30.00"),
-         Decimal("54.00"), Decimal("40.00"), 12, "average per working day over 12 months", 15,
+         Decimal("54.00"), Decimal("40.00"), 12, "median per working day over 12 months", 15,
          Decimal("0.8100"), 0.85, "Labour hours of Acme in March 2024: 43 h."),
         ("client", "C2", "C2", None, "Globex", "revenue", "Revenue", "money", origin, oct_, 1,
          "too_little_history", None, None, None, Decimal("900.00"), 4,
-         "average over 6 months", 0, None, 0.0,
+         "median over 6 months", 0, None, 0.0,
          "Revenue of Globex: not forecast, 4 months with a value in the last 6, 6 needed."),
         ("team", "team", None, None, "Team", "capacity_gap", "Spare capacity", "hours", origin,
          nov, 2, "forecast", Decimal("-46.00"), None, None, None, None,
          "capacity less client work", 0, None, 0.8,
          "At this trend, client work exceeds the team's client-work capacity by 46 h."),
+    ]  # fmt: skip
+
+
+def _anomaly_rows(generation: int) -> list[tuple]:
+    return [
+        ("client", "C1", "C1", None, None, None, "Acme", "hours_spike", "labor_hours",
+         "Labour hours", "hours", MONTHS[1], Decimal("92.00") + generation, Decimal("35.00"),
+         Decimal("30.00"), Decimal("40.00"), 12, Decimal("9.50"), "medium", 0.95,
+         "project 61 h over 3 tickets (usually 0 h)",
+         "Labour hours for Acme rose to 93 h in February 2024, against a usual 30–40 h: "
+         "project 61 h over 3 tickets (usually 0 h).", "open"),
+        ("staff", "S1", None, "S1", None, None, "Alice", "staff_hours_spike", "logged_ratio",
+         "Share of available hours logged", "ratio", MONTHS[1], Decimal("1.45"),
+         Decimal("0.95"), Decimal("0.92"), Decimal("0.98"), 12, Decimal("13.20"), "high", 0.9,
+         "internal 70 h (usually 10 h)",
+         "Share of available hours logged for Alice rose to 145% in February 2024, against a "
+         "usual 92–98%: internal 70 h (usually 10 h).", "not_required"),
     ]  # fmt: skip
 
 
@@ -251,6 +273,7 @@ def build_warehouse(path: Path, generation: int = 1, settings: Settings | None =
             _TRENDS,
             _ACTIONS,
             _FORECASTS,
+            _ANOMALIES,
             _UPLOADS,
         ):
             con.execute(ddl)
@@ -261,6 +284,7 @@ def build_warehouse(path: Path, generation: int = 1, settings: Settings | None =
             ("trends", _trend_rows(generation)),
             ("actions", _action_rows(generation)),
             ("forecasts", _forecast_rows(generation)),
+            ("anomalies", _anomaly_rows(generation)),
         ):
             marks = ", ".join("?" for _ in rows[0])
             schema = "insights" if table in INSIGHT_ORDERS else "marts"

@@ -54,6 +54,7 @@ def test_snapshots_list_and_current(client: httpx.Client, snapshot_id: str) -> N
         "trends": 18,
         "actions": 4,
         "forecasts": 3,
+        "anomalies": 2,
     }
     assert current["upload_ids"] == ["u0001", "u1001"]  # accepted uploads only
     assert current["created_at"].startswith("20")
