@@ -225,14 +225,14 @@ def test_forecasts_beat_seasonal_naive_on_the_demo_clients(
     assert origins == [(month,)]
 
 
-def test_forecasts_are_the_published_marts_averaged(snapshot: duckdb.DuckDBPyConnection) -> None:
-    """Every client's revenue forecast is the mean of its last 6 published months; the team's
+def test_forecasts_are_the_published_marts_medians(snapshot: duckdb.DuckDBPyConnection) -> None:
+    """Every client's revenue forecast is the median of its last 6 published months; the team's
     client work is the client hour forecasts summed; forecasts lie inside their intervals."""
     (month,) = rows(snapshot, "SELECT max(month) FROM marts.month_completeness WHERE is_complete")[
         0
     ]
     expected = snapshot.execute(
-        "SELECT client_id, CAST(avg(revenue) AS DECIMAL(18, 2))"
+        "SELECT client_id, CAST(median(CAST(revenue AS DOUBLE)) AS DECIMAL(18, 2))"
         " FROM marts.client_profitability WHERE month > $month - INTERVAL 6 MONTH"
         " AND month <= $month GROUP BY client_id HAVING count(*) = 6 AND max(month) = $month"
         " ORDER BY 1",
