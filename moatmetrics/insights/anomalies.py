@@ -8,7 +8,8 @@ whole columns. The method is robust statistics, chosen over a fitted model becau
 step can be said in a sentence and checked by hand:
 
 1. **Own history.** Each series (a client's labour hours, revenue and gross profit; a licence's
-   unused and unbilled seats; a staff member's logged hours) is compared with its previous 12
+   unused and unbilled seats; a staff member's hours logged as a share of the hours available,
+   which leave and short months do not move) is compared with its previous 12
    calendar months, which need at least 6 values: the *usual level* is their median, the usual
    *range* their middle half (25th to 75th percentile), and the *spread* their median absolute
    deviation x 1.4826 (a standard deviation that one odd month cannot inflate), never less than
@@ -22,10 +23,11 @@ step can be said in a sentence and checked by hand:
 3. **Score.** The departure from the usual level in spreads, in the kind's direction (a rise
    for hours and seats, a fall for revenue and gross profit). A month is an anomaly when the
    score reaches :data:`SCORE_THRESHOLD` (6) *and* the departure is material (at least 20 h,
-   $1,000, 5 seats or 30 h for a staff member): a score of 6 happens by chance about once in
-   several hundred million normal months, far less often than months are checked, while a
-   material floor keeps a tiny client's 2-hour month from turning into "6x usual". Severity is
-   ``high`` from a score of :data:`HIGH_SEVERITY` (12), else ``medium``.
+   $1,000, 5 seats or 20 points of a staff member's available hours): normally distributed
+   months would score 6 about once in a billion, and real months have heavier tails (a long
+   onsite day, a one-off hardware sale), hence a bar this high; the material floor keeps a
+   tiny client's 2-hour month from turning into "6x usual". Severity is ``high`` from a score
+   of :data:`HIGH_SEVERITY` (12), else ``medium``.
 4. **Onset only.** A series that stays unusual the month after is the same event continuing;
    only its first month is listed (the trends mart follows the level from there).
 5. **One cause per client-month.** A client's revenue drop or hours spike usually takes the
