@@ -16,6 +16,7 @@ from typing import Any
 
 from api.mart_catalog import (
     ACTIONS,
+    ANOMALIES,
     CLIENT_PROFITABILITY,
     CLIENT_RISK,
     FORECASTS,
@@ -27,6 +28,7 @@ from api.mart_queries import build_query, read_page, snapshot_table
 from api.problems import invalid_parameter
 from api.schemas import (
     ActionRow,
+    AnomalyRow,
     ClientProfitabilityRow,
     ClientRiskRow,
     ForecastRow,
@@ -124,6 +126,7 @@ class ClientView:
     trends: list[TrendRow]  # the client's own series in its newest month shown
     forecasts: list[ForecastRow]  # the next three months from the last complete month
     actions: list[ActionRow]  # what to do for this client, largest monthly effect first
+    anomalies: list[AnomalyRow]  # its and its licences' unusual months up to the month shown
 
 
 def _all_rows(
@@ -164,6 +167,7 @@ def client(lease: SnapshotLease, client_id: str, month: date | None = None) -> C
         trends=_client_trends(lease, client_id, months[-1].month) if months else [],
         forecasts=_all_rows(lease, FORECASTS, client_id, "metric,forecast_month", None),
         actions=_all_rows(lease, ACTIONS, client_id, "action_rank", None),
+        anomalies=_all_rows(lease, ANOMALIES, client_id, "-month,-score", month),
     )
 
 

@@ -1,10 +1,11 @@
-"""The insights page's numbers: what changed, how it compares, what is coming, what to do first.
+"""The insights page's numbers: what changed, what is unusual, how it compares, what is coming,
+what to do first.
 
 Rows come through the marts router's own query code (`api.mart_queries`), so the page shows
-what `GET /api/v1/marts/trends|forecasts|actions` serve; the forecast accuracy summary is one
-aggregate over the leased snapshot (`api.console.data.rows`), portable SQL that runs on a
-snapshot file and on a PostgreSQL snapshot schema alike. All of it is the portfolio's, so the
-page is not open to a client-scoped caller.
+what `GET /api/v1/marts/trends|anomalies|forecasts|actions` serve; the forecast accuracy
+summary is one aggregate over the leased snapshot (`api.console.data.rows`), portable SQL that
+runs on a snapshot file and on a PostgreSQL snapshot schema alike. All of it is the
+portfolio's, so the page is not open to a client-scoped caller.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from datetime import date
 from typing import Any
 
 from api.console.data import has, rows, table
-from api.mart_catalog import ACTIONS, BENCHMARKS, FORECASTS, TRENDS, MartSpec
+from api.mart_catalog import ACTIONS, ANOMALIES, BENCHMARKS, FORECASTS, TRENDS, MartSpec
 from api.mart_queries import build_query, read_page
-from api.schemas import ActionRow, BenchmarkRow, ForecastRow, TrendRow
+from api.schemas import ActionRow, AnomalyRow, BenchmarkRow, ForecastRow, TrendRow
 from api.snapshot_lease import SnapshotLease
 
 #: Client series listed under "getting worse" and actions listed under "what to do".
@@ -29,6 +30,8 @@ class InsightsView:
     portfolio: list[TrendRow]  # the portfolio's series in that month
     worsening: list[TrendRow]  # client series worsening in that month, most trusted first
     worsening_count: int
+    anomalies: list[AnomalyRow]  # the month's anomalies, highest score first
+    anomalies_count: int
     team: list[ForecastRow]  # the team's client work against its capacity, month by month
     accuracy: list[dict[str, Any]]  # per forecast metric: series, median MASE, beating naive
     actions: list[ActionRow]  # the first TOP actions
@@ -80,11 +83,14 @@ def insights(lease: SnapshotLease, month: date | None) -> InsightsView:
         "forecast_month", 10,
     )  # fmt: skip
     actions, actions_count = _page(lease, ACTIONS, {}, None, "action_rank", TOP)
+    anomalies, anomalies_count = _page(lease, ANOMALIES, {}, month, "-score,entity_key", TOP)
     return InsightsView(
         month=month,
         portfolio=portfolio,
         worsening=worsening,
         worsening_count=worsening_count,
+        anomalies=anomalies,
+        anomalies_count=anomalies_count,
         team=team,
         accuracy=_accuracy(lease),
         actions=actions,
