@@ -77,8 +77,13 @@ from pathlib import Path
 import numpy as np
 
 from moatmetrics.demo_data.clients import _clients
-from moatmetrics.demo_data.columns import _CsvFile, _write
-from moatmetrics.demo_data.events import _plan, _story_labels
+from moatmetrics.demo_data.columns import _CsvFile, _dates, _write
+from moatmetrics.demo_data.events import (
+    _plan,
+    _plant_capacity_crunch,
+    _story_labels,
+    crunch_leaving_date,
+)
 from moatmetrics.demo_data.expenses import _expenses
 from moatmetrics.demo_data.invoices import _invoices
 from moatmetrics.demo_data.licenses import _licenses
@@ -113,12 +118,14 @@ __all__ = [
 
 
 def _latest_date(end_month: date) -> date:
-    """The last date the output contains: the due date of the last month's invoices."""
+    """The last date the output contains: the due date of the last month's invoices, or the
+    planted leavers' known leaving date (`events.crunch_leaving_date`), whichever is later."""
     last_day = date(end_month.year, end_month.month,
                     calendar.monthrange(end_month.year, end_month.month)[1])
     while last_day.weekday() >= 5:
         last_day -= timedelta(days=1)
-    return last_day + timedelta(days=PAYMENT_TERMS_DAYS)
+    leaving = crunch_leaving_date(_calendar(end_month)).astype(date)
+    return max(last_day + timedelta(days=PAYMENT_TERMS_DAYS), leaving)
 
 
 def generate(
@@ -152,6 +159,11 @@ def generate(
     active = clients.active(cal.months)
     plan = _plan(seed, cal, clients, staff)
     _story_labels(plan, cal, clients)
+    staff_cols["end_date"] = _dates(_plant_capacity_crunch(
+        plan, cal, staff, np.array(staff_cols["end_date"].to_numpy(zero_copy_only=False),
+                                   dtype="datetime64[D]"),
+        staff.daily_qh * np.array(staff_cols["billable_target"].to_pylist(), dtype=float),
+    ))  # fmt: skip
     counts = {
         "clients.csv": _write(out_dir / "clients.csv", COLUMNS["clients"], client_cols),
         "staff.csv": _write(out_dir / "staff.csv", COLUMNS["staff"], staff_cols),

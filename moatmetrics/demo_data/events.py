@@ -26,6 +26,11 @@ among) the exports:
   - ``staff_hours_spike``: a staff member logs max(40 h, half their mean monthly hours) of
     internal work on top of the month's usual time (a crunch month);
 
+* a **capacity crunch** (``capacity_crunch``, planted, about the team): the two full-timers
+  with the largest client-work capacity get a known leaving date in the middle of the second
+  month after the data, so the team forecast should run short in the third (the label's
+  month); its explanation says so;
+
 * **story** (``planted = false``): what the generator does anyway that can make a month look
   unusual, so a detection there is explained rather than false: a churning client's decline
   months (``churn_decline``: more reactive hours, fewer seats, lower fees), natural
@@ -412,3 +417,35 @@ def detection_scores(
         found = sum((kind, lb["entity_key"], lb["month"]) in detected for lb in planted)
         scores[kind] = DetectionScore(kind, len(planted), found, len(mine), explained)
     return scores
+
+
+#: A planted capacity crunch: this many of the team's largest client-work capacities leave
+#: mid-way through the second month after the data, so the team forecast runs short the month
+#: after (the first whole month without them).
+CRUNCH_LEAVERS = 2
+CRUNCH_DAY = 13  # of the second month after the data (rolled back to a weekday)
+
+
+def crunch_leaving_date(cal: _Calendar) -> np.datetime64:
+    """The planted leavers' last day: on or before the 13th of the second month after."""
+    month = (cal.month_start[-1].astype("datetime64[M]") + 2).astype("datetime64[D]")
+    return np.busday_offset(month + np.timedelta64(CRUNCH_DAY - 1, "D"), 0, roll="backward")
+
+
+def _plant_capacity_crunch(
+    plan: _Plan, cal: _Calendar, staff: _Staff, end: np.ndarray, capacity: np.ndarray,
+) -> np.ndarray:
+    """Give CRUNCH_LEAVERS staff members a known leaving date inside the forecast horizon:
+    the full-timers still employed with the largest client-work capacity (``capacity``: daily
+    quarter-hours x billable target). Returns the new end dates (``end``: NaT = none)."""
+    staying = np.isnat(end) & (staff.start <= cal.month_start[0])
+    chosen = np.flatnonzero(staying)[np.argsort(-capacity[staying], kind="stable")]
+    chosen = np.sort(chosen[:CRUNCH_LEAVERS])
+    leaving = crunch_leaving_date(cal)
+    end = end.copy()
+    end[chosen] = leaving
+    short = (cal.month_start[-1].astype("datetime64[M]") + 3).astype("datetime64[D]")
+    who = " and ".join(str(staff.ids[i]) for i in chosen)
+    plan.label("capacity_crunch", "team", "team", "", str(short), True,
+               f"{who} leave on {leaving}: the team's client-work capacity falls")
+    return end

@@ -425,7 +425,8 @@ def _team_rows_sql() -> str:
         GROUP BY ALL
     ),
     capacity AS (
-        SELECT forecast_month, sum(forecast * billable_target) AS hours, count(*) AS staff
+        SELECT forecast_month, sum(forecast * billable_target) AS hours,
+            count(*) FILTER (WHERE forecast > 0) AS staff  -- who has left no longer counts
         FROM fc_capacity WHERE billable_target IS NOT NULL GROUP BY ALL
     ),
     team AS (

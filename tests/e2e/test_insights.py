@@ -362,3 +362,50 @@ def test_recent_anomalies_are_in_the_review_queue(
         ).all()
     assert sorted(e for e, _, _ in queued) == sorted(e for _, e in recent)
     assert {(kind, snap) for _, kind, snap in queued} == {("anomaly", demo_home.snapshot_id)}
+
+
+def test_trend_breaks_and_the_capacity_crunch_are_seen(
+    snapshot: duckdb.DuckDBPyConnection, demo_labels: Path
+) -> None:
+    """The demo's labelled trend breaks (each churning client's decline) show in the trends as
+    a worsening margin or effective rate by the decline's last month, for at least 8 in 10 of
+    them; its planted capacity crunch (two leavers with known dates) shows in the team forecast
+    of the labelled month as a shortfall, named in its sentence."""
+    from moatmetrics.demo_data.events import read_labels
+
+    labels = read_labels(demo_labels)
+    last_decline: dict[str, str] = {}
+    for label in labels:
+        if label["kind"] == "churn_decline":
+            client = label["client_id"]
+            last_decline[client] = max(last_decline.get(client, ""), label["month"])
+    seen = 0
+    for client, month in last_decline.items():
+        directions = dict(
+            rows(
+                snapshot,
+                "SELECT metric, direction FROM marts.trends WHERE entity_type = 'client'"
+                f" AND entity_key = '{client}' AND month = DATE '{month}'"
+                " AND metric IN ('gross_margin', 'effective_hourly_rate')",
+            )
+        )
+        seen += "worsening" in directions.values()
+    assert len(last_decline) >= 10 and seen / len(last_decline) >= 0.8, (seen, last_decline)
+
+    (crunch,) = [label for label in labels if label["kind"] == "capacity_crunch"]
+    assert crunch["planted"] == "true"
+    ((gap, explanation),) = rows(
+        snapshot,
+        "SELECT forecast, explanation FROM marts.forecasts WHERE entity_type = 'team'"
+        f" AND metric = 'capacity_gap' AND forecast_month = DATE '{crunch['month']}'",
+    )
+    assert gap < 0 and "exceeds the team's client-work capacity" in explanation
+    leavers = crunch["detail"].split(" leave on ")[0].split(" and ")
+    capacity = rows(
+        snapshot,
+        "SELECT entity_key, forecast FROM marts.forecasts WHERE metric = 'available_hours'"
+        f" AND forecast_month = DATE '{crunch['month']}' ORDER BY 1",
+    )
+    assert {key: hours for key, hours in capacity if key in leavers} == dict.fromkeys(
+        leavers, Decimal("0.00")
+    )
