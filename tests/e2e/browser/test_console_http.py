@@ -255,6 +255,31 @@ def test_the_client_page_shows_its_forecast_and_actions_as_the_api_serves_them(
         assert all(row["explanation"] in page for row in rows)
 
 
+def test_the_console_shows_the_anomalies_the_api_serves(console: Console) -> None:
+    """The insights page of a month lists its anomalies (largest first), and a client's page
+    lists its own and its licences' anomalies, each with the sentence the API serves."""
+    with console.api("viewer") as api:
+        newest = api.get("/api/v1/marts/anomalies", params={"sort": "-month", "limit": 1})
+        month = newest.json()["rows"][0]["month"][:7]
+        listed = api.get(
+            "/api/v1/marts/anomalies",
+            params={"month_from": month, "month_to": month, "sort": "-score", "limit": 10},
+        ).json()
+        client_id = next(r["client_id"] for r in listed["rows"] if r["client_id"])
+        own = api.get(
+            "/api/v1/marts/anomalies", params={"client_id": client_id, "limit": 1000}
+        ).json()["rows"]
+    with console.signed_in("viewer") as viewer:
+        insights_page = html.unescape(viewer.get("/console/insights", params={"month": month}).text)
+        client_page = html.unescape(viewer.get(f"/console/clients/{client_id}").text)
+    assert listed["rows"] and own
+    assert all(row["explanation"] in insights_page for row in listed["rows"])
+    word = "month" if listed["total"] == 1 else "months"
+    assert f"{listed['total']} {word} far from their own last year" in insights_page
+    assert all(row["explanation"] in client_page for row in own)
+    assert 'href="/console/reviews?kind=anomaly"' in insights_page
+
+
 def test_the_insights_page_shows_what_changed_is_coming_and_to_do(console: Console) -> None:
     with console.api("viewer") as api:
         month = max(
