@@ -33,7 +33,7 @@ client_work_types_summarized as (
         client_id,
         month,
         work_type,
-        sum(hours) as hours,
+        cast(sum(hours) as numeric(18, 2)) as hours,
         count(distinct ticket_id) as tickets
     from client_work
     group by

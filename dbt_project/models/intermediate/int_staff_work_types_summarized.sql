@@ -30,7 +30,7 @@ staff_work_types_summarized as (
         staff_id,
         month,
         work_type,
-        sum(hours) as hours
+        cast(sum(hours) as numeric(18, 2)) as hours
     from staff_work
     group by
         staff_id,
