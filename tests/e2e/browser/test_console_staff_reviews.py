@@ -41,9 +41,14 @@ def test_the_queue_separates_doubtful_data_from_unusual_months(console: Console)
     items = _all_items(console, status="open")
     doubtful = _all_items(console, status="open", kind="doubtful_data")
     unusual = _all_items(console, status="open", kind="unusual_month")
-    assert doubtful and unusual
-    assert {i["id"] for i in doubtful} | {i["id"] for i in unusual} == {i["id"] for i in items}
+    anomalies = _all_items(console, status="open", kind="anomaly")
+    assert doubtful and unusual and anomalies
+    kinds = [doubtful, unusual, anomalies]
+    assert {i["id"] for kind in kinds for i in kind} == {i["id"] for i in items}
     assert {i["reason_kind"] for i in doubtful} == {"doubtful_data"}
+    # an anomaly says what is unusual, in the anomaly's own sentence
+    assert {i["mart"] for i in anomalies} == {"anomalies"}
+    assert all(i["reason"].startswith("Anomaly: ") for i in anomalies)
     # The demo's flagged client months are mostly unusual months, not doubtful data.
     client_months = [i for i in items if i["mart"] == "client_profitability"]
     unusual_months = [i for i in client_months if i["reason_kind"] == "unusual_month"]
@@ -63,6 +68,7 @@ def test_the_queue_separates_doubtful_data_from_unusual_months(console: Console)
         page = analyst.get("/console/reviews", params={"kind": "unusual_month"}).text
     assert f"Unusual month ({len(unusual)})" in page
     assert f"Doubtful data ({len(doubtful)})" in page
+    assert f"Anomaly ({len(anomalies)})" in page
     assert set(_queue_ids(page)) <= {i["id"] for i in unusual}
     assert 'class="tag kind-doubtful_data"' not in page
 
