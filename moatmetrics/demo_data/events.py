@@ -26,10 +26,10 @@ among) the exports:
   - ``staff_hours_spike``: a staff member logs max(40 h, half their mean monthly hours) of
     internal work on top of the month's usual time (a crunch month);
 
-* a **capacity crunch** (``capacity_crunch``, planted, about the team): the two full-timers
-  with the largest client-work capacity get a known leaving date in the middle of the second
-  month after the data, so the team forecast should run short in the third (the label's
-  month); its explanation says so;
+* a **capacity crunch** (``capacity_crunch``, planted, about the team): a tenth of the team
+  (at least 2), those with the largest client-work capacity, get a known leaving date in the
+  middle of the second month after the data, so the team forecast should run short in the
+  third (the label's month); its explanation says so;
 
 * **story** (``planted = false``): what the generator does anyway that can make a month look
   unusual, so a detection there is explained rather than false: a churning client's decline
@@ -419,10 +419,12 @@ def detection_scores(
     return scores
 
 
-#: A planted capacity crunch: this many of the team's largest client-work capacities leave
-#: mid-way through the second month after the data, so the team forecast runs short the month
-#: after (the first whole month without them).
-CRUNCH_LEAVERS = 2
+#: A planted capacity crunch: this share of the team (at least 2), those with the largest
+#: client-work capacities, leave mid-way through the second month after the data, so the team
+#: forecast runs short the month after (the first whole month without them): about a tenth of
+#: the capacity goes, where the demo team keeps about a twentieth spare.
+CRUNCH_SHARE = 0.10
+CRUNCH_MIN = 2
 CRUNCH_DAY = 13  # of the second month after the data (rolled back to a weekday)
 
 
@@ -435,17 +437,17 @@ def crunch_leaving_date(cal: _Calendar) -> np.datetime64:
 def _plant_capacity_crunch(
     plan: _Plan, cal: _Calendar, staff: _Staff, end: np.ndarray, capacity: np.ndarray,
 ) -> np.ndarray:
-    """Give CRUNCH_LEAVERS staff members a known leaving date inside the forecast horizon:
+    """Give a tenth of the team (CRUNCH_SHARE) a known leaving date inside the forecast horizon:
     the full-timers still employed with the largest client-work capacity (``capacity``: daily
     quarter-hours x billable target). Returns the new end dates (``end``: NaT = none)."""
     staying = np.isnat(end) & (staff.start <= cal.month_start[0])
     chosen = np.flatnonzero(staying)[np.argsort(-capacity[staying], kind="stable")]
-    chosen = np.sort(chosen[:CRUNCH_LEAVERS])
+    chosen = np.sort(chosen[: max(CRUNCH_MIN, round(CRUNCH_SHARE * staff.n))])
     leaving = crunch_leaving_date(cal)
     end = end.copy()
     end[chosen] = leaving
     short = (cal.month_start[-1].astype("datetime64[M]") + 3).astype("datetime64[D]")
-    who = " and ".join(str(staff.ids[i]) for i in chosen)
+    who = ", ".join(str(staff.ids[i]) for i in chosen)
     plan.label("capacity_crunch", "team", "team", "", str(short), True,
-               f"{who} leave on {leaving}: the team's client-work capacity falls")
+               f"{len(chosen)} staff members leave on {leaving}: {who}")
     return end

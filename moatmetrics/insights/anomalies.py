@@ -14,7 +14,8 @@ step can be said in a sentence and checked by hand:
    *range* their middle half (25th to 75th percentile), and the *spread* their median absolute
    deviation x 1.4826 (a standard deviation that one odd month cannot inflate), never less than
    a share of the usual level or a floor per kind (:data:`KINDS`), so a series that never moves
-   does not turn every small change into an anomaly.
+   does not turn every small change into an anomaly; unused seats' spread is also at least 5 %
+   of the seats bought (they move with the people who come and go: 6 more of 140 is noise).
 2. **Peers.** Hours have a calendar: December and the summer holidays lower everyone's. Each
    month's *seasonal factor* is the median, over the kind's entities, of their value divided by
    their own usual level; hours are divided by it before they are compared. Then the month's
@@ -98,6 +99,10 @@ class AnomalyKind:
     absolute_floor: float  # ... and at least this much
     materiality: float  # a departure smaller than this is never an anomaly
     seasonal: bool  # divided by the month's seasonal factor before comparing
+    #: ... and at least this share of the usual level of another column of the row (unused
+    #: seats move with the seats bought: 6 more of 140 is people coming and going)
+    base: str | None = None
+    base_floor: float = 0.0
 
 
 KINDS: tuple[AnomalyKind, ...] = (
@@ -108,7 +113,7 @@ KINDS: tuple[AnomalyKind, ...] = (
     AnomalyKind("margin_collapse", "client", "gross_profit", "Gross profit", "money", -1,
                 0.10, 250.0, 1000.0, False),
     AnomalyKind("unused_seats_jump", "license", "unused_seats", "Unused seats", "seats", 1,
-                0.20, 1.0, 5.0, False),
+                0.20, 1.0, 5.0, False, "seats_purchased", 0.05),
     AnomalyKind("unbilled_seats_jump", "license", "unbilled_seats", "Unbilled seats", "seats",
                 1, 0.20, 1.0, 5.0, False),
     AnomalyKind("staff_hours_spike", "staff", "logged_ratio", "Share of available hours logged",
@@ -174,16 +179,22 @@ class AnomalyRun:
 def _kinds_values() -> str:
     rows = ", ".join(
         f"('{k.kind}', '{k.entity_type}', '{k.metric}', '{k.label}', '{k.unit}', {k.direction},"
-        f" {k.relative_floor}, {k.absolute_floor}, {k.materiality}, {str(k.seasonal).upper()})"
+        f" {k.relative_floor}, {k.absolute_floor}, {k.materiality}, {str(k.seasonal).upper()},"
+        f" {k.base_floor})"
         for k in KINDS
     )
     return (
         f"SELECT * FROM (VALUES {rows}) AS t(kind, entity_type, metric, label, unit, direction,"
-        " relative_floor, absolute_floor, materiality, seasonal)"
+        " relative_floor, absolute_floor, materiality, seasonal, base_floor)"
     )
 
 
 _LICENSE_KEY = "l.client_id || ' / ' || coalesce(l.vendor, '') || ' / ' || coalesce(l.product, '')"
+
+
+def _base(kind: AnomalyKind, table: str = "") -> str:
+    """The column the kind's spread floor is a share of, when it is not the value itself."""
+    return f"CAST({table}{kind.base} AS DOUBLE)" if kind.base else "CAST(NULL AS DOUBLE)"
 
 
 def _values_sql() -> str:
@@ -195,21 +206,22 @@ def _values_sql() -> str:
                 f"SELECT '{k.kind}' AS kind, client_id AS entity_key, client_id,"
                 f" NULL AS staff_id, NULL AS vendor, NULL AS product,"
                 f" coalesce(client_name, client_id) AS name, month,"
-                f" CAST({k.metric} AS DOUBLE) AS value FROM marts.client_profitability"
-                f" WHERE {k.metric} IS NOT NULL"
+                f" CAST({k.metric} AS DOUBLE) AS value, {_base(k)} AS base"
+                f" FROM marts.client_profitability WHERE {k.metric} IS NOT NULL"
             )
         elif k.entity_type == "staff":
             parts.append(
                 f"SELECT '{k.kind}', staff_id, NULL, staff_id, NULL, NULL,"
-                f" coalesce(staff_name, staff_id), month, CAST({k.metric} AS DOUBLE)"
-                f" FROM marts.staff_utilization WHERE {k.metric} IS NOT NULL"
+                f" coalesce(staff_name, staff_id), month, CAST({k.metric} AS DOUBLE),"
+                f" {_base(k)} FROM marts.staff_utilization WHERE {k.metric} IS NOT NULL"
             )
         else:
             parts.append(
                 f"SELECT '{k.kind}', {_LICENSE_KEY}, l.client_id, NULL, l.vendor, l.product,"
                 f" coalesce(l.product, 'a licence') || coalesce(' (' || l.vendor || ')', '')"
                 f" || ' at ' || coalesce(n.client_name, l.client_id), l.month,"
-                f" CAST(l.{k.metric} AS DOUBLE) FROM marts.license_utilization AS l"
+                f" CAST(l.{k.metric} AS DOUBLE), {_base(k, 'l.')}"
+                f" FROM marts.license_utilization AS l"
                 f" LEFT JOIN an_client_names AS n USING (client_id)"
                 f" WHERE l.{k.metric} IS NOT NULL"
             )
@@ -304,7 +316,7 @@ def _statements() -> list[str]:
         CREATE OR REPLACE TEMP TABLE an_usual AS
         SELECT v.kind, v.entity_key, v.month, median(h.adj) AS usual,
             quantile_cont(h.adj, 0.25) AS usual_low, quantile_cont(h.adj, 0.75) AS usual_high,
-            count(*) AS history_months
+            median(h.base) AS usual_base, count(*) AS history_months
         FROM an_adjusted AS v JOIN an_adjusted AS h ON {window}
         GROUP BY v.kind, v.entity_key, v.month
         HAVING count(*) >= {HISTORY_NEEDED}
@@ -324,7 +336,7 @@ def _statements() -> list[str]:
             SELECT a.*, u.usual, u.usual_low, u.usual_high, u.history_months,
                 k.direction, k.materiality, k.label, k.unit, k.metric, k.entity_type,
                 greatest({MAD_TO_SD} * sp.mad, k.relative_floor * abs(u.usual),
-                    k.absolute_floor) AS spread
+                    k.absolute_floor, coalesce(k.base_floor * u.usual_base, 0)) AS spread
             FROM an_adjusted AS a
             JOIN an_usual AS u USING (kind, entity_key, month)
             JOIN an_spread AS sp USING (kind, entity_key, month)

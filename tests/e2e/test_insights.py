@@ -370,7 +370,7 @@ def test_trend_breaks_and_the_capacity_crunch_are_seen(
     """The demo's labelled trend breaks (each churning client's decline) show in the trends as
     a worsening margin or effective rate by the decline's last month, for at least 8 in 10 of
     them; its planted capacity crunch (two leavers with known dates) shows in the team forecast
-    of the labelled month as a shortfall, named in its sentence."""
+    of the labelled month as a shortfall, named in its sentence, their capacity gone."""
     from moatmetrics.demo_data.events import read_labels
 
     labels = read_labels(demo_labels)
@@ -400,7 +400,8 @@ def test_trend_breaks_and_the_capacity_crunch_are_seen(
         f" AND metric = 'capacity_gap' AND forecast_month = DATE '{crunch['month']}'",
     )
     assert gap < 0 and "exceeds the team's client-work capacity" in explanation
-    leavers = crunch["detail"].split(" leave on ")[0].split(" and ")
+    leavers = crunch["detail"].split(": ")[1].split(", ")
+    assert len(leavers) == 2  # a tenth of 15, at least 2
     capacity = rows(
         snapshot,
         "SELECT entity_key, forecast FROM marts.forecasts WHERE metric = 'available_hours'"
