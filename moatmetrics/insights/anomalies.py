@@ -267,6 +267,10 @@ def _data_confidence_sql() -> str:
 def _statements() -> list[str]:
     """The SQL, one temp table a step, so each step can be read (and queried) on its own."""
     month_number = "((year(month) - 2000) * 12 + month(month))"
+    history_window = (
+        "history_months AS (PARTITION BY kind, entity_key ORDER BY month_number"
+        f" RANGE BETWEEN {HISTORY_MONTHS} PRECEDING AND 1 PRECEDING)"
+    )
     window = (
         "h.kind = v.kind AND h.entity_key = v.entity_key"
         f" AND h.month_number BETWEEN v.month_number - {HISTORY_MONTHS}"
@@ -289,11 +293,10 @@ def _statements() -> list[str]:
         # 1. the raw usual level, for the seasonal factor
         f"""
         CREATE OR REPLACE TEMP TABLE an_raw_usual AS
-        SELECT v.kind, v.entity_key, v.month, any_value(v.value) AS value,
-            median(h.value) AS usual
-        FROM an_values AS v JOIN an_values AS h ON {window}
-        GROUP BY v.kind, v.entity_key, v.month
-        HAVING count(*) >= {HISTORY_NEEDED}
+        SELECT kind, entity_key, month, value, list_aggregate(history, 'median') AS usual
+        FROM (SELECT *, list(value) OVER history_months AS history FROM an_values
+              WINDOW {history_window})
+        WHERE len(history) >= {HISTORY_NEEDED}
         """,
         # 2. the month's seasonal factor (hours only) ...
         f"""
@@ -311,23 +314,27 @@ def _statements() -> list[str]:
         SELECT v.*, coalesce(s.factor, 1.0) AS factor, v.value / coalesce(s.factor, 1.0) AS adj
         FROM an_values AS v LEFT JOIN an_season AS s USING (kind, month)
         """,
-        # 1 again, on the adjusted values: usual level, range, spread
+        # 1 again, on the adjusted values: usual level, range, spread (the median absolute
+        # deviation from the usual level), each over the row's own 12 months before
         f"""
         CREATE OR REPLACE TEMP TABLE an_usual AS
-        SELECT v.kind, v.entity_key, v.month, median(h.adj) AS usual,
-            quantile_cont(h.adj, 0.25) AS usual_low, quantile_cont(h.adj, 0.75) AS usual_high,
-            median(h.base) AS usual_base, count(*) AS history_months
-        FROM an_adjusted AS v JOIN an_adjusted AS h ON {window}
-        GROUP BY v.kind, v.entity_key, v.month
-        HAVING count(*) >= {HISTORY_NEEDED}
-        """,
-        f"""
-        CREATE OR REPLACE TEMP TABLE an_spread AS
-        SELECT u.kind, u.entity_key, u.month, median(abs(h.adj - u.usual)) AS mad
-        FROM an_usual AS u
-        JOIN an_adjusted AS v USING (kind, entity_key, month)
-        JOIN an_adjusted AS h ON {window}
-        GROUP BY u.kind, u.entity_key, u.month
+        WITH windowed AS (
+            SELECT kind, entity_key, month, list(adj) OVER history_months AS history,
+                list(base) OVER history_months AS bases
+            FROM an_adjusted
+            WINDOW {history_window}
+        ),
+        centred AS (
+            SELECT *, list_aggregate(history, 'median') AS usual FROM windowed
+            WHERE len(history) >= {HISTORY_NEEDED}
+        )
+        SELECT kind, entity_key, month, usual,
+            list_aggregate(history, 'quantile_cont', 0.25) AS usual_low,
+            list_aggregate(history, 'quantile_cont', 0.75) AS usual_high,
+            list_aggregate(bases, 'median') AS usual_base,
+            len(history) AS history_months,
+            list_aggregate(list_transform(history, lambda x: abs(x - usual)), 'median') AS mad
+        FROM centred
         """,
         # 3. the score, less the month's median score among peers
         f"""
@@ -335,24 +342,26 @@ def _statements() -> list[str]:
         WITH own AS (
             SELECT a.*, u.usual, u.usual_low, u.usual_high, u.history_months,
                 k.direction, k.materiality, k.label, k.unit, k.metric, k.entity_type,
-                greatest({MAD_TO_SD} * sp.mad, k.relative_floor * abs(u.usual),
+                greatest({MAD_TO_SD} * u.mad, k.relative_floor * abs(u.usual),
                     k.absolute_floor, coalesce(k.base_floor * u.usual_base, 0)) AS spread
             FROM an_adjusted AS a
             JOIN an_usual AS u USING (kind, entity_key, month)
-            JOIN an_spread AS sp USING (kind, entity_key, month)
             JOIN an_kinds AS k USING (kind)
         ),
         directed AS (
             SELECT *, direction * (adj - usual) / spread AS own_score FROM own
+        ),
+        peers AS (
+            SELECT kind, month, CASE WHEN count(*) >= {PEERS_NEEDED}
+                THEN median(own_score) ELSE 0 END AS peer_score
+            FROM directed GROUP BY kind, month
         )
-        SELECT *,
-            own_score - CASE WHEN count(*) OVER peers >= {PEERS_NEEDED}
-                THEN median(own_score) OVER peers ELSE 0 END AS score,
-            usual * factor AS expected,
-            usual_low * factor AS expected_low,
-            usual_high * factor AS expected_high
-        FROM directed
-        WINDOW peers AS (PARTITION BY kind, month)
+        SELECT d.*,
+            d.own_score - p.peer_score AS score,
+            d.usual * d.factor AS expected,
+            d.usual_low * d.factor AS expected_low,
+            d.usual_high * d.factor AS expected_high
+        FROM directed AS d JOIN peers AS p USING (kind, month)
         """,
         # 4. onsets of the complete months
         f"""
@@ -392,8 +401,14 @@ def _statements() -> list[str]:
             AND EXISTS (SELECT 1 FROM an_folded AS f
                         WHERE f.entity_key = o.entity_key AND f.month = o.month))
         """,
-        # drivers: each part against its own usual level over the same history months
-        f"CREATE OR REPLACE TEMP TABLE an_parts AS {_parts_sql()}",
+        # drivers: each part of a listed anomaly against its own usual level over the same
+        # history months
+        f"""
+        CREATE OR REPLACE TEMP TABLE an_parts AS
+        SELECT p.* FROM ({_parts_sql()}) AS p
+        SEMI JOIN (SELECT DISTINCT kind, entity_key FROM an_listed) AS l
+            ON l.kind = p.kind AND l.entity_key = p.entity_key
+        """,
         f"""
         CREATE OR REPLACE TEMP TABLE an_drivers AS
         WITH history AS (
