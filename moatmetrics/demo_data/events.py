@@ -235,6 +235,7 @@ def _planted_time(
     month ``k``, sized on the history of the 12 months before it."""
     rng = _rng(seed, _S_EVENTS, 1 + k)
     days = cal.weekdays[k]
+    workday = ~np.isin(days, cal.holidays)  # nobody works a public holiday, planted or not
     out = _PlantedEntries()
     for event in plan.of("hours_spike", k):
         c = event.index
@@ -245,7 +246,7 @@ def _planted_time(
         working = (staff.start[pod_staff][None, :] <= days[:, None]) & (
             staff.end[pod_staff][None, :] >= days[:, None]
         )
-        day = rng.choice(np.flatnonzero(working.any(axis=1)), size=len(qh))
+        day = rng.choice(np.flatnonzero(working.any(axis=1) & workday), size=len(qh))
         who = pod_staff[np.array([rng.choice(np.flatnonzero(working[d])) for d in day])]
         tickets = int(rng.integers(2, 5))
         ticket = next_ticket + rng.integers(0, tickets, size=len(qh))
@@ -263,7 +264,7 @@ def _planted_time(
         past = history_staff_qh[s, k - _HISTORY : k] / 4
         hours = max(40.0, 0.5 * past.mean())
         qh = _split_qh(round(hours * 4))
-        employed = np.flatnonzero((days >= staff.start[s]) & (days <= staff.end[s]))
+        employed = np.flatnonzero((days >= staff.start[s]) & (days <= staff.end[s]) & workday)
         day = rng.choice(employed, size=len(qh))
         out.add(np.full(len(qh), s, dtype=np.int64), -1, day, qh, internal_wt, False, False,
                 0, np.full(len(qh), -1, dtype=np.int64))
