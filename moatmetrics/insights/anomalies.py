@@ -576,11 +576,7 @@ def review_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "explanation": row["explanation"],
             "client_id": row["client_id"],
             "reason_kind": review_reasons.ANOMALY,
-            "money_at_stake": (
-                abs(float(row["value"]) - float(row["expected"]))
-                if row["unit"] == "money"
-                else None
-            ),
+            "money_at_stake": review_reasons.money_at_stake(REVIEW_MART, row),
             "subject": row["name"],
         }
         for row in rows

@@ -117,6 +117,10 @@ def money_at_stake(mart: str, row: Mapping[str, Any]) -> float | None:
         if waste is None and leakage is None:
             return None
         return round((waste or 0.0) + (leakage or 0.0), 2)
+    if mart == "anomalies" and row.get("unit") == "money":
+        value, expected = amount("value"), amount("expected")
+        if value is not None and expected is not None:
+            return round(abs(value - expected), 2)
     return None
 
 
