@@ -81,17 +81,21 @@ def test_the_queue_orders_by_money_at_stake_and_names_who_it_is_about(console: C
     assert amounts == known + [None] * (len(amounts) - len(known))  # no dollar figure: last
     with console.api("analyst") as api:
         top = api.get(f"/api/v1/reviews/{by_money[0]['id']}").json()
+    row = top["row"]
     if top["mart"] == "client_profitability":
-        row = top["row"]
         assert top["money_at_stake"] == max(abs(row["revenue"]), abs(row["total_cost"]))
         assert top["subject"] == row["client_name"]
+    if top["mart"] == "anomalies":  # how far a money anomaly is from its usual level
+        assert top["money_at_stake"] == round(abs(row["value"] - row["expected"]), 2)
     with console.signed_in("analyst") as analyst:
         page = analyst.get("/console/reviews").text  # the default order: most money first
     assert _queue_ids(page) == [i["id"] for i in by_money[:50]]
     first = by_money[0]
     assert html.escape(first["subject"]) in page
-    weakest = first["weakest_factor"].replace("_", " ")
-    assert f"{round(first['confidence'] * 100)} % — weakest: {weakest}" in page
+    shown = f"{round(first['confidence'] * 100)} %"
+    if first["weakest_factor"]:  # an anomaly has no confidence factors of its own
+        shown += f" — weakest: {first['weakest_factor'].replace('_', ' ')}"
+    assert f"<td>{shown}</td>" in page
 
 
 def test_a_bulk_approval_records_one_decision_and_one_audit_entry_per_item(
