@@ -188,8 +188,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("another pipeline run is in progress; this one starts when it ends", file=terminal)
         terminal.flush()
 
+    options = {"force": args.force, "full_refresh": args.full_refresh}
     if args.verbose:
-        outcome = run_pipeline(settings, log_level="DEBUG", on_wait=waiting, force=args.force)
+        outcome = run_pipeline(settings, log_level="DEBUG", on_wait=waiting, **options)
     else:
         # dbt's progress lines go to a log file; the summary below says what matters.
         log_path = settings.home / "logs" / "last-run.log"
@@ -199,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
         ):
-            outcome = run_pipeline(settings, on_wait=waiting, force=args.force)
+            outcome = run_pipeline(settings, on_wait=waiting, **options)
         print(f"full log: {log_path}")
     print(outcome.summary())
     return 0 if outcome.success else 1
@@ -457,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run even when nothing is new since the current snapshot (by default such a run"
         " ends at once and publishes nothing)",
+    )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every month of the time entries, not only the months whose entries"
+        " changed (implies --force; the marts are the same either way)",
     )
     run.set_defaults(func=cmd_run)
 

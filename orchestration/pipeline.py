@@ -82,11 +82,14 @@ def run_pipeline(
     log_level: str = "WARNING",
     on_wait: Callable[[], None] | None = None,
     force: bool = False,
+    full_refresh: bool = False,
 ) -> RunOutcome:
     """Run the whole asset graph in this process; `on_wait` is called if another run is going.
 
-    Unless `force`, a run whose inputs are those the current snapshot was built from ends
-    before Dagster starts (`moatmetrics.run_inputs`) and publishes nothing.
+    Unless `force` or `full_refresh`, a run whose inputs are those the current snapshot was
+    built from ends before Dagster starts (`moatmetrics.run_inputs`) and publishes nothing.
+    `full_refresh` rebuilds every month of the incremental dbt models
+    (`moatmetrics.warehouse.incremental_months`), not only the changed ones.
     """
     from moatmetrics.run_inputs import unchanged_since_publish
     from moatmetrics.run_lock import pipeline_running_lock
@@ -96,13 +99,13 @@ def run_pipeline(
     ensure_home(settings)
     apply_process_environment(settings)
     with pipeline_running_lock(settings, on_wait):
-        unchanged = None if force else unchanged_since_publish(settings)
+        unchanged = None if force or full_refresh else unchanged_since_publish(settings)
         if unchanged is not None:
             return RunOutcome(run_id=None, success=True, published=None, skipped=unchanged.reason())
-        return _run_graph(settings, log_level)
+        return _run_graph(settings, log_level, full_refresh)
 
 
-def _run_graph(settings: Settings, log_level: str) -> RunOutcome:
+def _run_graph(settings: Settings, log_level: str, full_refresh: bool = False) -> RunOutcome:
     """The whole asset graph, executed in this process (the running lock is held)."""
     # Great Expectations is imported by the ingest step, beside DuckDB's reading of the files
     # (`ingest_landing`), not here: beside Dagster's start-up, which is Python too, the two
@@ -110,6 +113,7 @@ def _run_graph(settings: Settings, log_level: str) -> RunOutcome:
     from dagster import AssetCheckSeverity
 
     from moatmetrics.run_lock import WORKER_LOCK_TAG, fail_orphaned_runs, worker_lock
+    from moatmetrics.warehouse.incremental_months import FULL_REFRESH_TAG
     from orchestration.definitions import defs
     from orchestration.event_log import home_instance
 
@@ -124,7 +128,8 @@ def _run_graph(settings: Settings, log_level: str) -> RunOutcome:
         result = job.execute_in_process(
             instance=instance,
             run_id=run_id,
-            tags={WORKER_LOCK_TAG: str(lock_path)},
+            tags={WORKER_LOCK_TAG: str(lock_path)}
+            | ({FULL_REFRESH_TAG: "true"} if full_refresh else {}),
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +49,16 @@ class InProcessDbt(dg.ConfigurableResource):
     profiles_dir: str
 
     def stream(
-        self, args: Sequence[str], context: dg.AssetExecutionContext, target_path: Path
+        self,
+        args: Sequence[str],
+        context: dg.AssetExecutionContext,
+        target_path: Path,
+        environment: Mapping[str, str] | None = None,
     ) -> Iterator[Any]:
         """`dbt <args>` for the context's selection; raises when dbt reports a failure.
+
+        `environment` is set for dbt's run and restored after it (dbt reads the process's
+        environment: `env_var()` in the project).
 
         Results are yielded after dbt returns (every node's, the passed and the failed), then
         the failure, if any, is raised: the step fails and nothing downstream runs.
@@ -97,10 +104,17 @@ class InProcessDbt(dg.ConfigurableResource):
             argv += ["--indirect-selection", params.indirect_selection]
         context.log.info("dbt " + " ".join(argv))
         seed_partial_parse(target_path)
+        before = {name: os.environ.get(name) for name in environment or {}}
+        os.environ.update(environment or {})
         try:
             outcome = dbtRunner(callbacks=[collect]).invoke(argv)
         finally:
             release_dbt_duckdb()
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         for raw in results:
             yield from DbtCoreCliEventMessage(
                 raw_event=raw, event_history_metadata={}

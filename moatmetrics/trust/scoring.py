@@ -219,7 +219,10 @@ def run_scores(con: duckdb.DuckDBPyConnection, settings: Settings, mart: str) ->
             con.execute(
                 f"CREATE OR REPLACE TABLE {SCHEMA}.{scores_table(mart)} AS"
                 f" SELECT {grains}, {trust}, CAST(CASE WHEN s.needs_review"
-                f" THEN coalesce(r.status, 'open') ELSE '{NOT_REQUIRED}' END AS VARCHAR)"
+                # a month with no row flagged has no status: an empty frame's column is
+                # a DOUBLE to DuckDB, so the cast (a first month of data failed here)
+                f" THEN coalesce(CAST(r.status AS VARCHAR), 'open') ELSE '{NOT_REQUIRED}'"
+                " END AS VARCHAR)"
                 f" AS review_status FROM {SCORED} AS s"
                 " LEFT JOIN _trust_statuses AS r USING (_row) ORDER BY s._row"
             )

@@ -17,14 +17,20 @@ def warehouse_connection(
     settings: Settings, wait_s: float = 600.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse for writing under the writer lock (waiting for it at most `wait_s`)."""
-    with warehouse_lock(settings, timeout_s=wait_s):
-        con = connect_duckdb(
-            settings.warehouse_path, settings, config={"memory_limit": settings.duckdb_memory_limit}
-        )
-        try:
-            yield con
-        finally:
-            con.close()
+    with warehouse_lock(settings, timeout_s=wait_s), opened_warehouse(settings) as con:
+        yield con
+
+
+@contextmanager
+def opened_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for writing by a caller that already holds the writer lock."""
+    con = connect_duckdb(
+        settings.warehouse_path, settings, config={"memory_limit": settings.duckdb_memory_limit}
+    )
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def release_dbt_duckdb() -> None:

@@ -7,8 +7,15 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from moatmetrics.run_lock import warehouse_lock
-from moatmetrics.settings import get_settings
-from moatmetrics.warehouse.connection import warehouse_connection
+from moatmetrics.settings import Settings, get_settings
+from moatmetrics.warehouse.connection import opened_warehouse, warehouse_connection
+from moatmetrics.warehouse.incremental_months import (
+    FULL_REFRESH_TAG,
+    INCREMENTAL_MODELS,
+    MonthPlan,
+    plan_months,
+    record_build,
+)
 from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
 from orchestration.resources import InProcessDbt, dbt_project
 
@@ -41,14 +48,63 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: InProcessDbt):
     # The home's own target folder: dbt's partial parse needs the profile of the run before
     # (the warehouse path is part of it), which a new folder per run never has (3 s a run).
     target = settings.dbt_target_dir
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    incremental = [model for model in INCREMENTAL_MODELS if model in selected]
+    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     if not settings.postgres_mode:
         # dbt writes the DuckDB file: under the writer lock, a step of another run (a CLI
         # ingest during a daemon-launched run, say) waits for it instead of failing on
         # DuckDB's own file lock.
         with warehouse_lock(settings):
-            yield from dbt.stream(build, context, target)
+            with opened_warehouse(settings) as con:
+                plan = _month_plan(context, con, settings, incremental, full_refresh)
+            yield from dbt.stream(
+                build + _plan_args(plan), context, target, _plan_environment(plan)
+            )
+            _record(settings, plan, incremental, locked=True)
         return
-    yield from dbt.stream(build, context, target)
+    with warehouse_connection(settings) as con:
+        plan = _month_plan(context, con, settings, incremental, full_refresh)
+    yield from dbt.stream(build + _plan_args(plan), context, target, _plan_environment(plan))
+    _record(settings, plan, incremental, locked=False)
     with warehouse_connection(settings) as con:
         pulled = pull_dbt_outputs(con, settings)
     context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))
+
+
+def _month_plan(
+    context: dg.AssetExecutionContext,
+    con,
+    settings: Settings,
+    incremental: list[str],
+    full_refresh: bool,
+) -> MonthPlan | None:
+    """The months of time entries this build replaces; None when it builds neither model."""
+    if not incremental:
+        return None
+    plan = plan_months(con, settings, full_refresh=full_refresh)
+    context.log.info(plan.summary())
+    return plan
+
+
+def _plan_args(plan: MonthPlan | None) -> list[str]:
+    return plan.dbt_args() if plan is not None else []
+
+
+def _plan_environment(plan: MonthPlan | None) -> dict[str, str]:
+    return plan.dbt_environment() if plan is not None else {}
+
+
+def _record(
+    settings: Settings, plan: MonthPlan | None, incremental: list[str], locked: bool
+) -> None:
+    """Record the build's months once dbt built both incremental models (a rerun of one of
+    them alone does not vouch for the other, so the next full run replans)."""
+    if plan is None or len(incremental) < len(INCREMENTAL_MODELS):
+        return
+    if locked:
+        with opened_warehouse(settings) as con:
+            record_build(con, plan)
+        return
+    with warehouse_connection(settings) as con:
+        record_build(con, plan)

@@ -5,13 +5,22 @@
     stg_raw__time_entries derives them from the file. A corrected client_id counts as given
     (not held). is_overridden marks entries with any active correction. Every model
     downstream reads time entries from here, never from staging.
+    Incremental: a build replaces the months of file_work_month it is given
+    (macros/time_entry_months.sql).
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_time_entry_months() }}",
+) }}
 
 with
 
 time_entries as (
 
     select * from {{ ref('stg_raw__time_entries') }}
+    {{ time_entry_months_filter(month_start('work_date')) }}
 
 ),
 
@@ -51,6 +60,7 @@ time_entries_overridden as (
         {{ overridden('hours', 'numeric(18, 4)', 'time_entries.hours') }} as hours,
         {{ overridden('bill_rate', 'numeric(18, 4)', 'time_entries.bill_rate') }} as bill_rate,
         {{ overridden('work_date', 'date', 'time_entries.work_date') }} as work_date,
+        {{ month_start('time_entries.work_date') }} as file_work_month,
         row_overrides.entry_id is not null as is_overridden,
         time_entries.source_upload_id,
         time_entries.source_row_number
@@ -86,6 +96,7 @@ time_entries_corrected as (
         coalesce(billing_option = 'no_charge', false) as is_no_charge,
         {{ absence_kind('work_type') }} is not null as is_absence,
         work_date,
+        file_work_month,
         is_overridden,
         source_upload_id,
         source_row_number

@@ -2,13 +2,21 @@
     Time entries with their month and labor cost: hours x the staff member's hourly_cost.
     Hours of a staff member missing from the staff file, or with no hourly_cost, have an
     unknown cost: they add 0 to labor_cost and count in cost_unknown_hours.
+    Incremental, partitioned as int_time_entries_corrected (macros/time_entry_months.sql).
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_time_entry_months() }}",
+) }}
 
 with
 
 time_entries as (
 
     select * from {{ ref('int_time_entries_corrected') }}
+    {{ time_entry_months_filter('file_work_month') }}
 
 ),
 
@@ -26,6 +34,7 @@ time_entries_costed as (
         time_entries.client_id,
         time_entries.work_date,
         {{ month_start('time_entries.work_date') }} as work_month,
+        time_entries.file_work_month,
         time_entries.work_type,
         time_entries.is_absence,
         time_entries.is_billable,
