@@ -92,9 +92,11 @@ class MonthPlan:
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, select: str) -> str:
-    count, total = con.execute(
+    row = con.execute(
         f"SELECT count(*), CAST(sum(CAST(hash(t) AS HUGEINT)) AS VARCHAR) FROM ({select}) AS t"
     ).fetchone()
+    assert row is not None  # an aggregate always has its row
+    count, total = row
     return f"{count}:{total}"
 
 
@@ -142,7 +144,7 @@ def plan_months(
 def record_build(con: duckdb.DuckDBPyConnection, plan: MonthPlan) -> None:
     """Remember what the models now hold: called after dbt built them successfully."""
     _ensure_state(con)
-    rows = [(_INPUTS_PART, None, plan.inputs)]
+    rows: list[tuple[str, date | None, str]] = [(_INPUTS_PART, None, plan.inputs)]
     rows += [(f"month:{m.isoformat()}", m, f) for m, f in plan.fingerprints.items()]
     con.execute("BEGIN")
     con.execute(f"DELETE FROM {STATE_TABLE}")
