@@ -180,15 +180,8 @@ def bench_pipeline(scale: str) -> dict:
     log = WORK / f"run-{scale}.log"
     quiet = wait_for_quiet(QUIET_WAIT_S)
     print(f"[{scale}] moatmetrics run (from empty state) ...", flush=True)
-    run = run_measured([str(BIN / "moatmetrics"), "run"], env=env, stdout=log)
+    run, timing = timed_run(home, env, log)
     output = log.read_text()
-    match = re.search(r"^run ([0-9a-f-]{36}):", output, re.MULTILINE)
-    timing = run_stages(
-        home / "dagster",
-        match.group(1) if match else None,
-        run.started_at,
-        run.started_at + run.wall_s,
-    )
     snapshot = current_snapshot(home)
     result: dict = {
         "scale": scale,
@@ -286,6 +279,19 @@ def bench_pipeline(scale: str) -> dict:
     return result
 
 
+def timed_run(home: Path, env: dict[str, str], log: Path) -> tuple:
+    """`moatmetrics run` in `home`, measured, with its steps' times from Dagster's event log."""
+    run = run_measured([str(BIN / "moatmetrics"), "run"], env=env, stdout=log)
+    match = re.search(r"^run ([0-9a-f-]{36}):", log.read_text(), re.MULTILINE)
+    timing = run_stages(
+        home / "dagster",
+        match.group(1) if match else None,
+        run.started_at,
+        run.started_at + run.wall_s,
+    )
+    return run, timing
+
+
 def bench_no_change(scale: str, env: dict[str, str], served: Path) -> dict:
     """The same `moatmetrics run` again with nothing new: it must end early, publish nothing."""
     log = WORK / f"run-{scale}-no-change.log"
@@ -338,15 +344,7 @@ def bench_one_more_day(scale: str, env: dict[str, str], data: Path) -> dict:
     log = WORK / f"run-{scale}-one-more-day.log"
     wait_for_quiet(QUIET_WAIT_S)
     print(f"[{scale}] moatmetrics run with one more day ({rows}) ...", flush=True)
-    run = run_measured([str(BIN / "moatmetrics"), "run"], env=env, stdout=log)
-    output = log.read_text()
-    match = re.search(r"^run ([0-9a-f-]{36}):", output, re.MULTILINE)
-    timing = run_stages(
-        home / "dagster",
-        match.group(1) if match else None,
-        run.started_at,
-        run.started_at + run.wall_s,
-    )
+    run, timing = timed_run(home, env, log)
     print(
         f"[{scale}] one more day: {run.wall_s:.2f} s, peak {run.peak_tree_rss_mb:.0f} MB"
         f" (exit {run.returncode})",

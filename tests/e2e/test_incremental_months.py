@@ -22,7 +22,6 @@ month there, and what comes back equals the full DuckDB build.
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -214,16 +213,10 @@ def test_the_published_snapshots_are_the_same(
 @pytest.fixture
 def postgres_warehouse() -> Iterator[str]:
     """A fresh PostgreSQL database for one home's warehouse; dropped after."""
-    from postgres_server import admin_connection, database_url
+    from postgres_server import database_url, temporary_database
 
-    admin = admin_connection()
-    name = f"moatmetrics_test_increments_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with temporary_database("moatmetrics_test_increments") as name:
         yield database_url(name)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.mark.timeout(900)
