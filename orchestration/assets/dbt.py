@@ -1,9 +1,11 @@
 """dbt models (staging -> intermediate -> marts) as Dagster assets, with dbt tests as checks."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from moatmetrics.run_lock import warehouse_lock
@@ -12,7 +14,6 @@ from moatmetrics.warehouse.connection import opened_warehouse, warehouse_connect
 from moatmetrics.warehouse.incremental_months import (
     FULL_REFRESH_TAG,
     INCREMENTAL_MODELS,
-    MonthPlan,
     plan_months,
     record_build,
 )
@@ -44,67 +45,46 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: InProcessDbt):
     into the local warehouse, where the trust layer computes.
     """
     settings = get_settings()
-    build = ["build", "--exclude-resource-type", "unit_test"]
-    # The home's own target folder: dbt's partial parse needs the profile of the run before
-    # (the warehouse path is part of it), which a new folder per run never has (3 s a run).
-    target = settings.dbt_target_dir
-    selected = {key.path[-1] for key in context.selected_asset_keys}
-    incremental = [model for model in INCREMENTAL_MODELS if model in selected]
-    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     if not settings.postgres_mode:
         # dbt writes the DuckDB file: under the writer lock, a step of another run (a CLI
         # ingest during a daemon-launched run, say) waits for it instead of failing on
-        # DuckDB's own file lock.
+        # DuckDB's own file lock; the month plan is read and recorded under the same hold.
         with warehouse_lock(settings):
-            with opened_warehouse(settings) as con:
-                plan = _month_plan(context, con, settings, incremental, full_refresh)
-            yield from dbt.stream(
-                build + _plan_args(plan), context, target, _plan_environment(plan)
-            )
-            _record(settings, plan, incremental, locked=True)
+            yield from _build(context, dbt, settings, opened_warehouse)
         return
-    with warehouse_connection(settings) as con:
-        plan = _month_plan(context, con, settings, incremental, full_refresh)
-    yield from dbt.stream(build + _plan_args(plan), context, target, _plan_environment(plan))
-    _record(settings, plan, incremental, locked=False)
+    yield from _build(context, dbt, settings, warehouse_connection)
     with warehouse_connection(settings) as con:
         pulled = pull_dbt_outputs(con, settings)
     context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))
 
 
-def _month_plan(
+def _build(
     context: dg.AssetExecutionContext,
-    con,
+    dbt: InProcessDbt,
     settings: Settings,
-    incremental: list[str],
-    full_refresh: bool,
-) -> MonthPlan | None:
-    """The months of time entries this build replaces; None when it builds neither model."""
-    if not incremental:
-        return None
-    plan = plan_months(con, settings, full_refresh=full_refresh)
-    context.log.info(plan.summary())
-    return plan
+    open_warehouse: Callable[[Settings], AbstractContextManager[duckdb.DuckDBPyConnection]],
+) -> Iterator[Any]:
+    """`dbt build` of the selection, replacing only the months of time entries that changed
+    (`moatmetrics.warehouse.incremental_months`) when the selection builds those models.
 
-
-def _plan_args(plan: MonthPlan | None) -> list[str]:
-    return plan.dbt_args() if plan is not None else []
-
-
-def _plan_environment(plan: MonthPlan | None) -> dict[str, str]:
-    return plan.dbt_environment() if plan is not None else {}
-
-
-def _record(
-    settings: Settings, plan: MonthPlan | None, incremental: list[str], locked: bool
-) -> None:
-    """Record the build's months once dbt built both incremental models (a rerun of one of
-    them alone does not vouch for the other, so the next full run replans)."""
-    if plan is None or len(incremental) < len(INCREMENTAL_MODELS):
-        return
-    if locked:
-        with opened_warehouse(settings) as con:
+    The plan is recorded once dbt built both of them: a rerun of one of them alone does not
+    vouch for the other, so the next run plans the same months again.
+    """
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    incremental = [model for model in INCREMENTAL_MODELS if model in selected]
+    plan = None
+    if incremental:
+        with open_warehouse(settings) as con:
+            plan = plan_months(
+                con, settings, full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true"
+            )
+        context.log.info(plan.summary())
+        build += plan.dbt_args()
+    # The home's own target folder: dbt's partial parse needs the profile of the run before
+    # (the warehouse path is part of it), which a new folder per run never has (3 s a run).
+    environment = plan.dbt_environment() if plan is not None else {}
+    yield from dbt.stream(build, context, settings.dbt_target_dir, environment)
+    if plan is not None and len(incremental) == len(INCREMENTAL_MODELS):
+        with open_warehouse(settings) as con:
             record_build(con, plan)
-        return
-    with warehouse_connection(settings) as con:
-        record_build(con, plan)
