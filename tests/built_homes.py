@@ -10,7 +10,11 @@ warehouse, snapshots, app database and Dagster storage hold no absolute path tha
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import json
+import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +32,14 @@ class BuiltHome:
     @property
     def snapshot_id(self) -> str:
         return self.snapshot.stem
+
+
+def _home_settings(home: Path) -> Settings:
+    """The settings of the home at `home`, as the pipeline reads them from the environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOATMETRICS_HOME", str(home))
+        patch.delenv("MOATMETRICS_REVIEW_THRESHOLD", raising=False)
+        return get_settings()
 
 
 def build_home(home: Path, files: Path, pattern: str = "*.csv") -> BuiltHome:
@@ -52,3 +64,37 @@ def copy_home(built: BuiltHome, home: Path) -> BuiltHome:
     shutil.copytree(built.settings.home, home, dirs_exist_ok=True)
     settings = dataclasses.replace(built.settings, home=home)
     return BuiltHome(settings, built.files, home / built.snapshot.relative_to(built.settings.home))
+
+
+def built_once_per_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], BuiltHome]
+) -> BuiltHome:
+    """A home built by `build(folder)` once per test run, as a private copy for this worker.
+
+    With several workers (pytest-xdist, `make test`), each worker is a pytest session: a
+    session fixture that builds a home would build it once per worker. Here the first worker
+    to take the run's lock builds it in the run's folder; every worker, that one included,
+    then copies it (`copy_home`), so a test that writes to its worker's copy (a server's keys
+    and audit entries) never reaches another worker's. The export files stay in the shared
+    folder, read only."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    run = tmp_path_factory.getbasetemp().parent  # a worker's basetemp lies in the run's
+    shared = run / f"built-{name}"
+    record = shared / "built-home.json"
+    with (run / f"built-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            shutil.rmtree(shared, ignore_errors=True)  # a build that failed half-way
+            shared.mkdir()
+            built = build(shared)
+            record.write_text(
+                json.dumps(
+                    {"home": str(built.settings.home), "files": str(built.files),
+                     "snapshot": str(built.snapshot)}
+                )
+            )  # fmt: skip
+        written = json.loads(record.read_text())
+    home = Path(written["home"])
+    original = BuiltHome(_home_settings(home), Path(written["files"]), Path(written["snapshot"]))
+    return copy_home(original, tmp_path_factory.mktemp(name) / "home")

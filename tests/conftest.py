@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from built_homes import BuiltHome, build_home
+from built_homes import BuiltHome, build_home, built_once_per_run
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -54,14 +54,17 @@ def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> BuiltHome:
-    """The small demo data (seed 42) through the real pipeline, once per session, its labelled
-    events beside the files (`demo_labels`). Read it as it is; copy it
-    (`built_homes.copy_home`) before changing anything in it."""
+    """The small demo data (seed 42) through the real pipeline, once per test run (a copy per
+    worker: `built_homes.built_once_per_run`), its labelled events beside the files
+    (`demo_labels`). Read it as it is; copy it (`built_homes.copy_home`) before changing
+    anything in it."""
     from moatmetrics.demo_data import generate
 
-    root = tmp_path_factory.mktemp("demo-home")
-    generate(root / "files", labels=root / "planted_events.csv")
-    return build_home(root / "home", root / "files")
+    def build(root: Path) -> BuiltHome:
+        generate(root / "files", labels=root / "planted_events.csv")
+        return build_home(root / "home", root / "files")
+
+    return built_once_per_run(tmp_path_factory, "demo-home", build)
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +94,28 @@ def upload(tmp_path: Path, ingestor) -> Callable:
         return ingestor.ingest_file(path, entity_name=entity)
 
     return _upload
+
+
+# The longest test modules (`pytest --durations`, 2026-12-07; each over 80 s on one worker),
+# longest first. `make test`'s workers take a module at a time in collection order: a long
+# module taken last keeps one worker busy after the other has run out of work, so these go
+# first. Only the order changes; a module missing from the list keeps its place after them.
+LONGEST_MODULES = (
+    "tests/e2e/test_incremental_months.py",
+    "tests/e2e/api/test_api_workers.py",
+    "tests/e2e/api/test_api_schemathesis.py",
+    "tests/e2e/test_run_recovery.py",
+    "tests/e2e/browser/test_console_browser.py",
+    "tests/e2e/test_privacy.py",
+    "tests/e2e/test_postgres_mode.py",
+    "tests/e2e/test_pipeline.py",
+    "tests/e2e/test_corrections.py",
+    "tests/e2e/api/test_api_uploads.py",
+    "tests/e2e/test_daemon_recovery.py",
+    "tests/e2e/test_rebuild_as_of.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {module: place for place, module in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

@@ -113,11 +113,21 @@ def test_handmade_fixture_equals_hand_computed_marts(handmade: BuiltHome):
 
 def test_a_new_homes_first_dbt_run_starts_from_the_installations_parse(handmade: BuiltHome):
     """The profile holds nothing that differs between homes, so dbt's saved parse of the
-    project (`moatmetrics prepare`) is valid in a new home: no full parse (4 s) per home."""
-    log = (handmade.settings.dbt_target_dir / "dbt.log").read_text()
-    assert "Partial parsing enabled" in log
-    assert "Unable to do partial parsing" not in log
-    assert "Starting full parse" not in log
+    project (`moatmetrics prepare`) is valid in a new home: no full parse (4 s) per home.
+    The dbt asset writes dbt's parse events into the run's log (`dbt parse: ...`)."""
+    from dagster import DagsterInstance
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(handmade.settings.dagster_home))
+        with DagsterInstance.get() as instance:
+            (run,) = instance.get_runs()
+            parsing = [
+                entry.user_message
+                for entry in instance.all_logs(run.run_id)
+                if entry.user_message.startswith("dbt parse: ")
+            ]
+    assert parsing, "the run's log names no dbt parse"
+    assert all(line.startswith("dbt parse: Partial parsing enabled") for line in parsing), parsing
 
 
 def test_importing_the_same_files_twice_changes_nothing(handmade_copy: Settings):
