@@ -49,12 +49,13 @@ def ingest_landing(
     and the number of accepted rows with a data-quality warning.
     """
     results: list[UploadResult] = []
-    preload_in_background()
     with warehouse_connection(settings) as con:
         ingestor = Ingestor(con, settings)
+        new = new_landing_files(con, settings)
+        if new:  # GX only validates files; a run with none new does not import it (3-5 s)
+            preload_in_background()
         apply_retractions(ingestor, settings)  # retracted since the last run: rows leave raw
         periods = declared_upload_periods(settings)  # declared by HTTP uploaders
-        new = new_landing_files(con, settings)
         for path, sha in sorted(new, key=lambda item: (load_order(item[0].stem), item[0].name)):
             period = periods.get(warehouse_upload_id(sha))
             result = ingestor.ingest_file(path, uploaded_by="landing", period=period)
