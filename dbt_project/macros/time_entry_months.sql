@@ -40,3 +40,45 @@
         {%- if months is not none %} where file_work_month in ({{ months }}){% endif %}
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    The data tests of the time entries read only the months the build replaced. Their other
+    months are the rows the last good build tested, from inputs unchanged since: the month
+    plan rebuilds every month when anything else the time entries read changes (clients,
+    aliases, staff, corrections, settings, code), and a row that moves from one month to
+    another changes both months. So a unique test still sees both copies of a duplicated
+    entry, and a row-wise test sees every changed row; a 10m warehouse plus one day tests
+    one month of entries instead of every month.
+
+    dbt calls get_where_subquery for the model a generic test reads; this version of it adds
+    that bound, then the test's own `where` config, as dbt's own does. Only when executing:
+    at parse time `ref` names the test itself, and reading the months there would make dbt
+    re-parse every schema file whenever they change.
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do conditions.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- if execute -%}
+        {%- set month_expressions = {
+            'stg_raw__time_entries': month_start('work_date'),
+            'int_time_entries_corrected': 'file_work_month',
+            'int_time_entries_costed': 'file_work_month',
+        } -%}
+        {%- set month_expression = month_expressions.get(relation.identifier) -%}
+        {%- set months = time_entry_month_list() if month_expression else none -%}
+        {%- if months is not none -%}
+            {%- do conditions.append(month_expression ~ ' in (' ~ months ~ ')') -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
