@@ -68,6 +68,18 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> B
 
 
 @pytest.fixture(scope="session")
+def handmade_home(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> BuiltHome:
+    """The handmade exports (tests/fixtures/handmade, marts computed by hand) through the real
+    pipeline, once per test run (a copy per worker). Read it as it is; copy it
+    (`built_homes.copy_home`) before changing anything in it."""
+    from fixture_files import HANDMADE
+
+    return built_once_per_run(
+        tmp_path_factory, "handmade-home", lambda root: build_home(root / "home", HANDMADE)
+    )
+
+
+@pytest.fixture(scope="session")
 def demo_labels(demo_home: BuiltHome) -> Path:
     """The demo's labelled events (planted anomalies and its own story), never ingested."""
     return demo_home.files.parent / "planted_events.csv"

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from built_homes import BuiltHome, build_home, copy_home
+from built_homes import BuiltHome, copy_home
 from fixture_files import HANDMADE
 from serving import free_port, wait_for_api
 from test_pipeline import published_marts
@@ -140,8 +140,9 @@ def _actions(settings: Settings) -> list[tuple[str, str, str | None]]:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
-    return build_home(tmp_path_factory.mktemp("corrections") / "home", HANDMADE)
+def base(handmade_home: BuiltHome) -> BuiltHome:
+    """The handmade home, read only: each fixture below goes on from its own copy (`_own`)."""
+    return handmade_home
 
 
 @pytest.fixture(scope="module")

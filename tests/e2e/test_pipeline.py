@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from built_homes import BuiltHome, build_home, copy_home
+from built_homes import BuiltHome, copy_home
 from fixture_files import FIXTURES, HANDMADE
 
 from moatmetrics.ingest.contract import ENTITIES
@@ -89,9 +89,9 @@ def test_definitions_load():
 
 
 @pytest.fixture(scope="module")
-def handmade(tmp_path_factory: pytest.TempPathFactory) -> BuiltHome:
+def handmade(handmade_home: BuiltHome) -> BuiltHome:
     """The handmade files through the pipeline once; tests that go on from there copy it."""
-    return build_home(tmp_path_factory.mktemp("handmade") / "home", HANDMADE)
+    return handmade_home
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from built_homes import BuiltHome, build_home
+from built_homes import BuiltHome, copy_home
 from fixture_files import HANDMADE
 
 from moatmetrics.appdb.audit import AuditFilter, iter_entries
@@ -64,14 +64,15 @@ def _without_review(rows: dict[tuple[str, ...], dict]) -> dict[tuple[str, ...], 
 
 
 @pytest.fixture
-def handmade_home(tmp_path: Path, backend) -> BuiltHome:
+def handmade_copy(tmp_path: Path, backend, request: pytest.FixtureRequest) -> BuiltHome:
+    """A private copy of the session's handmade home (DuckDB mode only)."""
     if backend.postgres:
         pytest.skip("the pipeline runs on DuckDB here; PostgreSQL mode has its own e2e test")
-    return build_home(tmp_path / "home", HANDMADE)
+    return copy_home(request.getfixturevalue("handmade_home"), tmp_path / "home")
 
 
-def test_corrections_change_the_marts_until_reverted(handmade_home: BuiltHome, start_server):
-    settings = handmade_home.settings
+def test_corrections_change_the_marts_until_reverted(handmade_copy: BuiltHome, start_server):
+    settings = handmade_copy.settings
     before = _published(settings)
     server = start_server(settings.home)
     analyst = server.client("analyst")
