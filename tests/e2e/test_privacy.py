@@ -3,7 +3,7 @@
 Every process (the CLI, Dagster's in-process run, the dbt subprocess, uvicorn) is traced with
 `strace -f` for the system calls that open or send to network peers. Any peer other than a
 Unix socket, loopback (127.0.0.0/8, ::1) or a netlink socket fails the test. The negative case
-adds a deliberate outbound call to a real run and shows that the same analysis catches it;
+adds a deliberate outbound call to a `moatmetrics` process and shows that the same analysis catches it;
 that call never leaves the machine, because strace makes the kernel refuse it (fault
 injection) before any packet is sent.
 """
@@ -153,8 +153,12 @@ def test_full_run_and_api_stay_on_this_machine(tmp_path, demo_home):
     assert outbound_attempts(trace_dir) == []
 
 
-def test_a_deliberate_outbound_call_is_caught(tmp_path, demo_home):
-    """The same analysis flags a run to which an outbound call was added."""
+def test_a_deliberate_outbound_call_is_caught(tmp_path):
+    """The same analysis flags a `moatmetrics` process to which an outbound call was added.
+
+    The call is made as the interpreter starts (`sitecustomize`), before any command's work,
+    so a quick command (`snapshots list`) shows it as well as a full run would (a full run
+    here cost 40-50 s for nothing the positive case does not already cover)."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(
@@ -164,11 +168,11 @@ def test_a_deliberate_outbound_call_is_caught(tmp_path, demo_home):
         "except OSError:\n"
         "    pass\n"
     )
-    env = {**demo_home, "PYTHONPATH": str(hook)}
+    env = {**os.environ, "MOATMETRICS_HOME": str(tmp_path / "home"), "PYTHONPATH": str(hook)}
     trace_dir = tmp_path / "traces"
     trace_dir.mkdir()
     subprocess.run(
-        _traced(trace_dir, str(BIN), "run", inject=True),
+        _traced(trace_dir, str(BIN), "snapshots", "list", inject=True),
         env=env,
         capture_output=True,
         timeout=600,
