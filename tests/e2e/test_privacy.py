@@ -2,10 +2,10 @@
 
 Every process (the CLI, Dagster's in-process run, the dbt subprocess, uvicorn) is traced with
 `strace -f` for the system calls that open or send to network peers. Any peer other than a
-Unix socket, loopback (127.0.0.0/8, ::1) or a netlink socket fails the test. The negative case
-adds a deliberate outbound call to a `moatmetrics` process and shows that the same analysis catches it;
-that call never leaves the machine, because strace makes the kernel refuse it (fault
-injection) before any packet is sent.
+Unix socket, loopback (127.0.0.0/8, ::1) or a netlink socket fails the test. The negative
+case adds a deliberate outbound call to a `moatmetrics` process and shows that the same
+analysis catches it; that call never leaves the machine, because strace makes the kernel
+refuse it (fault injection) before any packet is sent.
 """
 
 from __future__ import annotations
