@@ -82,7 +82,10 @@ PYTEST := $(BIN)/python -m pytest -q
 # (9 -> 3.5 minutes): a module's API servers and pooled connections close when
 # it ends (tests/e2e/api/conftest.py), so both workers stay well under the local PostgreSQL's
 # max_connections of 100 (at most 38 measured).
-WORKERS := -n 2 --dist loadfile
+# Files go to the workers in collection order, the longest first (tests/conftest.py,
+# LONGEST_MODULES), not in xdist's default order (most tests first), which put the long
+# single-test modules last and left one worker running them alone for the last minutes.
+WORKERS := -n 2 --dist loadfile --no-loadscope-reorder
 # A third pass: the role, audit, mart and client-scope checks with the test homes encrypted at
 # rest (MOATMETRICS_TEST_BACKEND=encrypted; docs/security.md, Encryption at rest).
 ENCRYPTED_API_TESTS := tests/e2e/api/test_api_roles.py tests/e2e/api/test_api_audit.py \

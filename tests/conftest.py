@@ -109,9 +109,11 @@ def upload(tmp_path: Path, ingestor) -> Callable:
 
 
 # The longest test modules (`pytest --durations`, 2026-12-07; each over 80 s on one worker),
-# longest first. `make test`'s workers take a module at a time in collection order: a long
-# module taken last keeps one worker busy after the other has run out of work, so these go
-# first. Only the order changes; a module missing from the list keeps its place after them.
+# longest first. `make test`'s workers take a module at a time in collection order
+# (`--no-loadscope-reorder`; xdist's default order is by number of tests, which put these
+# last): a long module taken last keeps one worker busy after the other has run out of work,
+# so these go first. Only the order changes; a module missing from the list keeps its place
+# after them.
 LONGEST_MODULES = (
     "tests/e2e/test_incremental_months.py",
     "tests/e2e/api/test_api_workers.py",
