@@ -30,6 +30,7 @@ from moatmetrics.settings import (
     apply_process_environment,
     ensure_home,
     get_settings,
+    process_environment,
 )
 
 
@@ -160,9 +161,7 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
         os.environ.setdefault("MOATMETRICS_WAREHOUSE_PATH", str(get_settings().warehouse_path))
         # Parsed as a home's first build will run (every month): that build then finds the
         # parse current instead of re-parsing the two models that read the months (about 1 s).
-        months = os.environ.get(MONTHS_ENV)
-        os.environ[MONTHS_ENV] = "all"
-        try:
+        with process_environment({MONTHS_ENV: "all"}):
             result = dbtRunner().invoke(
                 [
                     "parse",
@@ -173,11 +172,6 @@ def ensure_dbt_manifest(force: bool = False) -> Path:
                     "--quiet",
                 ]
             )
-        finally:
-            if months is None:
-                os.environ.pop(MONTHS_ENV)
-            else:
-                os.environ[MONTHS_ENV] = months
         if not result.success:
             raise SystemExit(f"moatmetrics: dbt parse failed: {result.exception}")
     return manifest

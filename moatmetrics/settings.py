@@ -13,6 +13,8 @@ import getpass
 import ipaddress
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -437,6 +439,22 @@ def ensure_home(settings: Settings) -> None:
     shipped = DAGSTER_INSTANCE_YAML
     if not dagster_yaml.exists() or dagster_yaml.read_text() != shipped.read_text():
         dagster_yaml.write_text(shipped.read_text())
+
+
+@contextmanager
+def process_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set `values` in this process's environment for the block, then put back what was
+    there: dbt, run in-process, reads its variables (`env_var()`) from the environment."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def apply_process_environment(settings: Settings | None = None) -> None:

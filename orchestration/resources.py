@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster_dbt import DbtProject
 
-from moatmetrics.settings import DBT_PROJECT_DIR
+from moatmetrics.settings import DBT_PROJECT_DIR, process_environment
 from moatmetrics.warehouse.connection import release_dbt_duckdb
 
 if TYPE_CHECKING:
@@ -114,17 +114,11 @@ class InProcessDbt(dg.ConfigurableResource):
             argv += ["--indirect-selection", params.indirect_selection]
         context.log.info("dbt " + " ".join(argv))
         seed_partial_parse(target_path)
-        before = {name: os.environ.get(name) for name in environment or {}}
-        os.environ.update(environment or {})
         try:
-            outcome = dbtRunner(callbacks=[collect]).invoke(argv)
+            with process_environment(environment or {}):
+                outcome = dbtRunner(callbacks=[collect]).invoke(argv)
         finally:
             release_dbt_duckdb()
-            for name, value in before.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
         for line in parsing:
             context.log.info(f"dbt parse: {line}")
         for raw in results:

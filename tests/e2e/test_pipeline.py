@@ -88,22 +88,16 @@ def test_definitions_load():
     assert defs.resolve_implicit_global_asset_job_def() is not None
 
 
-@pytest.fixture(scope="module")
-def handmade(handmade_home: BuiltHome) -> BuiltHome:
-    """The handmade files through the pipeline once; tests that go on from there copy it."""
-    return handmade_home
-
-
 @pytest.fixture
-def handmade_copy(handmade: BuiltHome, home: Settings) -> Settings:
+def handmade_copy(handmade_home: BuiltHome, home: Settings) -> Settings:
     """The test's own home (`home`) holding a copy of the handmade home."""
-    copy_home(handmade, home.home)
+    copy_home(handmade_home, home.home)
     return home
 
 
-def test_handmade_fixture_equals_hand_computed_marts(handmade: BuiltHome):
+def test_handmade_fixture_equals_hand_computed_marts(handmade_home: BuiltHome):
     expected = json.loads((HANDMADE / "expected.json").read_text())
-    got = published_marts(handmade.settings)
+    got = published_marts(handmade_home.settings)
     for mart in MART_NAMES:
         columns = list(expected[mart][0])  # the dbt mart's columns; trust columns follow
         assert [list(row)[: len(columns)] for row in got[mart]] == [columns] * len(got[mart])
@@ -111,14 +105,14 @@ def test_handmade_fixture_equals_hand_computed_marts(handmade: BuiltHome):
         assert mart_only == _sorted_expected(expected[mart], mart), mart
 
 
-def test_a_new_homes_first_dbt_run_starts_from_the_installations_parse(handmade: BuiltHome):
+def test_a_new_homes_first_dbt_run_starts_from_the_installations_parse(handmade_home: BuiltHome):
     """The profile holds nothing that differs between homes, so dbt's saved parse of the
     project (`moatmetrics prepare`) is valid in a new home: no full parse (4 s) per home.
     The dbt asset writes dbt's parse events into the run's log (`dbt parse: ...`)."""
     from dagster import DagsterInstance
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", str(handmade.settings.dagster_home))
+        patch.setenv("DAGSTER_HOME", str(handmade_home.settings.dagster_home))
         with DagsterInstance.get() as instance:
             (run,) = instance.get_runs()
             parsing = [
