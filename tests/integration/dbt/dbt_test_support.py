@@ -10,11 +10,9 @@ end elsewhere; these tests pin the dbt models against a known `raw` layer.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +22,7 @@ import duckdb
 from fixture_files import HANDMADE as HANDMADE_DIR
 
 from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES
-from moatmetrics.settings import DBT_PROJECT_DIR
+from moatmetrics.settings import DBT_PROJECT_DIR, process_environment
 from moatmetrics.warehouse.connection import release_dbt_duckdb
 
 REPORTING_CURRENCY = "USD"
@@ -165,21 +163,6 @@ def raw_rows_duckdb(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-@contextlib.contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the duration of the block (dbt reads them)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
 @dataclass
 class DbtRun:
     success: bool
@@ -208,7 +191,9 @@ def run_dbt(command: list[str], work_dir: Path, env: dict[str, str]) -> DbtRun:
         "--log-path",
         str(work_dir / "logs"),
     ]
-    with environment(DO_NOT_TRACK="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false", **env):
+    with process_environment(
+        {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
+    ):
         try:
             result = dbtRunner().invoke(args)
         finally:
