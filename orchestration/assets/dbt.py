@@ -81,8 +81,9 @@ def _build(
             )
         context.log.info(plan.summary())
         build += plan.dbt_args()
-    # The home's own target folder: dbt's partial parse needs the profile of the run before
-    # (the warehouse path is part of it), which a new folder per run never has (3 s a run).
+    # The home's own target folder: dbt's partial parse starts from the run before's (a
+    # home's first run from the installation's, `resources.seed_partial_parse`), which a new
+    # folder per run never has (3 s a run).
     environment = plan.dbt_environment() if plan is not None else {}
     yield from dbt.stream(build, context, settings.dbt_target_dir, environment)
     if plan is not None and len(incremental) == len(INCREMENTAL_MODELS):
