@@ -41,6 +41,16 @@ MAX_ROW_BYTES = 8 * 2**20
 _MAX_HEADER_LINE = MAX_COLUMNS * (MAX_HEADER_CHARS + 3)
 
 
+def file_order(table: str, first: int) -> str:
+    """SQL numbering a freshly created table's rows in file order, `first` for its first row.
+
+    A new table's rowids are appended in order but start at a transaction-local offset, so
+    the row's place is its rowid less the smallest one: no sort, where `row_number() OVER
+    (ORDER BY rowid)` sorted the whole upload (7 of 12 s of reading ten million time entries).
+    """
+    return f"CAST(rowid - (SELECT min(rowid) FROM {table}) + {first} AS BIGINT)"
+
+
 @dataclass
 class SourceTable:
     """What a reader loaded: the header map and anything the user should hear about."""
@@ -226,8 +236,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> SourceT
     selects = ", ".join(f'c{positions[key]} AS "{key}"' for key in header_map)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS"
-        " SELECT CAST(row_number() OVER (ORDER BY rowid) + 1 AS BIGINT) AS _row_number,"
-        f" {selects} FROM {table}_read"
+        f" SELECT {file_order(f'{table}_read', 2)} AS _row_number, {selects} FROM {table}_read"
     )
     con.execute(f"DROP TABLE {table}_read")
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -250,8 +259,8 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, table: str, fmt: str)
             [str(path)],
         )
         not_objects = con.execute(
-            f"SELECT min(n) FROM (SELECT row_number() OVER (ORDER BY rowid) AS n, json"
-            f" FROM {table}_read) WHERE json_type(json) <> 'OBJECT'"
+            f"SELECT min({file_order(f'{table}_read', 1)}) FROM {table}_read"
+            " WHERE json_type(json) <> 'OBJECT'"
         ).fetchone()[0]
     except duckdb.Error as exc:
         raise StructuralError(
@@ -285,8 +294,7 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, table: str, fmt: str)
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS"
-        " SELECT CAST(row_number() OVER (ORDER BY rowid) AS BIGINT) AS _row_number,"
-        f" {selects} FROM {table}_read"
+        f" SELECT {file_order(f'{table}_read', 1)} AS _row_number, {selects} FROM {table}_read"
     )
     con.execute(f"DROP TABLE {table}_read")
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -27,6 +27,7 @@ from moatmetrics.ingest.readers import (
     StructuralError,
     _detect_encoding,
     _transcode_to_utf8,
+    file_order,
 )
 from moatmetrics.ingest.validation import sql_literal
 from moatmetrics.settings import Settings
@@ -45,9 +46,6 @@ from moatmetrics.sources.profiles import Mapping, Profile, ProfileError, load_pr
 from moatmetrics.sources.pseudonym import pseudonym_salt
 from moatmetrics.storage.encryption import archive_file
 
-# A freshly created table's rows in file order, 0 for the first: rowids are appended in
-# order but start at a transaction-local offset (cheaper than row_number() over a sort).
-_ROW_FROM_ROWID = "CAST(rowid - (SELECT min(rowid) FROM vsrc_read) AS BIGINT)"
 VENDOR_FORMATS = {".csv": "csv", ".txt": "csv", ".json": "json"}
 ISO_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _MONEY = r"^\(?[-+]?\$?[-+]?[0-9][0-9,]*(\.[0-9]+)?\)?$"
@@ -182,7 +180,7 @@ class VendorFile:
                 source.unlink(missing_ok=True)
         first_line = self.header_index + 2
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE vsrc AS SELECT {_ROW_FROM_ROWID} + {first_line}"
+            f"CREATE OR REPLACE TEMP TABLE vsrc AS SELECT {file_order('vsrc_read', first_line)}"
             " AS _row_number, * FROM vsrc_read"
         )
         con.execute("DROP TABLE vsrc_read")
@@ -228,7 +226,8 @@ class VendorFile:
             [str(self.path), types or {"_": "VARCHAR"}],
         )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE vsrc AS SELECT {_ROW_FROM_ROWID} + 1 AS _row_number"
+            "CREATE OR REPLACE TEMP TABLE vsrc AS SELECT"
+            f" {file_order('vsrc_read', 1)} AS _row_number"
             f"{''.join(', ' + s for s in selects)} FROM vsrc_read"
         )
         con.execute("DROP TABLE vsrc_read")
