@@ -38,5 +38,9 @@ class Plugin(BasePlugin):
                 "MOATMETRICS_WAREHOUSE_PATH is not set: dbt needs the warehouse file"
                 " (moatmetrics sets it for its runs; see dbt_project/README.md)"
             )
-        attach_duckdb(conn, Path(path), WAREHOUSE_CATALOG, get_settings())
+        settings = get_settings()
+        attach_duckdb(conn, Path(path), WAREHOUSE_CATALOG, settings)
         conn.execute(f'USE "{WAREHOUSE_CATALOG}"')
+        # The pipeline's own budget. A database-wide setting, so set once here: as a profile
+        # `settings` entry dbt-duckdb ran it again for every node (0.7 s of a small build).
+        conn.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])

@@ -4,9 +4,10 @@ Time entries are most of the input (10 of the 13 million rows of the 10m demo), 
 upload adds one day of them. The two dbt models that hold them row by row
 (`int_time_entries_corrected`, `int_time_entries_costed`) are incremental: a build replaces
 only the months whose entries changed, keyed by the month of the work date *as the file gave
-it* (`file_work_month`; a correction may move an entry's date, not its partition). Every
-other model is small (a row per client, staff member or licence and month) and is rebuilt in
-full from them.
+it* (`file_work_month`; a correction may move an entry's date, not its partition). The other
+models hold a row per client, staff member or licence and month and are rebuilt in full from
+them, but for `marts.trends`, which finds its changed series itself
+(`dbt_project/macros/trend_series.sql`); a full plan (`--full-refresh`) rebuilds it too.
 
 What a month of those two models depends on, and how a change is seen:
 

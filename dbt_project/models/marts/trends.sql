@@ -14,7 +14,19 @@
     confidence is the share of the last 6 months that have a value and are complete
     (marts.month_completeness): six complete months of data are fully trusted, and each
     missing or still-arriving month takes a sixth off.
+
+    Incremental by series (macros/trend_series.sql): a build recomputes each series from its
+    first changed month on; a full refresh computes every row. A contract allows
+    on_schema_change fail or append_new_columns; fail would also stop on PostgreSQL's text
+    (the new rows) against character varying (the table), the same strings.
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_changed_trend_series() }}",
+) }}
 
 {%- set window_months = 6 %}
 {%- set min_months_for_slope = 3 %}
@@ -23,7 +35,7 @@ with
 
 series as (
 
-    select * from {{ ref('int_metric_months_unioned') }}
+    {{ trend_series_select() }}
 
 ),
 
@@ -33,11 +45,30 @@ followed_metrics as (
 
 ),
 
-calendar_months as (
+{% if is_incremental() %}
+{# The series whose rows the pre-hook took out (or that are new), from their first month
+   trends no longer holds: only their months from there on are computed. #}
+series_to_compute as (
 
-    select * from {{ ref('month_completeness') }}
+    select
+        series.entity_type,
+        series.entity_key,
+        series.metric,
+        min(series.month) as from_month
+    from series
+    left join {{ this }} as built
+        on series.entity_type = built.entity_type
+        and series.entity_key = built.entity_key
+        and series.metric = built.metric
+        and series.month = built.month
+    where built.month is null
+    group by
+        series.entity_type,
+        series.entity_key,
+        series.metric
 
 ),
+{% endif %}
 
 series_numbered as (
 
@@ -46,11 +77,19 @@ series_numbered as (
         cast(
             (extract(year from series.month) - 2000) * 12 + extract(month from series.month)
             as integer
-        ) as month_number,
-        coalesce(calendar_months.is_complete, false) as month_is_complete
+        ) as month_number
+        {%- if is_incremental() %},
+        series_to_compute.from_month as compute_from_month
+        {%- endif %}
     from series
-    left join calendar_months
-        on series.month = calendar_months.month
+    {% if is_incremental() %}
+    {# the windows of a computed month reach 11 months back #}
+    inner join series_to_compute
+        on series.entity_type = series_to_compute.entity_type
+        and series.entity_key = series_to_compute.entity_key
+        and series.metric = series_to_compute.metric
+    where series.month >= {{ dbt.dateadd('month', -11, 'series_to_compute.from_month') }}
+    {% endif %}
 
 ),
 
@@ -184,3 +223,6 @@ select
     cast(confidence as decimal(18, 4)) as confidence,
     explanation
 from series_explained
+{% if is_incremental() %}
+where month >= compute_from_month
+{% endif %}
