@@ -90,9 +90,10 @@ WORKERS := -n 2 --dist loadfile --no-loadscope-reorder
 # rest (MOATMETRICS_TEST_BACKEND=encrypted; docs/security.md, Encryption at rest).
 ENCRYPTED_API_TESTS := tests/e2e/api/test_api_roles.py tests/e2e/api/test_api_audit.py \
 	tests/e2e/api/test_api_marts.py tests/e2e/api/test_api_client_scope.py
+# The main pass names its 25 slowest tests: the profile LONGEST_MODULES is kept from.
 test: install
 	$(BIN)/ruff check .
-	$(PYTEST) $(WORKERS)
+	$(PYTEST) $(WORKERS) --durations=25
 	MOATMETRICS_TEST_BACKEND=postgres $(PYTEST) $(WORKERS) tests/e2e/api
 	MOATMETRICS_TEST_BACKEND=encrypted $(PYTEST) $(ENCRYPTED_API_TESTS)
 
