@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from api import periods
 from api.mart_queries import snapshot_table
@@ -24,6 +23,9 @@ from moatmetrics.insights.scenarios import (
     STAFF_COLUMNS,
     MonthMarts,
 )
+
+if TYPE_CHECKING:  # pandas loads on the first what-if, not with the API
+    import pandas as pd
 
 _SOURCES = (
     ("client_profitability", CLIENT_COLUMNS),
@@ -41,6 +43,8 @@ def scenario_month(lease: SnapshotLease, month: str | None) -> date:
 
 
 def _frame(lease: SnapshotLease, mart: str, columns: tuple[str, ...], month: date) -> pd.DataFrame:
+    import pandas as pd
+
     if mart not in lease.tables:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     select = ", ".join(f'"{c}"' for c in columns)

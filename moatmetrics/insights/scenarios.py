@@ -32,9 +32,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads on the first what-if, not with the API
+    import pandas as pd
 
 CENT = Decimal("0.01")
 
@@ -161,6 +164,8 @@ class ScenarioResult:
 def _cents(values: pd.Series) -> np.ndarray:
     """Amounts of 2 places (Decimal or None) as int64 hundredths, None as 0 (the callers keep
     the null mask where it matters). Exact: such amounts are far below 2**53 hundredths."""
+    import pandas as pd
+
     numbers = pd.to_numeric(values, errors="coerce").astype(float).fillna(0.0).to_numpy()
     cents: np.ndarray = np.rint(numbers * 100).astype(np.int64)
     return cents

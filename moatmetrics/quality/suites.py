@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from moatmetrics.settings import EXPECTATIONS_DIR
+
+if TYPE_CHECKING:  # pandas loads with Great Expectations, when a file is validated
+    import pandas as pd
 
 ROW = "_row_number"
 SAMPLE_VALUES = 5
@@ -196,6 +197,8 @@ def _fill(text: str, parameters: dict[str, Any]) -> str:
 
 def _gx_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     """Dates become timestamps: the frame holds dates as datetime64."""
+    import pandas as pd
+
     return {
         name: pd.Timestamp(value) if isinstance(value, date) else value
         for name, value in parameters.items()
@@ -207,6 +210,7 @@ def validate_upload(
 ) -> list[ExpectationOutcome]:
     """Validate the typed rows of one upload; one outcome per expectation of the suite."""
     import great_expectations as gx
+    import pandas as pd
 
     document = load_suite_document(entity, folder)
     _, batch_definition = _context()
