@@ -49,6 +49,7 @@ def _scores_asset(mart: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "rows": dg.MetadataValue.int(run.rows),
+                "rows_scored_anew": dg.MetadataValue.int(run.rescored),
                 "needs_review": dg.MetadataValue.int(run.needs_review),
                 "review_threshold": dg.MetadataValue.float(settings.review_threshold),
                 "mean_confidence": dg.MetadataValue.float(run.mean_confidence or 0.0),
