@@ -3,9 +3,10 @@
 Called by the Dagster assets (``orchestration/assets/trust.py``) in the pipeline process, the
 warehouse's only writer. A mart's run is one DuckDB statement over whole columns: the
 evidence dbt built (`evidence`), the confidence factors (`confidence`) and the explanation
-stages (`explanations`, `utilization_explanations`) chained as CTEs into a temporary table.
-Python then syncs the flagged rows (few) with the review queue and replaces the trust table,
-so a re-run on unchanged data writes identical tables.
+stages (`explanations`, `utilization_explanations`) chained as CTEs into a temporary table,
+over the rows whose inputs changed since the last run (every row on a first run). Python then
+syncs the flagged rows with the review queue and updates the trust table in place, so a
+re-run on unchanged data scores nothing and leaves identical tables.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ MONTHS_TABLE = f"marts.{marts.MONTHS_TABLE}"
 SCORED = "_trust_scored"
 #: The evidence rows to score anew, and every evidence row's grain and inputs hash.
 CHANGED, INPUTS = "_trust_changed", "_trust_inputs"
+#: The rows to sync with the review queue, numbered in the mart's order.
+FLAGGED = "_trust_flagged"
 #: Columns of the trust tables a row keeps while its inputs are unchanged, in the order the
 #: scoring query gives them (`scored_sql`).
 _SCORED_TRUST = ("confidence", *FACTOR_COLUMNS, "needs_review")
@@ -210,18 +213,29 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(row[0])
 
 
-def _scored_rows(
+def _keeps_inputs_hash(con: duckdb.DuckDBPyConnection, mart: str) -> bool:
+    """Whether the mart's trust table exists with its rows' inputs hash (absent in a first
+    run, and in a table written before the hash was kept)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_catalog = current_database()"
+        f" AND table_schema = '{SCHEMA}' AND table_name = '{scores_table(mart)}'"
+        " AND column_name = 'inputs_hash'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _score_changed_rows(
     con: duckdb.DuckDBPyConnection, settings: Settings, mart: str, last_complete: date | None
-) -> int:
-    """Fill `SCORED` with every evidence row, scored; return how many were scored anew.
+) -> tuple[bool, str]:
+    """Score into `SCORED` the evidence rows whose inputs changed; return whether the trust
+    table is updated in place (else rewritten whole) and the SQL of its kept flagged rows.
 
     A row's score depends only on its evidence row, the review threshold, the last complete
     month, the settings that reach the marts and the code. Each trust table keeps the hash
-    of those per row (`inputs_hash`); a row whose hash is unchanged keeps the confidence,
-    factors, explanation and drivers it has, read back exactly (DOUBLE and text), and only the
-    other rows go through the scoring SQL. A day's upload changes the current month's rows
-    (10m: about 40k of 874k licence rows). A first run, or a table of an earlier release
-    without the column, scores every row.
+    of those per row (`inputs_hash`, in `INPUTS` for this run): a row whose hash is unchanged
+    keeps its confidence, factors, explanation and drivers, and only the other rows go
+    through the scoring SQL. A day's upload changes the current month's rows (10m: 35,650 of
+    874,423 licence rows). A first run, or a table without the hash, scores every row.
     """
     threshold = settings.review_threshold
     stamp = digest([code_digest(), settings_digest(settings), threshold, str(last_complete)])
@@ -231,23 +245,10 @@ def _scored_rows(
         f"CREATE OR REPLACE TEMP TABLE {INPUTS} AS"
         f" SELECT {grain}, hash(e, '{stamp}') AS inputs_hash FROM {source} AS e"
     )
-    kept = con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_catalog = current_database()"
-        f" AND table_schema = '{SCHEMA}' AND table_name = '{scores_table(mart)}'"
-        " AND column_name = 'inputs_hash'"
-    ).fetchone()
-    if not (kept and kept[0]):
+    if not _keeps_inputs_hash(con, mart):
         scored = scored_sql(con, mart, threshold, last_complete)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {SCORED} AS SELECT row_number() OVER"
-            f" (ORDER BY {', '.join(evidence.ORDER[mart])}) AS _row, * FROM ({scored})"
-        )
-        return _count(con, SCORED)
-    # the evidence rows whose inputs hash the trust table holds keep what they have there
-    kept_rows = (
-        f" JOIN {INPUTS} AS i ON {_same_grain(mart, 'e', 'i')}"
-        f" JOIN {table} AS t ON {_same_grain(mart, 'i', 't')} AND i.inputs_hash = t.inputs_hash"
-    )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {SCORED} AS {scored}")
+        return False, ""
     held = (
         f"SELECT i.* FROM {INPUTS} AS i JOIN {table} AS t ON {_same_grain(mart, 'i', 't')}"
         " AND i.inputs_hash = t.inputs_hash"
@@ -257,60 +258,99 @@ def _scored_rows(
         f" ANTI JOIN ({held}) AS h ON {_same_grain(mart, 'e', 'h')}"
     )
     scored = scored_sql(con, mart, threshold, last_complete, CHANGED)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SCORED} AS {scored}")
+    # The kept rows still flagged, as the scoring query gives them: numbers as DOUBLE, the
+    # trust columns as the table holds them (DOUBLE and text, exactly as computed).
     described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     casts = ", ".join(
         f'CAST(e."{name}" AS DOUBLE) AS "{name}"' if _is_number(str(kind)) else f'e."{name}"'
         for name, kind, *_ in described
     )
     trust = ", ".join(f't."{c}"' for c in (*_SCORED_TRUST, "explanation", "drivers"))
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SCORED} AS SELECT row_number() OVER"
-        f" (ORDER BY {', '.join(evidence.ORDER[mart])}) AS _row, * FROM ("
-        f"SELECT * FROM ({scored}) UNION ALL BY NAME"
-        f" SELECT {casts}, {trust} FROM {source} AS e{kept_rows})"
+    kept_flagged = (
+        f"SELECT {casts}, {trust} FROM {source} AS e"
+        f" JOIN {INPUTS} AS i ON {_same_grain(mart, 'e', 'i')}"
+        f" JOIN {table} AS t ON {_same_grain(mart, 'i', 't')}"
+        " AND i.inputs_hash = t.inputs_hash WHERE t.needs_review"
     )
-    return _count(con, CHANGED)
+    return True, kept_flagged
+
+
+def _write_scores(
+    con: duckdb.DuckDBPyConnection, mart: str, in_place: bool, statuses: pd.DataFrame
+) -> None:
+    """Write the rows scored anew, with the review status of each flagged row (by `_row` of
+    `FLAGGED`), into the trust table: in place (rows whose inputs changed or went away
+    replaced, kept rows' statuses updated) or as a new table in the mart's order."""
+    table = f"{SCHEMA}.{scores_table(mart)}"
+    grains = ", ".join(f'CAST(s."{c}" AS {_GRAIN_TYPES[c]}) AS "{c}"' for c in GRAINS[mart])
+    trust = ", ".join(
+        f'CAST(s."{c}" AS {t}) AS "{c}"' for c, t in TRUST_COLUMNS.items() if c != "review_status"
+    )
+    con.register("_trust_statuses", statuses)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _trust_flag_status AS SELECT f.*, CAST(r.status AS"
+            # a month with no row flagged has no status: an empty frame's column is a DOUBLE
+            # to DuckDB, so the cast (a first month of data failed here)
+            f" VARCHAR) AS status FROM {FLAGGED} AS f JOIN _trust_statuses AS r USING (_row)"
+        )
+    finally:
+        con.unregister("_trust_statuses")
+    rows = (
+        f"SELECT {grains}, {trust}, CAST(CASE WHEN s.needs_review"
+        f" THEN coalesce(r.status, 'open') ELSE '{NOT_REQUIRED}' END AS VARCHAR)"
+        f" AS review_status, i.inputs_hash FROM {SCORED} AS s"
+        f" LEFT JOIN _trust_flag_status AS r ON {_same_grain(mart, 's', 'r')}"
+        f" JOIN {INPUTS} AS i ON {_same_grain(mart, 's', 'i')}"
+    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if not in_place:
+            order = ", ".join(f"s.{c}" for c in evidence.ORDER[mart])
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows} ORDER BY {order}")
+        else:
+            con.execute(
+                f"DELETE FROM {table} AS t WHERE NOT EXISTS (SELECT 1 FROM {INPUTS} AS i"
+                f" WHERE {_same_grain(mart, 'i', 't')} AND i.inputs_hash = t.inputs_hash)"
+            )
+            con.execute(f"INSERT INTO {table} {rows}")
+            con.execute(
+                f"UPDATE {table} AS t SET review_status = r.status FROM _trust_flag_status AS r"
+                f" WHERE {_same_grain(mart, 't', 'r')} AND r.status IS NOT NULL"
+                " AND t.review_status IS DISTINCT FROM r.status"
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def run_scores(con: duckdb.DuckDBPyConnection, settings: Settings, mart: str) -> ScoreRun:
-    """Score one mart's rows (those whose inputs changed, `_scored_rows`), sync its review
-    items, write ``trust.<mart>_scores``."""
+    """Score one mart's rows whose inputs changed (`_score_changed_rows`), sync the flagged
+    rows with the review queue, write ``trust.<mart>_scores``."""
     last_complete = last_complete_month(con)
-    rescored = _scored_rows(con, settings, mart, last_complete)
     try:
-        flagged = as_evidence_frame(
-            con.execute(f"SELECT * FROM {SCORED} WHERE needs_review ORDER BY _row").df()
+        in_place, kept_flagged = _score_changed_rows(con, settings, mart, last_complete)
+        flagged_rows = f"SELECT * FROM {SCORED} WHERE needs_review"
+        if in_place:
+            flagged_rows = f"{flagged_rows} UNION ALL BY NAME {kept_flagged}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {FLAGGED} AS SELECT row_number() OVER"
+            f" (ORDER BY {', '.join(evidence.ORDER[mart])}) AS _row, * FROM ({flagged_rows})"
         )
+        flagged = as_evidence_frame(con.execute(f"SELECT * FROM {FLAGGED} ORDER BY _row").df())
         names = client_names(con) if mart == "license_utilization" else None
         status, summary = review.sync(settings, mart, flagged, mart_columns(con, mart), names)
         statuses = pd.DataFrame({"_row": flagged["_row"].astype("int64"), "status": status})
-        grains = ", ".join(f'CAST(s."{c}" AS {_GRAIN_TYPES[c]}) AS "{c}"' for c in GRAINS[mart])
-        trust = ", ".join(
-            f'CAST(s."{c}" AS {t}) AS "{c}"'
-            for c, t in TRUST_COLUMNS.items()
-            if c != "review_status"
-        )
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        con.register("_trust_statuses", statuses)
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TABLE {SCHEMA}.{scores_table(mart)} AS"
-                f" SELECT {grains}, {trust}, CAST(CASE WHEN s.needs_review"
-                # a month with no row flagged has no status: an empty frame's column is
-                # a DOUBLE to DuckDB, so the cast (a first month of data failed here)
-                f" THEN coalesce(CAST(r.status AS VARCHAR), 'open') ELSE '{NOT_REQUIRED}'"
-                " END AS VARCHAR)"
-                f" AS review_status, i.inputs_hash FROM {SCORED} AS s"
-                " LEFT JOIN _trust_statuses AS r USING (_row)"
-                f" JOIN {INPUTS} AS i ON {_same_grain(mart, 's', 'i')} ORDER BY s._row"
-            )
-        finally:
-            con.unregister("_trust_statuses")
+        _write_scores(con, mart, in_place, statuses)
+        rescored = _count(con, SCORED)
         rows, mean = con.execute(
-            f"SELECT count(*), round(avg(confidence), 4) FROM {SCORED}"
+            f"SELECT count(*), round(avg(confidence), 4) FROM {SCHEMA}.{scores_table(mart)}"
         ).fetchone() or (0, None)
     finally:
-        for temporary in (SCORED, CHANGED, INPUTS):
+        for temporary in (SCORED, CHANGED, INPUTS, FLAGGED, "_trust_flag_status"):
             con.execute(f"DROP TABLE IF EXISTS {temporary}")
     counts = pd.Series(status, dtype=object).value_counts().to_dict()
     return ScoreRun(

@@ -159,9 +159,10 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[tuple[str, str
 
 
 def _differences(
-    con: duckdb.DuckDBPyConnection, left: str, right: str, schemas, skip=frozenset()
+    con: duckdb.DuckDBPyConnection, left: str, right: str, schemas, skip=frozenset(), unread=()
 ) -> list[str]:
-    """Every table of `schemas` whose rows differ between the two attached databases."""
+    """Every table of `schemas` whose rows differ between the two attached databases (but for
+    the lineage columns and the `unread` ones)."""
     found = []
     left_tables = {k: v for k, v in _tables(con, left).items() if k[0] in schemas and k not in skip}
     right_tables = {
@@ -171,7 +172,7 @@ def _differences(
     assert left_tables, "no table compared"
     for (schema, table), columns in sorted(left_tables.items()):
         assert columns == right_tables[(schema, table)], (schema, table)
-        kept = ", ".join(f'"{c}"' for c in columns if c not in LINEAGE_COLUMNS)
+        kept = ", ".join(f'"{c}"' for c in columns if c not in (*LINEAGE_COLUMNS, *unread))
         a = f"SELECT {kept} FROM {left}.{schema}.{table}"
         b = f"SELECT {kept} FROM {right}.{schema}.{table}"
         count = con.execute(
@@ -267,5 +268,8 @@ def test_postgres_mode_replaces_the_changed_month_as_duckdb_does(
     con.execute(f"ATTACH '{settings.warehouse_path}' AS increments (READ_ONLY)")
     # The evidence tables are not compared: PostgreSQL sums their averages and deviations
     # (doubles) in another order than DuckDB, so their last bits differ from the DuckDB build
-    # with or without increments; the scores and insights computed from them are exact.
-    assert _differences(con, "full_build", "increments", ("marts", "trust", "insights")) == []
+    # with or without increments; the scores and insights computed from them are exact. For
+    # the same reason, and because the target is one of the settings it covers, the hash of
+    # each score's inputs differs (moatmetrics/trust/scoring.py): it is not compared.
+    schemas = ("marts", "trust", "insights")
+    assert _differences(con, "full_build", "increments", schemas, unread=("inputs_hash",)) == []

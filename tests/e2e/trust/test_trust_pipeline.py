@@ -277,12 +277,17 @@ def test_decisions_stick_and_a_changed_invoice_reopens_only_that_client(own_demo
         )
     published = read(current_snapshot(settings).path, "SELECT * FROM marts.client_profitability")
     assert set(published.loc[published["needs_review"], "review_status"]) == {"approved"}
+    for mart in MART_NAMES:  # no row's inputs changed: none was scored again
+        assert materialization(settings, ["trust", f"{mart}_scores"])["rows_scored_anew"] == 0
 
     # Run 3: one invoice line of one flagged client-month changes.
     cp = after["client_profitability"]
     client, month = _correct_one_invoice_line(demo, cp[cp["needs_review"]])
     outcome = run_pipeline(settings)
     assert outcome.success, outcome.summary()
+    # the client's rows from that month on (its history windows), not the portfolio's
+    rescored = materialization(settings, ["trust", "client_profitability_scores"])
+    assert 0 < rescored["rows_scored_anew"] <= (cp["client_id"] == client).sum()
     items = _items(settings)
     reopened = {key for key, (status, _) in items.items() if status == "open"}
     assert ("client_profitability", json.dumps([client, month], separators=(",", ":"))) in reopened
