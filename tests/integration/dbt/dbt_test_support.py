@@ -11,8 +11,6 @@ end elsewhere; these tests pin the dbt models against a known `raw` layer.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -155,6 +153,23 @@ def load_raw_duckdb(warehouse: Path, csv_dir: Path = HANDMADE_DIR) -> None:
             )
 
 
+def load_raw_postgres(dbname: str, warehouse: Path) -> None:
+    """Schema `raw` of the PostgreSQL database `dbname`: the raw tables of a DuckDB warehouse."""
+    import psycopg
+    from postgres_server import PG
+
+    raw_rows = raw_rows_duckdb(warehouse)
+    with psycopg.connect(dbname=dbname, autocommit=True, **PG) as con:
+        con.execute("create schema raw")
+        for table in RAW_TABLES:
+            con.execute(raw_table_ddl(table).replace("DECIMAL(18,4)", "NUMERIC(18,4)"))
+            placeholders = ", ".join(["%s"] * (len(RAW_TABLES[table]) + 2))
+            with con.cursor() as cursor:
+                cursor.executemany(
+                    f"insert into raw.{table} values ({placeholders})", raw_rows[table]
+                )
+
+
 def raw_rows_duckdb(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return {
@@ -235,7 +250,3 @@ def normalize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class DuckdbBuild:
     run: DbtRun
     warehouse: Path
-
-
-def unique_name(prefix: str) -> str:
-    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"

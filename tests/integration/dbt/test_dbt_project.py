@@ -18,14 +18,13 @@ from dbt_test_support import (
     RAW_TABLES,
     DuckdbBuild,
     load_raw_duckdb,
+    load_raw_postgres,
     mart_rows_duckdb,
     normalize_rows,
-    raw_rows_duckdb,
     raw_table_ddl,
     run_dbt,
-    unique_name,
 )
-from postgres_server import PG, admin_connection, dbt_env
+from postgres_server import PG, dbt_env, temporary_database
 
 # The marts' columns, in order, as defined in the product's metric definitions
 # (metrics.md, "MoatMetrics metric definitions (v1)"). They are a public interface.
@@ -301,21 +300,8 @@ def test_postgres_build_matches_duckdb(
     import psycopg
 
     assert duckdb_build.run.success
-    admin = admin_connection()
-    dbname = unique_name("moatmetrics_test_dbt")
-    admin.execute(f'create database "{dbname}"')
-    try:
-        raw_rows = raw_rows_duckdb(duckdb_build.warehouse)
-        with psycopg.connect(dbname=dbname, autocommit=True, **PG) as con:
-            con.execute("create schema raw")
-            for table in RAW_TABLES:
-                con.execute(raw_table_ddl(table).replace("DECIMAL(18,4)", "NUMERIC(18,4)"))
-                placeholders = ", ".join(["%s"] * (len(RAW_TABLES[table]) + 2))
-                with con.cursor() as cursor:
-                    cursor.executemany(
-                        f"insert into raw.{table} values ({placeholders})", raw_rows[table]
-                    )
-
+    with temporary_database("moatmetrics_test_dbt") as dbname:
+        load_raw_postgres(dbname, duckdb_build.warehouse)
         run = run_dbt(
             ["build", "--target", "postgres"],
             tmp_path,
@@ -339,9 +325,6 @@ def test_postgres_build_matches_duckdb(
                 assert_rows_equal(mart, pg_rows, duck_rows)
                 if mart in HAND_COMPUTED_MARTS:
                     assert_rows_equal(mart, pg_rows, expected_marts[mart])
-    finally:
-        admin.execute(f'drop database if exists "{dbname}" with (force)')
-        admin.close()
 
 
 def test_not_null_columns_fails_naming_each_column_and_its_null_rows(tmp_path: Path) -> None:

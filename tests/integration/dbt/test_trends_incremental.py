@@ -21,14 +21,11 @@ import duckdb
 import pytest
 from dbt_test_support import (
     MART_KEYS,
-    RAW_TABLES,
     DuckdbBuild,
-    raw_rows_duckdb,
-    raw_table_ddl,
+    load_raw_postgres,
     run_dbt,
-    unique_name,
 )
-from postgres_server import PG, admin_connection, dbt_env
+from postgres_server import PG, dbt_env, temporary_database
 
 MARK = "kept as the last build made it"
 CHANGES = (
@@ -75,20 +72,8 @@ def _duckdb(build: DuckdbBuild, work: Path) -> Iterator[Warehouse]:
 def _postgres(build: DuckdbBuild, work: Path) -> Iterator[Warehouse]:
     import psycopg
 
-    admin = admin_connection()
-    dbname = unique_name("moatmetrics_test_trends")
-    admin.execute(f'create database "{dbname}"')
-    try:
-        raw_rows = raw_rows_duckdb(build.warehouse)
-        with psycopg.connect(dbname=dbname, autocommit=True, **PG) as con:
-            con.execute("create schema raw")
-            for table in RAW_TABLES:
-                con.execute(raw_table_ddl(table).replace("DECIMAL(18,4)", "NUMERIC(18,4)"))
-                placeholders = ", ".join(["%s"] * (len(RAW_TABLES[table]) + 2))
-                with con.cursor() as cursor:
-                    cursor.executemany(
-                        f"insert into raw.{table} values ({placeholders})", raw_rows[table]
-                    )
+    with temporary_database("moatmetrics_test_trends") as dbname:
+        load_raw_postgres(dbname, build.warehouse)
         run = run_dbt(
             ["build", "--target", "postgres", "--exclude-resource-type", "test", "unit_test"],
             work,
@@ -106,9 +91,6 @@ def _postgres(build: DuckdbBuild, work: Path) -> Iterator[Warehouse]:
                 return [d.name for d in cursor.description or []], cursor.fetchall()
 
         yield Warehouse("postgres", dbt_env(dbname), execute, query)
-    finally:
-        admin.execute(f'drop database if exists "{dbname}" with (force)')
-        admin.close()
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
