@@ -73,6 +73,7 @@ class ChurnResult:
     reason: str | None
     scores: pd.DataFrame
     model: dict[str, Any] = field(default_factory=dict)
+    retrained: bool = True  # False: the last run's model and scores, kept (same features)
 
 
 def _model_row(status: str, reason: str | None, **values: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from moatmetrics import marts
 from moatmetrics.appdb.reviews import SyncSummary
-from moatmetrics.run_inputs import code_digest, digest, settings_digest
+from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint, settings_digest
 from moatmetrics.settings import Settings
 from moatmetrics.trust import (
     churn,
@@ -69,6 +69,8 @@ SCORED = "_trust_scored"
 CHANGED, INPUTS = "_trust_changed", "_trust_inputs"
 #: The rows to sync with the review queue, numbered in the mart's order.
 FLAGGED = "_trust_flagged"
+#: What the churn model was last trained on (`run_churn`).
+CHURN_INPUTS = "churn_inputs"
 #: Columns of the trust tables a row keeps while its inputs are unchanged, in the order the
 #: scoring query gives them (`scored_sql`).
 _SCORED_TRUST = ("confidence", *FACTOR_COLUMNS, "needs_review")
@@ -372,15 +374,57 @@ def load_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def run_churn(con: duckdb.DuckDBPyConnection) -> churn.ChurnResult:
-    """Train, validate and score; write ``trust.client_risk`` and ``trust.churn_model``."""
-    features = churn.complete_months_only(load_features(con), last_complete_month(con))
+    """Train, validate and score; write ``trust.client_risk`` and ``trust.churn_model``.
+
+    The model sees only the complete months (`churn.complete_months_only`) and trains with a
+    fixed random state, so the same features give the same model and scores. When those
+    features, the last complete month and the code are the ones of the last run (recorded in
+    ``trust.churn_inputs``), the tables are kept as they are: a day's upload changes a month
+    in progress, so the 7 s of training at 10m are spent once a month, not every day.
+    """
+    last_complete = last_complete_month(con)
+    complete = f"SELECT * FROM {FEATURES_TABLE}"
+    if last_complete is not None:
+        complete += f" WHERE month <= DATE '{last_complete.isoformat()}'"
+    fingerprint = digest([code_digest(), str(last_complete), rows_fingerprint(con, complete)])
+    kept = _kept_churn(con, fingerprint)
+    if kept is not None:
+        return kept
+    features = churn.complete_months_only(load_features(con), last_complete)
     result = churn.train_and_score(features)
     scores = result.scores.copy()
     if not scores.empty:
         scores["month"] = pd.to_datetime(scores["month"])
-    write_table(con, RISK_TABLE, scores, RISK_COLUMNS)
     model = pd.DataFrame([{name: result.model.get(name) for name in MODEL_COLUMNS}])
     for column in ("train_from", "train_to", "validation_from", "validation_to"):
         model[column] = pd.to_datetime(model[column])
-    write_table(con, MODEL_TABLE, model, MODEL_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        write_table(con, RISK_TABLE, scores, RISK_COLUMNS)
+        write_table(con, MODEL_TABLE, model, MODEL_COLUMNS)
+        con.execute(
+            f"CREATE OR REPLACE TABLE {SCHEMA}.{CHURN_INPUTS} AS SELECT ? AS fingerprint",
+            [fingerprint],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return result
+
+
+def _kept_churn(con: duckdb.DuckDBPyConnection, fingerprint: str) -> churn.ChurnResult | None:
+    """The last run's churn result, read back, when it was made from `fingerprint`."""
+    try:
+        recorded = con.execute(f"SELECT fingerprint FROM {SCHEMA}.{CHURN_INPUTS}").fetchone()
+    except duckdb.CatalogException:
+        return None  # a first run, or a warehouse of an earlier release
+    if recorded is None or recorded[0] != fingerprint:
+        return None
+    cursor = con.execute(f"SELECT * FROM {SCHEMA}.{MODEL_TABLE}")
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    model = dict(zip([d[0] for d in cursor.description], row, strict=True))
+    scores = con.execute(f"SELECT * FROM {SCHEMA}.{RISK_TABLE}").df()
+    return churn.ChurnResult(model["status"], model["reason"], scores, model, retrained=False)

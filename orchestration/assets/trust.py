@@ -84,6 +84,7 @@ def client_risk(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     model = result.model
     metadata: dict[str, dg.RawMetadataValue] = {
         "status": result.status,
+        "retrained": result.retrained,
         "scored_clients": dg.MetadataValue.int(len(result.scores)),
         "n_clients": dg.MetadataValue.int(int(model.get("n_clients") or 0)),
         "n_churned": dg.MetadataValue.int(int(model.get("n_churned") or 0)),

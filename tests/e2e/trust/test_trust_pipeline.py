@@ -279,6 +279,7 @@ def test_decisions_stick_and_a_changed_invoice_reopens_only_that_client(own_demo
     assert set(published.loc[published["needs_review"], "review_status"]) == {"approved"}
     for mart in MART_NAMES:  # no row's inputs changed: none was scored again
         assert materialization(settings, ["trust", f"{mart}_scores"])["rows_scored_anew"] == 0
+    assert materialization(settings, ["trust", "client_risk"])["retrained"] is False
 
     # Run 3: one invoice line of one flagged client-month changes.
     cp = after["client_profitability"]
