@@ -19,7 +19,7 @@ import pandas as pd
 
 from moatmetrics import marts
 from moatmetrics.appdb.reviews import SyncSummary
-from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint, settings_digest
+from moatmetrics.run_inputs import code_digest, digest, settings_digest
 from moatmetrics.settings import Settings
 from moatmetrics.trust import (
     churn,
@@ -377,20 +377,19 @@ def run_churn(con: duckdb.DuckDBPyConnection) -> churn.ChurnResult:
     """Train, validate and score; write ``trust.client_risk`` and ``trust.churn_model``.
 
     The model sees only the complete months (`churn.complete_months_only`) and trains with a
-    fixed random state, so the same features give the same model and scores. When those
-    features, the last complete month and the code are the ones of the last run (recorded in
-    ``trust.churn_inputs``), the tables are kept as they are: a day's upload changes a month
-    in progress, so the 7 s of training at 10m are spent once a month, not every day.
+    fixed random state, so the same features give the same model and scores. When the
+    features it would read (the complete months, cut as `complete_months_only` cuts them) and
+    the code are the ones of the last run (their hash is in ``trust.churn_inputs``), the
+    tables are kept as they are: a day's upload changes a month in progress, so the 7 s of
+    training at 10m are spent when a month completes or history changes, not every day.
     """
-    last_complete = last_complete_month(con)
-    complete = f"SELECT * FROM {FEATURES_TABLE}"
-    if last_complete is not None:
-        complete += f" WHERE month <= DATE '{last_complete.isoformat()}'"
-    fingerprint = digest([code_digest(), str(last_complete), rows_fingerprint(con, complete)])
+    features = churn.complete_months_only(load_features(con), last_complete_month(con))
+    # the frame the model would read (its rows, and the end of data it is told), hashed
+    rows = pd.util.hash_pandas_object(features, index=False)
+    fingerprint = digest([code_digest(), len(rows), int(rows.sum()), list(features.columns)])
     kept = _kept_churn(con, fingerprint)
     if kept is not None:
         return kept
-    features = churn.complete_months_only(load_features(con), last_complete)
     result = churn.train_and_score(features)
     scores = result.scores.copy()
     if not scores.empty:
