@@ -111,17 +111,6 @@ def source_digest(package_root: Path) -> str:
     return sha.hexdigest()
 
 
-def rows_fingerprint(con: duckdb.DuckDBPyConnection, select: str) -> str:
-    """The rows of `select` as one value: their count and the sum of DuckDB's hash of each
-    row (any order; a changed, added or removed row changes it)."""
-    row = con.execute(
-        f"SELECT count(*), CAST(sum(CAST(hash(t) AS HUGEINT)) AS VARCHAR) FROM ({select}) AS t"
-    ).fetchone()
-    assert row is not None  # an aggregate always has its row
-    count, total = row
-    return f"{count}:{total}"
-
-
 def settings_digest(settings: Settings) -> str:
     """The settings that reach the marts; secrets and paths are not part of it."""
     target = "postgres" if settings.warehouse_url else "duckdb"

@@ -21,6 +21,7 @@ from moatmetrics import marts
 from moatmetrics.appdb.reviews import SyncSummary
 from moatmetrics.run_inputs import code_digest, digest, settings_digest
 from moatmetrics.settings import Settings
+from moatmetrics.storage.duckdb_files import transaction
 from moatmetrics.trust import (
     churn,
     confidence,
@@ -306,8 +307,7 @@ def _write_scores(
         f" LEFT JOIN _trust_flag_status AS r ON {_same_grain(mart, 's', 'r')}"
         f" JOIN {INPUTS} AS i ON {_same_grain(mart, 's', 'i')}"
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if not in_place:
             order = ", ".join(f"s.{c}" for c in evidence.ORDER[mart])
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
@@ -323,10 +323,6 @@ def _write_scores(
                 f" WHERE {_same_grain(mart, 't', 'r')} AND r.status IS NOT NULL"
                 " AND t.review_status IS DISTINCT FROM r.status"
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def run_scores(con: duckdb.DuckDBPyConnection, settings: Settings, mart: str) -> ScoreRun:
@@ -397,18 +393,13 @@ def run_churn(con: duckdb.DuckDBPyConnection) -> churn.ChurnResult:
     model = pd.DataFrame([{name: result.model.get(name) for name in MODEL_COLUMNS}])
     for column in ("train_from", "train_to", "validation_from", "validation_to"):
         model[column] = pd.to_datetime(model[column])
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         write_table(con, RISK_TABLE, scores, RISK_COLUMNS)
         write_table(con, MODEL_TABLE, model, MODEL_COLUMNS)
         con.execute(
             f"CREATE OR REPLACE TABLE {SCHEMA}.{CHURN_INPUTS} AS SELECT ? AS fingerprint",
             [fingerprint],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return result
 
 

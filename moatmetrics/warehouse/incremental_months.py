@@ -31,8 +31,9 @@ from datetime import date
 
 import duckdb
 
-from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint, settings_digest
+from moatmetrics.run_inputs import code_digest, digest, settings_digest
 from moatmetrics.settings import Settings
+from moatmetrics.storage.duckdb_files import transaction
 
 #: The incremental dbt models, in build order.
 INCREMENTAL_MODELS = ("int_time_entries_corrected", "int_time_entries_costed")
@@ -92,9 +93,18 @@ class MonthPlan:
         return f"time entries: {len(self.months)} month(s) rebuilt ({named})"
 
 
+def _fingerprint(con: duckdb.DuckDBPyConnection, select: str) -> str:
+    row = con.execute(
+        f"SELECT count(*), CAST(sum(CAST(hash(t) AS HUGEINT)) AS VARCHAR) FROM ({select}) AS t"
+    ).fetchone()
+    assert row is not None  # an aggregate always has its row
+    count, total = row
+    return f"{count}:{total}"
+
+
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     """The fingerprint of everything a month reads besides its own time entries."""
-    parts = {name: rows_fingerprint(con, select) for name, select in _DEPENDENCIES.items()}
+    parts = {name: _fingerprint(con, select) for name, select in _DEPENDENCIES.items()}
     return digest({**parts, "code": code_digest(), "settings": settings_digest(settings)})
 
 
@@ -138,7 +148,6 @@ def record_build(con: duckdb.DuckDBPyConnection, plan: MonthPlan) -> None:
     _ensure_state(con)
     rows: list[tuple[str, date | None, str]] = [(_INPUTS_PART, None, plan.inputs)]
     rows += [(f"month:{m.isoformat()}", m, f) for m, f in plan.fingerprints.items()]
-    con.execute("BEGIN")
-    con.execute(f"DELETE FROM {STATE_TABLE}")
-    con.executemany(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?)", rows)
-    con.execute("COMMIT")
+    with transaction(con):
+        con.execute(f"DELETE FROM {STATE_TABLE}")
+        con.executemany(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?)", rows)
