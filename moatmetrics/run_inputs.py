@@ -126,6 +126,17 @@ def settings_digest(settings: Settings) -> str:
     )
 
 
+def rows_fingerprint(con: duckdb.DuckDBPyConnection, select: str) -> str:
+    """The rows `select` returns, fingerprinted in DuckDB: their count and the sum of each
+    row's hash (order does not matter; any changed, added or removed row changes it)."""
+    row = con.execute(
+        f"SELECT count(*), CAST(sum(CAST(hash(t) AS HUGEINT)) AS VARCHAR) FROM ({select}) AS t"
+    ).fetchone()
+    assert row is not None  # an aggregate always has its row
+    count, total = row
+    return f"{count}:{total}"
+
+
 def uploads_digest(con: duckdb.DuckDBPyConnection) -> str:
     rows = con.execute(
         "SELECT upload_id, status FROM ingest.uploads ORDER BY upload_seq, upload_id"

@@ -31,7 +31,7 @@ from datetime import date
 
 import duckdb
 
-from moatmetrics.run_inputs import code_digest, digest, settings_digest
+from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint, settings_digest
 from moatmetrics.settings import Settings
 from moatmetrics.storage.duckdb_files import transaction
 
@@ -93,18 +93,9 @@ class MonthPlan:
         return f"time entries: {len(self.months)} month(s) rebuilt ({named})"
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, select: str) -> str:
-    row = con.execute(
-        f"SELECT count(*), CAST(sum(CAST(hash(t) AS HUGEINT)) AS VARCHAR) FROM ({select}) AS t"
-    ).fetchone()
-    assert row is not None  # an aggregate always has its row
-    count, total = row
-    return f"{count}:{total}"
-
-
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     """The fingerprint of everything a month reads besides its own time entries."""
-    parts = {name: _fingerprint(con, select) for name, select in _DEPENDENCIES.items()}
+    parts = {name: rows_fingerprint(con, select) for name, select in _DEPENDENCIES.items()}
     return digest({**parts, "code": code_digest(), "settings": settings_digest(settings)})
 
 

@@ -112,6 +112,7 @@ def anomalies(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     context.log.info(
         f"{sum(run.counts.values())} anomalies over {run.months_checked} months, "
         f"{run.in_review} in the review window"
+        + ("" if run.recomputed else " (kept: no complete month's inputs changed)")
     )
     return dg.MaterializeResult(
         metadata={
@@ -119,6 +120,8 @@ def anomalies(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "months_checked": run.months_checked,
             "anomalies": dg.MetadataValue.json(run.counts),
             "in_review": run.in_review,
+            # False: no complete month's inputs changed, the last run's table was kept
+            "recomputed": run.recomputed,
             "review_sync": dg.MetadataValue.json(review.counts()),
         }
     )

@@ -100,3 +100,77 @@ def test_onsets_seasons_peers_materiality_and_history(
         ("hours_spike", "C1", FEB), ("revenue_drop", "C2", JAN), ("hours_spike", "C4", DEC),
         ("margin_collapse", "C5", FEB), ("staff_hours_spike", "S1", FEB),
     }  # fmt: skip
+
+
+def _table(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute("SELECT * FROM insights.anomalies ORDER BY ALL").fetchall()
+
+
+def _recomputed_from_scratch(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """The table a first run computes on `con` as it is now (no kept result to reuse)."""
+    con.execute("DROP TABLE insights.anomaly_inputs")
+    run = run_anomalies(con)
+    assert run.recomputed
+    return _table(con)
+
+
+def test_a_change_in_the_month_still_arriving_keeps_the_table(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    first = run_anomalies(warehouse)
+    assert first.recomputed
+    before = _table(warehouse)
+    # a day's upload lands in March, which is not complete: no anomaly can change
+    warehouse.execute(
+        "UPDATE marts.client_profitability SET labor_hours = labor_hours + 30,"
+        " revenue = revenue + 900 WHERE month = ?",
+        [MAR],
+    )
+    warehouse.execute(
+        "UPDATE intermediate.int_client_work_types_summarized SET hours = hours + 30"
+        " WHERE month = ?",
+        [MAR],
+    )
+    kept = run_anomalies(warehouse)
+    assert not kept.recomputed
+    assert (kept.months_checked, kept.counts, kept.last_month, kept.in_review) == (
+        first.months_checked, first.counts, first.last_month, first.in_review,
+    )  # fmt: skip
+    assert _table(warehouse) == before == _recomputed_from_scratch(warehouse)
+
+
+@pytest.mark.parametrize(
+    ("change", "table_changes"),
+    [
+        # a complete month's number corrected: Birch's January revenue no longer dropped
+        ("UPDATE marts.client_profitability SET revenue = 5000, recurring_revenue = 4500,"
+         " gross_profit = 2000 WHERE client_id = 'C2' AND month = DATE '2026-01-01'", True),
+        # a trust factor of a complete month: the anomaly's confidence moves
+        ("UPDATE trust.client_profitability_scores SET confidence_evidence_volume = 0.5"
+         " WHERE client_id = 'C1' AND month = DATE '2026-02-01'", True),
+        # a work type of a complete month: a driver's number moves
+        ("UPDATE intermediate.int_client_work_types_summarized SET hours = hours + 5"
+         " WHERE client_id = 'C1' AND month = DATE '2026-02-01'", True),
+        # a client renamed in a month still arriving: a licence's name carries its client's
+        # newest one (Acme has no licence anomaly: the table is the same, computed again)
+        ("INSERT INTO marts.client_profitability SELECT client_id, 'Acme Ltd',"
+         " DATE '2026-03-01', revenue, recurring_revenue, labor_hours, labor_cost, license_cost,"
+         " other_cost, gross_profit FROM marts.client_profitability"
+         " WHERE client_id = 'C1' AND month = DATE '2026-02-01'", False),
+        # March completes: it is checked now (it has no numbers yet, so nothing is found)
+        ("UPDATE marts.month_completeness SET is_complete = true"
+         " WHERE month = DATE '2026-03-01'", False),
+    ],
+    ids=["corrected-month", "trust-factor", "work-type", "renamed", "month-completes"],
+)  # fmt: skip
+def test_a_change_an_anomaly_reads_computes_the_table_again(
+    warehouse: duckdb.DuckDBPyConnection, change: str, table_changes: bool
+) -> None:
+    run_anomalies(warehouse)
+    before = _table(warehouse)
+    warehouse.execute(change)
+    again = run_anomalies(warehouse)
+    assert again.recomputed
+    after = _table(warehouse)
+    assert (after != before) == table_changes
+    assert after == _recomputed_from_scratch(warehouse)
