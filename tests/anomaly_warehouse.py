@@ -31,7 +31,8 @@ def build_anomaly_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     for schema in ("marts", "intermediate", "trust"):
         con.execute(f"CREATE SCHEMA {schema}")
     con.execute(
-        "CREATE TABLE marts.month_completeness (month DATE, is_complete BOOLEAN);"
+        "CREATE TABLE marts.month_completeness (month DATE, time_entries BIGINT,"
+        " is_complete BOOLEAN);"
         "CREATE TABLE marts.client_profitability (client_id VARCHAR, client_name VARCHAR,"
         " month DATE, revenue DECIMAL(18, 2), recurring_revenue DECIMAL(18, 2),"
         " labor_hours DECIMAL(18, 2), labor_cost DECIMAL(18, 2), license_cost DECIMAL(18, 2),"
@@ -58,8 +59,8 @@ def build_anomaly_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         f" product VARCHAR, month DATE, {factors})"
     )
     con.executemany(
-        "INSERT INTO marts.month_completeness VALUES (?, ?)",
-        [*((m, True) for m in MONTHS), (MAR, False)],
+        "INSERT INTO marts.month_completeness VALUES (?, ?, ?)",
+        [*((m, 400, True) for m in MONTHS), (MAR, 120, False)],
     )
     clients, work = [], []
     for c in CLIENTS:

@@ -558,15 +558,16 @@ def _inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
     The rows of the complete months (a month is compared with the 12 before it, never with
     a later one) of the three marts, the work-type summaries and the trust factors the
-    confidence is made of; the calendar of complete months; the clients' latest names (a
-    licence's name carries its client's, taken from the newest month); the code. Whole rows
-    are hashed, not only the columns read: a change the detector would not see costs a
-    recomputation, never a stale table.
+    confidence is made of; which months are complete; the clients' latest names (a licence's
+    name carries its client's, taken from the newest month); the code. The marts' and the
+    summaries' whole rows are hashed, not only the columns read: a change the detector would
+    not see costs a recomputation, never a stale table.
     """
     complete = "month <= (SELECT max(month) FROM marts.month_completeness WHERE is_complete)"
     factors = ", ".join(f"confidence_{name}" for name in FACTOR_WEIGHTS if name != "consistency")
     parts = {
-        "calendar": "SELECT * FROM marts.month_completeness",
+        # which months are complete; not the counts, which grow with every day's upload
+        "calendar": "SELECT month, is_complete FROM marts.month_completeness",
         "names": "SELECT client_id, arg_max(client_name, month) FROM marts.client_profitability"
         " GROUP BY client_id",
         **{
