@@ -137,6 +137,26 @@ def rows_fingerprint(con: duckdb.DuckDBPyConnection, select: str) -> str:
     return f"{count}:{total}"
 
 
+def recorded_inputs(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any] | None:
+    """The record `record_inputs` wrote in `table`, None when there is none (a first run, or a
+    warehouse of an earlier release)."""
+    try:
+        cursor = con.execute(f"SELECT * FROM {table}")
+    except duckdb.CatalogException:
+        return None
+    row = cursor.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def record_inputs(con: duckdb.DuckDBPyConnection, table: str, record: dict[str, Any]) -> None:
+    """Replace `table` with one row: what a result kept in the warehouse was computed from (a
+    fingerprint of its inputs, and what the run's summary needs when the result is kept).
+
+    Call it in the transaction that writes the result, so the two never disagree."""
+    columns = ", ".join(f'? AS "{name}"' for name in record)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns}", list(record.values()))
+
+
 def uploads_digest(con: duckdb.DuckDBPyConnection) -> str:
     rows = con.execute(
         "SELECT upload_id, status FROM ingest.uploads ORDER BY upload_seq, upload_id"

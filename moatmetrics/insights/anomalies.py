@@ -69,7 +69,13 @@ from moatmetrics.appdb import audit
 from moatmetrics.marts import ANOMALIES_TABLE as ANOMALIES_TABLE
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
-from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint
+from moatmetrics.run_inputs import (
+    code_digest,
+    digest,
+    record_inputs,
+    recorded_inputs,
+    rows_fingerprint,
+)
 from moatmetrics.storage.duckdb_files import transaction
 from moatmetrics.trust import formatting, review_reasons
 from moatmetrics.trust.tables import FACTOR_WEIGHTS, GRAINS, NOT_REQUIRED, scores_table
@@ -526,9 +532,9 @@ def run_anomalies(con: duckdb.DuckDBPyConnection) -> AnomalyRun:
     they are computed from is what the table was computed from (then it is kept)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     fingerprint = _inputs_fingerprint(con)
-    kept = _kept_months_checked(con, fingerprint)
-    if kept is not None:
-        return _summary(con, kept, recomputed=False)
+    recorded = recorded_inputs(con, f"{SCHEMA}.{INPUTS_TABLE}")
+    if recorded is not None and recorded["fingerprint"] == fingerprint:
+        return _summary(con, int(recorded["months_checked"]), recomputed=False)
     formatting.install_macros(con)
     for name, body in _MACROS.items():
         con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
@@ -545,10 +551,10 @@ def run_anomalies(con: duckdb.DuckDBPyConnection) -> AnomalyRun:
             f"CREATE OR REPLACE TABLE {SCHEMA}.{ANOMALIES_TABLE} AS SELECT {columns}"
             f" FROM an_rows ORDER BY {order}"
         )
-        con.execute(
-            f"CREATE OR REPLACE TABLE {SCHEMA}.{INPUTS_TABLE} AS"
-            " SELECT ? AS fingerprint, ? AS months_checked",
-            [fingerprint, int(checked)],
+        record_inputs(
+            con,
+            f"{SCHEMA}.{INPUTS_TABLE}",
+            {"fingerprint": fingerprint, "months_checked": int(checked)},
         )
     return _summary(con, int(checked), recomputed=True)
 
@@ -588,20 +594,6 @@ def _inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     }
     fingerprints = {name: rows_fingerprint(con, select) for name, select in parts.items()}
     return digest({**fingerprints, "code": code_digest()})
-
-
-def _kept_months_checked(con: duckdb.DuckDBPyConnection, fingerprint: str) -> int | None:
-    """The months the kept table checked, when it was computed from `fingerprint`."""
-    try:
-        recorded = con.execute(
-            f"SELECT fingerprint, months_checked FROM {SCHEMA}.{INPUTS_TABLE}"
-        ).fetchone()
-        con.execute(f"SELECT 1 FROM {SCHEMA}.{ANOMALIES_TABLE} LIMIT 0")
-    except duckdb.CatalogException:
-        return None  # a first run, or a warehouse of an earlier release
-    if recorded is None or recorded[0] != fingerprint:
-        return None
-    return int(recorded[1])
 
 
 def _summary(con: duckdb.DuckDBPyConnection, checked: int, *, recomputed: bool) -> AnomalyRun:

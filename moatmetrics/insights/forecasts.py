@@ -31,6 +31,11 @@ interval is the forecast +/- 1.2816 x the backtest's root mean squared error at 
 percentage error (0 when not backtested). A series with fewer than 6 months of values in its
 window is not forecast: its rows say so. Only series with a value in the last complete month
 (active clients and staff) are forecast.
+
+Everything a forecast reads is of the months up to the origin, or the staff's contracts: a
+day's upload into the month still arriving changes none of it. Each run fingerprints those
+rows, the origin and the code (`_inputs_fingerprint`); when the fingerprint is the one the
+table was computed from (``insights.forecast_inputs``), the table is kept as it is.
 """
 
 from __future__ import annotations
@@ -42,6 +47,14 @@ from typing import TYPE_CHECKING
 from moatmetrics.marts import FORECASTS_TABLE as FORECASTS_TABLE
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
+from moatmetrics.run_inputs import (
+    code_digest,
+    digest,
+    record_inputs,
+    recorded_inputs,
+    rows_fingerprint,
+)
+from moatmetrics.storage.duckdb_files import transaction
 from moatmetrics.trust import formatting
 from moatmetrics.trust.scoring import last_complete_month
 
@@ -113,6 +126,8 @@ FORECAST_COLUMNS: dict[str, str] = {
 
 #: The grain (and publishing order) of marts.forecasts.
 FORECAST_GRAIN = INSIGHT_ORDERS[FORECASTS_TABLE]
+#: What insights.forecasts was computed from: the fingerprint of its inputs.
+INPUTS_TABLE = "forecast_inputs"
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,7 @@ class ForecastRun:
     too_little_history: int  # series not forecast
     median_mase: dict[str, float]  # per metric, over the series with a MASE
     first_shortfall: str | None  # the first month client work exceeds team capacity
+    recomputed: bool = True  # False: the table was kept, its inputs unchanged
 
 
 def _series_values() -> str:
@@ -483,25 +499,52 @@ def run_forecasts(con: duckdb.DuckDBPyConnection) -> ForecastRun:
     columns = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in FORECAST_COLUMNS.items())
     order = ", ".join(FORECAST_GRAIN)
     if origin is None:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {SCHEMA}.{FORECASTS_TABLE} AS SELECT {columns}"
-            f" FROM (SELECT {', '.join(f'NULL AS {c}' for c in FORECAST_COLUMNS)}) WHERE false"
-        )
+        with transaction(con):
+            con.execute(
+                f"CREATE OR REPLACE TABLE {SCHEMA}.{FORECASTS_TABLE} AS SELECT {columns} FROM"
+                f" (SELECT {', '.join(f'NULL AS {c}' for c in FORECAST_COLUMNS)}) WHERE false"
+            )
+            con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{INPUTS_TABLE}")
         return ForecastRun(None, 0, 0, {}, None)
     shown = ", ".join(FORECAST_COLUMNS)
+    fingerprint = _inputs_fingerprint(con, origin)
+    recorded = recorded_inputs(con, f"{SCHEMA}.{INPUTS_TABLE}")
+    if recorded is not None and recorded["fingerprint"] == fingerprint:
+        return _summary(con, origin, recomputed=False)
     for statement in [
         *_statements(),
         f"CREATE OR REPLACE TEMP TABLE fc_rows AS {_series_rows_sql()}",
         f"CREATE OR REPLACE TEMP TABLE fc_capacity AS {_capacity_rows_sql()}",
-        f"CREATE OR REPLACE TABLE {SCHEMA}.{FORECASTS_TABLE} AS SELECT {columns} FROM ("
-        f" SELECT {shown} FROM fc_rows UNION ALL SELECT {shown} FROM fc_capacity"
-        f" UNION ALL SELECT * FROM ({_team_rows_sql()})) ORDER BY {order}",
     ]:
         con.execute(statement, {"origin": origin} if "$origin" in statement else None)
-    return _summary(con, origin)
+    table = (
+        f"CREATE OR REPLACE TABLE {SCHEMA}.{FORECASTS_TABLE} AS SELECT {columns} FROM ("
+        f" SELECT {shown} FROM fc_rows UNION ALL SELECT {shown} FROM fc_capacity"
+        f" UNION ALL SELECT * FROM ({_team_rows_sql()})) ORDER BY {order}"
+    )
+    with transaction(con):
+        con.execute(table, {"origin": origin} if "$origin" in table else None)
+        record_inputs(con, f"{SCHEMA}.{INPUTS_TABLE}", {"fingerprint": fingerprint})
+    return _summary(con, origin, recomputed=True)
 
 
-def _summary(con: duckdb.DuckDBPyConnection, origin: date) -> ForecastRun:
+def _inputs_fingerprint(con: duckdb.DuckDBPyConnection, origin: date) -> str:
+    """What the forecasts from `origin` read: the client and staff months up to it (whole
+    rows), each mart's first month (where the calendar starts), the staff's contracts and the
+    code. A change the forecasts would not see costs a recomputation, never a stale table."""
+    parts = {"origin": origin.isoformat()}
+    for mart in ("marts.client_profitability", "marts.staff_utilization"):
+        parts[mart] = rows_fingerprint(
+            con, f"SELECT * FROM {mart} WHERE month <= DATE '{origin.isoformat()}'"
+        )
+        parts[f"{mart}.first"] = rows_fingerprint(con, f"SELECT min(month) FROM {mart}")
+    parts["contracts"] = rows_fingerprint(
+        con, "SELECT * FROM intermediate.int_staff_members_corrected"
+    )
+    return digest({**parts, "code": code_digest()})
+
+
+def _summary(con: duckdb.DuckDBPyConnection, origin: date, *, recomputed: bool) -> ForecastRun:
     table = f"{SCHEMA}.{FORECASTS_TABLE}"
     ((forecast, thin),) = con.execute(
         f"SELECT count(DISTINCT (entity_type, entity_key, metric)) FILTER (WHERE status ="
@@ -521,4 +564,5 @@ def _summary(con: duckdb.DuckDBPyConnection, origin: date) -> ForecastRun:
         too_little_history=int(thin),
         median_mase={str(k): round(float(v), 4) for k, v in medians},
         first_shortfall=shortfall.isoformat() if shortfall else None,
+        recomputed=recomputed,
     )

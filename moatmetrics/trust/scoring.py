@@ -19,7 +19,13 @@ import pandas as pd
 
 from moatmetrics import marts
 from moatmetrics.appdb.reviews import SyncSummary
-from moatmetrics.run_inputs import code_digest, digest, settings_digest
+from moatmetrics.run_inputs import (
+    code_digest,
+    digest,
+    record_inputs,
+    recorded_inputs,
+    settings_digest,
+)
 from moatmetrics.settings import Settings
 from moatmetrics.storage.duckdb_files import transaction
 from moatmetrics.trust import (
@@ -396,20 +402,14 @@ def run_churn(con: duckdb.DuckDBPyConnection) -> churn.ChurnResult:
     with transaction(con):
         write_table(con, RISK_TABLE, scores, RISK_COLUMNS)
         write_table(con, MODEL_TABLE, model, MODEL_COLUMNS)
-        con.execute(
-            f"CREATE OR REPLACE TABLE {SCHEMA}.{CHURN_INPUTS} AS SELECT ? AS fingerprint",
-            [fingerprint],
-        )
+        record_inputs(con, f"{SCHEMA}.{CHURN_INPUTS}", {"fingerprint": fingerprint})
     return result
 
 
 def _kept_churn(con: duckdb.DuckDBPyConnection, fingerprint: str) -> churn.ChurnResult | None:
     """The last run's churn result, read back, when it was made from `fingerprint`."""
-    try:
-        recorded = con.execute(f"SELECT fingerprint FROM {SCHEMA}.{CHURN_INPUTS}").fetchone()
-    except duckdb.CatalogException:
-        return None  # a first run, or a warehouse of an earlier release
-    if recorded is None or recorded[0] != fingerprint:
+    recorded = recorded_inputs(con, f"{SCHEMA}.{CHURN_INPUTS}")
+    if recorded is None or recorded["fingerprint"] != fingerprint:
         return None
     cursor = con.execute(f"SELECT * FROM {SCHEMA}.{MODEL_TABLE}")
     row = cursor.fetchone()

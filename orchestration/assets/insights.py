@@ -87,6 +87,8 @@ def forecasts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "too_little_history": run.too_little_history,
             "median_mase": dg.MetadataValue.json(run.median_mase),
             "first_shortfall": run.first_shortfall or "",
+            # False: no month up to the origin changed, the last run's table was kept
+            "recomputed": run.recomputed,
         }
     )
 

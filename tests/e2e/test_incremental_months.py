@@ -270,9 +270,13 @@ def test_postgres_mode_replaces_the_changed_month_as_duckdb_does(
     # (doubles) in another order than DuckDB, so their last bits differ from the DuckDB build
     # with or without increments; the scores and insights computed from them are exact. For
     # the same reason, and because the target is one of the settings it covers, what records
-    # the inputs of the scores, of the churn model and of the anomalies differs
-    # (moatmetrics/trust/scoring.py, moatmetrics/insights/anomalies.py; the marts' types
-    # pulled from PostgreSQL are part of a row's hash): it is not compared.
+    # the inputs of the scores, of the churn model and of the insights differs
+    # (moatmetrics/trust/scoring.py, moatmetrics/insights/; the marts' types pulled from
+    # PostgreSQL are part of a row's hash): it is not compared.
     schemas = ("marts", "trust", "insights")
-    records = {("trust", "churn_inputs"), ("insights", "anomaly_inputs")}
+    records = {
+        ("trust", "churn_inputs"),
+        ("insights", "anomaly_inputs"),
+        ("insights", "forecast_inputs"),
+    }
     assert _differences(con, "full_build", "increments", schemas, records, ("inputs_hash",)) == []

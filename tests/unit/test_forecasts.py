@@ -7,6 +7,7 @@ for October (22 working days), November (21) and December 2026 (23).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
@@ -199,3 +200,50 @@ def test_the_table_has_the_published_columns_even_without_data() -> None:
     assert run.origin_month is None and run.series == 0
     columns = [d[0] for d in con.execute("SELECT * FROM insights.forecasts").description]
     assert columns == list(FORECAST_COLUMNS)
+
+
+def _table(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute("SELECT * FROM insights.forecasts ORDER BY ALL").fetchall()
+
+
+def test_a_change_in_the_month_still_arriving_keeps_the_forecasts(warehouse) -> None:
+    first = run_forecasts(warehouse)
+    assert first.recomputed
+    before = _table(warehouse)
+    # a day's upload into October, which is not complete: no forecast can change
+    warehouse.execute(
+        "UPDATE marts.client_profitability SET labor_hours = labor_hours + 8 WHERE month = ?",
+        [OCT],
+    )
+    warehouse.execute("INSERT INTO marts.staff_utilization VALUES ('S1', 'Sam', ?, 16, 12)", [OCT])
+    kept = run_forecasts(warehouse)
+    assert not kept.recomputed
+    assert kept == dataclasses.replace(first, recomputed=False)
+    assert _table(warehouse) == before
+    warehouse.execute("DROP TABLE insights.forecast_inputs")  # computed from scratch
+    assert run_forecasts(warehouse).recomputed and _table(warehouse) == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a complete month corrected
+        "UPDATE marts.client_profitability SET revenue = 2000"
+        " WHERE client_id = 'C1' AND month = DATE '2026-09-01'",
+        # a contract changed: Pat stays
+        "UPDATE intermediate.int_staff_members_corrected SET end_date = NULL WHERE staff_id = 'S2'",
+        # October completes: the forecasts start from it
+        "UPDATE marts.month_completeness SET is_complete = true WHERE month = DATE '2026-10-01'",
+    ],
+    ids=["corrected-month", "contract", "month-completes"],
+)
+def test_a_change_the_forecasts_read_computes_them_again(warehouse, change: str) -> None:
+    run_forecasts(warehouse)
+    before = _table(warehouse)
+    warehouse.execute(change)
+    again = run_forecasts(warehouse)
+    assert again.recomputed
+    after = _table(warehouse)
+    assert after != before
+    warehouse.execute("DROP TABLE insights.forecast_inputs")
+    assert run_forecasts(warehouse).recomputed and _table(warehouse) == after

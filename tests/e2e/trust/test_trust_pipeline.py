@@ -280,8 +280,9 @@ def test_decisions_stick_and_a_changed_invoice_reopens_only_that_client(own_demo
     for mart in MART_NAMES:  # no row's inputs changed: none was scored again
         assert materialization(settings, ["trust", f"{mart}_scores"])["rows_scored_anew"] == 0
     assert materialization(settings, ["trust", "client_risk"])["retrained"] is False
-    # no complete month changed either: the anomalies are the last run's, kept
+    # no complete month changed either: the anomalies and forecasts are the last run's, kept
     assert materialization(settings, ["insights", "anomalies"])["recomputed"] is False
+    assert materialization(settings, ["insights", "forecasts"])["recomputed"] is False
 
     # Run 3: one invoice line of one flagged client-month changes.
     cp = after["client_profitability"]
