@@ -125,12 +125,37 @@ def _content(entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> 
     }
 
 
+def items_to_keep(
+    mart: str, subjects: Mapping[str, str | None], settings: Settings | None = None
+) -> set[str]:
+    """The keys among `subjects` whose item can be kept as it is: it exists, is not resolved
+    and names that subject (row_key -> the subject its entry would set).
+
+    For rows whose numbers the caller knows unchanged since the last sync (the trust layer's
+    kept rows): their entries would hash and read as before, so the sync only touches them
+    (`sync_review_items(unchanged=...)`) instead of building and writing each entry again.
+    """
+    keep: set[str] = set()
+    keys = list(subjects)
+    with session_scope(settings) as session:
+        for start in range(0, len(keys), _CHUNK):
+            query = select(ReviewItem.row_key, ReviewItem.status, ReviewItem.subject).where(
+                ReviewItem.mart == mart, ReviewItem.row_key.in_(keys[start : start + _CHUNK])
+            )
+            for key, status, subject in session.execute(query):
+                wanted = subjects[key]
+                if status != "resolved" and subject == (None if wanted is None else wanted[:255]):
+                    keep.add(key)
+    return keep
+
+
 def sync_review_items(
     mart: str,
     rows: Iterable[Mapping[str, Any]],
     settings: Settings | None = None,
     *,
     snapshot_id: str | None = None,
+    unchanged: Iterable[str] = (),
 ) -> SyncSummary:
     """Upsert flagged rows of one mart by (mart, row_key); reopen items whose content changed.
 
@@ -141,12 +166,17 @@ def sync_review_items(
     are left as they are; of two rows with one key, the later counts. The sync is audited as
     one ``pipeline.review_sync`` entry. New items are inserted and known ones updated in
     bulk (one statement per batch, not one ORM object per item: a 1m run flags thousands).
+
+    `unchanged` names flagged rows whose entries would be what their items hold
+    (`items_to_keep`): they count as unchanged and are only named for the coming publish
+    (their snapshot id, as every synced item's), one statement per batch.
     """
     entries = {str(e["row_key"]): e for e in rows}
+    kept = [key for key in dict.fromkeys(unchanged) if key not in entries]
     created: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     statuses: dict[str, str] = {}
-    reopened = unchanged = 0
+    reopened = unchanged_count = 0
     with session_scope(settings, write=True) as session:
         existing = _load_existing(session, mart, list(entries))
         for key, entry in entries.items():
@@ -162,7 +192,7 @@ def sync_review_items(
                 content["status"] = "open"
                 reopened += 1
             else:
-                unchanged += 1
+                unchanged_count += 1
             statuses[key] = content.get("status", status)
             changed.append({"id": item_id, **content})
         for start in range(0, len(created), _CHUNK):
@@ -174,8 +204,18 @@ def sync_review_items(
                 same = [c for c in batch if ("status" in c) == has_status]
                 if same:
                     session.execute(update(ReviewItem), same)
-        resolved = _resolve_unflagged(session, mart, set(entries))
-        summary = SyncSummary(len(created), reopened, unchanged, resolved, statuses)
+        now = utcnow()
+        for start in range(0, len(kept), _CHUNK):
+            chunk = kept[start : start + _CHUNK]
+            where = (ReviewItem.mart == mart, ReviewItem.row_key.in_(chunk))
+            session.execute(
+                update(ReviewItem).where(*where).values(snapshot_id=snapshot_id, updated_at=now)
+            )
+            query = select(ReviewItem.row_key, ReviewItem.status).where(*where)
+            statuses.update({key: status for key, status in session.execute(query)})
+        unchanged_count += len(kept)
+        resolved = _resolve_unflagged(session, mart, set(entries) | set(kept))
+        summary = SyncSummary(len(created), reopened, unchanged_count, resolved, statuses)
         audit.append(
             session, audit.PIPELINE, "pipeline.review_sync", "ok", target=f"reviews/{mart}",
             details={"snapshot_id": snapshot_id, **summary.counts()},

@@ -14,7 +14,7 @@ into the trust tables, so publishing needs only the warehouse.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from moatmetrics.appdb import audit
-from moatmetrics.appdb.reviews import SyncSummary, sync_review_items
+from moatmetrics.appdb.reviews import SyncSummary, items_to_keep, sync_review_items
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.trust import review_reasons
 from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS
@@ -77,8 +77,6 @@ def review_entries(
             # upgrade does not reopen decided items; a correction changes the hash.
             row.pop("overridden_rows", None)
         factors = {name: row[name] for name in FACTOR_COLUMNS}
-        subject = row.get("client_name") or row.get("staff_name")
-        subject = subject or names.get(str(row.get("client_id")))
         entries.append(
             {
                 "row_key": key,
@@ -89,10 +87,16 @@ def review_entries(
                 "client_id": row.get("client_id"),
                 "reason_kind": review_reasons.reason_kind(factors, threshold),
                 "money_at_stake": review_reasons.money_at_stake(mart, row),
-                "subject": subject,
+                "subject": _subject(row, names),
             }
         )
     return entries
+
+
+def _subject(row: Mapping[str, Any], client_names: Mapping[str, str]) -> str | None:
+    """Whom an item is about: the row's client or staff name, else its client's name."""
+    subject = row.get("client_name") or row.get("staff_name")
+    return subject or client_names.get(str(row.get("client_id")))
 
 
 def sync(
@@ -101,9 +105,31 @@ def sync(
     flagged: pd.DataFrame,
     mart_columns: Iterable[str],
     client_names: Mapping[str, str] | None = None,
+    kept: Sequence[bool] | None = None,
 ) -> tuple[list[str], SyncSummary]:
-    """Sync the flagged rows into the queue; return their review status, in row order."""
+    """Sync the flagged rows into the queue; return their review status, in row order.
+
+    `kept` marks the rows whose trust values were kept from the last run (their inputs did
+    not change, `moatmetrics.trust.scoring`): their entries would be what their items hold,
+    so an item that still holds it (not resolved, the same subject: a licence's client may
+    have been renamed) is only touched, not built and written again. A day's upload at 10m
+    leaves some 60,000 flagged rows as they were; building their entries took most of the
+    trust layer's time.
+    """
     threshold = (settings or get_settings()).review_threshold
-    entries = review_entries(mart, flagged, list(mart_columns), threshold, client_names)
-    summary = sync_review_items(mart, entries, settings)
-    return [summary.statuses[entry["row_key"]] for entry in entries], summary
+    names = client_names or {}
+    keys = row_keys(mart, flagged)
+    unchanged: set[str] = set()
+    if kept is not None and any(kept):
+        columns = [c for c in ("client_name", "staff_name", "client_id") if c in flagged]
+        records = flagged[columns].to_dict("records")
+        subjects = {
+            key: _subject({name: _plain(value) for name, value in record.items()}, names)
+            for key, record, is_kept in zip(keys, records, kept, strict=True)
+            if is_kept
+        }
+        unchanged = items_to_keep(mart, subjects, settings)
+    todo = [key not in unchanged for key in keys]
+    entries = review_entries(mart, flagged[todo], list(mart_columns), threshold, names)
+    summary = sync_review_items(mart, entries, settings, unchanged=unchanged)
+    return [summary.statuses[key] for key in keys], summary

@@ -337,16 +337,20 @@ def run_scores(con: duckdb.DuckDBPyConnection, settings: Settings, mart: str) ->
     last_complete = last_complete_month(con)
     try:
         in_place, kept_flagged = _score_changed_rows(con, settings, mart, last_complete)
-        flagged_rows = f"SELECT * FROM {SCORED} WHERE needs_review"
+        flagged_rows = f"SELECT *, false AS _kept FROM {SCORED} WHERE needs_review"
         if in_place:
-            flagged_rows = f"{flagged_rows} UNION ALL BY NAME {kept_flagged}"
+            flagged_rows = (
+                f"{flagged_rows} UNION ALL BY NAME SELECT *, true AS _kept FROM ({kept_flagged})"
+            )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {FLAGGED} AS SELECT row_number() OVER"
             f" (ORDER BY {', '.join(evidence.ORDER[mart])}) AS _row, * FROM ({flagged_rows})"
         )
         flagged = as_evidence_frame(con.execute(f"SELECT * FROM {FLAGGED} ORDER BY _row").df())
         names = client_names(con) if mart == "license_utilization" else None
-        status, summary = review.sync(settings, mart, flagged, mart_columns(con, mart), names)
+        status, summary = review.sync(
+            settings, mart, flagged, mart_columns(con, mart), names, flagged["_kept"].tolist()
+        )
         statuses = pd.DataFrame({"_row": flagged["_row"].astype("int64"), "status": status})
         _write_scores(con, mart, in_place, statuses)
         rescored = _count(con, SCORED)

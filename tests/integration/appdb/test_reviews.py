@@ -157,3 +157,31 @@ def test_items_no_longer_flagged_are_resolved_and_reopen_when_flagged_again(
 def _item_of(session, mart: str, key: str) -> ReviewItem:  # type: ignore[no-untyped-def]
     query = select(ReviewItem).where(ReviewItem.mart == mart, ReviewItem.row_key == key)
     return session.scalars(query).one()
+
+
+def test_items_kept_unchanged_are_only_named_for_the_next_publish(app_settings: Settings) -> None:
+    mart = "license_utilization"
+    rows = [{**row, "subject": "Acme"} for row in flagged("100.00")]
+    reviews.sync_review_items(mart, rows, app_settings)
+    assert reviews.stamp_published("snap-1", app_settings) == 2
+    with session_scope(app_settings, write=True) as session:
+        c1 = _item(session, "C1|2024-01-01")
+        reviews.decide(session, REVIEWER, c1.id, "approved", None, c1.content_hash)
+        c1_before = (c1.content_hash, c1.row_json, c1.explanation, c1.confidence)
+
+    # A renamed client is not kept (its subject moves); an unknown key neither.
+    wanted = {"C1|2024-01-01": "Acme", "C2|2024-01-01": "Acme Ltd", "C3|2024-01-01": "Birch"}
+    assert reviews.items_to_keep(mart, wanted, app_settings) == {"C1|2024-01-01"}
+
+    # The next run kept C1's numbers: touched, not rewritten; C2 is not flagged any more.
+    summary = reviews.sync_review_items(mart, [], app_settings, unchanged=["C1|2024-01-01"])
+    assert summary == reviews.SyncSummary(unchanged=1, resolved=1)
+    assert summary.statuses == {"C1|2024-01-01": "approved"}
+    assert reviews.stamp_published("snap-2", app_settings) == 1
+    with session_scope(app_settings) as session:
+        c1 = _item(session, "C1|2024-01-01")
+        assert (c1.content_hash, c1.row_json, c1.explanation, c1.confidence) == c1_before
+        assert (c1.status, c1.snapshot_id) == ("approved", "snap-2")
+        assert _item(session, "C2|2024-01-01").status == "resolved"
+    # A resolved item is never kept: flagged again, it must be written and reopened.
+    assert reviews.items_to_keep(mart, {"C2|2024-01-01": "Acme"}, app_settings) == set()
