@@ -103,6 +103,11 @@ def _resolve_unflagged(session: Session, mart: str, flagged: set[str]) -> int:
     return len(stale)
 
 
+def _stored_subject(subject: Any) -> str | None:
+    """A subject as an item stores it (its column holds 255 characters)."""
+    return None if subject is None else str(subject)[:255]
+
+
 def _content(entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> dict[str, Any]:
     """The columns an entry sets on its item (all but status and the key)."""
     row = dict(entry["row"])
@@ -120,7 +125,7 @@ def _content(entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> 
         "snapshot_id": entry.get("snapshot_id", snapshot_id),
         "reason_kind": entry.get("reason_kind"),
         "money_at_stake": None if money is None else float(money),
-        "subject": None if subject is None else str(subject)[:255],
+        "subject": _stored_subject(subject),
         "updated_at": utcnow(),
     }
 
@@ -143,8 +148,7 @@ def items_to_keep(
                 ReviewItem.mart == mart, ReviewItem.row_key.in_(keys[start : start + _CHUNK])
             )
             for key, status, subject in session.execute(query):
-                wanted = subjects[key]
-                if status != "resolved" and subject == (None if wanted is None else wanted[:255]):
+                if status != "resolved" and subject == _stored_subject(subjects[key]):
                     keep.add(key)
     return keep
 
