@@ -129,7 +129,8 @@ def sync(
             if is_kept
         }
         unchanged = items_to_keep(mart, subjects, settings)
-    todo = [key not in unchanged for key in keys]
+    # a boolean mask, not a list: an empty list would select no columns of an empty frame
+    todo = np.array([key not in unchanged for key in keys], dtype=bool)
     entries = review_entries(mart, flagged[todo], list(mart_columns), threshold, names)
     summary = sync_review_items(mart, entries, settings, unchanged=unchanged)
     return [summary.statuses[key] for key in keys], summary

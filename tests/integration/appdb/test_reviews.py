@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -185,3 +187,23 @@ def test_items_kept_unchanged_are_only_named_for_the_next_publish(app_settings: 
         assert _item(session, "C2|2024-01-01").status == "resolved"
     # A resolved item is never kept: flagged again, it must be written and reopened.
     assert reviews.items_to_keep(mart, {"C2|2024-01-01": "Acme"}, app_settings) == set()
+
+
+def test_the_trust_layer_syncs_kept_rows_and_no_flagged_row(app_settings: Settings) -> None:
+    from moatmetrics.trust import review
+    from moatmetrics.trust.tables import FACTOR_COLUMNS
+
+    mart, columns = "staff_utilization", ["staff_id", "staff_name", "month", "utilization"]
+
+    def frame(rows: list[list]) -> pd.DataFrame:
+        return pd.DataFrame(rows, columns=[*columns, "confidence", *FACTOR_COLUMNS, "explanation"])
+
+    sam = ["S1", "Sam", date(2024, 1, 1), 0.5, 0.4, *[0.5] * len(FACTOR_COLUMNS), "Few entries."]
+    statuses, summary = review.sync(app_settings, mart, frame([sam]), columns)
+    assert (statuses, summary) == (["open"], reviews.SyncSummary(created=1))
+    # the next run kept Sam's row: its item is kept, not rewritten
+    statuses, summary = review.sync(app_settings, mart, frame([sam]), columns, kept=[True])
+    assert (statuses, summary) == (["open"], reviews.SyncSummary(unchanged=1))
+    # then nothing is flagged (an empty frame, as a month without a flagged row gives)
+    statuses, summary = review.sync(app_settings, mart, frame([]), columns, kept=[])
+    assert (statuses, summary) == ([], reviews.SyncSummary(resolved=1))
