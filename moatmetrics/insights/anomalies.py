@@ -63,8 +63,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from moatmetrics.appdb import audit
 from moatmetrics.marts import ANOMALIES_TABLE as ANOMALIES_TABLE
 from moatmetrics.marts import INSIGHT_ORDERS
@@ -82,6 +80,8 @@ from moatmetrics.trust.tables import FACTOR_WEIGHTS, GRAINS, NOT_REQUIRED, score
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
 
 if TYPE_CHECKING:
+    import duckdb
+
     from moatmetrics.appdb.reviews import SyncSummary
     from moatmetrics.settings import Settings
 

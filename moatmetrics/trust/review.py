@@ -59,14 +59,16 @@ def review_entries(
     mart_columns: Iterable[str],
     threshold: float,
     client_names: Mapping[str, str] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One sync entry per flagged row (a loop over flagged rows only; they are few).
 
-    `client_names` names the clients of marts whose rows carry only the client_id (licenses).
+    `client_names` names the clients of marts whose rows carry only the client_id (licenses);
+    `keys`, the rows' `row_keys` when the caller has them already.
     """
     names = client_names or {}
     hashed = [*mart_columns, "confidence", *FACTOR_COLUMNS]
-    keys = row_keys(mart, flagged)
+    keys = row_keys(mart, flagged) if keys is None else keys
     records = flagged[hashed].to_dict("records")
     explanations = flagged["explanation"].tolist()
     entries = []
@@ -131,6 +133,13 @@ def sync(
         unchanged = items_to_keep(mart, subjects, settings)
     # a boolean mask, not a list: an empty list would select no columns of an empty frame
     todo = np.array([key not in unchanged for key in keys], dtype=bool)
-    entries = review_entries(mart, flagged[todo], list(mart_columns), threshold, names)
+    entries = review_entries(
+        mart,
+        flagged[todo],
+        list(mart_columns),
+        threshold,
+        names,
+        [key for key, wanted in zip(keys, todo, strict=True) if wanted],
+    )
     summary = sync_review_items(mart, entries, settings, unchanged=unchanged)
     return [summary.statuses[key] for key in keys], summary
