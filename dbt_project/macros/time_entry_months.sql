@@ -82,3 +82,45 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    The per-month summaries of time entries (int_client_work_types_summarized,
+    int_staff_work_types_summarized) are incremental by the month of the *corrected* work
+    date, which a correction may move out of the entry's partition (file_work_month). A
+    build replaces the months the pipeline named and every month a correction moves an
+    entry into: the partitions' months keep their summaries right for every entry that did
+    not move, and the moved entries' months for those that did, whether the entry is still
+    there or went with a replaced file (the month plan rebuilds every month when a
+    correction changes, so the corrections a build sees are those the last one saw).
+#}
+{% macro time_entry_work_months_condition(month_expression) -%}
+    {%- set months = time_entry_month_list() -%}
+    (
+        {{ month_expression }} in ({{ months }})
+        or {{ month_expression }} in (
+            select {{ month_start('cast(value as date)') }}
+            from {{ ref('stg_raw__row_overrides') }}
+            where entity = 'time_entries'
+                and action = 'set'
+                and column_name = 'work_date'
+                and value is not null
+        )
+    )
+{%- endmacro %}
+
+{# The rows of an incremental build of a summary: those of the months it replaces. #}
+{% macro time_entry_work_months_filter(month_expression) -%}
+    {%- if is_incremental() and time_entry_month_list() is not none %}
+    where {{ time_entry_work_months_condition(month_expression) }}
+    {%- endif %}
+{%- endmacro %}
+
+{# The pre-hook of a summary's incremental build: the months it replaces go first. #}
+{% macro delete_time_entry_work_months() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        {%- if time_entry_month_list() is not none %}
+        where {{ time_entry_work_months_condition('month') }}
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}

@@ -4,7 +4,11 @@ Time entries are most of the input (10 of the 13 million rows of the 10m demo), 
 upload adds one day of them. The two dbt models that hold them row by row
 (`int_time_entries_corrected`, `int_time_entries_costed`) are incremental: a build replaces
 only the months whose entries changed, keyed by the month of the work date *as the file gave
-it* (`file_work_month`; a correction may move an entry's date, not its partition). The other
+it* (`file_work_month`; a correction may move an entry's date, not its partition). The two
+summaries per client or staff member, month of work and work type
+(`int_client_work_types_summarized`, `int_staff_work_types_summarized`) are incremental by
+the month of the corrected work date: a build replaces the planned months and every month a
+correction moves an entry into (`dbt_project/macros/time_entry_months.sql`). The other
 models hold a row per client, staff member or licence and month and are rebuilt in full from
 them, but for `marts.trends`, which finds its changed series itself
 (`dbt_project/macros/trend_series.sql`); a full plan (`--full-refresh`) rebuilds it too.
@@ -19,7 +23,7 @@ What a month of those two models depends on, and how a change is seen:
   time entries and staff, the code and the settings that reach the marts. Any change there,
   a first build, or a request (`moatmetrics run --full-refresh`) rebuilds every month.
 
-The plan is recorded only after dbt built both models successfully: a failed build leaves
+The plan is recorded only after dbt built all four models successfully: a failed build leaves
 the previous record, so the next run rebuilds the same months again (a month is deleted and
 inserted whole, so doing it twice is harmless).
 """
@@ -35,8 +39,14 @@ from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint, settin
 from moatmetrics.settings import Settings
 from moatmetrics.storage.duckdb_files import transaction
 
-#: The incremental dbt models, in build order.
+#: The incremental dbt models partitioned by the file's month of work, in build order.
 INCREMENTAL_MODELS = ("int_time_entries_corrected", "int_time_entries_costed")
+#: The summaries of time entries per month of (corrected) work, incremental by that month:
+#: a build replaces the planned months and those corrections move entries into.
+MONTH_SUMMARY_MODELS = ("int_client_work_types_summarized", "int_staff_work_types_summarized")
+#: Every model a month plan rebuilds in part: the plan is recorded only when a build built
+#: them all, so a month none of them has caught up with is planned again.
+PLANNED_MODELS = INCREMENTAL_MODELS + MONTH_SUMMARY_MODELS
 #: The variable of dbt's environment that names the months to rebuild (ISO dates of their
 #: first days, comma-separated; `all` for every month). An environment variable rather than
 #: a dbt `--vars`: a change of vars makes dbt parse the whole project again (about 4 s), a

@@ -13,7 +13,7 @@ from moatmetrics.settings import Settings, get_settings
 from moatmetrics.warehouse.connection import opened_warehouse, warehouse_connection
 from moatmetrics.warehouse.incremental_months import (
     FULL_REFRESH_TAG,
-    INCREMENTAL_MODELS,
+    PLANNED_MODELS,
     plan_months,
     record_build,
 )
@@ -65,10 +65,10 @@ def _build(
     open_warehouse: Callable[[Settings], AbstractContextManager[duckdb.DuckDBPyConnection]],
 ) -> Iterator[Any]:
     """`dbt build` of the selection, replacing only the months of time entries that changed
-    (`moatmetrics.warehouse.incremental_months`) when the selection builds those models.
+    (`moatmetrics.warehouse.incremental_months`) when the selection builds the models it plans.
 
-    The plan is recorded once dbt built both of them: a rerun of one of them alone does not
-    vouch for the other, so the next run plans the same months again.
+    The plan is recorded once dbt built all the planned models: a rerun of some of them alone
+    does not vouch for the others, so the next run plans the same months again.
     """
     # The tests of what the ingest guarantees (a raw table's natural key is present and
     # unique: the contract rejects the row or the file otherwise) are not run either: on the
@@ -76,7 +76,7 @@ def _build(
     # builds (tests/integration/dbt) run them.
     build = ["build", "--exclude-resource-type", "unit_test", "--exclude", "tag:ingest_guarantee"]
     selected = {key.path[-1] for key in context.selected_asset_keys}
-    incremental = [model for model in INCREMENTAL_MODELS if model in selected]
+    incremental = [model for model in PLANNED_MODELS if model in selected]
     plan = None
     if incremental:
         with open_warehouse(settings) as con:
@@ -90,6 +90,6 @@ def _build(
     # folder per run never has (3 s a run).
     environment = plan.dbt_environment() if plan is not None else {}
     yield from dbt.stream(build, context, settings.dbt_target_dir, environment)
-    if plan is not None and len(incremental) == len(INCREMENTAL_MODELS):
+    if plan is not None and len(incremental) == len(PLANNED_MODELS):
         with open_warehouse(settings) as con:
             record_build(con, plan)

@@ -6,9 +6,10 @@ clients and staff with the first month, then each month's time entries, invoices
 and licence counts (split from the demo's files by their own date column, header and text
 as they are). The last month's time entries arrive in two halves, the second replacing the
 month the first built. The first and the last run go through the whole pipeline; the 23
-between run the ingest step and the two incremental dbt models through the same Dagster assets,
-which plan the months, hand them to dbt and record them (the rest of the graph is rebuilt in
-full at the end either way, and running it 23 more times would add ten minutes).
+between run the ingest step and the dbt models a month plan rebuilds in part (the time
+entries and their summaries per month) through the same Dagster assets, which plan the
+months, hand them to dbt and record them (the rest of the graph is rebuilt in full at the end
+either way, and running it 23 more times would add ten minutes).
 
 Then every row of every mart, evidence table, trust score, insight and of the published
 snapshot must be the same in both homes, and so every intermediate table but for the upload
@@ -31,7 +32,7 @@ import pytest
 
 from moatmetrics.settings import Settings, apply_process_environment, ensure_home, get_settings
 from moatmetrics.snapshots import current_snapshot
-from moatmetrics.warehouse.incremental_months import INCREMENTAL_MODELS
+from moatmetrics.warehouse.incremental_months import INCREMENTAL_MODELS, PLANNED_MODELS
 from tests.built_homes import BuiltHome
 
 pytestmark = pytest.mark.slow
@@ -105,10 +106,10 @@ def incremental_home(demo_home: BuiltHome, tmp_path_factory: pytest.TempPathFact
     assert len(months) == 24, months
     home = root / "home"
     job = defs.resolve_implicit_global_asset_job_def()
-    # the two models and everything upstream of them (ingest, the staging views, the staff):
+    # the planned models and everything upstream of them (ingest, the staging views, the staff):
     # a selection without the steps between would not order the ingest before dbt
     incremental_keys = [
-        key for key in job.asset_layer.executable_asset_keys if key.path[-1] in INCREMENTAL_MODELS
+        key for key in job.asset_layer.executable_asset_keys if key.path[-1] in PLANNED_MODELS
     ]
     upstream = dg.AssetSelection.assets(*incremental_keys).upstream()
     everything_ingested = dg.AssetSelection.key_prefixes("raw")  # one step, not subsettable
@@ -145,7 +146,7 @@ def incremental_home(demo_home: BuiltHome, tmp_path_factory: pytest.TempPathFact
             materialized = {
                 event.asset_key.path[-1] for event in result.get_asset_materialization_events()
             }
-            assert set(INCREMENTAL_MODELS) <= materialized, materialized
+            assert set(PLANNED_MODELS) <= materialized, materialized
     return settings
 
 

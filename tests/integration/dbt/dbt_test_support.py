@@ -11,6 +11,8 @@ end elsewhere; these tests pin the dbt models against a known `raw` layer.
 from __future__ import annotations
 
 import hashlib
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -250,3 +252,69 @@ def normalize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class DuckdbBuild:
     run: DbtRun
     warehouse: Path
+
+
+class Warehouse:
+    """A built hand-made warehouse: run SQL in it, read it, and its dbt target."""
+
+    def __init__(
+        self,
+        target: str,
+        env: dict[str, str],
+        execute: Callable[[str], list[tuple[Any, ...]] | None],
+        query: Callable[[str], tuple[list[str], list[tuple[Any, ...]]]],
+    ) -> None:
+        self.target, self.env, self.execute, self.query = target, env, execute, query
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        """The rows of a query, as dicts of column name and value."""
+        names, rows = self.query(sql)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _duckdb(build: DuckdbBuild, work: Path) -> Iterator[Warehouse]:
+    path = work / "warehouse.duckdb"
+    shutil.copy(build.warehouse, path)
+
+    def execute(sql: str) -> None:
+        with duckdb.connect(str(path)) as con:
+            con.execute(sql)
+
+    def query(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            cursor = con.execute(sql)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
+    yield Warehouse("duckdb", {"MOATMETRICS_WAREHOUSE_PATH": str(path)}, execute, query)
+
+
+def _postgres(build: DuckdbBuild, work: Path) -> Iterator[Warehouse]:
+    import psycopg
+    from postgres_server import PG, dbt_env, temporary_database
+
+    with temporary_database("moatmetrics_test_dbt") as dbname:
+        load_raw_postgres(dbname, build.warehouse)
+        run = run_dbt(
+            ["build", "--target", "postgres", "--exclude-resource-type", "test", "unit_test"],
+            work,
+            dbt_env(dbname),
+        )
+        assert run.success, run.exception
+
+        def execute(sql: str) -> None:
+            with psycopg.connect(dbname=dbname, autocommit=True, **PG) as con:
+                con.execute(sql)
+
+        def query(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+            with psycopg.connect(dbname=dbname, **PG) as con:
+                cursor = con.execute(sql)
+                return [d.name for d in cursor.description or []], cursor.fetchall()
+
+        yield Warehouse("postgres", dbt_env(dbname), execute, query)
+
+
+def built_warehouse(backend: str, build: DuckdbBuild, work: Path) -> Iterator[Warehouse]:
+    """A copy of the built hand-made warehouse in DuckDB, or its raw layer built by dbt in a
+    PostgreSQL database of its own (`backend`: duckdb or postgres)."""
+    assert build.run.success, build.run.exception
+    yield from (_duckdb if backend == "duckdb" else _postgres)(build, work)
