@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import Settings, get_settings
@@ -18,6 +19,12 @@ from moatmetrics.warehouse.incremental_months import (
     record_build,
 )
 from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
+from moatmetrics.warehouse.tested_inputs import (
+    input_fingerprints,
+    raw_tables,
+    record_tested,
+    untouched_tests,
+)
 from orchestration.resources import InProcessDbt, dbt_project
 
 
@@ -74,22 +81,37 @@ def _build(
     # unique: the contract rejects the row or the file otherwise) are not run either: on the
     # 10m demo they scanned the ten million time entries again (2 s). The test suite's dbt
     # builds (tests/integration/dbt) run them.
-    build = ["build", "--exclude-resource-type", "unit_test", "--exclude", "tag:ingest_guarantee"]
+    # And the data tests whose every input is as the last fully tested build found it
+    # (`moatmetrics.warehouse.tested_inputs`): on the same rows they cannot fail.
+    excluded = ["tag:ingest_guarantee"]
     selected = {key.path[-1] for key in context.selected_asset_keys}
     incremental = [model for model in PLANNED_MODELS if model in selected]
+    manifest = get_manifest_and_translator_from_dbt_assets([context.assets_def])[0]
     plan = None
-    if incremental:
-        with open_warehouse(settings) as con:
+    with open_warehouse(settings) as con:
+        if incremental:
             plan = plan_months(
                 con, settings, full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true"
             )
-        context.log.info(plan.summary())
-        build += plan.dbt_args()
+            context.log.info(plan.summary())
+        tested = input_fingerprints(
+            con, settings, raw_tables(manifest), plan.fingerprints if plan else None
+        )
+        untouched = [] if plan is not None and plan.full else untouched_tests(con, manifest, tested)
+    if untouched:
+        context.log.info(
+            f"dbt: {len(untouched)} data test(s) left out, their inputs unchanged since the"
+            " last fully tested build"
+        )
+    build = ["build", "--exclude-resource-type", "unit_test", "--exclude", *excluded, *untouched]
+    build += plan.dbt_args() if plan is not None else []
     # The home's own target folder: dbt's partial parse starts from the run before's (a
     # home's first run from the installation's, `resources.seed_partial_parse`), which a new
     # folder per run never has (3 s a run).
     environment = plan.dbt_environment() if plan is not None else {}
     yield from dbt.stream(build, context, settings.dbt_target_dir, environment)
-    if plan is not None and len(incremental) == len(PLANNED_MODELS):
-        with open_warehouse(settings) as con:
+    with open_warehouse(settings) as con:
+        if plan is not None and len(incremental) == len(PLANNED_MODELS):
             record_build(con, plan)
+        if not context.is_subset:
+            record_tested(con, tested)
