@@ -39,7 +39,7 @@ RUNS = (
 )
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     tmp_path: Path, start_server, publish_generation, backend
 ) -> None:

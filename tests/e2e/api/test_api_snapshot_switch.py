@@ -43,7 +43,7 @@ def served_snapshot(path: str, response: httpx.Response) -> str | None:
     return response.json().get("snapshot_id")
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(900)
 def test_publish_during_a_burst_of_requests(
     tmp_path: Path,
     start_server: Callable[[Path], Any],
@@ -118,7 +118,7 @@ def test_publish_during_a_burst_of_requests(
     assert [s["current"] for s in listing["snapshots"]] == [True, False, False, False]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(900)
 def test_broken_snapshot_is_a_problem_not_a_traceback(
     tmp_path: Path,
     start_server: Callable[[Path], Any],

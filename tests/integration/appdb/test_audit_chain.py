@@ -133,7 +133,7 @@ for round_no in range(rounds):  # lock-step: no writer starts round k+1 before a
 
 
 @pytest.mark.slow  # three writer processes, 450 entries: not in `make test-fast`
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 def test_concurrent_writers_keep_the_chain(app_settings: Settings, tmp_path: Path) -> None:
     """Three processes append at once: every entry lands exactly once, the chain stays valid.
 
