@@ -18,9 +18,12 @@ What counts as an input, and how a change is seen:
   runs every test.
 
 The record is written only after a build of the whole graph passed (a subset run from the
-Dagster UI tested only its part), and a build that fails leaves the previous record, so the
-next build runs the tests of everything changed since the last good one. The tests of what
-the ingest guarantees are left out of pipeline builds anyway (`orchestration/assets/dbt.py`).
+Dagster UI tested only its part), and every build forgets it before dbt starts: after a
+failed build (or a subset run) the next build runs every test. A check that failed must be
+evaluated again even when its inputs are back to what the last good build saw (an analyst
+mends a row by hand, then reruns the failed asset from the UI), or Dagster would keep showing
+it failed. The tests of what the ingest guarantees are left out of pipeline builds anyway
+(`orchestration/assets/dbt.py`).
 """
 
 from __future__ import annotations
@@ -104,6 +107,12 @@ def untouched_tests(
         for unique_id, node in manifest["nodes"].items()
         if node["resource_type"] == "test" and not raw_inputs(unique_id) & changed
     )
+
+
+def forget_tested(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the record before a build: only a build of the whole graph that passes writes it
+    again, so whatever fails in between is tested in full next time."""
+    con.execute(f"DROP TABLE IF EXISTS {STATE_TABLE}")
 
 
 def record_tested(con: duckdb.DuckDBPyConnection, fingerprints: Mapping[str, str]) -> None:

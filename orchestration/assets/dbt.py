@@ -20,6 +20,7 @@ from moatmetrics.warehouse.incremental_months import (
 )
 from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
 from moatmetrics.warehouse.tested_inputs import (
+    forget_tested,
     input_fingerprints,
     raw_tables,
     record_tested,
@@ -98,6 +99,7 @@ def _build(
             con, settings, raw_tables(manifest), plan.fingerprints if plan else None
         )
         untouched = [] if plan is not None and plan.full else untouched_tests(con, manifest, tested)
+        forget_tested(con)
     if untouched:
         context.log.info(
             f"dbt: {len(untouched)} data test(s) left out, their inputs unchanged since the"

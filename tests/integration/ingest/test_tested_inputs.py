@@ -15,6 +15,7 @@ import pytest
 from moatmetrics.ingest.loader import ensure_ingest_schema, refresh_row_warnings
 from moatmetrics.settings import Settings
 from moatmetrics.warehouse.tested_inputs import (
+    forget_tested,
     input_fingerprints,
     raw_tables,
     record_tested,
@@ -115,4 +116,14 @@ def test_a_setting_that_reaches_the_marts_runs_every_test(
 
     monkeypatch.setenv("MOATMETRICS_ABSENCE_WORK_TYPES", "pto: vacation")
     now = input_fingerprints(tested, get_settings(), raw_tables(manifest))
+    assert untouched_tests(tested, manifest, now) == []
+
+
+def test_a_build_that_did_not_pass_leaves_no_record(
+    tested: duckdb.DuckDBPyConnection, home: Settings, manifest: dict[str, Any]
+):
+    """Every build forgets the record before dbt starts; a failed one writes none, so the next
+    build runs every test, the failed one included, even on the inputs the record named."""
+    now = input_fingerprints(tested, home, raw_tables(manifest))
+    forget_tested(tested)
     assert untouched_tests(tested, manifest, now) == []
