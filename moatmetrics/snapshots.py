@@ -6,8 +6,10 @@ Layout under ``$MOATMETRICS_HOME/snapshots``:
   trust layer's columns, plus ``client_risk``) and schema ``meta`` (``meta.snapshot``: one
   row; ``meta.snapshot_uploads``: the uploads it includes; ``meta.snapshot_tables``: row
   count per mart; ``meta.churn_model``: how the churn risk was trained, or why it was not).
-  Written once, then made read-only.
-- ``<snapshot_id>.json`` — the same manifest as JSON, for tools that do not speak DuckDB.
+  Written once (whole, or as a copy of the current snapshot's file with its changed rows
+  replaced: `moatmetrics.snapshot_patching`), then made read-only.
+- ``<snapshot_id>.json`` — the same manifest as JSON, for tools that do not speak DuckDB,
+  plus how the file was written (``written``, ``patched_from``, ``rows_replaced_since_whole``).
 - ``CURRENT`` — the id of the snapshot being served, replaced with ``os.replace`` so a reader
   sees either the old or the new id, never a half-written one.
 
@@ -30,6 +32,7 @@ import re
 import secrets
 import stat
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,10 +43,11 @@ from moatmetrics.marts import INSIGHT_ORDERS, INSIGHTS_SCHEMA, UNSCORED_GRAINS
 from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
 from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
 from moatmetrics.settings import Settings
+from moatmetrics.snapshot_patching import PATCH_MIN_ROWS, PatchBase, copy_base, patch_table
 from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
 from moatmetrics.storage.base import SnapshotError as SnapshotError
 from moatmetrics.storage.duckdb_files import attach_duckdb, connect_duckdb
-from moatmetrics.storage.encryption import EncryptionError
+from moatmetrics.storage.encryption import EncryptionError, configured_keys
 from moatmetrics.trust import tables as trust_tables
 
 if TYPE_CHECKING:
@@ -68,6 +72,7 @@ def load_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
         created_at=manifest["created_at"],
         row_counts=manifest["row_counts"],
         upload_ids=manifest["upload_ids"],
+        written=manifest.get("written", ""),
     )
 
 
@@ -277,55 +282,95 @@ def published_mart_select(mart: str, tables: set[str]) -> str | None:
     calendar of complete months and the trends (``UNSCORED_GRAINS``) are copied as they are;
     None (not published) when the table is missing.
     """
+    source = published_mart_source(mart, tables)
+    if source is None:
+        return None
+    select, _, order = source
+    return f"{select} ORDER BY {order}" if order else select
+
+
+def published_mart_source(mart: str, tables: set[str]) -> tuple[str, tuple[str, ...], str] | None:
+    """`published_mart_select` in parts: the SELECT without ORDER BY, the table's grain (the
+    columns that tell its rows apart) and the ORDER BY it is written in ("" for none)."""
     schema = trust_tables.SCHEMA
     if mart in UNSCORED_GRAINS:  # no trust columns (the trends carry their own confidence)
-        source = f"marts.{mart}"
-        order = ", ".join(UNSCORED_GRAINS[mart])
-        return f"SELECT * FROM warehouse.{source} ORDER BY {order}" if source in tables else None
-    if mart in INSIGHT_ORDERS:
-        source = f"{INSIGHTS_SCHEMA}.{mart}"
-        order = ", ".join(INSIGHT_ORDERS[mart])
-        return f"SELECT * FROM warehouse.{source} ORDER BY {order}" if source in tables else None
-    if mart == trust_tables.RISK_TABLE:
-        source = f"{schema}.{mart}"
-        return f"SELECT * FROM warehouse.{source} ORDER BY risk_rank" if source in tables else None
+        source, grain = f"marts.{mart}", UNSCORED_GRAINS[mart]
+    elif mart in INSIGHT_ORDERS:
+        source, grain = f"{INSIGHTS_SCHEMA}.{mart}", INSIGHT_ORDERS[mart]
+    elif mart == trust_tables.RISK_TABLE:
+        source, grain = f"{schema}.{mart}", ("risk_rank",)
+    else:
+        source, grain = "", trust_tables.GRAINS[mart]
+    if source:
+        if source not in tables:
+            return None
+        return f"SELECT * FROM warehouse.{source}", grain, ", ".join(grain)
     scores = f"{schema}.{trust_tables.scores_table(mart)}"
-    grain = trust_tables.GRAINS[mart]
     if scores not in tables:
-        return f"SELECT * FROM warehouse.marts.{mart}"
+        return f"SELECT * FROM warehouse.marts.{mart}", grain, ""
     joined = " AND ".join(f"m.{c} IS NOT DISTINCT FROM t.{c}" for c in grain)
     added = ", ".join(f"t.{c}" for c in trust_tables.TRUST_COLUMNS)
     order = ", ".join(f"m.{c}" for c in grain)
-    return (
+    select = (
         f"SELECT m.*, {added} FROM warehouse.marts.{mart} AS m"
-        f" LEFT JOIN warehouse.{scores} AS t ON {joined} ORDER BY {order}"
+        f" LEFT JOIN warehouse.{scores} AS t ON {joined}"
     )
+    return select, grain, order
 
 
-def publish(settings: Settings, marts: tuple[str, ...] = PUBLISHED_MARTS) -> Snapshot:
+def publish(
+    settings: Settings,
+    marts: tuple[str, ...] = PUBLISHED_MARTS,
+    *,
+    patch_min_rows: int = PATCH_MIN_ROWS,
+) -> Snapshot:
     """Copy the warehouse's marts into a new immutable snapshot and make it current.
 
     Must run after a good build, in the pipeline process (the warehouse's only writer), with no
     other connection to the warehouse open. In PostgreSQL mode the snapshot goes into the
     database (schema `snapshot_<id>`, `marts` views, catalog) instead of `snapshots/`.
+    The new file starts as a copy of the current snapshot's when there is one, and only the
+    changed rows of its tables of at least `patch_min_rows` rows are replaced
+    (`moatmetrics.snapshot_patching`); the result is the same as a file written whole.
     """
     if settings.warehouse_url:
         return _publish_to_postgres(settings, marts)
     settings.snapshots_dir.mkdir(parents=True, exist_ok=True)
     snapshot_id = _new_snapshot_id()
-    created_at, row_counts, upload_ids = _write_snapshot_file(
-        settings, snapshot_id, settings.snapshots_dir, marts
+    base = _patch_base(settings)
+    written = _write_snapshot_file(
+        settings, snapshot_id, settings.snapshots_dir, marts, base, patch_min_rows
     )
     manifest = {
         "snapshot_id": snapshot_id,
         "file": f"{snapshot_id}.duckdb",
-        "created_at": created_at,
-        "row_counts": row_counts,
-        "upload_ids": upload_ids,
+        "created_at": written.created_at,
+        "row_counts": written.row_counts,
+        "upload_ids": written.upload_ids,
+        "written": written.how,
+        "patched_from": written.patched_from,
+        "rows_replaced_since_whole": written.replaced_since_whole,
     }
     _write_atomically(_manifest_path(settings, snapshot_id), json.dumps(manifest, indent=2))
     _write_atomically(settings.snapshots_dir / POINTER_NAME, snapshot_id + "\n")
     return load_snapshot(settings, snapshot_id)
+
+
+def _patch_base(settings: Settings) -> PatchBase | None:
+    """The current snapshot, which the next may be copied from; None when there is none."""
+    snapshot_id = current_snapshot_id(settings)
+    if snapshot_id is None:
+        return None
+    try:
+        manifest = json.loads(_manifest_path(settings, snapshot_id).read_text())
+    except (OSError, ValueError):  # pruned, or a manifest from before the pointer: whole
+        return None
+    return PatchBase(
+        snapshot_id=snapshot_id,
+        path=settings.snapshots_dir / manifest["file"],
+        row_counts=manifest["row_counts"],
+        replaced_since_whole=int(manifest.get("rows_replaced_since_whole") or 0),
+    )
 
 
 def _publish_to_postgres(settings: Settings, marts: tuple[str, ...]) -> Snapshot:
@@ -335,7 +380,7 @@ def _publish_to_postgres(settings: Settings, marts: tuple[str, ...]) -> Snapshot
     assert settings.warehouse_url
     snapshot_id = _new_snapshot_id()
     with tempfile.TemporaryDirectory(prefix="moatmetrics-publish-") as work:
-        _write_snapshot_file(settings, snapshot_id, Path(work), marts)
+        _write_snapshot_file(settings, snapshot_id, Path(work), marts)  # whole, no base
         try:
             publish_snapshot_to_postgres(
                 Path(work) / f"{snapshot_id}.duckdb", snapshot_id, settings.warehouse_url
@@ -347,28 +392,94 @@ def _publish_to_postgres(settings: Settings, marts: tuple[str, ...]) -> Snapshot
     return load_snapshot(settings, snapshot_id)
 
 
+@dataclass(frozen=True)
+class WrittenSnapshot:
+    """What writing a snapshot file produced, for its manifest."""
+
+    created_at: str
+    row_counts: dict[str, int]
+    upload_ids: list[str]
+    how: str  # "whole (<why>)" or "patched from <id>: ..."
+    patched_from: str | None = None
+    replaced_since_whole: int = 0
+
+
+def _open_copy(
+    settings: Settings, base: PatchBase | None, building_path: Path, patch_min_rows: int
+) -> tuple[duckdb.DuckDBPyConnection | None, str]:
+    """A connection to a copy of `base` at `building_path`, or None and why the file is
+    written whole instead."""
+    if base is None:
+        return None, "no current snapshot to copy"
+    if not any(rows >= patch_min_rows for rows in base.row_counts.values()):
+        return None, f"no table of {patch_min_rows} rows or more to patch"
+    refusal = base.refusal()
+    if refusal:
+        return None, f"{base.snapshot_id} not copied: {refusal}"
+    try:
+        copy_base(base, building_path)
+        # only a copy under the key new files get (or none): it stays what a new file would be
+        return connect_duckdb(building_path, settings, keys=configured_keys(settings)[:1]), ""
+    except (duckdb.Error, OSError, EncryptionError) as exc:
+        building_path.unlink(missing_ok=True)
+        return None, f"{base.snapshot_id} not copied: {exc}"
+
+
 def _write_snapshot_file(
-    settings: Settings, snapshot_id: str, folder: Path, marts: tuple[str, ...]
-) -> tuple[str, dict[str, int], list[str]]:
-    """Write `<folder>/<snapshot_id>.duckdb` read-only; returns created_at, counts, upload ids."""
+    settings: Settings,
+    snapshot_id: str,
+    folder: Path,
+    marts: tuple[str, ...],
+    base: PatchBase | None = None,
+    patch_min_rows: int = PATCH_MIN_ROWS,
+) -> WrittenSnapshot:
+    """Write `<folder>/<snapshot_id>.duckdb` read-only, from a copy of `base` when it may be
+    patched (`moatmetrics.snapshot_patching`), else whole."""
     final_path = folder / f"{snapshot_id}.duckdb"
     building_path = folder / f".{snapshot_id}{BUILDING_SUFFIX}"
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        con = connect_duckdb(building_path, settings)
+        con, whole_because = _open_copy(settings, base, building_path, patch_min_rows)
+        copied = con is not None
+        if con is None:
+            con = connect_duckdb(building_path, settings)
         try:
             attach_duckdb(con, settings.warehouse_path, "warehouse", settings, read_only=True)
-            con.execute("CREATE SCHEMA marts")
+            con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+            con.execute("DROP SCHEMA IF EXISTS meta CASCADE")
             tables = _warehouse_tables(con)
+            held = {
+                row[0]
+                for row in con.execute(
+                    "SELECT table_name FROM information_schema.tables"
+                    " WHERE table_catalog = current_database() AND table_schema = 'marts'"
+                ).fetchall()
+            }
             row_counts: dict[str, int] = {}
+            replaced, patched, rewritten = 0, [], 0
             for mart in marts:
-                select = published_mart_select(mart, tables)
-                if select is None:
+                source = published_mart_source(mart, tables)
+                if source is None:
+                    con.execute(f"DROP TABLE IF EXISTS marts.{mart}")
                     continue
-                con.execute(f"CREATE TABLE marts.{mart} AS {select}")
+                select, grain, order = source
+                changed = None
+                big = base is not None and base.row_counts.get(mart, 0) >= patch_min_rows
+                if copied and mart in held and big:
+                    changed = patch_table(con, f"marts.{mart}", select, grain)
+                if changed is None:
+                    ordered = f"{select} ORDER BY {order}" if order else select
+                    con.execute(f"CREATE OR REPLACE TABLE marts.{mart} AS {ordered}")
+                    if copied and base:  # its old rows are free space in the copy now
+                        rewritten += base.row_counts.get(mart, 0)
+                else:
+                    replaced += changed
+                    patched.append(mart)
                 counted = con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()
                 assert counted is not None  # count(*) always answers one row
                 row_counts[mart] = counted[0]
+            for stale in sorted(held - set(row_counts)):  # copied, no longer published
+                con.execute(f"DROP TABLE marts.{stale}")
             upload_ids = [
                 row[0]
                 for row in con.execute(
@@ -407,4 +518,13 @@ def _write_snapshot_file(
     except (duckdb.Error, OSError, EncryptionError) as exc:
         building_path.unlink(missing_ok=True)
         raise SnapshotError(f"could not write snapshot {snapshot_id}: {exc}") from exc
-    return created_at, row_counts, upload_ids
+    if copied and base:
+        how = (
+            f"patched from {base.snapshot_id}: {replaced} rows replaced in"
+            f" {', '.join(patched) or 'no table'}; the other tables written whole"
+        )
+        return WrittenSnapshot(
+            created_at, row_counts, upload_ids, how, base.snapshot_id,
+            base.replaced_since_whole + replaced + rewritten,
+        )  # fmt: skip
+    return WrittenSnapshot(created_at, row_counts, upload_ids, f"whole ({whole_because})")

@@ -24,6 +24,7 @@ class Snapshot:
     row_counts: dict[str, int]
     upload_ids: list[str]
     schema: str | None = None  # PostgreSQL mode: the schema `snapshot_<id>`
+    written: str = ""  # how its file was written: whole, or patched from the one before
 
     @property
     def location(self) -> str:

@@ -154,11 +154,13 @@ def connect_duckdb(
     *,
     read_only: bool = False,
     config: dict[str, Any] | None = None,
+    keys: list[AtRestKey] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A connection whose default database is the file at `path`, decrypted when the home is
-    encrypted; a new file is created encrypted."""
+    encrypted; a new file is created encrypted. `keys` (default: the home's) are the keys
+    tried; [] opens it as a plain file."""
     config = dict(config or {})
-    keys = configured_keys(settings)
+    keys = configured_keys(settings) if keys is None else keys
     if not keys:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config)

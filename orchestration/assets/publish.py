@@ -56,9 +56,12 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
             "row_counts": snapshot.row_counts,
             "uploads_included": len(snapshot.upload_ids),
             "review_items_stamped": stamped,
+            "written": snapshot.written,
         },
     )
-    context.log.info(f"published snapshot {snapshot.snapshot_id}: {snapshot.location}")
+    context.log.info(
+        f"published snapshot {snapshot.snapshot_id}: {snapshot.location} ({snapshot.written})"
+    )
     with warehouse_connection(settings) as con:  # a rerun with nothing new can end early
         record_published_inputs(con, snapshot.snapshot_id)
     report_held_rows(settings, snapshot.snapshot_id)
@@ -69,6 +72,7 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
             "snapshot_id": snapshot.snapshot_id,
             "location": snapshot.location,
             "uploads_included": dg.MetadataValue.int(len(snapshot.upload_ids)),
+            "written": snapshot.written,
             **{f"rows_{mart}": dg.MetadataValue.int(n) for mart, n in snapshot.row_counts.items()},
         }
     )
