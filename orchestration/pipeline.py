@@ -150,6 +150,7 @@ def _run_graph(settings: Settings, log_level: str, full_refresh: bool = False) -
         if materialization.asset_key.path[0] == "raw" and "rows" in materialization.metadata:
             raw_rows[materialization.asset_key.path[1]] = materialization.metadata["rows"].value
             uploads.extend(materialization.metadata["uploads"].value)
+    uploads += _refused_without_entity(result.get_asset_check_evaluations(), uploads)
     held = held_client_keys(settings) if result.success else []
     findings = read_run_findings(settings) if result.success else RunFindings()
     after = current_snapshot(settings)
@@ -165,6 +166,23 @@ def _run_graph(settings: Settings, log_level: str, full_refresh: bool = False) -
         held=held,
         findings=findings,
     )
+
+
+def _refused_without_entity(evaluations: list, listed: list[dict]) -> list[dict]:
+    """The refused files no raw table lists: refused before their entity was known (over the
+    size limit, unreadable, a name that says no entity). Every table's contract check names
+    them (`orchestration.checks.contract_suite`); a quarantined one only warns, so without this
+    the run's summary would not mention it at all."""
+    seen = {upload["file"] for upload in listed}
+    found = []
+    for evaluation in evaluations:
+        refused = evaluation.metadata.get("rejected_files")
+        for file in refused.value if refused else []:
+            if file["file"] not in seen:
+                seen.add(file["file"])
+                found.append({"file": file["file"], "status": "rejected",
+                              "message": file["message"], "quality_score": None})  # fmt: skip
+    return found
 
 
 def _root_cause(error) -> str:

@@ -51,13 +51,17 @@ def test_poisoned_files_are_quarantined_and_the_good_files_publish(
         shutil.copy(path, home.landing_dir / path.name)
     million_keys(home.landing_dir / "expenses_extra.json")
     one_huge_row(home.landing_dir / "expenses_late.csv")
+    # Over the size limit: refused before anything says what it holds (no raw table lists it;
+    # the run's summary must still name it). The largest file above is 35 MB.
+    monkeypatch.setenv("MOATMETRICS_MAX_UPLOAD_BYTES", str(48 * 2**20))
+    (home.landing_dir / "time_entries_export.csv").write_bytes(b"x" * (50 * 2**20))
     # The same kind of file through the HTTP intake: recorded "received", landed for the run.
     taken = take_upload(
         home, Actor("tests"), io.BytesIO(bare_ampersand_workbook()), "clients_fix.xlsx", None
     )
     assert taken.upload.status == "received"
     http_name = taken.upload.stored_name
-    poisoned = {"expenses_extra.json", "expenses_late.csv", http_name}
+    poisoned = {"expenses_extra.json", "expenses_late.csv", "time_entries_export.csv", http_name}
 
     outcome = run_pipeline(home)
 
@@ -71,12 +75,14 @@ def test_poisoned_files_are_quarantined_and_the_good_files_publish(
         "expenses_extra.json": "the records have 1,000,002 different keys (limit 1,000)",
         "expenses_late.csv": "row 2 is 34,603,",
         http_name: "sheet 'clients' could not be read",
+        "time_entries_export.csv": "the file is 52,428,800 bytes, over the 50,331,648-byte limit",
     }
     by_file = {u["file"]: u for u in outcome.uploads}
     records = _records(home)
     for name, reason in reasons.items():
         assert by_file[name]["status"] == "rejected"
         assert reason in by_file[name]["message"]
+        assert f"{name}: rejected — {by_file[name]['message']}" in outcome.summary()
         (moved,) = home.quarantine_dir.glob(f"*-{name}")
         sidecar = json.loads(moved.with_name(moved.name + ".reason.txt").read_text())
         assert reason in sidecar["reason"] and sidecar["file"] == name
