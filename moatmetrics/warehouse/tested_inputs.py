@@ -17,6 +17,13 @@ What counts as an input, and how a change is seen:
 - the code (dbt project, seeds, package) and the settings that reach the marts: any change
   runs every test.
 
+The same reasoning leaves out models: a model none of whose raw tables changed holds what
+building it again would write. `orchestration/assets/dbt.py` offers only the models no
+Python asset reads (Dagster skips the steps downstream of an asset a run does not
+materialise) and, in PostgreSQL mode, no views (the copy of raw drops them with it): on a
+day's files, the licence, expense, staff and client models and the staging views of the
+unchanged tables.
+
 The record is written only after a build of the whole graph passed (a subset run from the
 Dagster UI tested only its part), and every build forgets it before dbt starts: after a
 failed build (or a subset run) the next build runs every test. A check that failed must be
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -82,15 +89,19 @@ def _recorded(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
     return None if record is None else dict(json.loads(record["fingerprints"]))
 
 
-def untouched_tests(
-    con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], now: Mapping[str, str]
-) -> list[str]:
-    """The names of the data tests whose every raw table is as the last fully tested build
-    found it, code and settings unchanged; none when there is no such build."""
+def _changed_tables(con: duckdb.DuckDBPyConnection, now: Mapping[str, str]) -> set[str] | None:
+    """The raw tables changed since the last fully tested build; None when there is no such
+    build or the code or settings changed (then everything counts as changed)."""
     before = _recorded(con)
     if before is None or before.get(_CODE_PART) != now[_CODE_PART]:
-        return []
-    changed = {table for table, fingerprint in now.items() if before.get(table) != fingerprint}
+        return None
+    return {table for table, fingerprint in now.items() if before.get(table) != fingerprint}
+
+
+def _untouched(
+    manifest: Mapping[str, Any], changed: set[str], wanted: Callable[[dict[str, Any]], bool]
+) -> list[str]:
+    """The names of the `wanted` nodes none of whose raw tables is in `changed`."""
     parents: Mapping[str, list[str]] = manifest["parent_map"]
 
     @functools.cache
@@ -105,7 +116,37 @@ def untouched_tests(
     return sorted(
         node["name"]
         for unique_id, node in manifest["nodes"].items()
-        if node["resource_type"] == "test" and not raw_inputs(unique_id) & changed
+        if wanted(node) and not raw_inputs(unique_id) & changed
+    )
+
+
+def untouched_tests(
+    con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], now: Mapping[str, str]
+) -> list[str]:
+    """The names of the data tests whose every raw table is as the last fully tested build
+    found it, code and settings unchanged; none when there is no such build."""
+    changed = _changed_tables(con, now)
+    if changed is None:
+        return []
+    return _untouched(manifest, changed, lambda node: node["resource_type"] == "test")
+
+
+def untouched_models(
+    con: duckdb.DuckDBPyConnection,
+    manifest: Mapping[str, Any],
+    now: Mapping[str, str],
+    candidates: Collection[str],
+) -> list[str]:
+    """The names of the `candidates` models whose every raw table is as the last fully tested
+    build found it, code and settings unchanged: their tables hold what building them again
+    would write (the same SQL on the same rows), so a build may leave them out."""
+    changed = _changed_tables(con, now)
+    if changed is None:
+        return []
+    return _untouched(
+        manifest,
+        changed,
+        lambda node: node["resource_type"] == "model" and node["name"] in candidates,
     )
 
 

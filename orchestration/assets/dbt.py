@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DagsterDbtTranslator, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets, get_asset_key_for_model
 from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from moatmetrics.run_lock import warehouse_lock
@@ -24,6 +24,7 @@ from moatmetrics.warehouse.tested_inputs import (
     input_fingerprints,
     raw_tables,
     record_tested,
+    untouched_models,
     untouched_tests,
 )
 from orchestration.resources import InProcessDbt, dbt_project
@@ -98,12 +99,17 @@ def _build(
         tested = input_fingerprints(
             con, settings, raw_tables(manifest), plan.fingerprints if plan else None
         )
-        untouched = [] if plan is not None and plan.full else untouched_tests(con, manifest, tested)
+        untouched: list[str] = []
+        if plan is None or not plan.full:
+            untouched = untouched_tests(con, manifest, tested)
+            if not context.is_subset:  # a rerun from the UI builds what it names
+                candidates = _read_only_by_dbt(context, manifest, settings)
+                untouched += untouched_models(con, manifest, tested, candidates)
         forget_tested(con)
     if untouched:
         context.log.info(
-            f"dbt: {len(untouched)} data test(s) left out, their inputs unchanged since the"
-            " last fully tested build"
+            f"dbt: {len(untouched)} data test(s) and model(s) left out, their inputs unchanged"
+            " since the last fully tested build"
         )
     build = ["build", "--exclude-resource-type", "unit_test", "--exclude", *excluded, *untouched]
     build += plan.dbt_args() if plan is not None else []
@@ -117,3 +123,25 @@ def _build(
             record_build(con, plan)
         if not context.is_subset:
             record_tested(con, tested)
+
+
+def _read_only_by_dbt(
+    context: dg.AssetExecutionContext, manifest: Mapping[str, Any], settings: Settings
+) -> set[str]:
+    """The models a build may leave out when their inputs are unchanged: those only other dbt
+    models read. Dagster skips the steps downstream of an asset a run does not materialise,
+    so a model a Python asset reads (the evidence, the marts, the churn features) is always
+    built. In PostgreSQL mode views are always built too: the copy of raw into PostgreSQL
+    drops the staging views with the tables they read."""
+    graph = context.job_def.asset_layer.asset_graph
+    dbt_keys = set(context.assets_def.keys)
+    names = set()
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        if settings.postgres_mode and node["config"]["materialized"] == "view":
+            continue
+        key = get_asset_key_for_model([context.assets_def], node["name"])
+        if graph.get(key).child_keys <= dbt_keys:
+            names.add(node["name"])
+    return names

@@ -19,6 +19,7 @@ from moatmetrics.warehouse.tested_inputs import (
     input_fingerprints,
     raw_tables,
     record_tested,
+    untouched_models,
     untouched_tests,
 )
 
@@ -127,3 +128,17 @@ def test_a_build_that_did_not_pass_leaves_no_record(
     now = input_fingerprints(tested, home, raw_tables(manifest))
     forget_tested(tested)
     assert untouched_tests(tested, manifest, now) == []
+
+
+def test_models_are_left_out_like_tests_and_only_among_the_candidates(
+    tested: duckdb.DuckDBPyConnection, home: Settings, manifest: dict[str, Any]
+):
+    tested.execute("INSERT INTO raw.staff (staff_id, staff_name) VALUES ('S1', 'Dana Ortiz')")
+    now = input_fingerprints(tested, home, raw_tables(manifest))
+    candidates = {"stg_raw__clients", "stg_raw__staff", "int_clients_corrected"}
+    assert untouched_models(tested, manifest, now, candidates) == [
+        "int_clients_corrected",
+        "stg_raw__clients",
+    ]  # the staff changed; a model not offered is never left out
+    forget_tested(tested)
+    assert untouched_models(tested, manifest, now, candidates) == []
