@@ -24,7 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-from run_bench import BIN, WORK, ensure_data, one_more_day, upload_limit_overrides
+from run_bench import (
+    BIN,
+    WORK,
+    ensure_data,
+    one_more_day,
+    refuse_refused_files,
+    upload_limit_overrides,
+)
 
 
 def _step(moatmetrics: str, home: Path, label: str, top: int, data: Path) -> dict:
@@ -42,6 +49,7 @@ def _step(moatmetrics: str, home: Path, label: str, top: int, data: Path) -> dic
             [moatmetrics, "run"], env=env, check=True, stdout=out, stderr=subprocess.STDOUT
         )
     wall = time.perf_counter() - started
+    refuse_refused_files(log)
     results = json.loads((home / "dbt-target" / "run_results.json").read_text())["results"]
     nodes = sorted(((r["execution_time"], r["unique_id"]) for r in results), reverse=True)
     figures = {
