@@ -272,26 +272,17 @@ def _warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in rows}
 
 
-def published_mart_select(mart: str, tables: set[str]) -> str | None:
-    """The SELECT (over the attached ``warehouse``) that builds ``marts.<mart>`` of a snapshot.
+def published_mart_source(mart: str, tables: set[str]) -> tuple[str, tuple[str, ...], str] | None:
+    """What builds ``marts.<mart>`` of a snapshot over the attached ``warehouse``: the SELECT
+    (without ORDER BY), the table's grain (the columns that tell its rows apart) and the
+    ORDER BY it is written in ("" for none); None (not published) when the table is missing.
 
     A dbt mart gets the trust layer's columns (confidence, one column per factor,
     explanation, drivers, needs_review, review_status) joined on its grain; without a trust
     table (a warehouse built before the trust assets ran) it is copied as it is. The churn-risk
     mart comes from ``trust.client_risk``, the action list and the forecasts from ``insights``; the
-    calendar of complete months and the trends (``UNSCORED_GRAINS``) are copied as they are;
-    None (not published) when the table is missing.
+    calendar of complete months and the trends (``UNSCORED_GRAINS``) are copied as they are.
     """
-    source = published_mart_source(mart, tables)
-    if source is None:
-        return None
-    select, _, order = source
-    return f"{select} ORDER BY {order}" if order else select
-
-
-def published_mart_source(mart: str, tables: set[str]) -> tuple[str, tuple[str, ...], str] | None:
-    """`published_mart_select` in parts: the SELECT without ORDER BY, the table's grain (the
-    columns that tell its rows apart) and the ORDER BY it is written in ("" for none)."""
     schema = trust_tables.SCHEMA
     if mart in UNSCORED_GRAINS:  # no trust columns (the trends carry their own confidence)
         source, grain = f"marts.{mart}", UNSCORED_GRAINS[mart]
