@@ -36,6 +36,7 @@ from typing import Any
 
 import duckdb
 
+from moatmetrics.canonical import digest as digest  # re-exported: the fingerprints below
 from moatmetrics.settings import DBT_PROJECT_DIR, Settings
 
 RUN_INPUTS = "ingest.run_inputs"
@@ -61,13 +62,6 @@ class Unchanged:
             " and the same uploads, corrections, review decisions, settings and code; nothing"
             " to do (`moatmetrics run --force` rebuilds anyway)"
         )
-
-
-def digest(value: Any) -> str:
-    """SHA-256 of a value in the audit log's canonical JSON (dates and decimals as text)."""
-    from moatmetrics.appdb.audit import canonical_json
-
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 @cache

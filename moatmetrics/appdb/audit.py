@@ -27,17 +27,17 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import checkpoints
-from moatmetrics.appdb.db import session_scope
+from moatmetrics.appdb.db import AFTER_COMMIT, session_scope
 from moatmetrics.appdb.models import AuditEntry, AuditHead
 from moatmetrics.appdb.signing import SigningKey, signing_key
+from moatmetrics.canonical import canonical_json as canonical_json  # re-exported
 from moatmetrics.formulas import SafeCsvWriter
 from moatmetrics.settings import Settings, get_settings
 
@@ -61,23 +61,6 @@ HASHED_FIELDS = (
     "details",
 )
 EXPORT_FIELDS = (*HASHED_FIELDS, "prev_hash", "entry_hash")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value) if isinstance(value, set | frozenset) else list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def canonical_json(value: Any) -> str:
-    """One byte sequence per value: sorted keys, no spaces, exact decimals as strings."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
 
 
 def format_time(moment: datetime) -> str:
@@ -153,6 +136,7 @@ def append(
     # After the commit, `session_scope` advances the signed checkpoint to this head.
     session.info.setdefault("audit_first_seq", entry.seq)
     session.info["audit_head"] = (entry.seq, entry.entry_hash)
+    session.info[AFTER_COMMIT] = checkpoint_committed
     return entry
 
 

@@ -31,6 +31,8 @@ from moatmetrics.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 WRITE_OPTION = "moatmetrics_write"
+#: `session.info` key of a callable run once the session has committed (see `session_scope`).
+AFTER_COMMIT = "moatmetrics_after_commit"
 BUSY_TIMEOUT_S = 30
 _MIGRATION_LOCK_KEY = 0x6D6D_6D69  # pg_advisory_xact_lock key while migrating ("mmmi")
 
@@ -220,7 +222,9 @@ def session_scope(
         session.info["settings"] = settings
         with writer_turn(engine) if turn else nullcontext(), session.begin():
             yield session
-        if "audit_head" in session.info:  # committed: sign the new head outside the database
-            from moatmetrics.appdb.audit import checkpoint_committed
-
-            checkpoint_committed(session)
+        # Committed: what must follow the commit outside the database (the audit log signs
+        # its new head, `moatmetrics.appdb.audit.append`). A hook rather than an import, so
+        # the session knows nothing of the audit log that writes through it.
+        after_commit = session.info.pop(AFTER_COMMIT, None)
+        if after_commit is not None:
+            after_commit(session)

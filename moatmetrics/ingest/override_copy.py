@@ -20,6 +20,7 @@ import duckdb
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.overrides import active_overrides, key_of, record_row_status
+from moatmetrics.canonical import digest
 from moatmetrics.ingest.corrections import KEY_COLUMNS
 from moatmetrics.settings import Settings
 
@@ -71,8 +72,6 @@ def active_override_rows(settings: Settings) -> list[tuple[Any, ...]]:
 
 def corrections_digest(rows: list[tuple[Any, ...]]) -> str:
     """The fingerprint of a set of override rows (`moatmetrics.run_inputs`)."""
-    from moatmetrics.run_inputs import digest
-
     return digest(sorted(rows, key=lambda row: row[0]))
 
 

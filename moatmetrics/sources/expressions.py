@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from moatmetrics.sources.profiles import Profile
 
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _STRING = re.compile(r"'(?:[^']|'')*'")
@@ -145,17 +141,3 @@ def check_expression(expr: str) -> None:
 def render(expr: str, resolve: Callable[[str], str]) -> str:
     """Replace each placeholder by the SQL ``resolve`` gives for it."""
     return PLACEHOLDER.sub(lambda m: "(" + resolve(m.group(1)) + ")", expr)
-
-
-def check_profile_expressions(profile: Profile) -> None:
-    from moatmetrics.sources.profiles import ProfileError
-
-    exprs = [m.expr for m in profile.mappings if m.expr]
-    exprs += [m.negate_when for m in profile.mappings if m.negate_when]
-    exprs += [s.when for s in profile.skips]
-    exprs += [e for e in (profile.group_when, profile.group_value) if e]
-    for expr in exprs:
-        try:
-            check_expression(expr)
-        except ExpressionError as exc:
-            raise ProfileError(f"source profile {profile.path}: {exc}") from exc

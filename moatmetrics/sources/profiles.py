@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.sources.expressions import ExpressionError, check_expression
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 FAMILIES = ("connectwise", "autotask", "halopsa", "xero", "qbo", "m365_domain", "m365_tenant")
@@ -209,8 +210,6 @@ def parse_profile(path: Path) -> Profile:
     )
     if profile.name != path.stem:
         raise _fail(path, f"name '{profile.name}' must equal the file name '{path.stem}'")
-    from moatmetrics.sources.expressions import check_profile_expressions
-
     check_profile_expressions(profile)
     return profile
 
@@ -237,3 +236,16 @@ def load_profiles(home: Path | None) -> dict[str, Profile]:
             profile = _parse_cached(path, path.stat().st_mtime)
             profiles[profile.name] = profile
     return profiles
+
+
+def check_profile_expressions(profile: Profile) -> None:
+    """Every expression of a profile is in the allowed language (`sources.expressions`)."""
+    exprs = [m.expr for m in profile.mappings if m.expr]
+    exprs += [m.negate_when for m in profile.mappings if m.negate_when]
+    exprs += [s.when for s in profile.skips]
+    exprs += [e for e in (profile.group_when, profile.group_value) if e]
+    for expr in exprs:
+        try:
+            check_expression(expr)
+        except ExpressionError as exc:
+            raise ProfileError(f"source profile {profile.path}: {exc}") from exc
