@@ -16,22 +16,28 @@ from api.problems import (
     snapshot_pointer_broken,
     snapshot_unavailable,
 )
-from api.snapshot_store import (
+from moatmetrics.settings import Settings
+from moatmetrics.storage.base import (
     BrokenPointerError,
     NoSnapshotError,
     SnapshotLease,
     SnapshotOpenError,
-    Store,
+    SnapshotReader,
+    Storage,
 )
-from moatmetrics.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+def get_store(request: Request) -> SnapshotReader:
     return request.app.state.snapshot_store
+
+
+def get_storage(request: Request) -> Storage:
+    """The storage back end (`moatmetrics.storage`): the snapshot catalog behind the reader."""
+    return request.app.state.storage
 
 
 def get_page_cache(request: Request) -> PageCache:
@@ -39,7 +45,7 @@ def get_page_cache(request: Request) -> PageCache:
 
 
 async def snapshot_lease(
-    store: Annotated[Store, Depends(get_store)],
+    store: Annotated[SnapshotReader, Depends(get_store)],
 ) -> AsyncIterator[SnapshotLease]:
     """Pin the current snapshot for the handler; 503 (problem) when there is none.
 
@@ -101,7 +107,7 @@ def only_query_params(*allowed: str) -> Callable[[Request], None]:
     return check
 
 
-def current_snapshot_id(store: Store) -> str | None:
+def current_snapshot_id(store: SnapshotReader) -> str | None:
     """The id the store serves now, None before the first publish; 503 problems otherwise."""
     try:
         return store.current_id()

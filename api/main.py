@@ -31,11 +31,11 @@ from api.routers import (
     snapshots,
     uploads,
 )
-from api.snapshot_store import store_for
 from api.transport_security import StrictTransportSecurity
 from moatmetrics import __version__
 from moatmetrics.appdb.db import engine_for
 from moatmetrics.settings import Settings, get_settings
+from moatmetrics.storage.configured import storage_for
 
 DESCRIPTION = """
 The marts of the current **published snapshot** (client profitability, license utilization,
@@ -93,7 +93,8 @@ NO_TELEMETRY: TelemetryConfig = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for one MoatMetrics home (default: from the environment). No I/O here."""
     settings = settings or get_settings()
-    store = store_for(settings)
+    storage = storage_for(settings)  # the back end, chosen once for the app's life
+    store = storage.snapshot_reader()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.storage = storage
     app.state.snapshot_store = store
     app.state.request_metrics = RequestMetrics()
     app.state.page_cache = PageCache(settings.page_cache_mb * 2**20)

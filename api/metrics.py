@@ -24,8 +24,7 @@ from sqlalchemy import func, select
 from moatmetrics import __version__
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ApiKey, AuditHead, ReviewItem, Upload
-from moatmetrics.settings import Settings
-from moatmetrics.snapshots import current_snapshot
+from moatmetrics.storage.base import Storage
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -125,8 +124,9 @@ def _grouped(name: str, help_text: str, counts: dict[str, int], label: str) -> l
     return lines
 
 
-def shared_state(settings: Settings) -> list[str]:
+def shared_state(storage: Storage) -> list[str]:
     """Gauges of the app database and the snapshot catalog (same from every worker)."""
+    settings = storage.settings
     with session_scope(settings) as session:
         head = session.get(AuditHead, 1)
         uploads = dict(
@@ -150,8 +150,7 @@ def shared_state(settings: Settings) -> list[str]:
     ]
     lines += _grouped("moatmetrics_uploads", "Upload records by status.", uploads, "status")
     lines += _grouped("moatmetrics_review_items", "Review items by status.", reviews, "status")
-    has_snapshots = settings.postgres_mode or settings.snapshots_dir.exists()
-    snapshot = current_snapshot(settings) if has_snapshots else None
+    snapshot = storage.current_snapshot()
     lines += [
         "# HELP moatmetrics_snapshot_published_timestamp_seconds When the served snapshot was"
         " published (Unix time; absent before the first publish).",
@@ -164,5 +163,5 @@ def shared_state(settings: Settings) -> list[str]:
     return lines
 
 
-def exposition(process: RequestMetrics, settings: Settings) -> str:
-    return "\n".join([*process.render(), *shared_state(settings)]) + "\n"
+def exposition(process: RequestMetrics, storage: Storage) -> str:
+    return "\n".join([*process.render(), *shared_state(storage)]) + "\n"

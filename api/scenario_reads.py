@@ -16,13 +16,13 @@ import numpy as np
 from api import periods
 from api.mart_queries import snapshot_table
 from api.problems import invalid_parameter
-from api.snapshot_store import SnapshotLease
 from moatmetrics.insights.scenarios import (
     CLIENT_COLUMNS,
     LICENSE_COLUMNS,
     STAFF_COLUMNS,
     MonthMarts,
 )
+from moatmetrics.storage.base import SnapshotLease
 
 if TYPE_CHECKING:  # pandas loads on the first what-if, not with the API
     import pandas as pd

@@ -42,10 +42,10 @@ def main() -> int:
     from api.mart_catalog import CLIENT_PROFITABILITY, LICENSE_UTILIZATION
     from api.mart_page_output import page_csv, page_json
     from api.mart_queries import build_query, fetch_page, read_rows
-    from api.snapshot_store import SnapshotStore
     from moatmetrics.settings import get_settings
+    from moatmetrics.storage.duckdb import DuckDBSnapshotReader
 
-    store = SnapshotStore(get_settings())
+    store = DuckDBSnapshotReader(get_settings())
     rng = random.Random(3)
     # Relative to the checkout: results are committed and must not name this machine's paths.
     shown = home.relative_to(REPO) if home.is_relative_to(REPO) else home.name

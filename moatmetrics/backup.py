@@ -36,7 +36,8 @@ from sqlalchemy.engine import make_url
 
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import POINTER_NAME, current_snapshot_id
+from moatmetrics.snapshots import POINTER_NAME
+from moatmetrics.storage.base import Storage
 from moatmetrics.storage.encryption import configured_keys
 
 FORMAT = 1
@@ -193,8 +194,9 @@ def _pg_dump(url: str, target: Path) -> None:
     )
 
 
-def back_up(settings: Settings, folder: Path, *, include_secrets: bool = False) -> BackupManifest:
+def back_up(storage: Storage, folder: Path, *, include_secrets: bool = False) -> BackupManifest:
     """Copy the home into `folder` (new or empty) while the API serves; runs wait meanwhile."""
+    settings = storage.settings
     folder = folder.expanduser().resolve()
     if folder == settings.home or settings.home in folder.parents:
         raise BackupError(f"{folder} is inside the home {settings.home}: back up elsewhere")
@@ -208,7 +210,7 @@ def back_up(settings: Settings, folder: Path, *, include_secrets: bool = False) 
     # The writer lock: no run ingests, builds or publishes while the warehouse, the snapshots
     # and the upload archive are copied (a run that starts waits); the API only reads those.
     with warehouse_lock(settings):
-        current = current_snapshot_id(settings)
+        current = storage.current_snapshot_id()
         # The checkpoint before the app database: a restored checkpoint is never ahead of it.
         if settings.audit_checkpoint_path.exists():
             out.copy(settings.audit_checkpoint_path, CHECKPOINT_FILE)

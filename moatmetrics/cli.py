@@ -213,11 +213,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
-    from moatmetrics.snapshots import current_snapshot, list_snapshots
+    from moatmetrics.storage.configured import storage_for
 
     settings = get_settings()
+    storage = storage_for(settings)
     if args.action == "current":
-        snapshot = current_snapshot(settings)
+        snapshot = storage.current_snapshot()
         if snapshot is None:
             print("no snapshot published yet: run `moatmetrics run`", file=sys.stderr)
             return 1
@@ -229,8 +230,8 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         return _prune_snapshots(settings, args)
     if args.action == "use":
         return _use_snapshot(settings, args)
-    current = current_snapshot(settings)
-    for snapshot in reversed(list_snapshots(settings)):
+    current = storage.current_snapshot()
+    for snapshot in reversed(storage.list_snapshots()):
         mark = "*" if current and snapshot.snapshot_id == current.snapshot_id else " "
         counts = ", ".join(f"{k}={v}" for k, v in snapshot.row_counts.items())
         print(f"{mark} {snapshot.snapshot_id}  {snapshot.created_at}  {counts}")
@@ -240,12 +241,13 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 def _use_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     """Make an earlier snapshot current again (audited); the API serves it from now on."""
     from moatmetrics.snapshots import SnapshotError, use_audited
+    from moatmetrics.storage.configured import storage_for
 
     if not args.snapshot_id:
         print("give the snapshot id: moatmetrics snapshots use SNAPSHOT_ID", file=sys.stderr)
         return 2
     try:
-        snapshot = use_audited(settings, args.snapshot_id, cli_actor())
+        snapshot = use_audited(storage_for(settings), args.snapshot_id, cli_actor())
     except SnapshotError as exc:
         print(f"moatmetrics: {exc}", file=sys.stderr)
         return 1
@@ -276,18 +278,20 @@ def cmd_uploads(args: argparse.Namespace) -> int:
 
 def _prune_snapshots(settings: Settings, args: argparse.Namespace) -> int:
     """Remove all but the newest --keep snapshots (never the current one); audited."""
-    from moatmetrics.snapshots import prune, prune_audited
+    from moatmetrics.snapshots import prune_audited, prune_published
+    from moatmetrics.storage.configured import storage_for
 
     keep = args.keep if args.keep is not None else settings.snapshot_keep
     if keep is None or keep < 1:
         print("give --keep N (at least 1), or set MOATMETRICS_SNAPSHOT_KEEP", file=sys.stderr)
         return 2
+    storage = storage_for(settings)
     try:
         if args.dry_run:  # nothing changes, so nothing to audit
-            for snapshot_id in prune(settings, keep, args.url, dry_run=True):
+            for snapshot_id in prune_published(storage, keep, args.url, dry_run=True):
                 print(f"would remove {snapshot_id}")
             return 0
-        removed = prune_audited(settings, keep, cli_actor(), args.url)
+        removed = prune_audited(storage, keep, cli_actor(), args.url)
     except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
         print(f"moatmetrics: could not remove old snapshots: {exc}", file=sys.stderr)
         return 1
@@ -299,10 +303,11 @@ def _prune_snapshots(settings: Settings, args: argparse.Namespace) -> int:
 
 def _snapshot_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
     """Copy a published snapshot into PostgreSQL (schema per snapshot, `marts` views)."""
-    from moatmetrics.snapshots import current_snapshot_id, load_snapshot
+    from moatmetrics.storage.configured import storage_for
     from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
 
-    if settings.postgres_mode:
+    storage = storage_for(settings)
+    if storage.name == "postgres":
         print(
             "MOATMETRICS_WAREHOUSE_URL is set: every snapshot is published into that PostgreSQL"
             " database already (schema snapshot_<id>, views in schema marts)",
@@ -313,11 +318,12 @@ def _snapshot_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
     if not url:
         print("give --url postgresql://... (or MOATMETRICS_PUBLISH_POSTGRES_URL)", file=sys.stderr)
         return 2
-    snapshot_id = args.snapshot or current_snapshot_id(settings)
+    snapshot_id = args.snapshot or storage.current_snapshot_id()
     if snapshot_id is None:
         print("no snapshot published yet: run `moatmetrics run`", file=sys.stderr)
         return 1
-    snapshot = load_snapshot(settings, snapshot_id)
+    snapshot = storage.load_snapshot(snapshot_id)
+    assert snapshot.path is not None  # DuckDB mode (PostgreSQL mode was refused above)
     done = publish_snapshot_to_postgres(snapshot.path, snapshot.snapshot_id, url)
     counts = ", ".join(f"{k}={v}" for k, v in done.row_counts.items())
     print(f"snapshot {done.snapshot_id} in PostgreSQL schema {done.schema} ({counts});")

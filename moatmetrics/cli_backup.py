@@ -23,9 +23,11 @@ def audit_cli_action(action: str, target: str, details: dict[str, object]) -> No
 def cmd_backup(args: argparse.Namespace) -> int:
     from moatmetrics.backup import BackupError, back_up
     from moatmetrics.settings import get_settings
+    from moatmetrics.storage.configured import storage_for
 
     try:
-        manifest = back_up(get_settings(), Path(args.to), include_secrets=args.include_secrets)
+        storage = storage_for(get_settings())
+        manifest = back_up(storage, Path(args.to), include_secrets=args.include_secrets)
     except BackupError as exc:
         print(f"moatmetrics backup: {exc}", file=sys.stderr)
         return 1

@@ -32,12 +32,15 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from moatmetrics.canonical import digest as digest  # re-exported: the fingerprints below
 from moatmetrics.settings import DBT_PROJECT_DIR, Settings
+
+if TYPE_CHECKING:
+    from moatmetrics.storage.base import Storage
 
 RUN_INPUTS = "ingest.run_inputs"
 PUBLISHED_INPUTS = "ingest.published_inputs"
@@ -243,7 +246,7 @@ def _retraction_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> b
     return bool(still and still[0])
 
 
-def unchanged_since_publish(settings: Settings, wait_s: float = 600.0) -> Unchanged | None:
+def unchanged_since_publish(storage: Storage, wait_s: float = 600.0) -> Unchanged | None:
     """`Unchanged` when the current snapshot was built from exactly what a run would read now.
 
     Any doubt (no snapshot, a warehouse without the record, a file or retraction waiting, a
@@ -253,10 +256,10 @@ def unchanged_since_publish(settings: Settings, wait_s: float = 600.0) -> Unchan
     from moatmetrics.ingest.landing import new_landing_files
     from moatmetrics.ingest.override_copy import active_override_rows, corrections_digest
     from moatmetrics.run_lock import WarehouseLockTimeout
-    from moatmetrics.snapshots import current_snapshot_id
     from moatmetrics.warehouse.connection import warehouse_connection
 
-    snapshot_id = current_snapshot_id(settings)
+    settings = storage.settings
+    snapshot_id = storage.current_snapshot_id()
     if snapshot_id is None or not settings.warehouse_path.exists():
         return None
     try:

@@ -17,11 +17,12 @@ Readers (API, BI tools, SQL users) open snapshot files read-only and never touch
 warehouse, so a pipeline run in progress never blocks or breaks them, and a failed run leaves
 the last good snapshot current.
 
-In PostgreSQL mode (`MOATMETRICS_WAREHOUSE_URL` set) the same snapshot file is built in a
-temporary folder and copied into the database as schema `snapshot_<id>`, which the catalog
-`moatmetrics.snapshots` then marks current (`moatmetrics.warehouse.pg_snapshots`); the file is
-discarded. The functions below answer from that catalog in that mode, so every command and the
-API follow the mode without knowing it.
+This module is the DuckDB back end's catalog (`moatmetrics.storage.duckdb.DuckDBStorage`
+wraps it) and the snapshot file writer both back ends use: in PostgreSQL mode the same file is
+written in a temporary folder and copied into the database as schema `snapshot_<id>`
+(`moatmetrics.storage.postgres.PostgresStorage`). Callers that must work in either mode ask
+`moatmetrics.storage.configured.storage_for(settings)`, never these functions, which refuse
+PostgreSQL-mode settings (`_files_only`) rather than answer from files that are not there.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import os
 import re
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,8 +52,18 @@ from moatmetrics.trust import tables as trust_tables
 
 if TYPE_CHECKING:
     from moatmetrics.appdb.audit import Actor
+    from moatmetrics.storage.base import Storage
 
 POINTER_NAME = "CURRENT"
+
+
+def _files_only(settings: Settings) -> None:
+    """Refuse PostgreSQL-mode settings: its catalog is in the database, not in these files."""
+    if settings.warehouse_url:
+        raise SnapshotError(
+            "PostgreSQL mode keeps its snapshots in the database: ask"
+            " moatmetrics.storage.configured.storage_for(settings), not moatmetrics.snapshots"
+        )
 
 
 def _manifest_path(settings: Settings, snapshot_id: str) -> Path:
@@ -61,10 +71,7 @@ def _manifest_path(settings: Settings, snapshot_id: str) -> Path:
 
 
 def load_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
-    if settings.warehouse_url:
-        from moatmetrics.warehouse import pg_snapshots
-
-        return pg_snapshots.load_snapshot(settings.warehouse_url, snapshot_id)
+    _files_only(settings)
     manifest = json.loads(_manifest_path(settings, snapshot_id).read_text())
     return Snapshot(
         snapshot_id=manifest["snapshot_id"],
@@ -77,9 +84,7 @@ def load_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
 
 
 def current_snapshot_id(settings: Settings) -> str | None:
-    if settings.warehouse_url:
-        snapshot = current_snapshot(settings)
-        return snapshot.snapshot_id if snapshot else None
+    _files_only(settings)
     pointer = settings.snapshots_dir / POINTER_NAME
     try:
         return pointer.read_text().strip() or None
@@ -88,20 +93,13 @@ def current_snapshot_id(settings: Settings) -> str | None:
 
 
 def current_snapshot(settings: Settings) -> Snapshot | None:
-    if settings.warehouse_url:
-        from moatmetrics.warehouse import pg_snapshots
-
-        return pg_snapshots.current_snapshot(settings.warehouse_url)
     snapshot_id = current_snapshot_id(settings)
     return load_snapshot(settings, snapshot_id) if snapshot_id else None
 
 
 def list_snapshots(settings: Settings) -> list[Snapshot]:
     """All published snapshots, oldest first."""
-    if settings.warehouse_url:
-        from moatmetrics.warehouse import pg_snapshots
-
-        return pg_snapshots.list_snapshots(settings.warehouse_url)
+    _files_only(settings)
     if not settings.snapshots_dir.exists():
         return []
     found = []
@@ -113,27 +111,18 @@ def list_snapshots(settings: Settings) -> list[Snapshot]:
     return found
 
 
-def prune(
-    settings: Settings, keep: int, bi_url: str | None = None, *, dry_run: bool = False
-) -> list[str]:
+def prune(settings: Settings, keep: int, *, dry_run: bool = False) -> list[str]:
     """Delete every snapshot but the newest `keep` and the current one; returns the ids removed
     (with `dry_run`, the ids it would remove, and nothing is deleted).
-
-    `bi_url` prunes the copies in a BI database of their own (`snapshots to-postgres`,
-    MOATMETRICS_PUBLISH_POSTGRES_URL) instead of the published snapshots.
 
     Snapshots are immutable copies of the marts, so a daily schedule adds one a day for ever;
     this is what bounds that. Removing one never disturbs a reader: the current snapshot is
     never removed, a file still open in an API worker stays readable until it is closed, and
     in PostgreSQL mode the schemas go in one transaction that waits for running queries.
     """
+    _files_only(settings)
     if keep < 1:
         raise ValueError(f"keep must be at least 1, not {keep}: the current snapshot stays")
-    url = bi_url or settings.warehouse_url
-    if url:
-        from moatmetrics.warehouse import pg_snapshots
-
-        return pg_snapshots.prune(url, keep, dry_run=dry_run)
     folder = settings.snapshots_dir
     if not folder.exists():
         return []
@@ -154,15 +143,31 @@ def prune(
     return removed
 
 
-def prune_audited(
-    settings: Settings, keep: int, actor: Actor, bi_url: str | None = None
+def prune_published(
+    storage: Storage, keep: int, bi_url: str | None = None, *, dry_run: bool = False
 ) -> list[str]:
-    """`prune`, recorded in the audit log as ``snapshots.prune`` whether it works or not."""
+    """`storage.prune`, or with `bi_url` the same for the copies in a BI database of their own
+    (`snapshots to-postgres`, MOATMETRICS_PUBLISH_POSTGRES_URL)."""
+    if not bi_url:
+        return storage.prune(keep, dry_run=dry_run)
+    from moatmetrics.warehouse import pg_snapshots
+
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, not {keep}: the current snapshot stays")
+    return pg_snapshots.prune(bi_url, keep, dry_run=dry_run)
+
+
+def prune_audited(
+    storage: Storage, keep: int, actor: Actor, bi_url: str | None = None
+) -> list[str]:
+    """`prune_published`, recorded in the audit log as ``snapshots.prune`` whether it works
+    or not."""
     from moatmetrics.appdb import audit
 
+    settings = storage.settings
     where = "postgres" if bi_url else "snapshots"
     try:
-        removed = prune(settings, keep, bi_url)
+        removed = prune_published(storage, keep, bi_url)
     except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
         details = {"keep": keep, "error": str(exc)[:2000]}
         audit.record(settings, actor, "snapshots.prune", "failed", where, details=details)
@@ -172,31 +177,27 @@ def prune_audited(
     return removed
 
 
-_SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+
+
+def unknown_snapshot(snapshot_id: str) -> SnapshotError:
+    """The refusal of an id that is not a published snapshot, in either back end."""
+    return SnapshotError(
+        f"no published snapshot {snapshot_id!r} (never published, or removed by prune):"
+        " `moatmetrics snapshots list` shows the ones there are"
+    )
 
 
 def use_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
     """Make an earlier published snapshot current again (a roll-back); the API serves it.
 
-    Only the pointer moves (PostgreSQL mode: the catalog's `is_current` and the `marts`
-    views); the snapshot itself is immutable and the next good run publishes a new one as
-    usual. SnapshotError names the id when it is not a published snapshot (never published,
-    or pruned since).
+    Only the pointer moves; the snapshot itself is immutable and the next good run publishes a
+    new one as usual. SnapshotError names the id when it is not a published snapshot (never
+    published, or pruned since).
     """
-    unknown = SnapshotError(
-        f"no published snapshot {snapshot_id!r} (never published, or removed by prune):"
-        " `moatmetrics snapshots list` shows the ones there are"
-    )
-    if not _SNAPSHOT_ID.match(snapshot_id):
+    unknown = unknown_snapshot(snapshot_id)
+    if not SNAPSHOT_ID.match(snapshot_id):
         raise unknown
-    if settings.warehouse_url:
-        from moatmetrics.warehouse.postgres import use_snapshot_in_postgres
-
-        try:
-            use_snapshot_in_postgres(settings.warehouse_url, snapshot_id)
-        except KeyError:
-            raise unknown from None
-        return load_snapshot(settings, snapshot_id)
     try:
         snapshot = load_snapshot(settings, snapshot_id)
     except FileNotFoundError:
@@ -207,14 +208,16 @@ def use_snapshot(settings: Settings, snapshot_id: str) -> Snapshot:
     return snapshot
 
 
-def use_audited(settings: Settings, snapshot_id: str, actor: Actor) -> Snapshot:
-    """`use_snapshot`, recorded in the audit log as ``snapshots.use`` whether it works or not."""
+def use_audited(storage: Storage, snapshot_id: str, actor: Actor) -> Snapshot:
+    """`storage.use_snapshot`, recorded in the audit log as ``snapshots.use`` whether it works
+    or not."""
     from moatmetrics.appdb import audit
 
-    before = current_snapshot_id(settings)
+    settings = storage.settings
+    before = storage.current_snapshot_id()
     target = f"snapshots/{snapshot_id}"
     try:
-        snapshot = use_snapshot(settings, snapshot_id)
+        snapshot = storage.use_snapshot(snapshot_id)
     except Exception as exc:  # SnapshotError (refused), psycopg.Error, OSError (failed)
         outcome = "refused" if isinstance(exc, SnapshotError) else "failed"
         details = {"previous": before, "error": str(exc)[:2000]}
@@ -245,7 +248,7 @@ def remove_abandoned_building_files(settings: Settings) -> list[str]:
     return removed
 
 
-def _new_snapshot_id() -> str:
+def new_snapshot_id() -> str:
     # Sortable by time, unique even for two publishes in the same second.
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
@@ -318,18 +321,17 @@ def publish(
     """Copy the warehouse's marts into a new immutable snapshot and make it current.
 
     Must run after a good build, in the pipeline process (the warehouse's only writer), with no
-    other connection to the warehouse open. In PostgreSQL mode the snapshot goes into the
-    database (schema `snapshot_<id>`, `marts` views, catalog) instead of `snapshots/`.
+    other connection to the warehouse open. (PostgreSQL mode:
+    `moatmetrics.storage.postgres.PostgresStorage.publish`.)
     The new file starts as a copy of the current snapshot's when there is one, and only the
     changed rows of its tables of at least `patch_min_rows` rows are replaced
     (`moatmetrics.snapshot_patching`); the result is the same as a file written whole.
     """
-    if settings.warehouse_url:
-        return _publish_to_postgres(settings, marts)
+    _files_only(settings)
     settings.snapshots_dir.mkdir(parents=True, exist_ok=True)
-    snapshot_id = _new_snapshot_id()
+    snapshot_id = new_snapshot_id()
     base = _patch_base(settings)
-    written = _write_snapshot_file(
+    written = write_snapshot_file(
         settings, snapshot_id, settings.snapshots_dir, marts, base, patch_min_rows
     )
     manifest = {
@@ -362,25 +364,6 @@ def _patch_base(settings: Settings) -> PatchBase | None:
         row_counts=manifest["row_counts"],
         replaced_since_whole=int(manifest.get("rows_replaced_since_whole") or 0),
     )
-
-
-def _publish_to_postgres(settings: Settings, marts: tuple[str, ...]) -> Snapshot:
-    """Build the snapshot file in a temporary folder, copy it into PostgreSQL, make it current."""
-    from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
-
-    assert settings.warehouse_url
-    snapshot_id = _new_snapshot_id()
-    with tempfile.TemporaryDirectory(prefix="moatmetrics-publish-") as work:
-        _write_snapshot_file(settings, snapshot_id, Path(work), marts)  # whole, no base
-        try:
-            publish_snapshot_to_postgres(
-                Path(work) / f"{snapshot_id}.duckdb", snapshot_id, settings.warehouse_url
-            )
-        except Exception as exc:  # psycopg.Error and friends; the message names no password
-            raise SnapshotError(
-                f"could not publish snapshot {snapshot_id} into PostgreSQL: {exc}"
-            ) from exc
-    return load_snapshot(settings, snapshot_id)
 
 
 @dataclass(frozen=True)
@@ -416,7 +399,7 @@ def _open_copy(
         return None, f"{base.snapshot_id} not copied: {exc}"
 
 
-def _write_snapshot_file(
+def write_snapshot_file(
     settings: Settings,
     snapshot_id: str,
     folder: Path,

@@ -17,7 +17,8 @@ from moatmetrics.appdb.audit import PIPELINE, record_pipeline_event
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
 from moatmetrics.ingest.loader import Ingestor, UploadResult
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import list_snapshots, prune_audited
+from moatmetrics.snapshots import prune_audited
+from moatmetrics.storage.base import Storage
 
 
 def report_upload(con: Any, result: UploadResult) -> UploadResult:
@@ -111,7 +112,7 @@ def report_publish(snapshot_id: str | None, outcome: str, details: dict[str, Any
     )
 
 
-def record_unaudited_publishes(settings: Settings) -> list[str]:
+def record_unaudited_publishes(storage: Storage) -> list[str]:
     """Record ``pipeline.publish`` for each published snapshot the audit log has no entry for.
 
     The publish entry is written after the `current` pointer moves; a run killed between the
@@ -124,10 +125,10 @@ def record_unaudited_publishes(settings: Settings) -> list[str]:
     from moatmetrics.appdb.db import session_scope
     from moatmetrics.appdb.models import AuditEntry
 
-    published = list_snapshots(settings)
+    published = storage.list_snapshots()
     if not published:
         return []
-    with session_scope(settings) as session:
+    with session_scope(storage.settings) as session:
         audited = set(
             session.scalars(
                 select(AuditEntry.target).where(
@@ -149,18 +150,19 @@ def record_unaudited_publishes(settings: Settings) -> list[str]:
 
 
 def prune_snapshots(
-    context: dg.AssetExecutionContext, settings: Settings, bi_url: str | None = None
+    context: dg.AssetExecutionContext, storage: Storage, bi_url: str | None = None
 ) -> None:
     """Apply MOATMETRICS_SNAPSHOT_KEEP after a publish (audited under ``pipeline``).
 
     A failure is logged but does not fail the step: the new snapshot is published and served
     already, and the next run tries again.
     """
-    if settings.snapshot_keep is None:
+    keep = storage.settings.snapshot_keep
+    if keep is None:
         return
     where = "postgres" if bi_url else "snapshots"
     try:
-        removed = prune_audited(settings, settings.snapshot_keep, PIPELINE, bi_url)
+        removed = prune_audited(storage, keep, PIPELINE, bi_url)
     except Exception as exc:  # psycopg.Error (a lock timeout), OSError; names no password
         context.log.warning(f"could not remove old snapshots ({where}): {exc}")
         return

@@ -14,7 +14,7 @@ from orchestration.assets.insights import actions, anomalies, forecasts  # noqa:
 from orchestration.assets.publish import published_snapshot  # noqa: E402
 from orchestration.assets.publish_postgres import published_postgres  # noqa: E402
 from orchestration.assets.trust import SCORE_ASSETS, client_risk  # noqa: E402
-from orchestration.resources import dbt_resource  # noqa: E402
+from orchestration.resources import dbt_resource, storage_resource  # noqa: E402
 from orchestration.schedules import daily_pipeline, pipeline_job  # noqa: E402
 from orchestration.sensors import landing_sensor  # noqa: E402
 
@@ -33,5 +33,5 @@ defs = dg.Definitions(
     jobs=[pipeline_job],
     schedules=[daily_pipeline],
     sensors=[landing_sensor],
-    resources={"dbt": dbt_resource()},
+    resources={"dbt": dbt_resource(), "storage": storage_resource},
 )

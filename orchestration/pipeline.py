@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from moatmetrics.settings import Settings, apply_process_environment, ensure_home
-from moatmetrics.snapshots import Snapshot, current_snapshot
+from moatmetrics.snapshots import Snapshot
+from moatmetrics.storage.configured import storage_for
 from moatmetrics.warehouse.held_clients import held_client_keys
 from moatmetrics.warehouse.run_findings import RunFindings, read_run_findings
 
@@ -99,7 +100,9 @@ def run_pipeline(
     ensure_home(settings)
     apply_process_environment(settings)
     with pipeline_running_lock(settings, on_wait):
-        unchanged = None if force or full_refresh else unchanged_since_publish(settings)
+        unchanged = (
+            None if force or full_refresh else unchanged_since_publish(storage_for(settings))
+        )
         if unchanged is not None:
             return RunOutcome(run_id=None, success=True, published=None, skipped=unchanged.reason())
         return _run_graph(settings, log_level, full_refresh)
@@ -124,7 +127,7 @@ def _run_graph(settings: Settings, log_level: str, full_refresh: bool = False) -
         home_instance(settings.dagster_home) as instance,
     ):
         fail_orphaned_runs(instance)  # a killed run left STARTED must not block the queue
-        before = current_snapshot(settings)
+        before = storage_for(settings).current_snapshot()
         result = job.execute_in_process(
             instance=instance,
             run_id=run_id,
@@ -153,7 +156,7 @@ def _run_graph(settings: Settings, log_level: str, full_refresh: bool = False) -
     uploads += _refused_without_entity(result.get_asset_check_evaluations(), uploads)
     held = held_client_keys(settings) if result.success else []
     findings = read_run_findings(settings) if result.success else RunFindings()
-    after = current_snapshot(settings)
+    after = storage_for(settings).current_snapshot()
     published = after if after and (not before or after.snapshot_id != before.snapshot_id) else None
     return RunOutcome(
         run_id=result.run_id,

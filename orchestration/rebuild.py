@@ -19,7 +19,8 @@ from moatmetrics.appdb import audit
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.rebuild import RebuildError, remove_scratch_home, scratch_home_as_of
 from moatmetrics.settings import Settings, apply_process_environment
-from moatmetrics.snapshots import Snapshot, load_snapshot, use_audited
+from moatmetrics.snapshots import Snapshot, use_audited
+from moatmetrics.storage.configured import storage_for
 from orchestration.pipeline import run_pipeline
 
 
@@ -56,5 +57,5 @@ def rebuild_as_of(settings: Settings, as_of: datetime, actor: Actor, use: bool =
         details={"rebuilt_as_of": as_of.isoformat(), "row_counts": built.row_counts},
     )  # fmt: skip
     if use:
-        return use_audited(settings, built.snapshot_id, actor)
-    return load_snapshot(settings, built.snapshot_id)
+        return use_audited(storage_for(settings), built.snapshot_id, actor)
+    return storage_for(settings).load_snapshot(built.snapshot_id)

@@ -1,4 +1,8 @@
-"""dbt, the one resource the assets share (the warehouse: `moatmetrics.warehouse.connection`).
+"""The resources the assets share: dbt, and the storage back end (`StorageResource`).
+
+The warehouse itself is opened through `moatmetrics.warehouse.connection`; what differs
+between DuckDB and PostgreSQL mode (the run's extra copies, the snapshot catalog) is the
+storage back end's, chosen from the settings (`moatmetrics.storage.configured`).
 
 dbt runs inside the run's own process, through dbt's programmatic entry point (`dbtRunner`),
 not as a `dbt` child process as dagster-dbt's `DbtCliResource` starts one. The child
@@ -24,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster_dbt import DbtProject
 
-from moatmetrics.settings import DBT_PROJECT_DIR, process_environment
+from moatmetrics.settings import DBT_PROJECT_DIR, get_settings, process_environment
+from moatmetrics.storage.base import Storage
+from moatmetrics.storage.configured import storage_for
 from moatmetrics.warehouse.connection import release_dbt_duckdb
 
 if TYPE_CHECKING:
@@ -173,3 +179,15 @@ def dbt_resource() -> InProcessDbt:
         project_dir=os.fspath(dbt_project.project_dir),
         profiles_dir=os.fspath(dbt_project.profiles_dir),
     )
+
+
+@dg.resource(description="The storage back end (DuckDB files, or PostgreSQL) the settings choose")
+def storage_resource(_: dg.InitResourceContext) -> Storage:
+    """The storage back end (`moatmetrics.storage`) of the run's settings, built once when the
+    run's steps start; assets take it as ``storage: dg.ResourceParam[Storage]``.
+
+    Nothing to configure: the settings (MOATMETRICS_WAREHOUSE_URL) choose the back end, so a
+    run launched by the daemon follows the environment it runs in. (A function resource, not a
+    `ConfigurableResource`: Dagster's config layer warns about a resource with no fields.)
+    """
+    return storage_for(get_settings())

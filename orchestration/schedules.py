@@ -32,6 +32,7 @@ import dagster as dg
 from moatmetrics.run_inputs import unchanged_since_publish
 from moatmetrics.run_lock import pipeline_run_active
 from moatmetrics.settings import get_settings
+from moatmetrics.storage.configured import storage_for
 
 JOB_NAME = "moatmetrics_pipeline"
 SCHEDULE_NAME = "daily_pipeline"
@@ -62,7 +63,9 @@ def daily_pipeline(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.
     settings = get_settings()
     if pipeline_run_active(settings):
         return dg.SkipReason("an upload-triggered pipeline run is queued or running")
-    unchanged = unchanged_since_publish(settings, wait_s=5.0)  # a run holding it: ask anyway
+    unchanged = unchanged_since_publish(
+        storage_for(settings), wait_s=5.0
+    )  # a run holding it: ask anyway
     if unchanged is not None:
         return dg.SkipReason(unchanged.reason())
     tick = context.scheduled_execution_time

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 
 from api.dependencies import get_store
 from api.schemas import Health
-from api.snapshot_store import BrokenPointerError, Store
+from moatmetrics.storage.base import BrokenPointerError, SnapshotReader
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("moatmetrics.api")
@@ -26,7 +26,7 @@ log = logging.getLogger("moatmetrics.api")
     " CURRENT pointer is damaged) or `unreachable` (PostgreSQL warehouse down), and `problem`"
     " says what to do; data endpoints then answer 503.",
 )
-def health(store: Annotated[Store, Depends(get_store)]) -> Health:
+def health(store: Annotated[SnapshotReader, Depends(get_store)]) -> Health:
     try:
         snapshot_id = store.current_id()
     except BrokenPointerError:

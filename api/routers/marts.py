@@ -41,7 +41,12 @@ from api.problems import (
 )
 from api.schemas import MartCatalog
 from api.security import Authorize
-from api.snapshot_store import BrokenPointerError, NoSnapshotError, SnapshotOpenError, Store
+from moatmetrics.storage.base import (
+    BrokenPointerError,
+    NoSnapshotError,
+    SnapshotOpenError,
+    SnapshotReader,
+)
 
 router = APIRouter(prefix="/api/v1/marts", tags=["marts"])
 # Every read of mart rows is audited with its filters (the query string) and snapshot id.
@@ -210,7 +215,7 @@ def _route(spec: MartSpec) -> dict[str, Any]:
     dependencies=[CATALOG],
     responses=problem_responses(503),
 )
-def list_marts(store: Annotated[Store, Depends(get_store)]) -> MartCatalog:
+def list_marts(store: Annotated[SnapshotReader, Depends(get_store)]) -> MartCatalog:
     """Works before the first publish too (row counts and SQL types are then null)."""
     try:
         with store.lease() as lease:

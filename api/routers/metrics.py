@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.dependencies import get_settings
+from api.dependencies import get_storage
 from api.metrics import CONTENT_TYPE, exposition
 from api.problems import problem_responses
 from api.security import Authorize
 from moatmetrics.appdb.keys import Principal
-from moatmetrics.settings import Settings
+from moatmetrics.storage.base import Storage
 
 router = APIRouter(tags=["metrics"])
 
@@ -27,7 +27,7 @@ Scraper = Annotated[
     responses={200: {"content": {CONTENT_TYPE: {}}}, **problem_responses()},
 )
 def metrics(
-    request: Request, _: Scraper, settings: Annotated[Settings, Depends(get_settings)]
+    request: Request, _: Scraper, storage: Annotated[Storage, Depends(get_storage)]
 ) -> Response:
-    body = exposition(request.app.state.request_metrics, settings)
+    body = exposition(request.app.state.request_metrics, storage)
     return Response(body, media_type=CONTENT_TYPE)

@@ -28,13 +28,13 @@ from api.scenario_schemas import (
     to_core,
 )
 from api.security import Authorize, actor_of, mark_audited, set_audit_target
-from api.snapshot_store import SnapshotLease
 from moatmetrics.appdb import scenarios as saved
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import Scenario
 from moatmetrics.insights.scenarios import MonthMarts, ScenarioRefused, evaluate
 from moatmetrics.settings import Settings
+from moatmetrics.storage.base import SnapshotLease
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
 # `{scenario_id:int}` routes: "evaluate" must not match them, or a 405 on it would advertise

@@ -6,15 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies import current_snapshot_id, get_settings, get_store
+from api.dependencies import current_snapshot_id, get_storage, get_store
 from api.problems import no_snapshot, problem_responses, snapshot_unavailable
 from api.schemas import SnapshotInfo, SnapshotList
 from api.security import Authorize
-from api.snapshot_store import Store
-from moatmetrics.settings import Settings
-from moatmetrics.snapshots import Snapshot, list_snapshots, load_snapshot
+from moatmetrics.storage.base import Snapshot, SnapshotReader, Storage
 
-AppStore = Annotated[Store, Depends(get_store)]
+AppStore = Annotated[SnapshotReader, Depends(get_store)]
+AppStorage = Annotated[Storage, Depends(get_storage)]
 
 router = APIRouter(
     prefix="/api/v1/snapshots",
@@ -39,11 +38,9 @@ def _info(snapshot: Snapshot, current_id: str | None) -> SnapshotInfo:
     summary="Published snapshots, newest first",
     responses=problem_responses(),
 )
-def snapshots(
-    settings: Annotated[Settings, Depends(get_settings)], store: AppStore
-) -> SnapshotList:
+def snapshots(storage: AppStorage, store: AppStore) -> SnapshotList:
     current_id = current_snapshot_id(store)
-    published = sorted(list_snapshots(settings), key=lambda s: s.snapshot_id, reverse=True)
+    published = sorted(storage.list_snapshots(), key=lambda s: s.snapshot_id, reverse=True)
     return SnapshotList(
         current_snapshot_id=current_id, snapshots=[_info(s, current_id) for s in published]
     )
@@ -55,11 +52,11 @@ def snapshots(
     summary="The snapshot the API serves now",
     responses=problem_responses(503),
 )
-def current(settings: Annotated[Settings, Depends(get_settings)], store: AppStore) -> SnapshotInfo:
+def current(storage: AppStorage, store: AppStore) -> SnapshotInfo:
     snapshot_id = current_snapshot_id(store)
     if snapshot_id is None:
         raise no_snapshot()
     try:
-        return _info(load_snapshot(settings, snapshot_id), snapshot_id)
+        return _info(storage.load_snapshot(snapshot_id), snapshot_id)
     except (OSError, ValueError, KeyError) as exc:
         raise snapshot_unavailable(snapshot_id) from exc

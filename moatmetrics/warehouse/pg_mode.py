@@ -8,12 +8,13 @@ SQL); everything after it happens in PostgreSQL:
 3. the trust layer computes in DuckDB over what dbt built, pulled back by `pull_dbt_outputs`
    (the marts, their evidence and the churn features);
 4. publishing copies the snapshot (marts with their trust columns) into `snapshot_<id>` and
-   marks it current (`moatmetrics.snapshots.publish`): the trust tables reach PostgreSQL
+   marks it current (`PostgresStorage.publish`): the trust tables reach PostgreSQL
    there, once, so they are not copied on their own (schema `warehouse_trust`, written and
    never read until 2026-12-06, is dropped by the next run).
 
 Every copy is COPY in bulk, one transaction per call; no Python loop touches a data row.
-Callers hold the warehouse writer lock.
+Callers hold the warehouse writer lock; they reach these steps through the storage seam
+(`moatmetrics.storage.postgres.PostgresStorage.after_ingest` / `after_dbt`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import duckdb
 
 from moatmetrics.marts import DBT_MARTS, MART_NAMES
-from moatmetrics.settings import PG_WAREHOUSE_SCHEMA_PREFIX, Settings
+from moatmetrics.settings import PG_WAREHOUSE_SCHEMA_PREFIX
 from moatmetrics.trust import evidence
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
 from moatmetrics.warehouse.postgres import (
@@ -55,24 +56,20 @@ def warehouse_schema(layer: str) -> str:
 RETIRED_SCHEMAS = (warehouse_schema(TRUST_SCHEMA),)
 
 
-def push_raw(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[CopiedTable]:
-    """Replace `warehouse_raw.*` with the local raw layer (nothing outside PostgreSQL mode),
-    and drop the retired schemas, whose stale copies would only mislead a SQL reader."""
-    if not settings.warehouse_url:
-        return []
-    copied = copy_raw_to_postgres(con, settings.warehouse_url, "raw", warehouse_schema("raw"))
-    drop_schemas(settings.warehouse_url, RETIRED_SCHEMAS)
+def push_raw(con: duckdb.DuckDBPyConnection, url: str) -> list[CopiedTable]:
+    """Replace `warehouse_raw.*` with the local raw layer, and drop the retired schemas, whose
+    stale copies would only mislead a SQL reader."""
+    copied = copy_raw_to_postgres(con, url, "raw", warehouse_schema("raw"))
+    drop_schemas(url, RETIRED_SCHEMAS)
     return copied
 
 
-def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[CopiedTable]:
+def pull_dbt_outputs(con: duckdb.DuckDBPyConnection, url: str) -> list[CopiedTable]:
     """Replace the local marts and trust inputs with what dbt just built in PostgreSQL."""
-    if not settings.warehouse_url:
-        return []
     wanted = [(warehouse_schema("marts"), mart, "marts") for mart in DBT_MARTS]
     wanted += [
         (warehouse_schema(evidence.SCHEMA), evidence.model_name(mart), evidence.SCHEMA)
         for mart in MART_NAMES
     ]
     wanted += [(warehouse_schema("intermediate"), name, "intermediate") for name in TRUST_INPUTS]
-    return pull_from_postgres(con, settings.warehouse_url, wanted)
+    return pull_from_postgres(con, url, wanted)

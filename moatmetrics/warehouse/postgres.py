@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from moatmetrics.settings import get_settings
+from moatmetrics.storage.base import CopiedTable
 from moatmetrics.storage.duckdb_files import connect_duckdb
 from moatmetrics.warehouse.pg_snapshots import (
     CATALOG_SCHEMA,
@@ -59,12 +60,6 @@ _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 class UnsupportedColumnType(ValueError):
     """A raw column has a DuckDB type with no PostgreSQL counterpart here."""
-
-
-@dataclass(frozen=True)
-class CopiedTable:
-    name: str
-    rows: int
 
 
 def postgres_type(duckdb_type: str) -> str:

@@ -10,7 +10,8 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets, get_asset_key_for_mode
 from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from moatmetrics.run_lock import warehouse_lock
-from moatmetrics.settings import Settings, get_settings
+from moatmetrics.settings import Settings
+from moatmetrics.storage.base import Storage
 from moatmetrics.warehouse.connection import opened_warehouse, warehouse_connection
 from moatmetrics.warehouse.incremental_months import (
     FULL_REFRESH_TAG,
@@ -18,7 +19,6 @@ from moatmetrics.warehouse.incremental_months import (
     plan_months,
     record_build,
 )
-from moatmetrics.warehouse.pg_mode import pull_dbt_outputs
 from moatmetrics.warehouse.tested_inputs import (
     forget_tested,
     input_fingerprints,
@@ -44,7 +44,9 @@ class MoatMetricsDbtTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=MoatMetricsDbtTranslator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: InProcessDbt):
+def dbt_models(
+    context: dg.AssetExecutionContext, dbt: InProcessDbt, storage: dg.ResourceParam[Storage]
+):
     """`dbt build`: models and data tests; any failure blocks publishing.
 
     dbt's unit tests check the SQL's formulas against fixed inputs, not the data, so they run
@@ -53,24 +55,24 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: InProcessDbt):
     In PostgreSQL mode dbt builds there, and the marts and trust inputs are then copied back
     into the local warehouse, where the trust layer computes.
     """
-    settings = get_settings()
-    if not settings.postgres_mode:
+    settings = storage.settings
+    if storage.name == "duckdb":
         # dbt writes the DuckDB file: under the writer lock, a step of another run (a CLI
         # ingest during a daemon-launched run, say) waits for it instead of failing on
         # DuckDB's own file lock; the month plan is read and recorded under the same hold.
         with warehouse_lock(settings):
-            yield from _build(context, dbt, settings, opened_warehouse)
+            yield from _build(context, dbt, storage, opened_warehouse)
         return
-    yield from _build(context, dbt, settings, warehouse_connection)
+    yield from _build(context, dbt, storage, warehouse_connection)
     with warehouse_connection(settings) as con:
-        pulled = pull_dbt_outputs(con, settings)
+        pulled = storage.after_dbt(con)
     context.log.info("from PostgreSQL: " + ", ".join(f"{t.name}={t.rows}" for t in pulled))
 
 
 def _build(
     context: dg.AssetExecutionContext,
     dbt: InProcessDbt,
-    settings: Settings,
+    storage: Storage,
     open_warehouse: Callable[[Settings], AbstractContextManager[duckdb.DuckDBPyConnection]],
 ) -> Iterator[Any]:
     """`dbt build` of the selection, replacing only the months of time entries that changed
@@ -85,6 +87,7 @@ def _build(
     # builds (tests/integration/dbt) run them.
     # And the data tests whose every input is as the last fully tested build found it
     # (`moatmetrics.warehouse.tested_inputs`): on the same rows they cannot fail.
+    settings = storage.settings
     excluded = ["tag:ingest_guarantee"]
     selected = {key.path[-1] for key in context.selected_asset_keys}
     incremental = [model for model in PLANNED_MODELS if model in selected]
@@ -103,7 +106,7 @@ def _build(
         if plan is None or not plan.full:
             untouched = untouched_tests(con, manifest, tested)
             if not context.is_subset:  # a rerun from the UI builds what it names
-                candidates = _read_only_by_dbt(context, manifest, settings)
+                candidates = _read_only_by_dbt(context, manifest, storage)
                 untouched += untouched_models(con, manifest, tested, candidates)
         forget_tested(con)
     if untouched:
@@ -126,7 +129,7 @@ def _build(
 
 
 def _read_only_by_dbt(
-    context: dg.AssetExecutionContext, manifest: Mapping[str, Any], settings: Settings
+    context: dg.AssetExecutionContext, manifest: Mapping[str, Any], storage: Storage
 ) -> set[str]:
     """The models a build may leave out when their inputs are unchanged: those only other dbt
     models read. Dagster skips the steps downstream of an asset a run does not materialise,
@@ -139,7 +142,7 @@ def _read_only_by_dbt(
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model":
             continue
-        if settings.postgres_mode and node["config"]["materialized"] == "view":
+        if not storage.keeps_dbt_views and node["config"]["materialized"] == "view":
             continue
         key = get_asset_key_for_model([context.assets_def], node["name"])
         if graph.get(key).child_keys <= dbt_keys:

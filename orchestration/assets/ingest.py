@@ -19,8 +19,8 @@ from moatmetrics.ingest.quarantine import quarantine
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.run_inputs import record_run_inputs, run_inputs
 from moatmetrics.settings import Settings, get_settings
+from moatmetrics.storage.base import Storage
 from moatmetrics.warehouse.connection import warehouse_connection
-from moatmetrics.warehouse.pg_mode import push_raw
 from orchestration.app_events import (
     apply_retractions,
     audited,
@@ -39,7 +39,7 @@ WARNINGS_KEY = dg.AssetKey(["raw", "row_warnings"])
 
 
 def ingest_landing(
-    settings: Settings,
+    settings: Settings, storage: Storage
 ) -> tuple[list[UploadResult], dict[str, int], CopySummary, int]:
     """Apply retractions, then ingest landing files not seen before (by SHA-256), referenced
     entities first, then copy the analysts' active corrections into `raw.row_overrides`
@@ -71,7 +71,7 @@ def ingest_landing(
             entity: con.execute(f"SELECT count(*) FROM raw.{entity}").fetchone()[0]
             for entity in ENTITY_ORDER
         }
-        push_raw(con, settings)  # PostgreSQL mode: dbt builds from there
+        storage.after_ingest(con)  # PostgreSQL mode: `raw` copied there, dbt builds from it
     return results, counts, corrections, warned_rows
 
 
@@ -107,9 +107,9 @@ def _describe(result: UploadResult) -> str:
     ],
     check_specs=[check_spec(key, entity) for entity, key in RAW_KEYS.items()],
 )
-def raw_tables(context: dg.AssetExecutionContext):
+def raw_tables(context: dg.AssetExecutionContext, storage: dg.ResourceParam[Storage]):
     settings = get_settings()
-    results, counts, corrections, warned_rows = ingest_landing(settings)
+    results, counts, corrections, warned_rows = ingest_landing(settings, storage)
     if corrections.copied:
         context.log.info(
             f"{corrections.copied} correction(s) to apply; row not found in the latest data:"

@@ -6,8 +6,8 @@ from moatmetrics.appdb.reviews import stamp_published
 from moatmetrics.marts import DBT_MARTS
 from moatmetrics.run_inputs import record_published_inputs
 from moatmetrics.run_lock import pause_point, warehouse_lock
-from moatmetrics.settings import get_settings
-from moatmetrics.snapshots import publish, remove_abandoned_building_files
+from moatmetrics.snapshots import remove_abandoned_building_files
+from moatmetrics.storage.base import Storage
 from moatmetrics.warehouse.connection import warehouse_connection
 from orchestration.app_events import (
     prune_snapshots,
@@ -32,8 +32,10 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in DBT_MARTS]
     "new schema snapshot_<id>, the marts views and the catalog switch to it). With "
     "MOATMETRICS_SNAPSHOT_KEEP set, older snapshots beyond that many are removed.",
 )
-def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
+def published_snapshot(
+    context: dg.AssetExecutionContext, storage: dg.ResourceParam[Storage]
+) -> dg.MaterializeResult:
+    settings = storage.settings
     # Hold the writer lock so no ingest changes the warehouse while it is copied. Under it,
     # what a killed publish left is put right first: its half-written file goes (no live run
     # writes one without this lock), and a publish it made but did not record is recorded.
@@ -41,9 +43,9 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         with warehouse_lock(settings):
             for name in remove_abandoned_building_files(settings):
                 context.log.warning(f"removed {name}, left by a publish that was killed")
-            for snapshot_id in record_unaudited_publishes(settings):
+            for snapshot_id in record_unaudited_publishes(storage):
                 context.log.warning(f"recorded the publish of {snapshot_id} in the audit log")
-            snapshot = publish(settings)
+            snapshot = storage.publish()
     except Exception as exc:
         report_publish(None, "failed", {"error": str(exc)[:2000]})
         raise
@@ -66,7 +68,7 @@ def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         record_published_inputs(con, snapshot.snapshot_id)
     report_held_rows(settings, snapshot.snapshot_id)
     record_mappings_in_force(settings, snapshot.snapshot_id)
-    prune_snapshots(context, settings)
+    prune_snapshots(context, storage)
     return dg.MaterializeResult(
         metadata={
             "snapshot_id": snapshot.snapshot_id,

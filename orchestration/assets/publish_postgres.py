@@ -13,8 +13,7 @@ import os
 
 import dagster as dg
 
-from moatmetrics.settings import get_settings
-from moatmetrics.snapshots import current_snapshot
+from moatmetrics.storage.base import Storage
 from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
 from orchestration.app_events import prune_snapshots
 
@@ -30,21 +29,20 @@ PUBLISH_URL_ENV = "MOATMETRICS_PUBLISH_POSTGRES_URL"
     description="The published snapshot copied into PostgreSQL (schema snapshot_<id>, views in "
     f"schema marts) when {PUBLISH_URL_ENV} is set.",
 )
-def published_postgres(context: dg.AssetExecutionContext):
+def published_postgres(context: dg.AssetExecutionContext, storage: dg.ResourceParam[Storage]):
     url = os.environ.get(PUBLISH_URL_ENV)
     if not url:
         context.log.info(f"{PUBLISH_URL_ENV} is not set: no copy into PostgreSQL")
         return
-    settings = get_settings()
-    if settings.postgres_mode:
+    if storage.name == "postgres":
         context.log.info("PostgreSQL mode: the snapshot was published into PostgreSQL already")
         return
-    snapshot = current_snapshot(settings)
-    if snapshot is None:
+    snapshot = storage.current_snapshot()
+    if snapshot is None or snapshot.path is None:
         raise RuntimeError("no published snapshot to copy into PostgreSQL")
     done = publish_snapshot_to_postgres(snapshot.path, snapshot.snapshot_id, url)
     context.log.info(f"snapshot {done.snapshot_id} copied into PostgreSQL schema {done.schema}")
-    prune_snapshots(context, settings, bi_url=url)
+    prune_snapshots(context, storage, bi_url=url)
     yield dg.MaterializeResult(
         metadata={
             "snapshot_id": done.snapshot_id,

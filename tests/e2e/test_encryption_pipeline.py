@@ -33,6 +33,7 @@ from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import create_key
 from moatmetrics.backup import BackupError, back_up, restore
 from moatmetrics.settings import get_settings
+from moatmetrics.storage.configured import storage_for
 from moatmetrics.storage.encryption import MAGIC, read_key_file, write_key_file
 
 pytestmark = pytest.mark.slow
@@ -139,7 +140,7 @@ def test_encrypted_home_end_to_end(
     assert _marts(snapshots[0], read_key_file(key_file).text) == plain
 
     # A backup is as encrypted as the home, and restores into an empty home under the key.
-    manifest = back_up(get_settings(), tmp_path / "backup")
+    manifest = back_up(storage_for(get_settings()), tmp_path / "backup")
     assert manifest.current_snapshot == snapshots[0].stem
     backed_up = (tmp_path / "backup" / "snapshots" / snapshots[0].name).read_bytes()
     assert not any(name in backed_up for name in names)

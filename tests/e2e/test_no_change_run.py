@@ -26,6 +26,7 @@ from moatmetrics.cli import main as cli_main
 from moatmetrics.run_inputs import unchanged_since_publish
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import current_snapshot, list_snapshots
+from moatmetrics.storage.configured import storage_for
 from orchestration.pipeline import run_pipeline
 
 pytestmark = pytest.mark.usefixtures("dbt_manifest")
@@ -148,8 +149,8 @@ def test_each_kind_of_new_input_makes_the_next_run_go(
     demo_copy: Settings, monkeypatch: pytest.MonkeyPatch, change: Change
 ) -> None:
     monkeypatch.delenv("MOATMETRICS_LICENSE_SUPPLIERS", raising=False)
-    assert unchanged_since_publish(demo_copy) is not None
-    assert unchanged_since_publish(change(demo_copy, monkeypatch)) is None
+    assert unchanged_since_publish(storage_for(demo_copy)) is not None
+    assert unchanged_since_publish(storage_for(change(demo_copy, monkeypatch))) is None
 
 
 def test_a_forced_run_publishes_the_same_numbers_then_is_current(demo_copy: Settings) -> None:

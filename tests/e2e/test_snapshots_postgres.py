@@ -150,7 +150,8 @@ def test_prune_drops_old_snapshot_schemas_and_keeps_the_current(
 ) -> None:
     """`snapshots prune --url`: the newest N schemas and the current one stay, catalog included;
     the `marts` views keep working, and the BI role can still read what is left."""
-    from moatmetrics.snapshots import prune
+    from moatmetrics.snapshots import prune_published
+    from moatmetrics.storage.configured import storage_for
 
     published = []
     for generation in range(4):
@@ -161,8 +162,8 @@ def test_prune_drops_old_snapshot_schemas_and_keeps_the_current(
         )
         published.append(snapshot.snapshot_id)
 
-    assert prune(home, 2, bi_database["url"], dry_run=True) == published[:2]
-    removed = prune(home, 2, bi_database["url"])
+    assert prune_published(storage_for(home), 2, bi_database["url"], dry_run=True) == published[:2]
+    removed = prune_published(storage_for(home), 2, bi_database["url"])
     assert removed == published[:2]
     with _as_bi(bi_database) as bi:
         found = bi.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'snapshot_%'")
@@ -173,7 +174,7 @@ def test_prune_drops_old_snapshot_schemas_and_keeps_the_current(
         assert bi.execute("SELECT logged_hours FROM marts.staff_utilization").fetchone() == (
             Decimal("3.00"),
         )
-    assert prune(home, 2, bi_database["url"]) == []  # nothing more to remove
+    assert prune_published(storage_for(home), 2, bi_database["url"]) == []  # nothing more to remove
 
     # An older snapshot made current again by hand is kept even past `keep`.
     import psycopg
@@ -182,7 +183,7 @@ def test_prune_drops_old_snapshot_schemas_and_keeps_the_current(
         pg.execute("UPDATE moatmetrics.snapshots SET is_current = false")
         pg.execute("UPDATE moatmetrics.snapshots SET is_current = true WHERE snapshot_id = %s",
                    [published[2]])  # fmt: skip
-    assert prune(home, 1, bi_database["url"]) == []
+    assert prune_published(storage_for(home), 1, bi_database["url"]) == []
     with psycopg.connect(dbname=bi_database["dbname"], **PG) as pg:
         assert pg.execute("SELECT count(*) FROM moatmetrics.snapshots").fetchone() == (2,)
 
@@ -192,7 +193,8 @@ def test_use_makes_an_earlier_snapshot_current_again(home: Settings, bi_database
     earlier schema, which the BI role can still read; an unknown id changes nothing."""
     import dataclasses
 
-    from moatmetrics.snapshots import SnapshotError, current_snapshot, use_snapshot
+    from moatmetrics.snapshots import SnapshotError
+    from moatmetrics.storage.configured import storage_for
     from moatmetrics.warehouse.postgres import use_snapshot_in_postgres
 
     published = []
@@ -206,11 +208,11 @@ def test_use_makes_an_earlier_snapshot_current_again(home: Settings, bi_database
     first, second = published
     pg_mode = dataclasses.replace(home, warehouse_url=bi_database["url"])
     with pytest.raises(SnapshotError, match="no published snapshot 'nope'"):
-        use_snapshot(pg_mode, "nope")
-    assert current_snapshot(pg_mode).snapshot_id == second.snapshot_id
+        storage_for(pg_mode).use_snapshot("nope")
+    assert storage_for(pg_mode).current_snapshot().snapshot_id == second.snapshot_id
 
     use_snapshot_in_postgres(bi_database["url"], first.snapshot_id, bi_database["role"])
-    assert current_snapshot(pg_mode).snapshot_id == first.snapshot_id
+    assert storage_for(pg_mode).current_snapshot().snapshot_id == first.snapshot_id
     with _as_bi(bi_database) as bi:
         cp_sql = "SELECT * FROM marts.client_profitability ORDER BY client_id NULLS LAST"
         assert bi.execute(cp_sql).fetchall() == _snapshot_rows(first.path, "client_profitability")

@@ -135,13 +135,15 @@ def test_publish_asset_applies_the_keep_setting(
     import dagster as dg
 
     from orchestration.assets.publish import published_snapshot
+    from orchestration.resources import storage_resource
 
     published = _publish(home, 3)
     small_warehouse(home, 9)
     with duckdb.connect(str(home.warehouse_path)) as con:  # the asset publishes every mart
         con.execute("CREATE TABLE marts.license_utilization (client_id VARCHAR, sku VARCHAR)")
     monkeypatch.setenv("MOATMETRICS_SNAPSHOT_KEEP", "2")
-    result = dg.materialize([published_snapshot])
+    resources = {"storage": storage_resource}
+    result = dg.materialize([published_snapshot], resources=resources)
     assert result.success
     newest = current_snapshot_id(home)
     assert newest not in published
@@ -151,5 +153,5 @@ def test_publish_asset_applies_the_keep_setting(
     assert json.loads(entry.details) == {"keep": 2, "removed": published[:2]}
 
     monkeypatch.delenv("MOATMETRICS_SNAPSHOT_KEEP")  # unset: every snapshot is kept
-    assert dg.materialize([published_snapshot]).success
+    assert dg.materialize([published_snapshot], resources=resources).success
     assert len(list_snapshots(home)) == 3

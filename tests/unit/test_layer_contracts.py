@@ -21,6 +21,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("moatmetrics", "orchestration", "api")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+CORE_LAYERS = (
+    "Layers of the core: the storage seam, its two back ends, the core, the storage types,"
+    " the settings"
+)
 
 
 @pytest.fixture
@@ -80,10 +84,33 @@ def test_the_contracts_hold_on_the_packages_as_they_are(tree: Path) -> None:
         (
             "moatmetrics/settings.py",
             "import moatmetrics.snapshots",
-            "The settings and the storage types are the floor of the core",
+            CORE_LAYERS,
+        ),
+        (
+            "moatmetrics/storage/base.py",
+            "import moatmetrics.warehouse.pg_snapshots",
+            CORE_LAYERS,
+        ),
+        (
+            "moatmetrics/storage/duckdb.py",
+            "import moatmetrics.storage.postgres",
+            CORE_LAYERS,
+        ),
+        (
+            "moatmetrics/snapshots.py",
+            "import moatmetrics.storage.configured",
+            CORE_LAYERS,
         ),
     ],
-    ids=["core->orchestration", "core->cli", "api->orchestration", "settings->snapshots"],
+    ids=[
+        "core->orchestration",
+        "core->cli",
+        "api->orchestration",
+        "settings->snapshots",
+        "storage types->a back end's core",
+        "one back end->the other",
+        "core->the seam's choice",
+    ],
 )
 def test_an_upward_import_breaks_its_contract(
     tree: Path, module: str, statement: str, contract: str

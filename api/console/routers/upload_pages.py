@@ -21,13 +21,12 @@ from api.dependencies import current_snapshot_id, get_settings, get_store
 from api.problems import ProblemError
 from api.routers.uploads import get_upload, list_uploads, retract_upload
 from api.security import Authorize, actor_of, mark_audited
-from api.snapshot_store import SnapshotStore
 from api.upload_intake import take_upload
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.uploads import warehouse_upload_id
 from moatmetrics.ingest.contract import ENTITIES
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import load_snapshot
+from moatmetrics.storage.duckdb import DuckDBSnapshotReader
 
 router = APIRouter(prefix="/console/uploads", include_in_schema=False)
 
@@ -91,14 +90,14 @@ def upload_page(
     request: Request,
     principal: Reader,
     settings: AppSettings,
-    store: Annotated[SnapshotStore, Depends(get_store)],
+    store: Annotated[DuckDBSnapshotReader, Depends(get_store)],
     problems_offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> HTMLResponse:
     return _upload_page(request, principal, settings, store, upload_id, problems_offset)
 
 
 def _upload_page(
-    request: Request, principal: Principal, settings: Settings, store: SnapshotStore,
+    request: Request, principal: Principal, settings: Settings, store: DuckDBSnapshotReader,
     upload_id: int, problems_offset: int = 0, *, error: str | None = None,
     status_code: int = 200, reason: str = "",
 ) -> HTMLResponse:  # fmt: skip
@@ -108,7 +107,7 @@ def _upload_page(
     published_in = None
     current = current_snapshot_id(store)
     if current and upload.status == "accepted":
-        snapshot = load_snapshot(settings, current)
+        snapshot = request.app.state.storage.load_snapshot(current)
         if upload.sha256 and warehouse_upload_id(upload.sha256) in snapshot.upload_ids:
             published_in = current
     return render(
@@ -125,7 +124,7 @@ def retract(
     request: Request,
     principal: Retractor,
     settings: AppSettings,
-    store: Annotated[SnapshotStore, Depends(get_store)],
+    store: Annotated[DuckDBSnapshotReader, Depends(get_store)],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     try:

@@ -25,9 +25,9 @@ from api.routers.scenarios import evaluate_on, list_saved, save_scenario, saved_
 from api.scenario_reads import month_marts
 from api.scenario_schemas import ScenarioIn, ScenarioResultOut
 from api.security import Authorize, set_audit_target
-from api.snapshot_store import SnapshotLease
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.settings import Settings
+from moatmetrics.storage.base import SnapshotLease
 
 router = APIRouter(prefix="/console/what-if", include_in_schema=False)
 

@@ -44,7 +44,8 @@ from moatmetrics.insights.anomalies import ANOMALY_COLUMNS
 from moatmetrics.insights.forecasts import FORECAST_COLUMNS
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.settings import Settings, get_settings
-from moatmetrics.snapshots import Snapshot, publish
+from moatmetrics.snapshots import Snapshot
+from moatmetrics.storage.configured import storage_for
 from moatmetrics.storage.duckdb_files import DUCKDB_CRYPTO_ENV, UNSAFE_CRYPTO, connect_duckdb
 from moatmetrics.storage.encryption import KEY_FILE_ENV, write_key_file
 from moatmetrics.warehouse import pg_snapshots
@@ -414,7 +415,7 @@ def _publish_generation(
     build_warehouse(settings.warehouse_path, generation, settings)
     if before_publish:
         before_publish(settings.warehouse_path)
-    return publish(settings)
+    return storage_for(settings).publish()
 
 
 @pytest.fixture(scope="session")

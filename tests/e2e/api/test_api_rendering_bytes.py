@@ -22,8 +22,8 @@ import pytest
 from api.mart_catalog import MARTS, MartSpec
 from api.mart_page_output import _csv_text, page_csv, page_json
 from api.mart_queries import PageRows, build_query, fetch_page, read_rows
-from api.snapshot_store import store_for
 from moatmetrics.snapshots import Snapshot
+from moatmetrics.storage.configured import storage_for
 
 
 def _reference_json(spec: MartSpec, page) -> bytes:
@@ -57,7 +57,7 @@ def test_json_and_csv_bytes_are_those_of_the_pydantic_page(
     tmp_path: Path, publish_generation: Callable[..., Snapshot], backend
 ) -> None:
     snapshot = publish_generation(tmp_path, 1)
-    store = store_for(backend.settings(tmp_path))
+    store = storage_for(backend.settings(tmp_path)).snapshot_reader()
     compared = 0
     try:
         for spec in MARTS.values():
@@ -87,7 +87,7 @@ def test_json_and_csv_bytes_are_those_of_the_pydantic_page(
         store.close()
     assert compared > 60
     # The data reach the cases that matter: exact money, a null rate, a past-the-end page.
-    with store_for(backend.settings(tmp_path)).lease() as lease:
+    with storage_for(backend.settings(tmp_path)).snapshot_reader().lease() as lease:
         spec = MARTS["client_profitability"]
         page = read_rows(spec, lease, build_query(spec, {}, None, None, None, 100, 0))
     assert any(row["gross_margin"] is None for row in page.rows)

@@ -13,9 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from api.snapshot_store import NoSnapshotError, SnapshotStore
 from moatmetrics.settings import get_settings
 from moatmetrics.snapshots import Snapshot
+from moatmetrics.storage.base import NoSnapshotError
+from moatmetrics.storage.duckdb import DuckDBSnapshotReader
 
 COUNT = "SELECT count(*) FROM marts.staff_utilization"
 
@@ -25,7 +26,7 @@ def test_lease_outlives_publishes_and_eviction(
 ) -> None:
     if backend.postgres:
         pytest.skip("DuckDB's connection cache; the PostgreSQL store is tested below")
-    store = SnapshotStore(dataclasses.replace(get_settings(), home=tmp_path), keep=2)
+    store = DuckDBSnapshotReader(dataclasses.replace(get_settings(), home=tmp_path), keep=2)
     with pytest.raises(NoSnapshotError):
         store.lease().__enter__()
 
@@ -62,10 +63,10 @@ def test_postgres_lease_pins_its_schema_while_publishes_switch(
         pytest.skip("PostgreSQL store: runs in the MOATMETRICS_TEST_BACKEND=postgres pass")
     from api.mart_catalog import MARTS
     from api.mart_queries import MartQuery, fetch_page
-    from api.snapshot_store import store_for
+    from moatmetrics.storage.configured import storage_for
 
     settings = backend.settings(tmp_path)
-    store = store_for(settings)
+    store = storage_for(settings).snapshot_reader()
     assert store.current_id() is None
     with pytest.raises(NoSnapshotError):
         store.lease().__enter__()

@@ -31,7 +31,7 @@ from report_support import (
 )
 
 from moatmetrics.settings import ensure_home, get_settings
-from moatmetrics.snapshots import publish
+from moatmetrics.storage.configured import storage_for
 
 
 @pytest.fixture(scope="session")
@@ -103,5 +103,5 @@ def hostile_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     settings = dataclasses.replace(get_settings(), home=root / "home")
     ensure_home(settings)
     _hostile_warehouse(settings.warehouse_path)
-    snapshot = publish(settings, marts=("client_profitability", "license_utilization"))
+    snapshot = storage_for(settings).publish(("client_profitability", "license_utilization"))
     yield from serve(settings, snapshot.snapshot_id, root / "server.log")

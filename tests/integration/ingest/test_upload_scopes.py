@@ -177,6 +177,7 @@ def test_a_period_declared_over_http_reaches_the_ingest(home: Settings) -> None:
     from moatmetrics.appdb.audit import Actor
     from moatmetrics.appdb.db import session_scope
     from moatmetrics.appdb.models import Upload
+    from moatmetrics.storage.configured import storage_for
     from orchestration.assets.ingest import ingest_landing
 
     settings = dataclasses.replace(home, run_on_upload=False)
@@ -189,7 +190,7 @@ def test_a_period_declared_over_http_reaches_the_ingest(home: Settings) -> None:
         "2025-01-01..2025-01-31",
     )  # fmt: skip
     assert not taken.run_requested
-    (result,) = ingest_landing(settings)[0]
+    (result,) = ingest_landing(settings, storage_for(settings))[0]
     assert (result.scope_start, result.scope_end) == (date(2025, 1, 1), date(2025, 1, 31))
     with session_scope(settings) as session:
         upload = session.get(Upload, taken.upload.id)

@@ -1,6 +1,9 @@
-"""Read-only connections to published snapshots, shared across requests and threads.
+"""The DuckDB back end (the default): snapshot files under the home, read-only readers.
 
-Why it looks like this:
+`DuckDBStorage` is the catalog of `moatmetrics.snapshots` (immutable files and the CURRENT
+pointer); the warehouse a run writes is `warehouse.duckdb` and nothing more, so its run steps
+do nothing. `DuckDBSnapshotReader` holds read-only connections to published snapshots, shared
+across requests and threads. Why it looks like this:
 
 - The API never opens the warehouse: only the snapshot named by the CURRENT pointer, opened
   with ``read_only=True``, so a pipeline run never blocks or breaks a reader.
@@ -23,18 +26,23 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
-from api.snapshot_lease import (
+from moatmetrics import snapshots
+from moatmetrics.marts import PUBLISHED_MARTS
+from moatmetrics.settings import Settings
+from moatmetrics.snapshot_patching import PATCH_MIN_ROWS
+from moatmetrics.storage.base import (
     BrokenPointerError,
+    CopiedTable,
     NoSnapshotError,
+    Snapshot,
     SnapshotLease,
     SnapshotOpenError,
-    Store,
+    Storage,
 )
-from moatmetrics.settings import Settings
-from moatmetrics.snapshots import POINTER_NAME, Snapshot, current_snapshot_id, load_snapshot
 from moatmetrics.storage.duckdb_files import connect_duckdb, file_cursor
 from moatmetrics.storage.encryption import EncryptionError
 
@@ -47,7 +55,7 @@ def checked_current_id(settings: Settings) -> str | None:
     """The current snapshot id, None before the first publish; BrokenPointerError when the
     pointer holds anything but a snapshot id."""
     try:
-        snapshot_id = current_snapshot_id(settings)
+        snapshot_id = snapshots.current_snapshot_id(settings)
     except (OSError, ValueError) as exc:  # unreadable, or not UTF-8
         raise BrokenPointerError from exc
     if snapshot_id is not None and not _SNAPSHOT_ID.match(snapshot_id):
@@ -58,19 +66,51 @@ def checked_current_id(settings: Settings) -> str | None:
 @dataclass
 class _Entry:
     snapshot: Snapshot
+    path: Path
     connection: duckdb.DuckDBPyConnection
     tables: Mapping[str, Mapping[str, str]]
     leases: int = 0
     retired: bool = False
 
 
-def store_for(settings: Settings) -> Store:
-    """The store of the configured mode: PostgreSQL when MOATMETRICS_WAREHOUSE_URL is set."""
-    if settings.warehouse_url:
-        from api.snapshot_store_postgres import PostgresSnapshotStore
+class DuckDBStorage(Storage):
+    """Snapshot files under the home; the warehouse is the local DuckDB file alone."""
 
-        return PostgresSnapshotStore(settings.warehouse_url)
-    return SnapshotStore(settings)
+    name = "duckdb"
+    keeps_dbt_views = True
+
+    def after_ingest(self, con: duckdb.DuckDBPyConnection) -> list[CopiedTable]:
+        return []  # dbt builds in the same file
+
+    def after_dbt(self, con: duckdb.DuckDBPyConnection) -> list[CopiedTable]:
+        return []  # the trust layer reads what dbt built where it is
+
+    def current_snapshot_id(self) -> str | None:
+        return snapshots.current_snapshot_id(self.settings)
+
+    def current_snapshot(self) -> Snapshot | None:
+        return snapshots.current_snapshot(self.settings)
+
+    def load_snapshot(self, snapshot_id: str) -> Snapshot:
+        return snapshots.load_snapshot(self.settings, snapshot_id)
+
+    def list_snapshots(self) -> list[Snapshot]:
+        return snapshots.list_snapshots(self.settings)
+
+    def publish(
+        self, marts: tuple[str, ...] = PUBLISHED_MARTS, *, patch_min_rows: int | None = None
+    ) -> Snapshot:
+        rows = PATCH_MIN_ROWS if patch_min_rows is None else patch_min_rows
+        return snapshots.publish(self.settings, marts, patch_min_rows=rows)
+
+    def use_snapshot(self, snapshot_id: str) -> Snapshot:
+        return snapshots.use_snapshot(self.settings, snapshot_id)
+
+    def prune(self, keep: int, *, dry_run: bool = False) -> list[str]:
+        return snapshots.prune(self.settings, keep, dry_run=dry_run)
+
+    def snapshot_reader(self) -> DuckDBSnapshotReader:
+        return DuckDBSnapshotReader(self.settings)
 
 
 def _mart_tables(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
@@ -86,7 +126,7 @@ def _mart_tables(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, s
     return tables
 
 
-class SnapshotStore:
+class DuckDBSnapshotReader:
     """Cache of read-only snapshot connections, at most ``keep`` of them idle at a time."""
 
     def __init__(self, settings: Settings, keep: int = 2) -> None:
@@ -94,7 +134,7 @@ class SnapshotStore:
         self._keep = keep
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._pointer = settings.snapshots_dir / POINTER_NAME
+        self._pointer = settings.snapshots_dir / snapshots.POINTER_NAME
         self._pointer_read: tuple[tuple[int, int, int, int], str | None] | None = None
 
     def current_id(self) -> str | None:
@@ -154,12 +194,13 @@ class SnapshotStore:
 
     def _open(self, snapshot_id: str) -> _Entry:
         try:
-            snapshot = load_snapshot(self._settings, snapshot_id)
+            snapshot = snapshots.load_snapshot(self._settings, snapshot_id)
+            path = snapshot.path
+            if path is None:  # a file catalog's snapshots are files
+                raise ValueError(f"snapshot {snapshot_id} names no file")
             # One DuckDB thread per query: a page is small, and the API's concurrency comes from
             # many requests at once; per-query threads would only oversubscribe the cores.
-            connection = connect_duckdb(
-                snapshot.path, self._settings, read_only=True, config={"threads": 1}
-            )
+            connection = connect_duckdb(path, self._settings, read_only=True, config={"threads": 1})
         except (OSError, ValueError, KeyError, duckdb.Error, EncryptionError) as exc:
             raise SnapshotOpenError(snapshot_id) from exc
         try:
@@ -167,7 +208,7 @@ class SnapshotStore:
         except duckdb.Error as exc:
             connection.close()
             raise SnapshotOpenError(snapshot_id) from exc
-        return _Entry(snapshot, connection, tables)
+        return _Entry(snapshot, path, connection, tables)
 
     def _acquire(self, snapshot_id: str) -> tuple[_Entry, duckdb.DuckDBPyConnection]:
         with self._lock:
@@ -177,7 +218,7 @@ class SnapshotStore:
             self._entries.move_to_end(snapshot_id)
             entry.leases += 1
             try:
-                cursor = file_cursor(entry.connection, entry.snapshot.path, self._settings)
+                cursor = file_cursor(entry.connection, entry.path, self._settings)
             except BaseException:
                 entry.leases -= 1
                 raise

@@ -1,4 +1,4 @@
-"""The few SQL differences between the two back ends the API reads marts from.
+"""The few SQL differences between the two storage back ends snapshots are read from.
 
 DuckDB (a snapshot file) and PostgreSQL (a `snapshot_<id>` schema) run the same mart queries
 (`api.mart_queries`); only the parameter marker, two type names and the test for a finite
