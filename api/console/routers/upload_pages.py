@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.app_schemas import RetractIn
 from api.console.session import require_csrf
 from api.console.templating import render
-from api.dependencies import current_snapshot_id, get_settings, get_store
+from api.dependencies import current_snapshot_id, get_settings, get_storage, get_store
 from api.problems import ProblemError
 from api.routers.uploads import get_upload, list_uploads, retract_upload
 from api.security import Authorize, actor_of, mark_audited
@@ -26,7 +26,7 @@ from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.uploads import warehouse_upload_id
 from moatmetrics.ingest.contract import ENTITIES
 from moatmetrics.settings import Settings
-from moatmetrics.storage.duckdb import DuckDBSnapshotReader
+from moatmetrics.storage.base import SnapshotReader
 
 router = APIRouter(prefix="/console/uploads", include_in_schema=False)
 
@@ -90,14 +90,14 @@ def upload_page(
     request: Request,
     principal: Reader,
     settings: AppSettings,
-    store: Annotated[DuckDBSnapshotReader, Depends(get_store)],
+    store: Annotated[SnapshotReader, Depends(get_store)],
     problems_offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> HTMLResponse:
     return _upload_page(request, principal, settings, store, upload_id, problems_offset)
 
 
 def _upload_page(
-    request: Request, principal: Principal, settings: Settings, store: DuckDBSnapshotReader,
+    request: Request, principal: Principal, settings: Settings, store: SnapshotReader,
     upload_id: int, problems_offset: int = 0, *, error: str | None = None,
     status_code: int = 200, reason: str = "",
 ) -> HTMLResponse:  # fmt: skip
@@ -107,7 +107,7 @@ def _upload_page(
     published_in = None
     current = current_snapshot_id(store)
     if current and upload.status == "accepted":
-        snapshot = request.app.state.storage.load_snapshot(current)
+        snapshot = get_storage(request).load_snapshot(current)
         if upload.sha256 and warehouse_upload_id(upload.sha256) in snapshot.upload_ids:
             published_in = current
     return render(
@@ -124,7 +124,7 @@ def retract(
     request: Request,
     principal: Retractor,
     settings: AppSettings,
-    store: Annotated[DuckDBSnapshotReader, Depends(get_store)],
+    store: Annotated[SnapshotReader, Depends(get_store)],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     try:
