@@ -162,11 +162,6 @@ class Settings:
         """API keys, uploads, reviews and the audit log: SQLite in the home unless a URL is set."""
         return self.database_url or self.warehouse_url or f"sqlite:///{self.home / 'app.db'}"
 
-    @property
-    def postgres_mode(self) -> bool:
-        """True when MOATMETRICS_WAREHOUSE_URL names a PostgreSQL warehouse."""
-        return self.warehouse_url is not None
-
 
 def default_home() -> Path:
     return Path.cwd() / ".moatmetrics"

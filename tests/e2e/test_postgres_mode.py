@@ -24,6 +24,7 @@ from postgres_server import PG, admin_connection, database_url
 from serving import free_port, wait_for_api
 
 from moatmetrics.settings import SettingsError, get_settings, mask_password, postgres_env
+from moatmetrics.storage.configured import storage_for
 from moatmetrics.warehouse.postgres import READER_ROLE
 
 BIN = Path(sys.executable).parent / "moatmetrics"
@@ -59,7 +60,8 @@ def test_warehouse_url_is_checked_and_its_password_never_shown(monkeypatch) -> N
     monkeypatch.setenv("MOATMETRICS_WAREHOUSE_URL", url)
     monkeypatch.delenv("MOATMETRICS_DATABASE_URL", raising=False)
     settings = get_settings()
-    assert settings.postgres_mode and settings.app_database_url == url  # app DB follows
+    assert storage_for(settings).name == "postgres"
+    assert settings.app_database_url == url  # app DB follows
     assert mask_password(url) == "postgres://bi:***@db.internal:5433/moat"
     assert postgres_env(url) == {
         "MOATMETRICS_PG_HOST": "db.internal", "MOATMETRICS_PG_PORT": "5433",
