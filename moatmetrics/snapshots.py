@@ -152,8 +152,6 @@ def prune_published(
         return storage.prune(keep, dry_run=dry_run)
     from moatmetrics.warehouse import pg_snapshots
 
-    if keep < 1:
-        raise ValueError(f"keep must be at least 1, not {keep}: the current snapshot stays")
     return pg_snapshots.prune(bi_url, keep, dry_run=dry_run)
 
 

@@ -124,8 +124,6 @@ class PostgresStorage(Storage):
         return self.load_snapshot(snapshot_id)
 
     def prune(self, keep: int, *, dry_run: bool = False) -> list[str]:
-        if keep < 1:
-            raise ValueError(f"keep must be at least 1, not {keep}: the current snapshot stays")
         return pg_snapshots.prune(self.url, keep, dry_run=dry_run)
 
     def snapshot_reader(self) -> PostgresSnapshotReader:

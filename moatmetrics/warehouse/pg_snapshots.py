@@ -161,6 +161,9 @@ def prune(url: str, keep: int, *, dry_run: bool = False) -> list[str]:
     import psycopg
     from psycopg import sql
 
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, not {keep}: the current snapshot stays")
+
     with psycopg.connect(libpq_url(url)) as pg:
         if pg.execute("SELECT to_regclass(%s)", [CATALOG_TABLE]).fetchone()[0] is None:
             return []
