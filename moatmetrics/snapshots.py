@@ -117,8 +117,8 @@ def prune(settings: Settings, keep: int, *, dry_run: bool = False) -> list[str]:
 
     Snapshots are immutable copies of the marts, so a daily schedule adds one a day for ever;
     this is what bounds that. Removing one never disturbs a reader: the current snapshot is
-    never removed, a file still open in an API worker stays readable until it is closed, and
-    in PostgreSQL mode the schemas go in one transaction that waits for running queries.
+    never removed, and a file still open in an API worker stays readable until it is closed
+    (PostgreSQL mode: `moatmetrics.warehouse.pg_snapshots.prune`).
     """
     _files_only(settings)
     if keep < 1:
