@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from built_homes import BuiltHome, copy_home
 from console_home import Console
+from playwright.sync_api import expect
 from serving import served_api
 
 from moatmetrics.appdb.audit import Actor
@@ -22,6 +23,13 @@ from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+# How long an `expect(...)` waits for the page to reach what it asserts (Playwright's default:
+# 5 s). A bound on waiting, not a speed the test asserts: on a loaded two-core machine the
+# API reference (Swagger UI rendering the whole OpenAPI document) took longer than 5 s to
+# show its heading, and the test failed with the heading on the page. Pages that render
+# sooner pass as soon as they do.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
