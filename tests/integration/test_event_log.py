@@ -94,3 +94,32 @@ def test_a_home_configured_for_other_storage_keeps_dagsters(tmp_path: Path) -> N
     with home_instance(tmp_path) as instance:
         assert type(instance._event_storage) is SqliteEventLogStorage
         assert Path(instance._event_storage._base_dir) == events
+
+
+def test_the_index_tables_are_looked_up_on_the_kept_engine_and_remembered_once_found(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Dagster asks `has_table("asset_check_executions")` before storing each check event; its
+    own answer opens a new engine and SQLite connection each time. Here the kept engine
+    answers, a table found is remembered, a missing one is asked again (a migration adds it)."""
+    import sqlite3
+
+    from dagster._core.storage.event_log.sqlite import sqlite_event_log
+
+    connected = ConnectedSqliteEventLogStorage(str(tmp_path))
+    dagsters = SqliteEventLogStorage(str(tmp_path))
+    for table in ("asset_check_executions", "event_logs", "no_such_table"):
+        assert connected.has_table(table) == dagsters.has_table(table)
+    dagsters.dispose()
+
+    def no_new_engine(*args, **kwargs):
+        raise AssertionError("has_table opened a new engine")
+
+    monkeypatch.setattr(sqlite_event_log, "create_engine", no_new_engine)
+    for _ in range(3):
+        assert connected.has_table("asset_check_executions")
+        assert not connected.has_table("added_later")
+    with sqlite3.connect(tmp_path / "index.db") as index:  # a migration adds it
+        index.execute("CREATE TABLE added_later (id INTEGER)")
+    assert connected.has_table("added_later")
+    connected.dispose()
