@@ -68,9 +68,9 @@ run: install
 		$(BIN)/moatmetrics serve --port $(API_PORT)
 
 # Tests live in tests/unit, tests/integration and tests/e2e (CONTRIBUTING.md says what goes
-# where). The API tests (tests/e2e/api) run twice: on DuckDB snapshots (with everything else),
-# then in PostgreSQL mode (MOATMETRICS_TEST_BACKEND=postgres: each test home gets its own
-# PostgreSQL database). pytest's exit code 5 (no test collected) fails the target like any
+# where). The API and report tests (tests/e2e/api, tests/e2e/reports) run twice: on DuckDB
+# snapshots (with everything else), then in PostgreSQL mode (MOATMETRICS_TEST_BACKEND=postgres:
+# each test home gets its own PostgreSQL database). pytest's exit code 5 (no test collected) fails the target like any
 # other non-zero code: a selection that finds nothing is a broken selection.
 PYTEST := $(BIN)/python -m pytest -q
 # The suite in two worker processes (pytest-xdist), a file per worker at a time so a module's
@@ -94,7 +94,7 @@ ENCRYPTED_API_TESTS := tests/e2e/api/test_api_roles.py tests/e2e/api/test_api_au
 test: install
 	$(BIN)/ruff check .
 	$(PYTEST) $(WORKERS) --durations=25
-	MOATMETRICS_TEST_BACKEND=postgres $(PYTEST) $(WORKERS) tests/e2e/api
+	MOATMETRICS_TEST_BACKEND=postgres $(PYTEST) $(WORKERS) tests/e2e/api tests/e2e/reports
 	MOATMETRICS_TEST_BACKEND=encrypted $(PYTEST) $(ENCRYPTED_API_TESTS)
 
 # The inner loop: unit tests and the integration tests not marked slow (no full pipeline run,

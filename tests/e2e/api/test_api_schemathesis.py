@@ -39,7 +39,10 @@ RUNS = (
 )
 
 
-@pytest.mark.timeout(900)
+# Bounds on a hang, not on speed: on a quiet machine the three runs take about 75 s each; with
+# two CPU-bound processes beside the suite the first took over 280 s (the bound it had then)
+# and the test failed with nothing wrong.
+@pytest.mark.timeout(2700)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     tmp_path: Path, start_server, publish_generation, backend
 ) -> None:
@@ -72,7 +75,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
                 "--workers", "1",  # hypothesis' lambda parsing is not thread-safe on Python 3.11
                 "--request-timeout", "30", *selection,
             ],
-            cwd=tmp_path, capture_output=True, text=True, timeout=280,
+            cwd=tmp_path, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{phases}:\n{output[-6000:]}"

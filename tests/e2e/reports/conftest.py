@@ -7,18 +7,26 @@ sees first. `branded_api`: the same home served with the MSP's name and logo con
 hand-built warehouse whose text columns start with `=`, `+`, `-` and `@`, published with the
 real `moatmetrics.snapshots.publish`. Each server is `uvicorn api.main:app` in its own process
 with one key per role, as in tests/api.
+
+In the PostgreSQL pass (`MOATMETRICS_TEST_BACKEND=postgres`, `make test`) the same reports are
+read from PostgreSQL: a copy of the demo home (and the hostile warehouse) publishes its
+snapshot into a new database, as a home in PostgreSQL mode publishes, and the servers read the
+`snapshot_<id>` schema from there (`reports_home`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from built_homes import BuiltHome
+from built_homes import BuiltHome, copy_home
+from postgres_server import admin_connection, database_url, temporary_database
 from report_support import (
     HOSTILE_EXPLANATION,
     HOSTILE_NAME,
@@ -30,24 +38,68 @@ from report_support import (
     serve,
 )
 
-from moatmetrics.settings import ensure_home, get_settings
+from moatmetrics.appdb.db import dispose_engines
+from moatmetrics.settings import Settings, ensure_home, get_settings
 from moatmetrics.storage.configured import storage_for
+from moatmetrics.warehouse import pg_snapshots
+from moatmetrics.warehouse.postgres import READER_ROLE
+
+POSTGRES = os.environ.get("MOATMETRICS_TEST_BACKEND", "duckdb").strip().lower() == "postgres"
+
+
+@contextlib.contextmanager
+def _in_postgres(settings: Settings) -> Iterator[Settings]:
+    """`settings` with its snapshots (and app database) in a new PostgreSQL database, dropped
+    afterwards with the read-only role the first publish creates, if it was not there."""
+    admin = admin_connection()
+    exists = "SELECT 1 FROM pg_roles WHERE rolname = %s"
+    reader_existed = admin.execute(exists, [READER_ROLE]).fetchone() is not None
+    try:
+        with temporary_database("moatmetrics_test_reports") as name:
+            try:
+                yield dataclasses.replace(settings, warehouse_url=database_url(name))
+            finally:
+                dispose_engines()  # this process's pooled connections to the database
+                pg_snapshots.dispose_engines()
+        if not reader_existed:
+            with contextlib.suppress(Exception):  # granted in another database since: keep it
+                admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
+    finally:
+        admin.close()
 
 
 @pytest.fixture(scope="session")
-def demo_api(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Api]:
-    """The session's demo home (read only: the server adds keys and audit entries)."""
+def reports_home(
+    tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome
+) -> Iterator[tuple[Settings, str]]:
+    """The demo home the reports are served from, and its snapshot: the session's demo home
+    as it is (read only), or in the PostgreSQL pass a copy publishing into PostgreSQL."""
+    if not POSTGRES:
+        yield demo_home.settings, demo_home.snapshot_id
+        return
+    copied = copy_home(demo_home, tmp_path_factory.mktemp("reports-postgres") / "home")
+    with _in_postgres(copied.settings) as settings:
+        yield settings, storage_for(settings).publish().snapshot_id
+
+
+@pytest.fixture(scope="session")
+def demo_api(
+    tmp_path_factory: pytest.TempPathFactory, reports_home: tuple[Settings, str]
+) -> Iterator[Api]:
+    """The demo home (read only: the server adds keys and audit entries)."""
     log = tmp_path_factory.mktemp("reports-demo") / "server.log"
-    yield from serve(demo_home.settings, demo_home.snapshot_id, log)
+    yield from serve(*reports_home, log)
 
 
 @pytest.fixture(scope="session")
-def branded_api(tmp_path_factory: pytest.TempPathFactory, demo_home: BuiltHome) -> Iterator[Api]:
+def branded_api(
+    tmp_path_factory: pytest.TempPathFactory, reports_home: tuple[Settings, str]
+) -> Iterator[Api]:
     """The demo home served with the MSP's name and logo configured."""
     root = tmp_path_factory.mktemp("reports-branded")
     env = {"MOATMETRICS_COMPANY_NAME": MSP_NAME,
            "MOATMETRICS_COMPANY_LOGO": str(logo_png(root / "logo.png"))}  # fmt: skip
-    yield from serve(demo_home.settings, demo_home.snapshot_id, root / "server.log", env)
+    yield from serve(*reports_home, root / "server.log", env)
 
 
 def _hostile_warehouse(path: Path) -> None:
@@ -103,5 +155,9 @@ def hostile_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     settings = dataclasses.replace(get_settings(), home=root / "home")
     ensure_home(settings)
     _hostile_warehouse(settings.warehouse_path)
-    snapshot = storage_for(settings).publish(("client_profitability", "license_utilization"))
-    yield from serve(settings, snapshot.snapshot_id, root / "server.log")
+    marts = ("client_profitability", "license_utilization")
+    with contextlib.ExitStack() as stack:
+        if POSTGRES:
+            settings = stack.enter_context(_in_postgres(settings))
+        snapshot = storage_for(settings).publish(marts)
+        yield from serve(settings, snapshot.snapshot_id, root / "server.log")

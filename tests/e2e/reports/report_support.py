@@ -73,14 +73,17 @@ def run_at(lines: Sequence[str], cells: Sequence[str], start: int = 0) -> int:
 def serve(
     settings: Settings, snapshot_id: str, log: Path, env: dict[str, str] | None = None
 ) -> Iterator[Api]:
-    """`uvicorn api.main:app` on a home, one key per role, `env` added to its environment;
-    stopped when the generator is closed."""
+    """`uvicorn api.main:app` on a home (in PostgreSQL mode when `settings` name a warehouse
+    URL), one key per role, `env` added to its environment; stopped when the generator is
+    closed."""
     keys = {}
     with session_scope(settings, write=True) as session:
         for role in ROLES:
             # One server per log folder; several may serve one home (key names are unique).
             name = f"reports-{log.parent.name}-{role}"
             keys[role] = create_key(session, Actor("tests"), name, role)[1]
+    if settings.warehouse_url:  # PostgreSQL mode: the server reads the snapshots there
+        env = {"MOATMETRICS_WAREHOUSE_URL": settings.warehouse_url, **(env or {})}
     with served_api(settings.home, log, MOATMETRICS_RUN_ON_UPLOAD="0", **(env or {})) as url:
         yield Api(url, keys, snapshot_id)
 
