@@ -70,8 +70,8 @@ run: install
 # Tests live in tests/unit, tests/integration and tests/e2e (CONTRIBUTING.md says what goes
 # where). The API and report tests (tests/e2e/api, tests/e2e/reports) run twice: on DuckDB
 # snapshots (with everything else), then in PostgreSQL mode (MOATMETRICS_TEST_BACKEND=postgres:
-# each test home gets its own PostgreSQL database). pytest's exit code 5 (no test collected) fails the target like any
-# other non-zero code: a selection that finds nothing is a broken selection.
+# each test home gets its own PostgreSQL database). pytest's exit code 5 (no test collected)
+# fails the target like any other non-zero code: a selection that finds nothing is broken.
 PYTEST := $(BIN)/python -m pytest -q
 # The suite in two worker processes (pytest-xdist), a file per worker at a time so a module's
 # fixtures are built once: most of a test's time is waiting for a pipeline run, a server or a
