@@ -40,12 +40,32 @@ def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
+def get_lease_slots(request: Request) -> anyio.Semaphore | None:
+    """The app's bound on leases held at once (`lease_slots`), made in its lifespan."""
+    return request.app.state.lease_slots
+
+
+def lease_slots(store: SnapshotReader) -> anyio.Semaphore | None:
+    """A semaphore of `store.max_leases()` slots, None when the reader has no such bound.
+
+    Made inside the app's event loop (its lifespan). Why it exists: a PostgreSQL lease holds
+    a pooled connection until its handler has run, and both take a worker thread from the
+    same thread pool (40 threads, 16 connections). Under a burst, every thread could block in
+    a lease waiting for a connection while the requests holding all the connections wait for
+    a thread to run their handlers: nothing moves until the pool's 30 s timeout, then 503s.
+    Waiting for a slot on the event loop instead holds no thread (docs/benchmarks.md).
+    """
+    most = store.max_leases()
+    return None if most is None else anyio.Semaphore(most)
+
+
 def get_page_cache(request: Request) -> PageCache:
     return request.app.state.page_cache
 
 
 async def snapshot_lease(
     store: Annotated[SnapshotReader, Depends(get_store)],
+    slots: Annotated[anyio.Semaphore | None, Depends(get_lease_slots)],
 ) -> AsyncIterator[SnapshotLease]:
     """Pin the current snapshot for the handler; 503 (problem) when there is none.
 
@@ -55,9 +75,12 @@ async def snapshot_lease(
     Async because FastAPI runs a sync generator dependency's entry and exit in two worker
     threads: two thread hops per request, more than the lease itself costs when the snapshot
     is open already (a dict lookup and a cursor). A lease that needs I/O (a snapshot opened
-    for the first time, any PostgreSQL lease) is still taken and returned in a thread.
+    for the first time, any PostgreSQL lease) is still taken and returned in a thread, once
+    one of the reader's lease slots is free (`lease_slots`).
     """
     in_loop = store.leases_without_io()
+    if slots is not None:
+        await slots.acquire()
     stack = ExitStack()
     try:
         try:
@@ -73,10 +96,14 @@ async def snapshot_lease(
             raise snapshot_unavailable(exc.snapshot_id) from exc
         yield lease
     finally:
-        if in_loop:
-            stack.close()
-        else:
-            await anyio.to_thread.run_sync(stack.close)
+        try:
+            if in_loop:
+                stack.close()
+            else:
+                await anyio.to_thread.run_sync(stack.close)
+        finally:
+            if slots is not None:
+                slots.release()
 
 
 CurrentSnapshot = Annotated[SnapshotLease, Depends(snapshot_lease, scope="function")]

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from api.console.install import CONSOLE_FRONT, install_console
-from api.dependencies import no_nul_in_query
+from api.dependencies import lease_slots, no_nul_in_query
 from api.key_cache import KeyCache
 from api.metrics import RequestMetrics
 from api.page_cache import PageCache
@@ -97,9 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = storage.snapshot_reader()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         # Open (and migrate) the app database before serving: a wrong URL fails at startup.
         await anyio.to_thread.run_sync(engine_for, settings)
+        served.state.lease_slots = lease_slots(store)  # bound to this event loop
         yield
         store.close()
 

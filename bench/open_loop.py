@@ -53,6 +53,7 @@ async def _open_loop(
         queues[i % connections].append(i)
     latencies: list[float] = []
     errors = {"status": 0, "exception": 0, "timeout": 0}
+    refused: dict[int, int] = {}  # status >= 400 -> how many: says why, not only how many
     nbytes = 0
     start = time.perf_counter() + 0.5
 
@@ -78,6 +79,7 @@ async def _open_loop(
             nbytes += size
             if status >= 400:
                 errors["status"] += 1
+                refused[status] = refused.get(status, 0) + 1
 
     await asyncio.gather(*(user(k) for k in range(connections)))
     seconds = time.perf_counter() - start
@@ -98,6 +100,7 @@ async def _open_loop(
         # Unanswered (timed out, failed, or never sent after its connection failed) + >= 400.
         "errors": total - len(latencies) + errors["status"],
         "errors_by_kind": errors,
+        "errors_by_status": refused,
     }
 
 

@@ -114,6 +114,11 @@ class SnapshotReader(Protocol):
         """Whether a lease taken now costs no I/O (so it may be taken on the event loop)."""
         ...
 
+    def max_leases(self) -> int | None:
+        """How many leases may be held at once without one waiting for a connection (None: no
+        such bound). The API admits no more than this (`api.dependencies.snapshot_lease`)."""
+        ...
+
     def close(self) -> None: ...
 
 

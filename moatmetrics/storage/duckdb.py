@@ -168,6 +168,10 @@ class DuckDBSnapshotReader:
             return False
         return snapshot_id is not None and snapshot_id in self._entries
 
+    def max_leases(self) -> None:
+        """No bound: leases share the snapshot's open connection, each with its own cursor."""
+        return None
+
     @contextmanager
     def lease(self) -> Iterator[SnapshotLease]:
         """Pin the current snapshot for one request; raises NoSnapshotError/SnapshotOpenError."""

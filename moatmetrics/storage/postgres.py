@@ -133,6 +133,10 @@ class PostgresStorage(Storage):
 class PostgresSnapshotReader:
     """Leases on `snapshot_<id>` schemas through a pool of read-only connections."""
 
+    #: Connections kept open, and opened beyond them at busy times: one per lease held.
+    POOL_SIZE = 4
+    POOL_OVERFLOW = 12
+
     def __init__(self, url: str, keep: int = 4) -> None:
         self._url = url
         self._keep = keep
@@ -140,8 +144,8 @@ class PostgresSnapshotReader:
             normalize_url(url),
             pool_pre_ping=True,
             connect_args={"options": "-c default_transaction_read_only=on"},
-            pool_size=4,
-            max_overflow=12,
+            pool_size=self.POOL_SIZE,
+            max_overflow=self.POOL_OVERFLOW,
         )
         self._lock = threading.Lock()
         self._tables: OrderedDict[str, Mapping[str, Mapping[str, str]]] = OrderedDict()
@@ -159,6 +163,10 @@ class PostgresSnapshotReader:
     def leases_without_io(self) -> bool:
         """Never: every lease reads the catalog over a pooled connection."""
         return False
+
+    def max_leases(self) -> int:
+        """The pool's connections: a lease holds one until its request's handler is done."""
+        return self.POOL_SIZE + self.POOL_OVERFLOW
 
     @contextmanager
     def lease(self) -> Iterator[SnapshotLease]:
