@@ -175,6 +175,8 @@ def prune_audited(
     return removed
 
 
+#: A snapshot id as `publish` makes it (20240501T093000123456Z-1a2b3c); the one check of an id
+#: that came from outside (the CURRENT pointer file, `snapshots use` on either back end).
 SNAPSHOT_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
+
+from moatmetrics.appdb.db import dispose_engines
+from moatmetrics.warehouse import pg_snapshots
+from moatmetrics.warehouse.postgres import READER_ROLE
 
 PG: dict[str, Any] = {
     "host": os.environ.get("MOATMETRICS_PG_HOST", "127.0.0.1"),
@@ -67,3 +71,32 @@ def dbt_env(name: str) -> dict[str, str]:
         "MOATMETRICS_PG_PASSWORD": PG["password"],
         "MOATMETRICS_PG_DBNAME": name,
     }
+
+
+@contextmanager
+def reader_role_as_found() -> Iterator[None]:
+    """Leave the cluster-wide role `moatmetrics_reader` as it was found.
+
+    A publish into PostgreSQL creates the role (NOLOGIN) when it is missing. Roles belong to
+    the server, not to a database, so dropping the tests' databases leaves it behind: if it
+    was missing before, it is dropped afterwards, unless something still granted to it in
+    another database (another test process publishing meanwhile) needs it.
+    """
+    psycopg = pytest.importorskip("psycopg")
+    admin = admin_connection()
+    try:
+        found = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE])
+        existed = found.fetchone() is not None
+        yield
+        if not existed:
+            with suppress(psycopg.Error):  # granted in another database since: keep it
+                admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
+    finally:
+        admin.close()
+
+
+def release_pooled_connections() -> None:
+    """Close this process's pooled connections (app database, snapshot catalog), so a test
+    database can be dropped and no connection outlives it."""
+    dispose_engines()
+    pg_snapshots.dispose_engines()

@@ -20,7 +20,6 @@ across requests and threads. Why it looks like this:
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -46,10 +45,6 @@ from moatmetrics.storage.base import (
 from moatmetrics.storage.duckdb_files import connect_duckdb, file_cursor
 from moatmetrics.storage.encryption import EncryptionError
 
-# What `moatmetrics.snapshots` writes (20240501T093000123456Z-1a2b3c); nothing else may reach
-# a file path, and undecodable bytes must become a clear 503, not a 500.
-_SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
 
 def checked_current_id(settings: Settings) -> str | None:
     """The current snapshot id, None before the first publish; BrokenPointerError when the
@@ -58,7 +53,9 @@ def checked_current_id(settings: Settings) -> str | None:
         snapshot_id = snapshots.current_snapshot_id(settings)
     except (OSError, ValueError) as exc:  # unreadable, or not UTF-8
         raise BrokenPointerError from exc
-    if snapshot_id is not None and not _SNAPSHOT_ID.match(snapshot_id):
+    # Only what `moatmetrics.snapshots` writes (20240501T093000123456Z-1a2b3c) may reach a
+    # file path, and undecodable bytes must become a clear 503, not a 500.
+    if snapshot_id is not None and not snapshots.SNAPSHOT_ID.match(snapshot_id):
         raise BrokenPointerError
     return snapshot_id
 

@@ -9,7 +9,6 @@ The settings' checks of the URL are tested first (no database needed).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from postgres_server import PG, admin_connection, database_url
+from postgres_server import PG, admin_connection, database_url, reader_role_as_found
 from serving import free_port, wait_for_api
 
 from moatmetrics.settings import SettingsError, get_settings, mask_password, postgres_env
@@ -75,25 +74,18 @@ def test_warehouse_url_is_checked_and_its_password_never_shown(monkeypatch) -> N
 @pytest.fixture
 def warehouse_database():
     """A fresh database and a BI login in the reader role; dropped after."""
-    import psycopg
-
-    admin = admin_connection()
     token = secrets.token_hex(4)
     name, login = f"moatmetrics_test_pgmode_{token}", f"mm_bi_{token}"
-    reader_existed = admin.execute(
-        "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
-    ).fetchone()
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {"dbname": name, "login": login,
-               "url": database_url(name)}  # fmt: skip
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'DROP ROLE IF EXISTS "{login}"')
-        if not reader_existed:
-            with contextlib.suppress(psycopg.Error):  # granted elsewhere since: leave it
-                admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
-        admin.close()
+    with reader_role_as_found():
+        admin = admin_connection()
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield {"dbname": name, "login": login,
+                   "url": database_url(name)}  # fmt: skip
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{login}"')
+            admin.close()
 
 
 def test_tables_round_trip_between_duckdb_and_postgres(warehouse_database: dict) -> None:

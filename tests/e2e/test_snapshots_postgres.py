@@ -8,7 +8,6 @@ reader role, and the `moatmetrics snapshots to-postgres` command.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import subprocess
@@ -18,7 +17,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 from checkout import REPO_ROOT
-from postgres_server import PG, admin_connection, database_url
+from postgres_server import PG, admin_connection, database_url, reader_role_as_found
 from snapshot_warehouse import MARTS, small_warehouse
 
 from moatmetrics.settings import Settings
@@ -32,29 +31,23 @@ from moatmetrics.warehouse.postgres import (
 
 @pytest.fixture
 def bi_database():
-    """A fresh database, a test reader role and a BI login granted it; all dropped after."""
-    import psycopg
-
-    admin = admin_connection()
+    """A fresh database, a test reader role and a BI login granted it; all dropped after
+    (`moatmetrics_reader`, which the CLI test's publish creates, left as found)."""
     token = secrets.token_hex(4)
     name, role, login = f"moatmetrics_test_bi_{token}", f"mm_reader_{token}", f"mm_bi_{token}"
-    reader_existed = admin.execute(
-        "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
-    ).fetchone()
-    admin.execute(f'CREATE DATABASE "{name}"')
-    admin.execute(f'CREATE ROLE "{role}" NOLOGIN')
-    admin.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE "{role}"')
-    try:
-        yield {"dbname": name, "role": role, "login": login,
-               "url": database_url(name)}  # fmt: skip
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'DROP ROLE IF EXISTS "{login}"')
-        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-        if not reader_existed:  # created by the CLI test for this database only
-            with contextlib.suppress(psycopg.Error):  # granted elsewhere since: leave it
-                admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
-        admin.close()
+    with reader_role_as_found():
+        admin = admin_connection()
+        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE ROLE "{role}" NOLOGIN')
+        admin.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE "{role}"')
+        try:
+            yield {"dbname": name, "role": role, "login": login,
+                   "url": database_url(name)}  # fmt: skip
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{login}"')
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            admin.close()
 
 
 def _snapshot_rows(path, mart: str) -> list[tuple]:

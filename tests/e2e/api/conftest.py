@@ -33,11 +33,16 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from postgres_server import admin_connection, database_url
+from postgres_server import (
+    admin_connection,
+    database_url,
+    reader_role_as_found,
+    release_pooled_connections,
+)
 from serving import start_api, stop_api
 
 from moatmetrics.appdb.audit import Actor
-from moatmetrics.appdb.db import dispose_engines, session_scope
+from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
 from moatmetrics.insights.actions import ACTION_COLUMNS
 from moatmetrics.insights.anomalies import ANOMALY_COLUMNS
@@ -48,8 +53,6 @@ from moatmetrics.snapshots import Snapshot
 from moatmetrics.storage.configured import storage_for
 from moatmetrics.storage.duckdb_files import DUCKDB_CRYPTO_ENV, UNSAFE_CRYPTO, connect_duckdb
 from moatmetrics.storage.encryption import KEY_FILE_ENV, write_key_file
-from moatmetrics.warehouse import pg_snapshots
-from moatmetrics.warehouse.postgres import READER_ROLE
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
 # Test servers: no background pipeline runs, and a rate limit no functional test reaches.
@@ -317,7 +320,7 @@ class Backend:
         self.name = name
         self._urls: dict[Path, str] = {}
         self._admin = None
-        self._reader_existed = True
+        self._cleanup = contextlib.ExitStack()
         self._key_file: Path | None = None
 
     @property
@@ -341,13 +344,8 @@ class Backend:
         home = home.resolve()
         if home not in self._urls:
             if self._admin is None:
+                self._cleanup.enter_context(reader_role_as_found())
                 self._admin = admin_connection()
-                self._reader_existed = (
-                    self._admin.execute(
-                        "SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE]
-                    ).fetchone()
-                    is not None
-                )
             name = f"moatmetrics_test_api_{secrets.token_hex(5)}"
             self._admin.execute(f'CREATE DATABASE "{name}"')
             self._urls[home] = database_url(name)
@@ -377,13 +375,11 @@ class Backend:
     def drop_all(self) -> None:
         if self._admin is None:
             return
-        release_connections()
+        release_pooled_connections()
         for url in self._urls.values():
             self._admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-        if not self._reader_existed:  # created by these tests' publishes: leave no trace
-            with contextlib.suppress(Exception):  # granted in another database since: keep it
-                self._admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
         self._admin.close()
+        self._cleanup.close()  # the reader role the publishes created: dropped if it was new
 
 
 _BACKEND = Backend(BACKEND)
@@ -394,12 +390,6 @@ def backend() -> Iterator[Backend]:
     """`backend.settings(home)`, `backend.env(home)`; PostgreSQL databases dropped at the end."""
     yield _BACKEND
     _BACKEND.drop_all()
-
-
-def release_connections() -> None:
-    """Close this process's pooled connections to the test databases (app database, catalog)."""
-    dispose_engines()
-    pg_snapshots.dispose_engines()
 
 
 def settings_for(home: Path) -> Settings:
@@ -515,7 +505,7 @@ def _stop_servers_of_each_module(start_server: ServerFactory) -> Iterator[None]:
     started_before = len(start_server.servers)
     yield
     start_server.stop_from(started_before)
-    release_connections()
+    release_pooled_connections()
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from built_homes import BuiltHome, copy_home
-from postgres_server import admin_connection, database_url, temporary_database
+from postgres_server import (
+    database_url,
+    reader_role_as_found,
+    release_pooled_connections,
+    temporary_database,
+)
 from report_support import (
     HOSTILE_EXPLANATION,
     HOSTILE_NAME,
@@ -38,11 +43,8 @@ from report_support import (
     serve,
 )
 
-from moatmetrics.appdb.db import dispose_engines
 from moatmetrics.settings import Settings, ensure_home, get_settings
 from moatmetrics.storage.configured import storage_for
-from moatmetrics.warehouse import pg_snapshots
-from moatmetrics.warehouse.postgres import READER_ROLE
 
 POSTGRES = os.environ.get("MOATMETRICS_TEST_BACKEND", "duckdb").strip().lower() == "postgres"
 
@@ -50,22 +52,12 @@ POSTGRES = os.environ.get("MOATMETRICS_TEST_BACKEND", "duckdb").strip().lower() 
 @contextlib.contextmanager
 def _in_postgres(settings: Settings) -> Iterator[Settings]:
     """`settings` with its snapshots (and app database) in a new PostgreSQL database, dropped
-    afterwards with the read-only role the first publish creates, if it was not there."""
-    admin = admin_connection()
-    exists = "SELECT 1 FROM pg_roles WHERE rolname = %s"
-    reader_existed = admin.execute(exists, [READER_ROLE]).fetchone() is not None
-    try:
-        with temporary_database("moatmetrics_test_reports") as name:
-            try:
-                yield dataclasses.replace(settings, warehouse_url=database_url(name))
-            finally:
-                dispose_engines()  # this process's pooled connections to the database
-                pg_snapshots.dispose_engines()
-        if not reader_existed:
-            with contextlib.suppress(Exception):  # granted in another database since: keep it
-                admin.execute(f'DROP ROLE IF EXISTS "{READER_ROLE}"')
-    finally:
-        admin.close()
+    afterwards (the read-only role left as found)."""
+    with reader_role_as_found(), temporary_database("moatmetrics_test_reports") as name:
+        try:
+            yield dataclasses.replace(settings, warehouse_url=database_url(name))
+        finally:
+            release_pooled_connections()
 
 
 @pytest.fixture(scope="session")
