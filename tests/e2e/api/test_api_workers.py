@@ -417,6 +417,24 @@ def _open_loop_driver():  # type: ignore[no-untyped-def]
     return module
 
 
+def _open_loop(
+    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot], **load: float
+) -> Workers:
+    """The benchmark's open loop (`connections`, `rate` a second for `duration` s) against two
+    workers serving a published generation: every request answered, none with status >= 400."""
+    home = tmp_path / "home"
+    publish_generation(home, 1)
+    server = serve_workers(home, workers=2, MOATMETRICS_RATE_LIMIT_PER_MINUTE="1000000")
+    paths = [p for p in PATHS if p.startswith("/api/v1/marts/") and "format=csv" not in p]
+    result = _open_loop_driver().run_open_loop(
+        server.url, paths, server.keys["viewer"], connections=int(load["connections"]),
+        rate=load["rate"], duration=int(load["duration"]), timeout_s=540.0,
+    )  # fmt: skip
+    assert result["errors"] == 0, (result["errors_by_kind"], result["errors_by_status"])
+    assert result["requests"] == result["scheduled"] == int(load["rate"] * load["duration"])
+    return server
+
+
 @pytest.mark.timeout(600)
 def test_open_loop_leaves_exactly_one_audit_entry_per_request(
     tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot]
@@ -425,16 +443,9 @@ def test_open_loop_leaves_exactly_one_audit_entry_per_request(
     connections and 400 requests) against two workers: every request is answered, and the
     audit log holds exactly one `marts.read` entry per request, in a chain that verifies.
     Group commits batch the entries; they must neither drop nor double one."""
-    home = tmp_path / "home"
-    publish_generation(home, 1)
-    server = serve_workers(home, workers=2, MOATMETRICS_RATE_LIMIT_PER_MINUTE="1000000")
-    paths = [p for p in PATHS if p.startswith("/api/v1/marts/") and "format=csv" not in p]
-    result = _open_loop_driver().run_open_loop(
-        server.url, paths, server.keys["viewer"], connections=200, rate=80.0, duration=5,
-        timeout_s=540.0,
-    )  # fmt: skip
-    assert result["errors"] == 0, (result["errors_by_kind"], result["errors_by_status"])
-    assert result["requests"] == result["scheduled"] == 400
+    server = _open_loop(
+        tmp_path, serve_workers, publish_generation, connections=200, rate=80.0, duration=5
+    )
     with session_scope(server.settings) as session:
         reads = session.scalar(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "marts.read")
@@ -455,13 +466,4 @@ def test_a_burst_beyond_the_readers_connections_is_answered_in_full(
     loop (`api.dependencies.lease_slots`), every thread blocked in a lease waiting for a
     connection while the requests holding the connections waited for a thread: 281 of the
     600 got 503 after the pool's 30 s timeout (and a CI run's open loop, 26 of 400)."""
-    home = tmp_path / "home"
-    publish_generation(home, 1)
-    server = serve_workers(home, workers=2, MOATMETRICS_RATE_LIMIT_PER_MINUTE="1000000")
-    paths = [p for p in PATHS if p.startswith("/api/v1/marts/") and "format=csv" not in p]
-    result = _open_loop_driver().run_open_loop(
-        server.url, paths, server.keys["viewer"], connections=300, rate=600.0, duration=1,
-        timeout_s=540.0,
-    )  # fmt: skip
-    assert result["errors"] == 0, (result["errors_by_kind"], result["errors_by_status"])
-    assert result["requests"] == result["scheduled"] == 600
+    _open_loop(tmp_path, serve_workers, publish_generation, connections=300, rate=600.0, duration=1)
