@@ -136,6 +136,9 @@ class PostgresSnapshotReader:
     #: Connections kept open, and opened beyond them at busy times: one per lease held.
     POOL_SIZE = 4
     POOL_OVERFLOW = 12
+    #: Of those, never leased: for what takes a connection briefly without a lease
+    #: (`current_id` for /health and /snapshots, the mart catalog's own lease).
+    UNLEASED = 2
 
     def __init__(self, url: str, keep: int = 4) -> None:
         self._url = url
@@ -165,8 +168,11 @@ class PostgresSnapshotReader:
         return False
 
     def max_leases(self) -> int:
-        """The pool's connections: a lease holds one until its request's handler is done."""
-        return self.POOL_SIZE + self.POOL_OVERFLOW
+        """The pool's connections but `UNLEASED`: a lease holds one until its request's
+        handler is done. Were all of them leased, a worker thread waiting in `current_id` for
+        a connection would wait on requests that wait for a thread, as leases did before
+        `api.dependencies.lease_slots`."""
+        return self.POOL_SIZE + self.POOL_OVERFLOW - self.UNLEASED
 
     @contextmanager
     def lease(self) -> Iterator[SnapshotLease]:
