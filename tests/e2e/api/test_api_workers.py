@@ -418,20 +418,27 @@ def _open_loop_driver():  # type: ignore[no-untyped-def]
 
 
 def _open_loop(
-    tmp_path: Path, serve_workers, publish_generation: Callable[..., Snapshot], **load: float
+    tmp_path: Path,
+    serve_workers,
+    publish_generation: Callable[..., Snapshot],
+    *,
+    connections: int,
+    rate: float,
+    duration: int,
 ) -> Workers:
-    """The benchmark's open loop (`connections`, `rate` a second for `duration` s) against two
-    workers serving a published generation: every request answered, none with status >= 400."""
+    """The benchmark's open loop (`rate` requests a second for `duration` s over `connections`)
+    against two workers serving a published generation: every request answered, none with
+    status >= 400."""
     home = tmp_path / "home"
     publish_generation(home, 1)
     server = serve_workers(home, workers=2, MOATMETRICS_RATE_LIMIT_PER_MINUTE="1000000")
     paths = [p for p in PATHS if p.startswith("/api/v1/marts/") and "format=csv" not in p]
     result = _open_loop_driver().run_open_loop(
-        server.url, paths, server.keys["viewer"], connections=int(load["connections"]),
-        rate=load["rate"], duration=int(load["duration"]), timeout_s=540.0,
+        server.url, paths, server.keys["viewer"], connections=connections, rate=rate,
+        duration=duration, timeout_s=540.0,
     )  # fmt: skip
     assert result["errors"] == 0, (result["errors_by_kind"], result["errors_by_status"])
-    assert result["requests"] == result["scheduled"] == int(load["rate"] * load["duration"])
+    assert result["requests"] == result["scheduled"] == int(rate * duration)
     return server
 
 
