@@ -17,7 +17,7 @@ import unicodedata
 
 from api.upload_intake import Taken, take_upload
 from moatmetrics.appdb.audit import Actor
-from moatmetrics.ingest.contract import ENTITIES, INVOICE_CATEGORIES, MAPPING_KEYS
+from moatmetrics.contract.entities import ENTITIES, INVOICE_CATEGORIES, MAPPING_KEYS
 from moatmetrics.settings import Settings
 from moatmetrics.sources.profiles import FAMILIES
 

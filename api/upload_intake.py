@@ -24,10 +24,10 @@ from moatmetrics.appdb import uploads
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import Upload
-from moatmetrics.ingest.contract import ENTITIES, entity_for_file_stem
-from moatmetrics.ingest.readers import StructuralError, file_format
+from moatmetrics.contract.entities import ENTITIES, entity_for_file_stem
+from moatmetrics.contract.readers import StructuralError, file_format
+from moatmetrics.contract.xlsx_guard import check_xlsx_archive
 from moatmetrics.ingest.scopes import parse_period
-from moatmetrics.ingest.xlsx_guard import check_xlsx_archive
 from moatmetrics.settings import Settings
 from moatmetrics.sources.engine import recognised_source, unrecognised_file_message
 from moatmetrics.upload_runs import request_run

@@ -29,7 +29,7 @@ MARTS = ("client_profitability", "license_utilization", "staff_utilization")
 
 def _contract_types() -> dict[str, dict[str, str]]:
     """Column -> SQL type per entity, from the data contract (kept in one place)."""
-    from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES
+    from moatmetrics.contract.entities import ENTITIES, SQL_TYPES
 
     return {
         name: {col.name: SQL_TYPES[col.type] for col in entity.columns}

@@ -22,8 +22,8 @@ from moatmetrics.cli_keys import add_parsers as add_keys_and_audit_parsers
 from moatmetrics.cli_keys import cli_actor
 from moatmetrics.cli_sources import add_ingest_flags, source_options
 from moatmetrics.cli_sources import add_parsers as add_sources_parsers
-from moatmetrics.ingest.contract import load_order
-from moatmetrics.ingest.readers import FORMATS
+from moatmetrics.contract.entities import load_order
+from moatmetrics.contract.readers import FORMATS
 from moatmetrics.settings import (
     Settings,
     SettingsError,

@@ -57,7 +57,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace, settings) -> int:
-    from moatmetrics.ingest.readers import StructuralError
+    from moatmetrics.contract.readers import StructuralError
     from moatmetrics.sources.suggest import suggest_profile
 
     if not args.file:

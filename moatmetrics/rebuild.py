@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from moatmetrics.backup import back_up_sqlite_file, sqlite_file
-from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.contract.entities import ENTITIES
 from moatmetrics.ingest.loader import rebuild_raw_table
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import Settings, ensure_home

@@ -253,7 +253,7 @@ def unchanged_since_publish(storage: Storage, wait_s: float = 600.0) -> Unchange
     part that differs, a warehouse another process has held for over `wait_s`, or that cannot
     be opened) answers None: run.
     """
-    from moatmetrics.ingest.landing import new_landing_files
+    from moatmetrics.contract.landing import new_landing_files
     from moatmetrics.ingest.override_copy import active_override_rows, corrections_digest
     from moatmetrics.run_lock import WarehouseLockTimeout
     from moatmetrics.warehouse.connection import warehouse_connection

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from moatmetrics.ingest.landing import landing_files, sha256_of
+from moatmetrics.contract.landing import landing_files, sha256_of
 from moatmetrics.run_lock import pipeline_run_active
 from moatmetrics.settings import Settings, get_settings
 

@@ -1,7 +1,7 @@
 """Corrections: analysts exclude or correct input rows; listed, exported, reverted.
 
 The rules and the audit entries are in `moatmetrics.appdb.overrides` (the rows a correction
-may name and the values it may set: `moatmetrics.ingest.corrections`); the handlers only map
+may name and the values it may set: `moatmetrics.quality.corrections`); the handlers only map
 its errors to problems. A correction applies from the next pipeline run (docs/trust.md).
 """
 
@@ -20,7 +20,7 @@ from moatmetrics.appdb import overrides
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import RowOverride
-from moatmetrics.ingest.corrections import CorrectionRefused
+from moatmetrics.quality.corrections import CorrectionRefused
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/api/v1/corrections", tags=["corrections"])

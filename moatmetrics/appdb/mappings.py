@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from moatmetrics.appdb.models import MappingRow, Upload
 from moatmetrics.appdb.uploads import ACCEPTED
-from moatmetrics.ingest.contract import MAPPING_KEYS
+from moatmetrics.contract.entities import MAPPING_KEYS
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Corrections: analysts' overrides of input rows, stored, audited, reverted and listed here.
 
 An override excludes one input row or sets one of its columns (the rules are in
-``moatmetrics/ingest/corrections.py``). It is written with its audit entry in one transaction,
+``moatmetrics/quality/corrections.py``). It is written with its audit entry in one transaction,
 as review decisions are, and never deleted: a revert stamps who and when, and the audit log
 has both. Each pipeline run copies the active overrides into the warehouse
 (``moatmetrics/ingest/override_copy.py``), where dbt applies them, and records here whether
@@ -23,7 +23,7 @@ from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import RowOverride, utcnow
 from moatmetrics.formulas import SafeCsvWriter
-from moatmetrics.ingest.corrections import Correction, CorrectionRefused, check, is_storable
+from moatmetrics.quality.corrections import Correction, CorrectionRefused, check, is_storable
 from moatmetrics.settings import Settings
 
 STATES = ("active", "reverted", "all")

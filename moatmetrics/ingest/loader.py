@@ -28,22 +28,22 @@ from pathlib import Path
 
 import duckdb
 
+from moatmetrics.contract.entities import ENTITIES, SQL_TYPES, Column, Entity, entity_for_file_stem
+from moatmetrics.contract.landing import sha256_of
+from moatmetrics.contract.readers import SourceTable, StructuralError, file_format, read_source
+from moatmetrics.contract.validation import (
+    ColumnSource,
+    ValidationContext,
+    parsed_select,
+    typed_select,
+)
 from moatmetrics.formulas import neutralise_sql
-from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, Column, Entity, entity_for_file_stem
-from moatmetrics.ingest.landing import sha256_of
 from moatmetrics.ingest.override_copy import ensure_table as ensure_row_overrides_table
-from moatmetrics.ingest.readers import SourceTable, StructuralError, file_format, read_source
 from moatmetrics.ingest.scopes import (
     CANONICAL_SOURCE,
     MONTHLY_SCOPES,
     RETRACTED,
     SCOPE_DATES,
-)
-from moatmetrics.ingest.validation import (
-    ColumnSource,
-    ValidationContext,
-    parsed_select,
-    typed_select,
 )
 from moatmetrics.quality.gate import collect_problems, quality_summary
 from moatmetrics.quality.suites import SuiteError

@@ -21,7 +21,7 @@ from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.overrides import active_overrides, key_of, record_row_status
 from moatmetrics.canonical import digest
-from moatmetrics.ingest.corrections import KEY_COLUMNS
+from moatmetrics.quality.corrections import KEY_COLUMNS
 from moatmetrics.settings import Settings
 
 TABLE = "raw.row_overrides"

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import duckdb
 
-from moatmetrics.ingest.contract import Entity
-from moatmetrics.ingest.validation import (
+from moatmetrics.contract.entities import Entity
+from moatmetrics.contract.validation import (
     ColumnSource,
     ValidationContext,
     exact_duplicates_select,

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import overload
 
-from moatmetrics.ingest.contract import TEXT_MAX_CHARS
+from moatmetrics.contract.entities import TEXT_MAX_CHARS
 
 NONE = "n/a"
 # Text from the data is shown at most this long: the contract's bound for names and ids (older

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from moatmetrics.ingest.readers import StructuralError, _detect_encoding
+from moatmetrics.contract.readers import StructuralError, _detect_encoding
 from moatmetrics.sources.profiles import Profile
 
 HEAD_BYTES = 256 * 1024

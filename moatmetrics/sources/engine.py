@@ -21,15 +21,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES, entity_for_file_stem
-from moatmetrics.ingest.readers import (
+from moatmetrics.contract.entities import ENTITIES, SQL_TYPES, entity_for_file_stem
+from moatmetrics.contract.readers import (
     SourceTable,
     StructuralError,
     _detect_encoding,
     _transcode_to_utf8,
     file_order,
 )
-from moatmetrics.ingest.validation import sql_literal
+from moatmetrics.contract.validation import sql_literal
 from moatmetrics.settings import Settings
 from moatmetrics.sources.detect import (
     DATE_IN_NAME,
@@ -427,7 +427,7 @@ class VendorFile:
         return ", ".join(selects), originals
 
     def _archive_pseudonymised(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
-        from moatmetrics.ingest.landing import sha256_of
+        from moatmetrics.contract.landing import sha256_of
 
         target = self.archive_target(sha256_of(self.path))
         target.parent.mkdir(parents=True, exist_ok=True)

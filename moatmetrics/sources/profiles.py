@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.contract.entities import ENTITIES
 from moatmetrics.sources.expressions import ExpressionError, check_expression
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from moatmetrics.ingest.contract import ENTITIES, Entity, normalize_header
-from moatmetrics.ingest.readers import StructuralError
+from moatmetrics.contract.entities import ENTITIES, Entity, normalize_header
+from moatmetrics.contract.readers import StructuralError
 from moatmetrics.sources.detect import FileHead, read_head
 from moatmetrics.sources.engine import vendor_format
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from moatmetrics.ingest.contract import ENTITIES, MAPPING_KEYS
+from moatmetrics.contract.entities import ENTITIES, MAPPING_KEYS
 
 
 def mapping_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ reason) and does not block: the files beside it still publish.
 import dagster as dg
 
 from moatmetrics.appdb.uploads import warehouse_upload_id
-from moatmetrics.ingest.contract import ENTITY_ORDER, load_order
-from moatmetrics.ingest.landing import new_landing_files
+from moatmetrics.contract.entities import ENTITY_ORDER, load_order
+from moatmetrics.contract.landing import new_landing_files
 from moatmetrics.ingest.loader import Ingestor, UploadResult, refresh_row_warnings
 from moatmetrics.ingest.override_copy import CopySummary, copy_active_overrides
 from moatmetrics.ingest.quarantine import quarantine

@@ -13,7 +13,7 @@ import pytest
 from built_homes import BuiltHome, copy_home
 from fixture_files import FIXTURES, HANDMADE
 
-from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.contract.entities import ENTITIES
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import MART_NAMES, current_snapshot
 from orchestration.pipeline import run_pipeline

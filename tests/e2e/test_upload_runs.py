@@ -11,7 +11,7 @@ import pytest
 from checkout import REPO_ROOT
 
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_upload_id
-from moatmetrics.ingest.landing import sha256_of
+from moatmetrics.contract.landing import sha256_of
 from moatmetrics.ingest.loader import UploadResult
 from moatmetrics.run_lock import QUEUED_LOCK
 from moatmetrics.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from moatmetrics.ingest.corrections import CorrectionRefused, check
+from moatmetrics.quality.corrections import CorrectionRefused, check
 
 
 @pytest.mark.parametrize(

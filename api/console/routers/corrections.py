@@ -28,7 +28,7 @@ from api.routers.corrections import (
 from api.routers.corrections import export as export_corrections
 from api.security import Authorize
 from moatmetrics.appdb.keys import Principal
-from moatmetrics.ingest.corrections import CORRECTABLE
+from moatmetrics.quality.corrections import CORRECTABLE
 from moatmetrics.settings import Settings
 
 router = APIRouter(prefix="/console/corrections", include_in_schema=False)

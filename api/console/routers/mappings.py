@@ -29,7 +29,7 @@ from api.security import Authorize, actor_of, mark_audited
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.mappings import mappings_in_force, snapshot_of_mappings
-from moatmetrics.ingest.contract import INVOICE_CATEGORIES, MAPPING_KEYS
+from moatmetrics.contract.entities import INVOICE_CATEGORIES, MAPPING_KEYS
 from moatmetrics.settings import Settings
 from moatmetrics.sources.profiles import FAMILIES
 

@@ -24,7 +24,7 @@ from api.security import Authorize, actor_of, mark_audited
 from api.upload_intake import take_upload
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.uploads import warehouse_upload_id
-from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.contract.entities import ENTITIES
 from moatmetrics.settings import Settings
 from moatmetrics.storage.base import SnapshotReader
 

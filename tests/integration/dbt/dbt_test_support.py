@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 from fixture_files import HANDMADE as HANDMADE_DIR
 
-from moatmetrics.ingest.contract import ENTITIES, SQL_TYPES
+from moatmetrics.contract.entities import ENTITIES, SQL_TYPES
 from moatmetrics.settings import DBT_PROJECT_DIR, process_environment
 from moatmetrics.warehouse.connection import release_dbt_duckdb
 

@@ -103,8 +103,8 @@ def test_copy_keeps_nulls_empty_strings_and_exact_values(pg_database) -> None:
 def test_demo_data_marts_identical_on_duckdb_and_postgres(
     home: Settings, tmp_path: Path, pg_database
 ) -> None:
+    from moatmetrics.contract.entities import load_order
     from moatmetrics.demo_data import generate
-    from moatmetrics.ingest.contract import load_order
     from moatmetrics.ingest.loader import Ingestor
 
     dbname, url = pg_database

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import duckdb
 
-from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.contract.entities import ENTITIES
 from moatmetrics.ingest.loader import Ingestor
 from moatmetrics.settings import Settings
 

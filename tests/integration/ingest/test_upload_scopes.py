@@ -10,7 +10,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from moatmetrics.ingest.contract import ENTITIES
+from moatmetrics.contract.entities import ENTITIES
 from moatmetrics.ingest.loader import Ingestor, ensure_ingest_schema
 from moatmetrics.ingest.scopes import parse_period
 from moatmetrics.settings import Settings

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from moatmetrics.ingest.contract import normalize_header
-from moatmetrics.ingest.errors import StructuralError
+from moatmetrics.contract.entities import normalize_header
+from moatmetrics.contract.errors import StructuralError
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "jsonl"}
 _CHUNK = 16 * 2**20
@@ -327,7 +327,7 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, entity: str, table: s
     import pyarrow as pa
     from python_calamine import CalamineError, CalamineWorkbook
 
-    from moatmetrics.ingest.xlsx_guard import check_xlsx_archive
+    from moatmetrics.contract.xlsx_guard import check_xlsx_archive
 
     check_xlsx_archive(path)
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from moatmetrics.ingest.contract import SQL_TYPES, TEXT_MAX_CHARS, Column, Entity
+from moatmetrics.contract.entities import SQL_TYPES, TEXT_MAX_CHARS, Column, Entity
 
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from moatmetrics.ingest.readers import FORMATS
+from moatmetrics.contract.readers import FORMATS
 from moatmetrics.settings import Settings
 
 

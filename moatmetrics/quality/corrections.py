@@ -6,7 +6,7 @@ columns to a new value. Because the key is the row's own, a correction keeps app
 the same row is imported again; dbt applies it (``int_<entity>_corrected`` models).
 
 A new value is held to the data contract like a value in a file: its type
-(``contract.py``) and the allowed values and ranges of the entity's suite
+(``moatmetrics/contract/entities.py``) and the allowed values and ranges of the entity's suite
 (``expectations/<entity>.json``, errors only). A refusal names the entity, column, value and
 the fix, as a rejected row does. Values are stored in a canonical text form that both
 DuckDB and PostgreSQL cast back (``7.5``, ``true``, ``2025-03-01``, lower-case enumerations).
@@ -21,8 +21,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from moatmetrics.ingest.contract import ENTITIES, TEXT_MAX_CHARS, Column
-from moatmetrics.ingest.validation import FALSE_WORDS, TRUE_WORDS
+from moatmetrics.contract.entities import ENTITIES, TEXT_MAX_CHARS, Column
+from moatmetrics.contract.validation import FALSE_WORDS, TRUE_WORDS
 from moatmetrics.quality.suites import load_suite_document
 
 ACTIONS = ("exclude", "set")

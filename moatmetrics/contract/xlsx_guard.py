@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from moatmetrics.ingest.errors import StructuralError
+from moatmetrics.contract.errors import StructuralError
 
 MAX_UNCOMPRESSED_BYTES = 1024 * 2**20
 MAX_RATIO = 200
