@@ -16,8 +16,7 @@ from api.problems import (
     snapshot_pointer_broken,
     snapshot_unavailable,
 )
-from moatmetrics.settings import Settings
-from moatmetrics.storage.base import (
+from moatmetrics.seam.base import (
     BrokenPointerError,
     NoSnapshotError,
     SnapshotLease,
@@ -25,6 +24,7 @@ from moatmetrics.storage.base import (
     SnapshotReader,
     Storage,
 )
+from moatmetrics.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -22,8 +22,8 @@ import pyarrow as pa
 from api.mart_catalog import Column, MartSpec
 from api.problems import ProblemError, invalid_parameter
 from api.schemas import MartPage
-from moatmetrics.storage.base import SnapshotLease
-from moatmetrics.storage.dialect import DUCKDB, Dialect
+from moatmetrics.seam.base import SnapshotLease
+from moatmetrics.seam.dialect import DUCKDB, Dialect
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
 

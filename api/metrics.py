@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from moatmetrics import __version__
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ApiKey, AuditHead, ReviewItem, Upload
-from moatmetrics.storage.base import Storage
+from moatmetrics.seam.base import Storage
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -19,7 +19,7 @@ from api.mart_catalog import MONTH_COMPLETENESS
 from api.mart_queries import build_query, read_page
 from api.problems import invalid_parameter
 from api.schemas import MonthCompletenessRow
-from moatmetrics.storage.base import SnapshotLease
+from moatmetrics.seam.base import SnapshotLease
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 

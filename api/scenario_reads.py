@@ -22,7 +22,7 @@ from moatmetrics.insights.scenarios import (
     STAFF_COLUMNS,
     MonthMarts,
 )
-from moatmetrics.storage.base import SnapshotLease
+from moatmetrics.seam.base import SnapshotLease
 
 if TYPE_CHECKING:  # pandas loads on the first what-if, not with the API
     import pandas as pd

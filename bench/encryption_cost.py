@@ -28,7 +28,7 @@ import duckdb
 from measure import run_measured, wait_for_quiet
 from run_bench import BIN, WORK, current_snapshot, ensure_data, fresh_home, machine_info
 
-from moatmetrics.storage.duckdb_files import httpfs_installed
+from moatmetrics.at_rest.duckdb_files import httpfs_installed
 
 HERE = Path(__file__).resolve().parent
 

@@ -34,11 +34,11 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from moatmetrics.at_rest.encryption import configured_keys
 from moatmetrics.run_lock import warehouse_lock
+from moatmetrics.seam.base import Storage
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import POINTER_NAME
-from moatmetrics.storage.base import Storage
-from moatmetrics.storage.encryption import configured_keys
 
 FORMAT = 1
 MANIFEST = "backup.json"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def cmd_new_key(args: argparse.Namespace) -> int:
-    from moatmetrics.storage.encryption import write_key_file
+    from moatmetrics.at_rest.encryption import write_key_file
 
     path = Path(args.file).expanduser().resolve()
     try:
@@ -30,10 +30,10 @@ def cmd_new_key(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
+    from moatmetrics.at_rest.encryption import EncryptionError, read_key_file
     from moatmetrics.cli_backup import audit_cli_action
     from moatmetrics.key_rotation import rotate_key
     from moatmetrics.settings import get_settings
-    from moatmetrics.storage.encryption import EncryptionError, read_key_file
 
     new_key_file = Path(args.new_key_file).expanduser().resolve()
     try:
@@ -69,9 +69,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from moatmetrics.at_rest.encryption import EncryptionError, configured_keys
     from moatmetrics.key_rotation import encryption_status
     from moatmetrics.settings import get_settings
-    from moatmetrics.storage.encryption import EncryptionError, configured_keys
 
     settings = get_settings()
     try:
@@ -105,8 +105,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_read_upload(args: argparse.Namespace) -> int:
+    from moatmetrics.at_rest.encryption import EncryptionError, read_archived_file
     from moatmetrics.settings import get_settings
-    from moatmetrics.storage.encryption import EncryptionError, read_archived_file
 
     target = Path(args.to)
     try:

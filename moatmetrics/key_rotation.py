@@ -18,11 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from moatmetrics.run_lock import warehouse_lock
-from moatmetrics.settings import Settings
-from moatmetrics.snapshots import POINTER_NAME
-from moatmetrics.storage.duckdb_files import attach_duckdb, catalog_name
-from moatmetrics.storage.encryption import (
+from moatmetrics.at_rest.duckdb_files import attach_duckdb, catalog_name
+from moatmetrics.at_rest.encryption import (
     AtRestKey,
     EncryptionError,
     archived_key_id,
@@ -32,6 +29,9 @@ from moatmetrics.storage.encryption import (
     reencrypt_archived_file,
     write_key_file,
 )
+from moatmetrics.run_lock import warehouse_lock
+from moatmetrics.settings import Settings
+from moatmetrics.snapshots import POINTER_NAME
 
 ROTATING_SUFFIX = ".rotating"
 

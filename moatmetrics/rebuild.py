@@ -26,12 +26,12 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from moatmetrics.at_rest.duckdb_files import connect_duckdb
 from moatmetrics.backup import back_up_sqlite_file, sqlite_file
 from moatmetrics.contract.entities import ENTITIES
 from moatmetrics.ingest.loader import rebuild_raw_table
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import Settings, ensure_home
-from moatmetrics.storage.duckdb_files import connect_duckdb
 
 
 class RebuildError(Exception):

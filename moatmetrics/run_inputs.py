@@ -40,7 +40,7 @@ from moatmetrics.canonical import digest as digest  # re-exported: the fingerpri
 from moatmetrics.settings import DBT_PROJECT_DIR, Settings
 
 if TYPE_CHECKING:
-    from moatmetrics.storage.base import Storage
+    from moatmetrics.seam.base import Storage
 
 RUN_INPUTS = "ingest.run_inputs"
 PUBLISHED_INPUTS = "ingest.published_inputs"

@@ -39,20 +39,20 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from moatmetrics.at_rest.duckdb_files import attach_duckdb, connect_duckdb
+from moatmetrics.at_rest.encryption import EncryptionError, configured_keys
 from moatmetrics.marts import INSIGHT_ORDERS, INSIGHTS_SCHEMA, UNSCORED_GRAINS
 from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
 from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
+from moatmetrics.seam.base import Snapshot as Snapshot  # re-exported: the catalog entry
+from moatmetrics.seam.base import SnapshotError as SnapshotError
 from moatmetrics.settings import Settings
 from moatmetrics.snapshot_patching import PATCH_MIN_ROWS, PatchBase, copy_base, patch_table
-from moatmetrics.storage.base import Snapshot as Snapshot  # re-exported: the catalog entry
-from moatmetrics.storage.base import SnapshotError as SnapshotError
-from moatmetrics.storage.duckdb_files import attach_duckdb, connect_duckdb
-from moatmetrics.storage.encryption import EncryptionError, configured_keys
 from moatmetrics.trust import tables as trust_tables
 
 if TYPE_CHECKING:
     from moatmetrics.appdb.audit import Actor
-    from moatmetrics.storage.base import Storage
+    from moatmetrics.seam.base import Storage
 
 POINTER_NAME = "CURRENT"
 

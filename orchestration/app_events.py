@@ -16,9 +16,9 @@ import dagster as dg
 from moatmetrics.appdb.audit import PIPELINE, record_pipeline_event
 from moatmetrics.appdb.uploads import record_ingest_result, warehouse_problems
 from moatmetrics.ingest.loader import Ingestor, UploadResult
+from moatmetrics.seam.base import Storage
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import prune_audited
-from moatmetrics.storage.base import Storage
 
 
 def report_upload(con: Any, result: UploadResult) -> UploadResult:

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster_dbt import DbtProject
 
+from moatmetrics.seam.base import Storage
 from moatmetrics.settings import DBT_PROJECT_DIR, get_settings, process_environment
-from moatmetrics.storage.base import Storage
 from moatmetrics.storage.configured import storage_for
 from moatmetrics.warehouse.connection import release_dbt_duckdb
 

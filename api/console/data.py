@@ -35,7 +35,7 @@ from api.schemas import (
     LicenseUtilizationRow,
     TrendRow,
 )
-from moatmetrics.storage.base import SnapshotLease
+from moatmetrics.seam.base import SnapshotLease
 
 #: Sort keys of the client list -> the SQL expression they sort by (a whitelist: the request
 #: only ever chooses among these).

@@ -18,7 +18,7 @@ from api.console.data import has, rows, table
 from api.mart_catalog import ACTIONS, ANOMALIES, BENCHMARKS, FORECASTS, TRENDS, MartSpec
 from api.mart_queries import build_query, read_page
 from api.schemas import ActionRow, AnomalyRow, BenchmarkRow, ForecastRow, TrendRow
-from moatmetrics.storage.base import SnapshotLease
+from moatmetrics.seam.base import SnapshotLease
 
 #: Client series listed under "getting worse" and actions listed under "what to do".
 TOP = 10

@@ -21,7 +21,7 @@ from typing import Any
 from api.console import wording
 from api.console.data import has, rows, table
 from api.console.templating import money, month
-from moatmetrics.storage.base import SnapshotLease
+from moatmetrics.seam.base import SnapshotLease
 from moatmetrics.trust.tables import FACTOR_COLUMNS
 
 TOP = 10

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from api.mart_catalog import STAFF_UTILIZATION
 from api.mart_queries import build_query, read_page
 from api.schemas import StaffUtilizationRow
-from moatmetrics.storage.base import SnapshotLease
+from moatmetrics.seam.base import SnapshotLease
 
 Sort = Literal[
     "-logged_ratio", "staff_name", "-overtime_hours", "-utilization", "utilization",

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 
 from api.dependencies import get_store
 from api.schemas import Health
-from moatmetrics.storage.base import BrokenPointerError, SnapshotReader
+from moatmetrics.seam.base import BrokenPointerError, SnapshotReader
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("moatmetrics.api")

@@ -41,7 +41,7 @@ from api.problems import (
 )
 from api.schemas import MartCatalog
 from api.security import Authorize
-from moatmetrics.storage.base import (
+from moatmetrics.seam.base import (
     BrokenPointerError,
     NoSnapshotError,
     SnapshotOpenError,

@@ -11,7 +11,7 @@ from api.metrics import CONTENT_TYPE, exposition
 from api.problems import problem_responses
 from api.security import Authorize
 from moatmetrics.appdb.keys import Principal
-from moatmetrics.storage.base import Storage
+from moatmetrics.seam.base import Storage
 
 router = APIRouter(tags=["metrics"])
 

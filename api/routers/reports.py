@@ -36,8 +36,8 @@ from api.routers.marts import _MONTH_PATTERN
 from api.schemas import MartPage
 from api.security import Authorize, set_audit_target
 from moatmetrics.reports import formatting, model, pdf, qbr, qbr_pdf, xlsx
+from moatmetrics.seam.base import SnapshotLease
 from moatmetrics.settings import COMPANY_LOGO_ENV, LogoError, Settings, read_logo
-from moatmetrics.storage.base import SnapshotLease
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 # Scoped (`api.client_scope`): a client-scoped key's reports cover its clients only.

@@ -33,8 +33,8 @@ from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.models import Scenario
 from moatmetrics.insights.scenarios import MonthMarts, ScenarioRefused, evaluate
+from moatmetrics.seam.base import SnapshotLease
 from moatmetrics.settings import Settings
-from moatmetrics.storage.base import SnapshotLease
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
 # `{scenario_id:int}` routes: "evaluate" must not match them, or a 405 on it would advertise

@@ -10,7 +10,7 @@ from api.dependencies import current_snapshot_id, get_storage, get_store
 from api.problems import no_snapshot, problem_responses, snapshot_unavailable
 from api.schemas import SnapshotInfo, SnapshotList
 from api.security import Authorize
-from moatmetrics.storage.base import Snapshot, SnapshotReader, Storage
+from moatmetrics.seam.base import Snapshot, SnapshotReader, Storage
 
 AppStore = Annotated[SnapshotReader, Depends(get_store)]
 AppStorage = Annotated[Storage, Depends(get_storage)]

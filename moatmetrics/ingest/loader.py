@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from moatmetrics.at_rest.encryption import archive_file
 from moatmetrics.contract.entities import ENTITIES, SQL_TYPES, Column, Entity, entity_for_file_stem
 from moatmetrics.contract.landing import sha256_of
 from moatmetrics.contract.readers import SourceTable, StructuralError, file_format, read_source
@@ -49,7 +50,6 @@ from moatmetrics.quality.gate import collect_problems, quality_summary
 from moatmetrics.quality.suites import SuiteError
 from moatmetrics.settings import Settings
 from moatmetrics.sources.engine import SourceOptions, detect_vendor_file
-from moatmetrics.storage.encryption import archive_file
 
 PROBLEM_SAMPLE = 20
 
@@ -638,7 +638,7 @@ class Ingestor:
     def _archive(self, path: Path, sha: str) -> Path:
         target = self.settings.uploads_dir / f"{sha}{path.suffix.lower()}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():  # encrypted when the home is (moatmetrics.storage.encryption)
+        if not target.exists():  # encrypted when the home is (moatmetrics.at_rest.encryption)
             archive_file(path, target, self.settings)
         return target
 

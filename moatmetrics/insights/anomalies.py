@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from moatmetrics.appdb import audit
+from moatmetrics.at_rest.duckdb_files import transaction
 from moatmetrics.marts import ANOMALIES_TABLE as ANOMALIES_TABLE
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
@@ -74,7 +75,6 @@ from moatmetrics.run_inputs import (
     recorded_inputs,
     rows_fingerprint,
 )
-from moatmetrics.storage.duckdb_files import transaction
 from moatmetrics.trust import formatting, review_reasons
 from moatmetrics.trust.tables import FACTOR_WEIGHTS, GRAINS, NOT_REQUIRED, scores_table
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA

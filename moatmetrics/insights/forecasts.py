@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from moatmetrics.at_rest.duckdb_files import transaction
 from moatmetrics.marts import FORECASTS_TABLE as FORECASTS_TABLE
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
@@ -54,7 +55,6 @@ from moatmetrics.run_inputs import (
     recorded_inputs,
     rows_fingerprint,
 )
-from moatmetrics.storage.duckdb_files import transaction
 from moatmetrics.trust import formatting
 from moatmetrics.trust.scoring import last_complete_month
 

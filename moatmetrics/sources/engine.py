@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
+from moatmetrics.at_rest.encryption import archive_file
 from moatmetrics.contract.entities import ENTITIES, SQL_TYPES, entity_for_file_stem
 from moatmetrics.contract.readers import (
     SourceTable,
@@ -44,7 +45,6 @@ from moatmetrics.sources.detect import (
 from moatmetrics.sources.expressions import placeholders, render
 from moatmetrics.sources.profiles import Mapping, Profile, ProfileError, load_profiles
 from moatmetrics.sources.pseudonym import pseudonym_salt
-from moatmetrics.storage.encryption import archive_file
 
 VENDOR_FORMATS = {".csv": "csv", ".txt": "csv", ".json": "json"}
 ISO_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"

@@ -7,8 +7,8 @@ resource; the API builds it once at start-up; the CLI per command.
 
 from __future__ import annotations
 
+from moatmetrics.seam.base import Storage
 from moatmetrics.settings import Settings
-from moatmetrics.storage.base import Storage
 
 
 def storage_for(settings: Settings) -> Storage:

@@ -30,10 +30,10 @@ from pathlib import Path
 import duckdb
 
 from moatmetrics import snapshots
+from moatmetrics.at_rest.duckdb_files import connect_duckdb, file_cursor
+from moatmetrics.at_rest.encryption import EncryptionError
 from moatmetrics.marts import PUBLISHED_MARTS
-from moatmetrics.settings import Settings
-from moatmetrics.snapshot_patching import PATCH_MIN_ROWS
-from moatmetrics.storage.base import (
+from moatmetrics.seam.base import (
     BrokenPointerError,
     CopiedTable,
     NoSnapshotError,
@@ -42,8 +42,8 @@ from moatmetrics.storage.base import (
     SnapshotOpenError,
     Storage,
 )
-from moatmetrics.storage.duckdb_files import connect_duckdb, file_cursor
-from moatmetrics.storage.encryption import EncryptionError
+from moatmetrics.settings import Settings
+from moatmetrics.snapshot_patching import PATCH_MIN_ROWS
 
 
 def checked_current_id(settings: Settings) -> str | None:

@@ -39,8 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from moatmetrics import snapshots
 from moatmetrics.appdb.db import normalize_url
 from moatmetrics.marts import PUBLISHED_MARTS
-from moatmetrics.settings import Settings
-from moatmetrics.storage.base import (
+from moatmetrics.seam.base import (
     CopiedTable,
     NoSnapshotError,
     Snapshot,
@@ -49,7 +48,8 @@ from moatmetrics.storage.base import (
     SnapshotOpenError,
     Storage,
 )
-from moatmetrics.storage.dialect import POSTGRES
+from moatmetrics.seam.dialect import POSTGRES
+from moatmetrics.settings import Settings
 from moatmetrics.warehouse import pg_mode, pg_snapshots
 from moatmetrics.warehouse.pg_snapshots import current_snapshot_on
 from moatmetrics.warehouse.postgres import (

@@ -19,6 +19,7 @@ import pandas as pd
 
 from moatmetrics import marts
 from moatmetrics.appdb.reviews import SyncSummary
+from moatmetrics.at_rest.duckdb_files import transaction
 from moatmetrics.run_inputs import (
     code_digest,
     digest,
@@ -27,7 +28,6 @@ from moatmetrics.run_inputs import (
     settings_digest,
 )
 from moatmetrics.settings import Settings
-from moatmetrics.storage.duckdb_files import transaction
 from moatmetrics.trust import (
     churn,
     confidence,

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 import duckdb
 
+from moatmetrics.at_rest.duckdb_files import connect_duckdb
 from moatmetrics.run_lock import warehouse_lock
 from moatmetrics.settings import Settings
-from moatmetrics.storage.duckdb_files import connect_duckdb
 
 
 @contextmanager

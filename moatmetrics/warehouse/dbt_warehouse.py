@@ -2,7 +2,7 @@
 
 The profile connects dbt to memory and this plugin, run by dbt-duckdb once per new database,
 attaches `MOATMETRICS_WAREHOUSE_PATH` under the catalog name `warehouse` through
-`moatmetrics.storage.duckdb_files`, the one place that opens the home's DuckDB files, so:
+`moatmetrics.at_rest.duckdb_files`, the one place that opens the home's DuckDB files, so:
 
 - an encrypted warehouse opens with its key (read from its file, never printed), and no key
   is written into the profile or dbt's logs and artefacts;
@@ -23,8 +23,8 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from moatmetrics.at_rest.duckdb_files import attach_duckdb
 from moatmetrics.settings import get_settings
-from moatmetrics.storage.duckdb_files import attach_duckdb
 
 #: The catalog the models are built in (the profile's `database`).
 WAREHOUSE_CATALOG = "warehouse"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import duckdb
 
+from moatmetrics.at_rest.duckdb_files import connect_duckdb
 from moatmetrics.settings import Settings
-from moatmetrics.storage.duckdb_files import connect_duckdb
 
 HELD_TABLE = "int_client_keys_held"
 HELD_MODEL = f"intermediate.{HELD_TABLE}"

@@ -35,9 +35,9 @@ from datetime import date
 
 import duckdb
 
+from moatmetrics.at_rest.duckdb_files import transaction
 from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint, settings_digest
 from moatmetrics.settings import Settings
-from moatmetrics.storage.duckdb_files import transaction
 
 #: The incremental dbt models partitioned by the file's month of work, in build order.
 INCREMENTAL_MODELS = ("int_time_entries_corrected", "int_time_entries_costed")

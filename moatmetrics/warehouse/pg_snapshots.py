@@ -18,7 +18,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from moatmetrics.storage.base import Snapshot
+from moatmetrics.seam.base import Snapshot
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

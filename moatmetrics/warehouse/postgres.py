@@ -26,9 +26,9 @@ from pathlib import Path
 
 import duckdb
 
+from moatmetrics.at_rest.duckdb_files import connect_duckdb
+from moatmetrics.seam.base import CopiedTable
 from moatmetrics.settings import get_settings
-from moatmetrics.storage.base import CopiedTable
-from moatmetrics.storage.duckdb_files import connect_duckdb
 from moatmetrics.warehouse.pg_snapshots import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from moatmetrics.at_rest.duckdb_files import connect_duckdb
 from moatmetrics.settings import Settings
-from moatmetrics.storage.duckdb_files import connect_duckdb
 from moatmetrics.warehouse.held_clients import has_intermediate_model
 
 UNMAPPED_MODEL = "int_invoice_accounts_unmapped"

@@ -10,8 +10,8 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets, get_asset_key_for_mode
 from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from moatmetrics.run_lock import warehouse_lock
+from moatmetrics.seam.base import Storage
 from moatmetrics.settings import Settings
-from moatmetrics.storage.base import Storage
 from moatmetrics.warehouse.connection import opened_warehouse, warehouse_connection
 from moatmetrics.warehouse.incremental_months import (
     FULL_REFRESH_TAG,

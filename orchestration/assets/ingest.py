@@ -18,8 +18,8 @@ from moatmetrics.ingest.override_copy import CopySummary, copy_active_overrides
 from moatmetrics.ingest.quarantine import quarantine
 from moatmetrics.quality.suites import preload_in_background
 from moatmetrics.run_inputs import record_run_inputs, run_inputs
+from moatmetrics.seam.base import Storage
 from moatmetrics.settings import Settings, get_settings
-from moatmetrics.storage.base import Storage
 from moatmetrics.warehouse.connection import warehouse_connection
 from orchestration.app_events import (
     apply_retractions,

@@ -6,8 +6,8 @@ from moatmetrics.appdb.reviews import stamp_published
 from moatmetrics.marts import DBT_MARTS
 from moatmetrics.run_inputs import record_published_inputs
 from moatmetrics.run_lock import pause_point, warehouse_lock
+from moatmetrics.seam.base import Storage
 from moatmetrics.snapshots import remove_abandoned_building_files
-from moatmetrics.storage.base import Storage
 from moatmetrics.warehouse.connection import warehouse_connection
 from orchestration.app_events import (
     prune_snapshots,

@@ -13,7 +13,7 @@ import os
 
 import dagster as dg
 
-from moatmetrics.storage.base import Storage
+from moatmetrics.seam.base import Storage
 from moatmetrics.warehouse.postgres import publish_snapshot_to_postgres
 from orchestration.app_events import prune_snapshots
 

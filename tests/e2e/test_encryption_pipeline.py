@@ -31,10 +31,10 @@ from serving import start_api, stop_api
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import create_key
+from moatmetrics.at_rest.encryption import MAGIC, read_key_file, write_key_file
 from moatmetrics.backup import BackupError, back_up, restore
 from moatmetrics.settings import get_settings
 from moatmetrics.storage.configured import storage_for
-from moatmetrics.storage.encryption import MAGIC, read_key_file, write_key_file
 
 pytestmark = pytest.mark.slow
 

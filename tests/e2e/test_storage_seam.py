@@ -18,8 +18,8 @@ from postgres_server import database_url, temporary_database
 from snapshot_warehouse import MARTS, small_warehouse
 
 from moatmetrics import snapshots
+from moatmetrics.seam.base import SnapshotError, Storage
 from moatmetrics.settings import Settings
-from moatmetrics.storage.base import SnapshotError, Storage
 from moatmetrics.storage.configured import storage_for
 from moatmetrics.storage.duckdb import DuckDBStorage
 from moatmetrics.storage.postgres import PostgresStorage

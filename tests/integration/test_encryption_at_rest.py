@@ -18,15 +18,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from moatmetrics.key_rotation import rotate_key
-from moatmetrics.settings import ensure_home, get_settings
-from moatmetrics.storage.duckdb_files import (
+from moatmetrics.at_rest.duckdb_files import (
     UNSAFE_CRYPTO,
     connect_duckdb,
     file_cursor,
     httpfs_installed,
 )
-from moatmetrics.storage.encryption import (
+from moatmetrics.at_rest.encryption import (
     MAGIC,
     EncryptionError,
     archive_file,
@@ -36,6 +34,8 @@ from moatmetrics.storage.encryption import (
     read_key_file,
     write_key_file,
 )
+from moatmetrics.key_rotation import rotate_key
+from moatmetrics.settings import ensure_home, get_settings
 
 SECRET_ROW = "Beta Law Partners LLP"
 
@@ -123,8 +123,8 @@ def test_openssl_mode_writes_or_names_the_missing_extension(home) -> None:
 
 
 def test_auto_mode_encrypts_with_or_without_the_extension(home, caplog, monkeypatch) -> None:
-    monkeypatch.setattr("moatmetrics.storage.duckdb_files._warned_builtin", False)
-    with caplog.at_level("WARNING", logger="moatmetrics.storage.duckdb_files"):
+    monkeypatch.setattr("moatmetrics.at_rest.duckdb_files._warned_builtin", False)
+    with caplog.at_level("WARNING", logger="moatmetrics.at_rest.duckdb_files"):
         _write_warehouse(dataclasses.replace(home, duckdb_crypto="auto"))
     # Without the extension it says so (once per process); with it, nothing to say.
     assert ("httpfs extension (OpenSSL) is not installed" in caplog.text) != httpfs_installed()

@@ -21,11 +21,11 @@ import pytest
 from built_homes import BuiltHome, copy_home
 from snapshot_warehouse import MARTS, small_warehouse
 
+from moatmetrics.at_rest.duckdb_files import UNSAFE_CRYPTO, attach_duckdb
+from moatmetrics.at_rest.encryption import EncryptionError, write_key_file
 from moatmetrics.key_rotation import rotate_key
 from moatmetrics.settings import Settings
 from moatmetrics.snapshots import publish
-from moatmetrics.storage.duckdb_files import UNSAFE_CRYPTO, attach_duckdb
-from moatmetrics.storage.encryption import EncryptionError, write_key_file
 
 WHOLE = 10**12  # no table is this big: the snapshot is written whole
 

@@ -87,7 +87,7 @@ def test_the_contracts_hold_on_the_packages_as_they_are(tree: Path) -> None:
             CORE_LAYERS,
         ),
         (
-            "moatmetrics/storage/base.py",
+            "moatmetrics/seam/base.py",
             "import moatmetrics.warehouse.pg_snapshots",
             CORE_LAYERS,
         ),

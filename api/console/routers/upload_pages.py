@@ -25,8 +25,8 @@ from api.upload_intake import take_upload
 from moatmetrics.appdb.keys import Principal
 from moatmetrics.appdb.uploads import warehouse_upload_id
 from moatmetrics.contract.entities import ENTITIES
+from moatmetrics.seam.base import SnapshotReader
 from moatmetrics.settings import Settings
-from moatmetrics.storage.base import SnapshotReader
 
 router = APIRouter(prefix="/console/uploads", include_in_schema=False)
 

@@ -26,8 +26,8 @@ from api.scenario_reads import month_marts
 from api.scenario_schemas import ScenarioIn, ScenarioResultOut
 from api.security import Authorize, set_audit_target
 from moatmetrics.appdb.keys import Principal
+from moatmetrics.seam.base import SnapshotLease
 from moatmetrics.settings import Settings
-from moatmetrics.storage.base import SnapshotLease
 
 router = APIRouter(prefix="/console/what-if", include_in_schema=False)
 

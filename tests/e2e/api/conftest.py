@@ -44,6 +44,8 @@ from serving import start_api, stop_api
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.keys import ROLES, create_key
+from moatmetrics.at_rest.duckdb_files import DUCKDB_CRYPTO_ENV, UNSAFE_CRYPTO, connect_duckdb
+from moatmetrics.at_rest.encryption import KEY_FILE_ENV, write_key_file
 from moatmetrics.insights.actions import ACTION_COLUMNS
 from moatmetrics.insights.anomalies import ANOMALY_COLUMNS
 from moatmetrics.insights.forecasts import FORECAST_COLUMNS
@@ -51,8 +53,6 @@ from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.snapshots import Snapshot
 from moatmetrics.storage.configured import storage_for
-from moatmetrics.storage.duckdb_files import DUCKDB_CRYPTO_ENV, UNSAFE_CRYPTO, connect_duckdb
-from moatmetrics.storage.encryption import KEY_FILE_ENV, write_key_file
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
 # Test servers: no background pipeline runs, and a rate limit no functional test reaches.
@@ -366,7 +366,7 @@ class Backend:
         url = self.url(home)
         env = {"MOATMETRICS_HOME": str(home)} | ({"MOATMETRICS_WAREHOUSE_URL": url} if url else {})
         if self.key_file is not None:  # DuckDB's httpfs is not installable offline: see
-            env |= {  # moatmetrics.storage.duckdb_files
+            env |= {  # moatmetrics.at_rest.duckdb_files
                 KEY_FILE_ENV: str(self.key_file),
                 DUCKDB_CRYPTO_ENV: UNSAFE_CRYPTO,
             }

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from moatmetrics.marts import PUBLISHED_MARTS
+from moatmetrics.seam.dialect import DUCKDB, Dialect
 from moatmetrics.settings import Settings
-from moatmetrics.storage.dialect import DUCKDB, Dialect
 
 if TYPE_CHECKING:
     import duckdb

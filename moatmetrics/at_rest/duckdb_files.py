@@ -1,7 +1,7 @@
 """Opening the home's DuckDB files (warehouse, snapshots): the one place that knows the key.
 
 Without encryption a file is opened as it always was, ``duckdb.connect(path)``. With it
-(`moatmetrics.storage.encryption`), DuckDB needs the key at ATTACH time, so the file is
+(`moatmetrics.at_rest.encryption`), DuckDB needs the key at ATTACH time, so the file is
 attached to an in-memory connection under the catalog name DuckDB would have given it and made
 the default (``USE``): callers' SQL reads the same either way.
 
@@ -24,14 +24,14 @@ from typing import Any, NoReturn
 
 import duckdb
 
-from moatmetrics.settings import Settings
-from moatmetrics.storage.encryption import (
+from moatmetrics.at_rest.encryption import (
     KEY_FILE_ENV,
     AtRestKey,
     EncryptionError,
     configured_keys,
     encryption_on,
 )
+from moatmetrics.settings import Settings
 
 DUCKDB_CRYPTO_ENV = "MOATMETRICS_DUCKDB_CRYPTO"
 UNSAFE_CRYPTO = "mbedtls-unsafe"

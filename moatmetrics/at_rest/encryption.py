@@ -8,7 +8,7 @@ random bytes as base64url text, mode 0600, read when needed and never logged.
 - The DuckDB files (warehouse, snapshots) use DuckDB's own database encryption (AES-GCM-256,
   DuckDB derives its cipher key from the key text), so a SQL user or BI tool opens a snapshot
   with plain DuckDB: ``ATTACH 'snap.duckdb' AS snap (ENCRYPTION_KEY '<key text>', READ_ONLY)``.
-  Opening them is `moatmetrics.storage.duckdb_files`.
+  Opening them is `moatmetrics.at_rest.duckdb_files`.
 - The upload archive uses AES-256-GCM (``cryptography``) under a key derived from the same
   text with HKDF, so the two uses never share a cipher key. A file is ``MAGIC``, the key's id,
   a random nonce, the ciphertext and the GCM tag: a changed byte or a wrong key is refused.
