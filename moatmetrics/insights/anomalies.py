@@ -65,16 +65,11 @@ from typing import TYPE_CHECKING, Any
 
 from moatmetrics.appdb import audit
 from moatmetrics.at_rest.duckdb_files import transaction
+from moatmetrics.canonical import digest
+from moatmetrics.fingerprints import code_digest, record_inputs, recorded_inputs, rows_fingerprint
 from moatmetrics.marts import ANOMALIES_TABLE as ANOMALIES_TABLE
 from moatmetrics.marts import INSIGHT_ORDERS
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
-from moatmetrics.run_inputs import (
-    code_digest,
-    digest,
-    record_inputs,
-    recorded_inputs,
-    rows_fingerprint,
-)
 from moatmetrics.trust import formatting, review_reasons
 from moatmetrics.trust.tables import FACTOR_WEIGHTS, GRAINS, NOT_REQUIRED, scores_table
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA

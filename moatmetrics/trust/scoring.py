@@ -20,13 +20,8 @@ import pandas as pd
 from moatmetrics import marts
 from moatmetrics.appdb.reviews import SyncSummary
 from moatmetrics.at_rest.duckdb_files import transaction
-from moatmetrics.run_inputs import (
-    code_digest,
-    digest,
-    record_inputs,
-    recorded_inputs,
-    settings_digest,
-)
+from moatmetrics.canonical import digest
+from moatmetrics.fingerprints import code_digest, record_inputs, recorded_inputs, settings_digest
 from moatmetrics.settings import Settings
 from moatmetrics.trust import (
     churn,

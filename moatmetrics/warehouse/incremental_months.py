@@ -36,7 +36,8 @@ from datetime import date
 import duckdb
 
 from moatmetrics.at_rest.duckdb_files import transaction
-from moatmetrics.run_inputs import code_digest, digest, rows_fingerprint, settings_digest
+from moatmetrics.canonical import digest
+from moatmetrics.fingerprints import code_digest, rows_fingerprint, settings_digest
 from moatmetrics.settings import Settings
 
 #: The incremental dbt models partitioned by the file's month of work, in build order.

@@ -43,9 +43,9 @@ from typing import Any
 
 import duckdb
 
-from moatmetrics.run_inputs import (
+from moatmetrics.canonical import digest
+from moatmetrics.fingerprints import (
     code_digest,
-    digest,
     record_inputs,
     recorded_inputs,
     rows_fingerprint,

@@ -168,25 +168,25 @@ def test_a_forced_run_publishes_the_same_numbers_then_is_current(demo_copy: Sett
 
 
 def test_the_code_part_follows_the_installed_code_not_where_it_lies(tmp_path: Path) -> None:
-    from moatmetrics import run_inputs
+    from moatmetrics import fingerprints
     from moatmetrics.settings import DBT_PROJECT_DIR
 
-    package_root = Path(run_inputs.__file__).resolve().parents[1]
-    here = run_inputs.source_digest(package_root)
+    package_root = Path(fingerprints.__file__).resolve().parents[1]
+    here = fingerprints.source_digest(package_root)
     ignore = shutil.ignore_patterns("__pycache__")
     copies = [tmp_path / side / "site-packages" for side in ("a", "z")]
     for copy in copies:
         for folder in ("moatmetrics", "orchestration"):
             shutil.copytree(package_root / folder, copy / folder, ignore=ignore)
-        assert run_inputs.source_digest(copy) == here  # the same code elsewhere
+        assert fingerprints.source_digest(copy) == here  # the same code elsewhere
     # What dbt writes into its project is not code: a run's output changes nothing.
     dbt_copy = copies[0] / DBT_PROJECT_DIR.relative_to(package_root)
     (dbt_copy / "target").mkdir(exist_ok=True)
     (dbt_copy / "target" / "run_results.json").write_text("{}")
-    assert run_inputs.source_digest(copies[0]) == here
+    assert fingerprints.source_digest(copies[0]) == here
     model = next(dbt_copy.glob("models/marts/*.sql"))
     model.write_text(model.read_text() + "\n-- a changed model\n")
-    assert run_inputs.source_digest(copies[0]) != here
+    assert fingerprints.source_digest(copies[0]) != here
     suite = next((copies[1] / "moatmetrics" / "quality" / "expectations").glob("*.json"))
     suite.write_text(suite.read_text() + "\n")
-    assert run_inputs.source_digest(copies[1]) != here  # a quality suite is code too
+    assert fingerprints.source_digest(copies[1]) != here  # a quality suite is code too
