@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("moatmetrics", "orchestration", "api")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 CORE_LAYERS = (
-    "Layers of the core: the storage seam, its two back ends, the core, the storage types,"
-    " the settings"
+    "Layers of the core: the seam's choice, its two back ends, the core's packages layer by"
+    " layer, the floor, the settings"
 )
 
 
@@ -92,6 +92,16 @@ def test_the_contracts_hold_on_the_packages_as_they_are(tree: Path) -> None:
             CORE_LAYERS,
         ),
         (
+            "moatmetrics/contract/readers.py",
+            "import moatmetrics.ingest.loader",
+            CORE_LAYERS,
+        ),
+        (
+            "moatmetrics/trust/tables.py",
+            "import moatmetrics.warehouse.pg_mode",
+            CORE_LAYERS,
+        ),
+        (
             "moatmetrics/storage/duckdb.py",
             "import moatmetrics.storage.postgres",
             CORE_LAYERS,
@@ -108,6 +118,8 @@ def test_the_contracts_hold_on_the_packages_as_they_are(tree: Path) -> None:
         "api->orchestration",
         "settings->snapshots",
         "storage types->a back end's core",
+        "the data contract->ingest",
+        "trust->the warehouse above it",
         "one back end->the other",
         "core->the seam's choice",
     ],
