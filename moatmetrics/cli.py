@@ -240,7 +240,8 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def _use_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     """Make an earlier snapshot current again (audited); the API serves it from now on."""
-    from moatmetrics.snapshots import SnapshotError, use_audited
+    from moatmetrics.seam.base import SnapshotError
+    from moatmetrics.snapshots import use_audited
     from moatmetrics.storage.configured import storage_for
 
     if not args.snapshot_id:

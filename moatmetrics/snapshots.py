@@ -41,11 +41,15 @@ import duckdb
 
 from moatmetrics.at_rest.duckdb_files import attach_duckdb, connect_duckdb
 from moatmetrics.at_rest.encryption import EncryptionError, configured_keys
-from moatmetrics.marts import INSIGHT_ORDERS, INSIGHTS_SCHEMA, UNSCORED_GRAINS
-from moatmetrics.marts import MART_NAMES as MART_NAMES  # re-exported: the registry
-from moatmetrics.marts import PUBLISHED_MARTS as PUBLISHED_MARTS
-from moatmetrics.seam.base import Snapshot as Snapshot  # re-exported: the catalog entry
-from moatmetrics.seam.base import SnapshotError as SnapshotError
+from moatmetrics.marts import (
+    GRAINS,
+    INSIGHT_ORDERS,
+    INSIGHTS_SCHEMA,
+    PUBLISHED_MARTS,
+    RISK_TABLE,
+    UNSCORED_GRAINS,
+)
+from moatmetrics.seam.base import Snapshot, SnapshotError
 from moatmetrics.settings import Settings
 from moatmetrics.snapshot_patching import PATCH_MIN_ROWS, PatchBase, copy_base, patch_table
 from moatmetrics.trust import tables as trust_tables
@@ -291,10 +295,10 @@ def published_mart_source(mart: str, tables: set[str]) -> tuple[str, tuple[str, 
         source, grain = f"marts.{mart}", UNSCORED_GRAINS[mart]
     elif mart in INSIGHT_ORDERS:
         source, grain = f"{INSIGHTS_SCHEMA}.{mart}", INSIGHT_ORDERS[mart]
-    elif mart == trust_tables.RISK_TABLE:
+    elif mart == RISK_TABLE:
         source, grain = f"{schema}.{mart}", ("risk_rank",)
     else:
-        source, grain = "", trust_tables.GRAINS[mart]
+        source, grain = "", GRAINS[mart]
     if source:
         if source not in tables:
             return None

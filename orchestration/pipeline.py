@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from moatmetrics.seam.base import Snapshot
 from moatmetrics.settings import Settings, apply_process_environment, ensure_home
-from moatmetrics.snapshots import Snapshot
 from moatmetrics.storage.configured import storage_for
 from moatmetrics.warehouse.held_clients import held_client_keys
 from moatmetrics.warehouse.run_findings import RunFindings, read_run_findings

@@ -18,8 +18,9 @@ from datetime import datetime
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.audit import Actor
 from moatmetrics.rebuild import RebuildError, remove_scratch_home, scratch_home_as_of
+from moatmetrics.seam.base import Snapshot
 from moatmetrics.settings import Settings, apply_process_environment
-from moatmetrics.snapshots import Snapshot, use_audited
+from moatmetrics.snapshots import use_audited
 from moatmetrics.storage.configured import storage_for
 from orchestration.pipeline import run_pipeline
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS
+from moatmetrics.marts import GRAINS
+from moatmetrics.trust.tables import FACTOR_COLUMNS
 
 PARTS = ("confidence", "needs_review", "explanation", "drivers")
 

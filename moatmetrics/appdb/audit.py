@@ -37,7 +37,7 @@ from moatmetrics.appdb import checkpoints
 from moatmetrics.appdb.db import AFTER_COMMIT, session_scope
 from moatmetrics.appdb.models import AuditEntry, AuditHead
 from moatmetrics.appdb.signing import SigningKey, signing_key
-from moatmetrics.canonical import canonical_json as canonical_json  # re-exported
+from moatmetrics.canonical import canonical_json
 from moatmetrics.formulas import SafeCsvWriter
 from moatmetrics.settings import Settings, get_settings
 

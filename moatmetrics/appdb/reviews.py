@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewDecision, ReviewItem, utcnow
+from moatmetrics.canonical import canonical_json
 from moatmetrics.settings import Settings
 
 STATUSES = ("open", "approved", "rejected", "resolved")
@@ -42,7 +43,7 @@ class ReviewConflict(RuntimeError):
 
 
 def content_hash(row: Mapping[str, Any]) -> str:
-    return hashlib.sha256(audit.canonical_json(dict(row)).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(dict(row)).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,8 @@ def _content(entry: Mapping[str, Any], digest: str, snapshot_id: str | None) -> 
     subject = entry.get("subject")
     return {
         "content_hash": digest,
-        "row_json": audit.canonical_json(row),
-        "factors_json": audit.canonical_json(dict(entry.get("factors") or {})),
+        "row_json": canonical_json(row),
+        "factors_json": canonical_json(dict(entry.get("factors") or {})),
         "explanation": entry.get("explanation"),
         "confidence": None if confidence is None else float(confidence),
         "client_id": None if client is None else str(client),

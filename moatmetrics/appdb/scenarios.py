@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.models import Scenario, utcnow
+from moatmetrics.canonical import canonical_json
 
 
 def create(
@@ -26,7 +27,7 @@ def create(
     scenario = Scenario(
         name=name.strip(),
         description=description,
-        changes_json=audit.canonical_json(changes),
+        changes_json=canonical_json(changes),
         created_by=actor.name,
     )
     session.add(scenario)

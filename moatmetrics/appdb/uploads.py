@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from moatmetrics.appdb import audit
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import Upload, UploadProblem, utcnow
+from moatmetrics.canonical import canonical_json
 from moatmetrics.settings import Settings
 
 RECEIVED = "received"
@@ -165,12 +166,10 @@ def _apply_result(
     upload.rows_skipped = getattr(result, "rows_skipped", 0) or 0
     upload.profile = getattr(result, "profile", None) or ("canonical" if result.entity else None)
     upload.warnings = result.warnings
-    upload.notes = audit.canonical_json(list(result.notes))
+    upload.notes = canonical_json(list(result.notes))
     score = getattr(result, "quality_score", None)
     upload.quality_score = None if score is None else float(score)
-    upload.recommendations = audit.canonical_json(
-        list(getattr(result, "recommendations", []) or [])
-    )
+    upload.recommendations = canonical_json(list(getattr(result, "recommendations", []) or []))
     upload.processed_at = utcnow()
     upload.scope_source = getattr(result, "scope_source", None)
     upload.scope_start = getattr(result, "scope_start", None)

@@ -32,12 +32,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from moatmetrics.marts import ACTIONS_TABLE as ACTIONS_TABLE
+from moatmetrics.marts import ACTIONS_TABLE, RISK_TABLE
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
 from moatmetrics.trust import formatting
 from moatmetrics.trust.scoring import last_complete_month
-from moatmetrics.trust.tables import RISK_TABLE, scores_table
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
+from moatmetrics.trust.tables import scores_table
 
 if TYPE_CHECKING:
     import duckdb

@@ -63,15 +63,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from moatmetrics.appdb import audit
 from moatmetrics.at_rest.duckdb_files import transaction
-from moatmetrics.canonical import digest
+from moatmetrics.canonical import canonical_json, digest
 from moatmetrics.fingerprints import code_digest, record_inputs, recorded_inputs, rows_fingerprint
-from moatmetrics.marts import ANOMALIES_TABLE as ANOMALIES_TABLE
-from moatmetrics.marts import INSIGHT_ORDERS
+from moatmetrics.marts import ANOMALIES_TABLE, GRAINS, INSIGHT_ORDERS
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
 from moatmetrics.trust import formatting, review_reasons
-from moatmetrics.trust.tables import FACTOR_WEIGHTS, GRAINS, NOT_REQUIRED, scores_table
+from moatmetrics.trust.tables import FACTOR_WEIGHTS, NOT_REQUIRED, scores_table
 from moatmetrics.trust.tables import SCHEMA as TRUST_SCHEMA
 
 if TYPE_CHECKING:
@@ -618,7 +616,7 @@ def _review_since(last: Any) -> str:
 
 def row_key(row: Mapping[str, Any]) -> str:
     """An anomaly's review key: its grain values as canonical JSON."""
-    return audit.canonical_json([_plain(row[c]) for c in ANOMALY_GRAIN])
+    return canonical_json([_plain(row[c]) for c in ANOMALY_GRAIN])
 
 
 def _plain(value: Any) -> Any:

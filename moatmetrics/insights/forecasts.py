@@ -47,8 +47,7 @@ from typing import TYPE_CHECKING
 from moatmetrics.at_rest.duckdb_files import transaction
 from moatmetrics.canonical import digest
 from moatmetrics.fingerprints import code_digest, record_inputs, recorded_inputs, rows_fingerprint
-from moatmetrics.marts import FORECASTS_TABLE as FORECASTS_TABLE
-from moatmetrics.marts import INSIGHT_ORDERS
+from moatmetrics.marts import FORECASTS_TABLE, INSIGHT_ORDERS
 from moatmetrics.marts import INSIGHTS_SCHEMA as SCHEMA
 from moatmetrics.trust import formatting
 from moatmetrics.trust.scoring import last_complete_month

@@ -21,19 +21,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from moatmetrics.appdb import audit
 from moatmetrics.appdb.reviews import SyncSummary, items_to_keep, sync_review_items
+from moatmetrics.canonical import canonical_json
+from moatmetrics.marts import GRAINS
 from moatmetrics.settings import Settings, get_settings
 from moatmetrics.trust import review_reasons
-from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS
+from moatmetrics.trust.tables import FACTOR_COLUMNS
 
 
 def row_keys(mart: str, rows: pd.DataFrame) -> list[str]:
     """A row's key: its grain values as a canonical JSON list (unambiguous, any characters)."""
     columns = [rows[c].tolist() for c in GRAINS[mart]]
-    return [
-        audit.canonical_json([_plain(v) for v in values]) for values in zip(*columns, strict=True)
-    ]
+    return [canonical_json([_plain(v) for v in values]) for values in zip(*columns, strict=True)]
 
 
 def _plain(value: Any) -> Any:

@@ -22,6 +22,7 @@ from moatmetrics.appdb.reviews import SyncSummary
 from moatmetrics.at_rest.duckdb_files import transaction
 from moatmetrics.canonical import digest
 from moatmetrics.fingerprints import code_digest, record_inputs, recorded_inputs, settings_digest
+from moatmetrics.marts import GRAINS, RISK_TABLE
 from moatmetrics.settings import Settings
 from moatmetrics.trust import (
     churn,
@@ -36,12 +37,10 @@ from moatmetrics.trust import (
 from moatmetrics.trust.tables import (
     FACTOR_COLUMNS,
     FACTORS,
-    GRAINS,
     MODEL_COLUMNS,
     MODEL_TABLE,
     NOT_REQUIRED,
     RISK_COLUMNS,
-    RISK_TABLE,
     SCHEMA,
     TRUST_COLUMNS,
     scores_table,

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from moatmetrics.marts import GRAINS as GRAINS  # re-exported: the registry
-from moatmetrics.marts import RISK_TABLE as RISK_TABLE
-
 if TYPE_CHECKING:  # the API imports this module; it never needs pandas at run time
     import duckdb
     import pandas as pd

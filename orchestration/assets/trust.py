@@ -10,11 +10,10 @@ import json
 
 import dagster as dg
 
-from moatmetrics.marts import MONTHS_TABLE
+from moatmetrics.marts import MART_NAMES, MONTHS_TABLE, RISK_TABLE
 from moatmetrics.settings import get_settings
-from moatmetrics.snapshots import MART_NAMES
 from moatmetrics.trust import evidence, scoring
-from moatmetrics.trust.tables import RISK_TABLE, SCHEMA, scores_table
+from moatmetrics.trust.tables import SCHEMA, scores_table
 from moatmetrics.warehouse.connection import warehouse_connection
 
 GROUP = "trust"

@@ -14,8 +14,9 @@ from built_homes import BuiltHome, copy_home
 from fixture_files import FIXTURES, HANDMADE
 
 from moatmetrics.contract.entities import ENTITIES
+from moatmetrics.marts import MART_NAMES
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import MART_NAMES, current_snapshot
+from moatmetrics.snapshots import current_snapshot
 from orchestration.pipeline import run_pipeline
 
 MART_KEYS = {

@@ -186,7 +186,7 @@ def test_use_makes_an_earlier_snapshot_current_again(home: Settings, bi_database
     earlier schema, which the BI role can still read; an unknown id changes nothing."""
     import dataclasses
 
-    from moatmetrics.snapshots import SnapshotError
+    from moatmetrics.seam.base import SnapshotError
     from moatmetrics.storage.configured import storage_for
     from moatmetrics.warehouse.postgres import use_snapshot_in_postgres
 

@@ -50,8 +50,8 @@ from moatmetrics.insights.actions import ACTION_COLUMNS
 from moatmetrics.insights.anomalies import ANOMALY_COLUMNS
 from moatmetrics.insights.forecasts import FORECAST_COLUMNS
 from moatmetrics.marts import INSIGHT_ORDERS
+from moatmetrics.seam.base import Snapshot
 from moatmetrics.settings import Settings, get_settings
-from moatmetrics.snapshots import Snapshot
 from moatmetrics.storage.configured import storage_for
 
 MONTHS = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]

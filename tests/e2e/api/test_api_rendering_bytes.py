@@ -22,7 +22,7 @@ import pytest
 from api.mart_catalog import MARTS, MartSpec
 from api.mart_page_output import _csv_text, page_csv, page_json
 from api.mart_queries import PageRows, build_query, fetch_page, read_rows
-from moatmetrics.snapshots import Snapshot
+from moatmetrics.seam.base import Snapshot
 from moatmetrics.storage.configured import storage_for
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from api.mart_catalog import MARTS
-from moatmetrics.snapshots import PUBLISHED_MARTS
+from moatmetrics.marts import PUBLISHED_MARTS
 
 PROBLEM = "application/problem+json"
 

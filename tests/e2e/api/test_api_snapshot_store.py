@@ -13,9 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from moatmetrics.seam.base import NoSnapshotError
+from moatmetrics.seam.base import NoSnapshotError, Snapshot
 from moatmetrics.settings import get_settings
-from moatmetrics.snapshots import Snapshot
 from moatmetrics.storage.duckdb import DuckDBSnapshotReader
 
 COUNT = "SELECT count(*) FROM marts.staff_utilization"

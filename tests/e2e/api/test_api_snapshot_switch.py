@@ -13,7 +13,8 @@ import duckdb
 import httpx
 import pytest
 
-from moatmetrics.snapshots import POINTER_NAME, Snapshot
+from moatmetrics.seam.base import Snapshot
+from moatmetrics.snapshots import POINTER_NAME
 
 PATHS = [
     "/api/v1/marts/client_profitability?client_id=C1&month_to=2024-01",

@@ -36,8 +36,8 @@ from moatmetrics.appdb.audit import Actor
 from moatmetrics.appdb.db import dispose_engines, session_scope
 from moatmetrics.appdb.keys import create_key, revoke_key
 from moatmetrics.appdb.models import AuditEntry
+from moatmetrics.seam.base import Snapshot
 from moatmetrics.settings import Settings
-from moatmetrics.snapshots import Snapshot
 
 METRICS_TOKEN = "scrape-" + secrets.token_hex(8)
 PATHS = [

@@ -29,10 +29,11 @@ from trust_support import foreign_numbers
 from moatmetrics.appdb import audit, reviews
 from moatmetrics.appdb.db import session_scope
 from moatmetrics.appdb.models import ReviewItem
+from moatmetrics.marts import GRAINS, MART_NAMES
 from moatmetrics.settings import Settings, apply_process_environment
-from moatmetrics.snapshots import MART_NAMES, current_snapshot
+from moatmetrics.snapshots import current_snapshot
 from moatmetrics.trust import churn, formatting, scoring
-from moatmetrics.trust.tables import FACTOR_COLUMNS, GRAINS, TRUST_COLUMNS
+from moatmetrics.trust.tables import FACTOR_COLUMNS, TRUST_COLUMNS
 from orchestration.pipeline import run_pipeline
 
 pytestmark = pytest.mark.slow
