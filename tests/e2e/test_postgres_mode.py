@@ -2,21 +2,26 @@
 
 The same small demo data is run by the real `moatmetrics run` twice, once on the embedded
 DuckDB and once with the warehouse URL naming a fresh PostgreSQL database (127.0.0.1:5432, as
-in CI; dropped after). Then `moatmetrics serve` serves each home and the pages must be equal;
-a BI login in the role `moatmetrics_reader` reads `marts.*` in PostgreSQL and cannot write.
-The settings' checks of the URL are tested first (no database needed).
+in CI; dropped after). dbt's marts and the trust layer's evidence must then be the same in
+both warehouses, every row and column (money to the cent, doubles to 12 digits), then
+`moatmetrics serve` serves each home and the pages must be equal; a BI login in the role
+`moatmetrics_reader` reads `marts.*` in PostgreSQL and cannot write. The settings' checks of
+the URL are tested first (no database needed).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import httpx
 import pytest
 from postgres_server import PG, admin_connection, database_url, reader_role_as_found
@@ -24,7 +29,10 @@ from serving import free_port, wait_for_api
 
 from moatmetrics.settings import SettingsError, get_settings, mask_password, postgres_env
 from moatmetrics.storage.configured import storage_for
+from moatmetrics.trust import evidence
+from moatmetrics.warehouse.pg_mode import warehouse_schema
 from moatmetrics.warehouse.postgres import READER_ROLE
+from tests.integration.dbt.dbt_test_support import MART_KEYS
 
 BIN = Path(sys.executable).parent / "moatmetrics"
 PAGES = [
@@ -182,6 +190,55 @@ def _console_figures(url: str, key: str) -> dict:
     return figures
 
 
+def _rows_duckdb(warehouse: Path, relation: str, keys: list[str]) -> tuple[list[str], list]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        order = ", ".join(f"{c} NULLS FIRST" for c in keys)
+        cursor = con.execute(f"SELECT * FROM {relation} ORDER BY {order}")
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _rows_postgres(url: str, relation: str, keys: list[str]) -> tuple[list[str], list]:
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        # Byte order of text keys, as DuckDB sorts, whatever the database's collation.
+        order = ", ".join(
+            (f'{c} COLLATE "C"' if c != "month" else c) + " NULLS FIRST" for c in keys
+        )
+        cursor = con.execute(f"SELECT * FROM {relation} ORDER BY {order}")
+        return [d.name for d in cursor.description], cursor.fetchall()
+
+
+def _same(duck: Any, pg: Any) -> bool:
+    """Equal, of the same type; doubles (evidence averages, spreads and medians) to 12
+    significant digits, as the two engines sum floating point in their own order."""
+    if isinstance(duck, float) and isinstance(pg, float):
+        return math.isclose(duck, pg, rel_tol=1e-12, abs_tol=1e-12)
+    return duck == pg and type(duck) is type(pg)
+
+
+def _assert_same_dbt_outputs(duck_warehouse: Path, url: str) -> None:
+    """Every row and column of dbt's marts and of the evidence the trust layer scores them
+    by, built by dbt in each warehouse from the same files."""
+    relations = [(mart, f"marts.{mart}") for mart in MART_KEYS]
+    relations += [(mart, evidence.table(mart)) for mart in MART_KEYS if mart in evidence.ORDER]
+    for mart, relation in relations:
+        layer, table = relation.split(".")
+        duck_columns, duck_rows = _rows_duckdb(duck_warehouse, relation, MART_KEYS[mart])
+        pg_columns, pg_rows = _rows_postgres(
+            url, f"{warehouse_schema(layer)}.{table}", MART_KEYS[mart]
+        )
+        assert pg_columns == duck_columns, relation
+        assert len(pg_rows) == len(duck_rows) > 0, relation
+        for duck_row, pg_row in zip(duck_rows, pg_rows, strict=True):
+            differences = {
+                column: (d, p)
+                for column, d, p in zip(duck_columns, duck_row, pg_row, strict=True)
+                if not _same(d, p)
+            }
+            assert not differences, (relation, duck_row[: len(MART_KEYS[mart])], differences)
+
+
 def _run_and_serve(home: Path, env: dict) -> dict:
     """demo-data + run + serve; the API's answers for PAGES, the catalog and the current id."""
     _cli(env, "demo-data", "--out", str(home / "landing"), "--seed", "11")
@@ -242,8 +299,10 @@ def test_postgres_mode_serves_what_duckdb_mode_serves(
         "warehouse_evidence", "warehouse_reference",
     }  # fmt: skip
 
-    # dbt built the trust layer's evidence in PostgreSQL, a row per mart row.
+    # dbt built the trust layer's evidence in PostgreSQL, a row per mart row, and it and the
+    # marts are DuckDB's to the last row.
     assert evidence_rows == pg["current"]["row_counts"]["client_profitability"]
+    _assert_same_dbt_outputs(duck_home / "warehouse.duckdb", warehouse_database["url"])
     for mart, _ in PAGES:
         assert pg[mart]["total"] == duck[mart]["total"] > 0, mart
         assert pg[mart]["rows"] == duck[mart]["rows"], mart
