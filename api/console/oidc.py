@@ -23,18 +23,18 @@ from __future__ import annotations
 import ipaddress
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from moatmetrics.settings import Settings
+
+if TYPE_CHECKING:  # Authlib and its HTTP client load at the first sign-in, not at start-up
+    from authlib.integrations.requests_client import OAuth2Session
 
 LEEWAY_SECONDS = 60
 TIMEOUT_SECONDS = 10.0
@@ -99,6 +99,8 @@ def check_issuer_url(issuer: str) -> None:
 
 
 def _get_json(url: str) -> dict[str, Any]:
+    import httpx
+
     try:
         response = httpx.get(url, timeout=TIMEOUT_SECONDS, trust_env=False)
         response.raise_for_status()
@@ -162,6 +164,8 @@ def _client_secret(settings: Settings) -> str | None:
 
 
 def _client(settings: Settings, redirect_uri: str) -> OAuth2Session:
+    from authlib.integrations.requests_client import OAuth2Session
+
     secret = _client_secret(settings)
     client = OAuth2Session(
         client_id=settings.oidc_client_id,
@@ -217,6 +221,8 @@ def exchange_code(
     settings: Settings, redirect_uri: str, code: str, code_verifier: str, nonce: str
 ) -> dict[str, Any]:
     """Trade the code for tokens and return the ID token's validated claims."""
+    from authlib.oidc.core import CodeIDToken
+
     metadata = discover(settings)
     with _client(settings, redirect_uri) as client:
         try:

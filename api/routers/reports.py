@@ -35,7 +35,11 @@ from api.problems import ProblemError, invalid_parameter, not_found, problem_res
 from api.routers.marts import _MONTH_PATTERN
 from api.schemas import MartPage
 from api.security import Authorize, set_audit_target
-from moatmetrics.reports import formatting, model, pdf, qbr, qbr_pdf, xlsx
+
+# The renderers (`pdf`, `qbr_pdf`, `xlsx`: ReportLab and openpyxl) are imported by the handler
+# that renders, so the API starts without them (about 0.3 s) and a server that never renders a
+# report never loads them.
+from moatmetrics.reports import formatting, model, qbr
 from moatmetrics.seam.base import SnapshotLease
 from moatmetrics.settings import COMPANY_LOGO_ENV, LogoError, Settings, read_logo
 
@@ -51,7 +55,7 @@ MEDIA_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-MAX_ROWS: dict[str, int] = {"pdf": pdf.MAX_PDF_ROWS, "xlsx": xlsx.MAX_XLSX_ROWS}
+MAX_ROWS: dict[str, int] = {"pdf": model.MAX_PDF_ROWS, "xlsx": model.MAX_XLSX_ROWS}
 MAX_CLIENTS = 200
 
 
@@ -236,7 +240,7 @@ def _file(
         "client and for the report. Read from the current snapshot's "
         "marts.client_profitability with the same filters as "
         "GET /api/v1/marts/client_profitability. A PDF holds at most "
-        f"{pdf.MAX_PDF_ROWS:,} client-months, an XLSX {xlsx.MAX_XLSX_ROWS:,} (else 422).",
+        f"{model.MAX_PDF_ROWS:,} client-months, an XLSX {model.MAX_XLSX_ROWS:,} (else 422).",
     ),
 )
 def client_profitability(
@@ -261,6 +265,8 @@ def client_profitability(
     present = {row["client_id"] for row in rows}
     names = _known_names(snapshot, [c for c in params.client_ids if c not in present])
     report = model.profitability_report(context, rows, names)
+    from moatmetrics.reports import pdf, xlsx
+
     renderers = {
         "pdf": lambda: pdf.profitability_pdf(report),
         "xlsx": lambda: xlsx.profitability_xlsx(report),
@@ -304,6 +310,8 @@ def license_savings(
     present = {row["client_id"] for row in rows}
     _known_names(snapshot, [c for c in params.client_ids if c not in present])
     report = model.license_savings_report(context, month, rows, names)
+    from moatmetrics.reports import pdf, xlsx
+
     renderers = {
         "pdf": lambda: pdf.license_savings_pdf(report),
         "xlsx": lambda: xlsx.license_savings_xlsx(report),
@@ -345,6 +353,8 @@ def _license_client_names(
 def _branding(settings: Settings) -> qbr.Branding:
     """The MSP's name and logo for the client's QBR; the logo file is read now (it may have
     changed since startup), and a file that cannot be printed is a 503 naming the fix."""
+    from moatmetrics.reports import qbr_pdf
+
     logo = None
     if settings.company_logo is not None:
         try:
@@ -395,6 +405,8 @@ def _client_qbr(params: ReportParams, lease: SnapshotLease, settings: Settings) 
     report = qbr.client_qbr(
         context, branding, client_id, name, rows, month, licenses, trends, forecasts
     )
+    from moatmetrics.reports import qbr_pdf
+
     return _file("client-qbr", params, context, {"pdf": lambda: qbr_pdf.client_qbr_pdf(report)})
 
 

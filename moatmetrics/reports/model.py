@@ -18,6 +18,11 @@ from typing import Any
 from moatmetrics.reports import formatting as fmt
 
 Row = Mapping[str, Any]
+# Beyond this many table rows a PDF stops being a document anyone reads (about 150 pages).
+MAX_PDF_ROWS = 5_000
+# Beyond this many rows a workbook is no longer a report, and it takes ~15 s to write (Excel's
+# own limit is 1,048,576 rows).
+MAX_XLSX_ROWS = 50_000
 _CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 

@@ -64,8 +64,6 @@ AMBER = colors.HexColor("#9A5B00")
 _LETTER_CURRENCIES = {"USD", "CAD"}
 # Names, vendors and products in a table cell are cut here ("…"): a few lines at most.
 CELL_TEXT_LIMIT = 80
-# Beyond this many table rows a PDF stops being a document anyone reads (about 150 pages).
-MAX_PDF_ROWS = 5_000
 
 
 def _register_fonts() -> None:

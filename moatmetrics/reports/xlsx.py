@@ -39,9 +39,6 @@ RATIO = "0.00"
 MONTH = "mmm yyyy"
 DAY = "yyyy-mm-dd"
 COUNT = "#,##0"
-# Beyond this many rows a workbook is no longer a report, and it takes ~15 s to write (Excel's
-# own limit is 1,048,576 rows).
-MAX_XLSX_ROWS = 50_000
 EXCEL_CELL_CHARS = 32_767  # the most text one cell holds
 
 _BOLD = Font(bold=True)
