@@ -1,12 +1,13 @@
 """PostgreSQL mode end to end: `MOATMETRICS_WAREHOUSE_URL` switches every command.
 
-The same small demo data is run by the real `moatmetrics run` twice, once on the embedded
-DuckDB and once with the warehouse URL naming a fresh PostgreSQL database (127.0.0.1:5432, as
-in CI; dropped after). dbt's marts and the trust layer's evidence must then be the same in
-both warehouses, every row and column (money to the cent, doubles to 12 digits), then
-`moatmetrics serve` serves each home and the pages must be equal; a BI login in the role
-`moatmetrics_reader` reads `marts.*` in PostgreSQL and cannot write. The settings' checks of
-the URL are tested first (no database needed).
+The shared demo home (the small demo data through the pipeline on the embedded DuckDB,
+tests/conftest.py) is the DuckDB side; its files go through the real `moatmetrics run` with
+the warehouse URL naming a fresh PostgreSQL database (127.0.0.1:5432, as in CI; dropped
+after). dbt's marts and the trust layer's evidence must then be the same in both warehouses,
+every row and column (money to the cent, doubles to 12 digits); `moatmetrics serve` serves
+each home and the pages must be equal; a BI login in the role `moatmetrics_reader` reads
+`marts.*` in PostgreSQL and cannot write. The settings' checks of the URL are tested first
+(no database needed).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
+from built_homes import BuiltHome, copy_home
 from postgres_server import PG, admin_connection, database_url, reader_role_as_found
 from serving import free_port, wait_for_api
 
@@ -239,10 +242,9 @@ def _assert_same_dbt_outputs(duck_warehouse: Path, url: str) -> None:
             assert not differences, (relation, duck_row[: len(MART_KEYS[mart])], differences)
 
 
-def _run_and_serve(home: Path, env: dict) -> dict:
-    """demo-data + run + serve; the API's answers for PAGES, the catalog and the current id."""
-    _cli(env, "demo-data", "--out", str(home / "landing"), "--seed", "11")
-    assert "published snapshot" in _cli(env, "run")
+def _serve(home: Path, env: dict) -> dict:
+    """`moatmetrics serve` on a home; the API's answers for PAGES, the catalog and the current
+    id, and the console's figures."""
     key = _cli(env, "keys", "create", "--name", "e2e-viewer", "--role", "viewer").strip()
     analyst = _cli(env, "keys", "create", "--name", "e2e-analyst", "--role", "analyst").strip()
     port = free_port()
@@ -267,22 +269,26 @@ def _run_and_serve(home: Path, env: dict) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.usefixtures("dbt_manifest")
 def test_postgres_mode_serves_what_duckdb_mode_serves(
-    tmp_path: Path, warehouse_database: dict
+    tmp_path: Path, warehouse_database: dict, demo_home: BuiltHome
 ) -> None:
     import psycopg
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("MOATMETRICS_")}
-    duck_home, pg_home = tmp_path / "duckdb", tmp_path / "postgres"
-    duck = _run_and_serve(duck_home, {**base, "MOATMETRICS_HOME": str(duck_home)})
+    duck_home = copy_home(demo_home, tmp_path / "duckdb").settings.home
+    pg_home = tmp_path / "postgres"
+    duck = _serve(duck_home, {**base, "MOATMETRICS_HOME": str(duck_home)})
     pg_env = {**base, "MOATMETRICS_HOME": str(pg_home),
               "MOATMETRICS_WAREHOUSE_URL": warehouse_database["url"]}  # fmt: skip
     # A schema an earlier release wrote and nothing reads: the run drops it.
     with psycopg.connect(warehouse_database["url"], autocommit=True) as old:
         old.execute("CREATE SCHEMA warehouse_trust")
         old.execute("CREATE TABLE warehouse_trust.client_profitability_scores (x int)")
-    pg = _run_and_serve(pg_home, pg_env)
+    (pg_home / "landing").mkdir(parents=True)
+    for path in demo_home.files.glob("*.csv"):
+        shutil.copy(path, pg_home / "landing" / path.name)
+    assert "published snapshot" in _cli(pg_env, "run")
+    pg = _serve(pg_home, pg_env)
     with psycopg.connect(warehouse_database["url"]) as warehouse:
         schemas = {
             name
