@@ -1,5 +1,7 @@
-"""`make run` as a first-time user meets it: it prints a key the console accepts for uploads and
-reviews, and Ctrl-C stops everything it started.
+"""`make run` as a first-time user meets it: it writes the demo exports, runs the pipeline,
+publishes a snapshot the API serves (to a key, never without one), prints a key the console
+accepts for uploads and reviews, and Ctrl-C stops everything it started; the `moatmetrics`
+commands then find the snapshot it published.
 
 Ctrl-C in a terminal sends SIGINT to the whole foreground process group. `make run` is started
 here in a session of its own and that group gets SIGINT, as from a terminal; afterwards no
@@ -13,14 +15,17 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from checkout import REPO_ROOT
 from serving import free_port, wait_for_api, wait_until
 
 pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent / "moatmetrics"
 
 
 def _session_members(sid: int) -> list[str]:
@@ -45,8 +50,19 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _cli(env: dict, *args: str) -> str:
+    result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert result.returncode == 0, (
+        f"moatmetrics {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout
+
+
 @pytest.mark.timeout(900)
-def test_make_run_prints_an_analyst_key_and_ctrl_c_stops_everything(tmp_path, dbt_manifest):
+def test_make_run_publishes_the_demo_serves_it_to_a_key_and_ctrl_c_stops_everything(
+    tmp_path, dbt_manifest
+):
     api_port, ui_port = free_port(), free_port()
     home = tmp_path / "home"
     env = {**os.environ, "MOATMETRICS_HOME": str(home), "DO_NOT_TRACK": "1"}
@@ -69,7 +85,26 @@ def test_make_run_prints_an_analyst_key_and_ctrl_c_stops_everything(tmp_path, db
         )
         assert me.status_code == 200 and me.json()["role"] == "analyst", me.text
         assert len(_session_members(make.pid)) > 3  # make, its shell, the API and the UI's
+
+        url = f"http://127.0.0.1:{api_port}/api/v1/marts/client_profitability"
+        assert httpx.get(url).status_code == 401  # no default credentials
+        viewer = _cli(env, "keys", "create", "--name", "e2e", "--role", "viewer").strip()
+        page = httpx.get(url, params={"limit": 5}, headers={"Authorization": f"Bearer {viewer}"})
+        body = page.json()
+        assert len(body["rows"]) == 5, page.text
     finally:
         os.killpg(make.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
         make.wait(timeout=120)
     wait_until(lambda: not _session_members(make.pid))  # every process stops after Ctrl-C
+
+    printed = output.read_text()
+    assert "time_entries.csv:" in printed  # the demo exports written
+    assert "succeeded" in printed and "published snapshot" in printed
+    assert "invoices.csv: accepted" in printed  # one injected EUR line rejected, file kept
+    current = Path(_cli(env, "snapshots", "current").strip())
+    assert current.exists() and current.parent == home / "snapshots"
+    with duckdb.connect(str(current), read_only=True) as con:
+        (rows,) = con.execute("SELECT count(*) FROM marts.client_profitability").fetchone()
+    assert body["total"] == rows > 100 and body["snapshot_id"] == current.stem
+    listing = _cli(env, "snapshots", "list").splitlines()
+    assert len(listing) == 1 and listing[0].startswith("*")
