@@ -264,7 +264,9 @@ def test_marts_rounding_and_types(duckdb_build: DuckdbBuild) -> None:
 def test_dbt_parse_works_without_a_warehouse(tmp_path: Path) -> None:
     """CI prepares the manifest before any warehouse exists."""
     warehouse = tmp_path / "not-created" / "warehouse.duckdb"
-    run = run_dbt(["parse"], tmp_path, {"MOATMETRICS_WAREHOUSE_PATH": str(warehouse)})
+    run = run_dbt(
+        ["parse"], tmp_path, {"MOATMETRICS_WAREHOUSE_PATH": str(warehouse)}, reuse_parse=False
+    )
     assert run.success, run.exception
     assert (run.target_path / "manifest.json").exists()
     assert not warehouse.exists()
