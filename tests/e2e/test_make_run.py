@@ -15,17 +15,16 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import httpx
 import pytest
 from checkout import REPO_ROOT
+from cli_commands import cli_output
 from serving import free_port, wait_for_api, wait_until
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent / "moatmetrics"
 
 
 def _session_members(sid: int) -> list[str]:
@@ -48,15 +47,6 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code < 500
     except httpx.TransportError:
         return False
-
-
-def _cli(env: dict, *args: str) -> str:
-    result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
-                            timeout=600)  # fmt: skip
-    assert result.returncode == 0, (
-        f"moatmetrics {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    )
-    return result.stdout
 
 
 @pytest.mark.timeout(900)
@@ -88,7 +78,7 @@ def test_make_run_publishes_the_demo_serves_it_to_a_key_and_ctrl_c_stops_everyth
 
         url = f"http://127.0.0.1:{api_port}/api/v1/marts/client_profitability"
         assert httpx.get(url).status_code == 401  # no default credentials
-        viewer = _cli(env, "keys", "create", "--name", "e2e", "--role", "viewer").strip()
+        viewer = cli_output(env, "keys", "create", "--name", "e2e", "--role", "viewer").strip()
         page = httpx.get(url, params={"limit": 5}, headers={"Authorization": f"Bearer {viewer}"})
         body = page.json()
         assert len(body["rows"]) == 5, page.text
@@ -101,10 +91,10 @@ def test_make_run_publishes_the_demo_serves_it_to_a_key_and_ctrl_c_stops_everyth
     assert "time_entries.csv:" in printed  # the demo exports written
     assert "succeeded" in printed and "published snapshot" in printed
     assert "invoices.csv: accepted" in printed  # one injected EUR line rejected, file kept
-    current = Path(_cli(env, "snapshots", "current").strip())
+    current = Path(cli_output(env, "snapshots", "current").strip())
     assert current.exists() and current.parent == home / "snapshots"
     with duckdb.connect(str(current), read_only=True) as con:
         (rows,) = con.execute("SELECT count(*) FROM marts.client_profitability").fetchone()
     assert body["total"] == rows > 100 and body["snapshot_id"] == current.stem
-    listing = _cli(env, "snapshots", "list").splitlines()
+    listing = cli_output(env, "snapshots", "list").splitlines()
     assert len(listing) == 1 and listing[0].startswith("*")

@@ -27,6 +27,7 @@ import duckdb
 import httpx
 import pytest
 from built_homes import BuiltHome, copy_home
+from cli_commands import BIN, cli_output
 from postgres_server import PG, admin_connection, database_url, reader_role_as_found
 from serving import free_port, wait_for_api
 
@@ -37,7 +38,6 @@ from moatmetrics.warehouse.pg_mode import warehouse_schema
 from moatmetrics.warehouse.postgres import READER_ROLE
 from tests.integration.dbt.dbt_test_support import MART_KEYS
 
-BIN = Path(sys.executable).parent / "moatmetrics"
 PAGES = [
     ("client_profitability", {"limit": 60, "sort": "-gross_profit", "month_from": "2024-01"}),
     ("license_utilization", {"limit": 40, "offset": 100}),
@@ -133,13 +133,6 @@ def test_tables_round_trip_between_duckdb_and_postgres(warehouse_database: dict)
         "BIGINT", "VARCHAR", "DECIMAL(18,2)", "DOUBLE", "DATE", "BOOLEAN",
         "TIMESTAMP WITH TIME ZONE",
     ]  # fmt: skip
-
-
-def _cli(env: dict, *args: str) -> str:
-    result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
-                            timeout=600)  # fmt: skip
-    assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 #: Console pages read in both modes (the console's own queries, not the API's).
@@ -245,8 +238,10 @@ def _assert_same_dbt_outputs(duck_warehouse: Path, url: str) -> None:
 def _serve(home: Path, env: dict) -> dict:
     """`moatmetrics serve` on a home; the API's answers for PAGES, the catalog and the current
     id, and the console's figures."""
-    key = _cli(env, "keys", "create", "--name", "e2e-viewer", "--role", "viewer").strip()
-    analyst = _cli(env, "keys", "create", "--name", "e2e-analyst", "--role", "analyst").strip()
+    key = cli_output(env, "keys", "create", "--name", "e2e-viewer", "--role", "viewer").strip()
+    analyst = cli_output(
+        env, "keys", "create", "--name", "e2e-analyst", "--role", "analyst"
+    ).strip()
     port = free_port()
     server = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -287,7 +282,7 @@ def test_postgres_mode_serves_what_duckdb_mode_serves(
     (pg_home / "landing").mkdir(parents=True)
     for path in demo_home.files.glob("*.csv"):
         shutil.copy(path, pg_home / "landing" / path.name)
-    assert "published snapshot" in _cli(pg_env, "run")
+    assert "published snapshot" in cli_output(pg_env, "run")
     pg = _serve(pg_home, pg_env)
     with psycopg.connect(warehouse_database["url"]) as warehouse:
         schemas = {
@@ -331,8 +326,8 @@ def test_postgres_mode_serves_what_duckdb_mode_serves(
 
     # PostgreSQL mode keeps no snapshot files and no SQLite app database.
     assert not list((pg_home / "snapshots").glob("*.duckdb")) and not (pg_home / "app.db").exists()
-    assert "PostgreSQL schema snapshot_" in _cli(pg_env, "snapshots", "current")
-    assert "valid" in _cli(pg_env, "audit", "verify").lower()
+    assert "PostgreSQL schema snapshot_" in cli_output(pg_env, "snapshots", "current")
+    assert "valid" in cli_output(pg_env, "audit", "verify").lower()
 
     admin = admin_connection()
     try:
